@@ -1,0 +1,102 @@
+// service_commands.cc - `meshgate run|milter|policy|policyd`: load the configuration, open the
+// log, and hand the chosen services to ServiceHost.
+#include <iostream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/service_host.h"
+#include "gateway/config/config_loader.h"
+#include "gateway/util/log.h"
+#include "milter/milter_service.h"
+#include "policy/mesh_service.h"
+#include "policy/policyd_service.h"
+
+namespace meshgate::cli {
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/meshgate/meshgate.yaml";
+
+enum class Which { kAll, kMilter, kPolicy, kPolicyd };
+
+int runServices(const Args& args, Which which, const std::string& command,
+                const std::string& description, const std::string& ident) {
+  std::string config_path = kDefaultConfig;
+  bool foreground = false;
+  ArgParser p(command, description);
+  p.option("config", "FILE", std::string("configuration file (default ") + kDefaultConfig + ")",
+           &config_path);
+  p.flag("foreground", "also log to stderr (syslog always gets every line)", &foreground);
+  p.epilog(
+      "Signals: SIGHUP reloads the configuration (an invalid file is rejected and logged; the\n"
+      "running configuration stays); SIGINT or SIGTERM stop cleanly.\n"
+      "Logs: syslog facility mail, ident meshgate/" + ident + ".");
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+
+  log::open(ident, foreground);
+  config::LoadResult loaded = config::loadConfigFile(config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) {
+      log::fatal("%s", e.c_str());
+      if (!foreground) std::cerr << e << "\n";
+    }
+    std::cerr << "meshgate: " << loaded.errors.size() << " error(s) in " << config_path
+              << "; run 'meshgate check-config " << config_path << "' after fixing them\n";
+    return 1;
+  }
+  const config::Config& cfg = *loaded.config;
+  log::setDebug(cfg.logging.debug);
+
+  ServiceHost::blockSignals();
+  ServiceHost host(config_path, loaded.config);
+  bool any = false;
+  if ((which == Which::kAll && cfg.milter.enabled) || which == Which::kMilter) {
+    host.add(milter::makeMilterService());
+    any = true;
+  }
+  if ((which == Which::kAll && cfg.mesh_service.enabled) || which == Which::kPolicy) {
+    host.add(policy::makeMeshService());
+    any = true;
+  }
+  if ((which == Which::kAll && cfg.policyd.enabled) || which == Which::kPolicyd) {
+    host.add(policy::makePolicydService());
+    any = true;
+  }
+  if (!any) {
+    log::fatal("no service is enabled in %s (milter.enabled, mesh_service.enabled, "
+               "policyd.enabled)", config_path.c_str());
+    return 1;
+  }
+  return host.run();
+}
+
+}  // namespace
+
+int runAll(const Args& args) {
+  return runServices(args, Which::kAll, "meshgate run",
+                     "Run every service enabled in the configuration (milter, Mesh service, "
+                     "Postfix policy service)\nin one process, sharing one store.",
+                     "run");
+}
+
+int runMilter(const Args& args) {
+  return runServices(args, Which::kMilter, "meshgate milter",
+                     "Run the milter alone: Postfix (smtpd_milters) and Sendmail "
+                     "(INPUT_MAIL_FILTER) call it for every message.",
+                     "milter");
+}
+
+int runPolicy(const Args& args) {
+  return runServices(args, Which::kPolicy, "meshgate policy",
+                     "Run the organization's Mesh service alone: HTTPS POST at "
+                     "/.well-known/mmm/ (accounts, profiles, catalogs).",
+                     "policy");
+}
+
+int runPolicyd(const Args& args) {
+  return runServices(args, Which::kPolicyd, "meshgate policyd",
+                     "Run the Postfix SMTPD policy delegation service alone "
+                     "(check_policy_service inet:HOST:PORT).",
+                     "policyd");
+}
+
+}  // namespace meshgate::cli

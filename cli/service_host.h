@@ -1,0 +1,45 @@
+// NAME
+//   service_host.h - runs one or more Services in this process until a signal stops them.
+//
+// DESCRIPTION
+//   ServiceHost owns the services' life cycle: it blocks SIGHUP/SIGINT/SIGTERM before any
+//   thread exists, starts each service (stopping those already started if one fails), then
+//   waits for signals on the main thread. SIGHUP re-reads the configuration file: a valid file
+//   is handed to every service's reload(); an invalid one is rejected, every error is logged,
+//   and the running configuration stays. SIGINT and SIGTERM stop the services in reverse order
+//   and return.
+//
+// THREAD SAFETY
+//   run() is called once, from the main thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/config/config.h"
+#include "gateway/ports/service.h"
+
+namespace meshgate::cli {
+
+class ServiceHost {
+ public:
+  ServiceHost(std::string config_path, std::shared_ptr<const config::Config> config);
+
+  void add(std::unique_ptr<Service> service);
+
+  // Blocks until SIGINT/SIGTERM. Returns 0 after a clean stop, 1 if a service failed to start.
+  int run();
+
+  // Blocks the signals the host waits for; call before creating any thread.
+  static void blockSignals();
+
+ private:
+  void reload();
+
+  std::string config_path_;
+  std::shared_ptr<const config::Config> config_;
+  std::vector<std::unique_ptr<Service>> services_;
+};
+
+}  // namespace meshgate::cli

@@ -1,0 +1,142 @@
+// NAME
+//   config.h - meshgate's configuration as typed structs.
+//
+// DESCRIPTION
+//   One Config is loaded from YAML by loadConfig() (config_loader.h), validated strictly, and
+//   then shared read-only: services hold a std::shared_ptr<const Config> and a reload (SIGHUP)
+//   swaps in a new one. Every field has the default documented in conf/meshgate.yaml and
+//   docs/configuration.md; keep the three in step.
+//
+// THREAD SAFETY
+//   A loaded Config is immutable and may be read from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace meshgate::config {
+
+using Millis = std::chrono::milliseconds;
+
+// What a recipient's account does with mail from a sender not in its contacts catalog
+// (seed 7.2.1).
+enum class IngressPolicy {
+  kOpen,               // deliver, no first-contact signal
+  kTagUnknown,         // deliver with the first-contact signal
+  kQuarantineUnknown,  // accept, then hold (Postfix hold queue)
+  kContactsOnly,       // reject the recipient at RCPT (550 5.7.1)
+};
+
+// What a front-end does when it cannot decide (store down, timeout, internal error).
+enum class FailureAction { kTempfail, kAccept, kReject };
+
+enum class StoreBackend { kSqlite, kPostgresql };
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+};
+
+// A socket for libmilter: "unix:/path" or "inet:port@host" (libmilter's own syntax).
+struct MilterSocket {
+  enum class Kind { kUnix, kInet } kind = Kind::kUnix;
+  std::string path;  // kUnix
+  Endpoint inet;     // kInet
+  std::string spec;  // as written, for libmilter's smfi_setconn
+};
+
+struct GatewaySection {
+  std::string node;                  // this node's name in logs, audit and signals
+  std::vector<std::string> domains;  // local domains (lower case)
+  std::string data_dir = "./var";
+  std::string key_file = "./var/keys/gateway.key";  // Ed25519; created on first start
+  std::string user;                  // drop root privileges to this user ("" = stay)
+};
+
+struct SqliteSection {
+  std::string path = "./var/meshgate.db";
+  Millis busy_timeout{2000};
+};
+
+struct PostgresqlSection {
+  std::string dsn = "host=127.0.0.1 port=5432 dbname=meshgate user=meshgate";
+  int pool_size = 8;
+};
+
+struct StoreSection {
+  StoreBackend backend = StoreBackend::kSqlite;
+  SqliteSection sqlite;
+  PostgresqlSection postgresql;
+};
+
+struct MilterSection {
+  bool enabled = true;
+  MilterSocket socket{MilterSocket::Kind::kUnix, "./var/run/milter.sock", {},
+                      "unix:./var/run/milter.sock"};
+  uint32_t socket_mode = 0660;
+  std::string socket_group;  // "" = the process's group
+  FailureAction on_error = FailureAction::kTempfail;
+  Millis timeout{7000};      // libmilter's own I/O timeout towards the MTA
+  Millis decision_timeout{5000};  // store/resolver budget per callback; far below Postfix's 30 s
+  int backlog = 64;
+};
+
+struct TlsSection {
+  std::string certificate = "./var/tls/service.crt";
+  std::string private_key = "./var/tls/service.key";
+  bool create_self_signed = true;  // create the pair on first start if both files are missing
+};
+
+struct MeshServiceSection {
+  bool enabled = true;
+  Endpoint listen{"127.0.0.1", 15099};
+  bool plain_http = false;  // only allowed with a loopback listen address
+  TlsSection tls;
+  std::string service_name;  // Host name clients use; default: first gateway domain
+  uint64_t max_body_bytes = 1024 * 1024;
+  int max_connections = 256;
+  int threads = 16;
+  Millis request_timeout{10000};
+};
+
+struct PolicydSection {
+  bool enabled = true;
+  Endpoint listen{"127.0.0.1", 10050};
+  int max_connections = 256;
+  Millis idle_timeout{300000};  // Postfix keeps policy connections open; close idle ones
+  uint64_t max_request_bytes = 64 * 1024;
+};
+
+struct IngressSection {
+  IngressPolicy default_policy = IngressPolicy::kTagUnknown;
+  std::string reject_text =
+      "5.7.1 <%r> accepts mail only from its contacts; ask the recipient to add you, or send a "
+      "Mesh contact request (see %u)";
+  std::string contact_request_url;  // shown in the rejection text (%u); "" = mmm.<domain>
+};
+
+struct LoggingSection {
+  bool debug = false;
+};
+
+struct Config {
+  std::string source_file;  // the file it was loaded from, for messages
+
+  GatewaySection gateway;
+  StoreSection store;
+  MilterSection milter;
+  MeshServiceSection mesh_service;
+  PolicydSection policyd;
+  IngressSection ingress;
+  LoggingSection logging;
+
+  bool isLocalDomain(std::string_view domain) const;
+};
+
+std::string_view ingressPolicyName(IngressPolicy p);
+std::string_view failureActionName(FailureAction a);
+
+}  // namespace meshgate::config

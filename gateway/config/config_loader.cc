@@ -1,0 +1,332 @@
+// config_loader.cc - the mapping from meshgate.yaml to Config. One function per section; each
+// names every key it accepts, so that YamlMap::finish() can report the rest as unknown.
+#include "gateway/config/config_loader.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+#include <fstream>
+#include <sstream>
+
+#include "gateway/config/yaml_reader.h"
+
+namespace meshgate::config {
+namespace {
+
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+std::string toLower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+bool isValidDomain(std::string_view d) {
+  if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') return false;
+  size_t label = 0;
+  for (char c : d) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-')) return false;
+    if (++label > 63) return false;
+  }
+  return true;
+}
+
+bool parsePort(std::string_view s, uint16_t& port) {
+  if (s.empty() || s.size() > 5) return false;
+  unsigned v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (v == 0 || v > 65535) return false;
+  port = static_cast<uint16_t>(v);
+  return true;
+}
+
+// "host:port" or "[v6]:port".
+bool parseEndpoint(const std::string& text, Endpoint& out) {
+  std::string host;
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return false;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) return false;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return false;
+  }
+  if (host.empty() || !parsePort(port, out.port)) return false;
+  out.host = host;
+  return true;
+}
+
+void readEndpoint(YamlMap& m, std::string_view key, Endpoint& out) {
+  m.known(key);
+  if (!m.has(key)) return;
+  std::string text;
+  m.string(key, text);
+  Endpoint ep;
+  if (!parseEndpoint(text, ep)) {
+    m.error(key, "expected host:port such as 127.0.0.1:10050, got \"" + text + "\"");
+    return;
+  }
+  out = ep;
+}
+
+bool isLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" ||
+         host.rfind("127.", 0) == 0;
+}
+
+void readGateway(YamlMap m, GatewaySection& g) {
+  m.string("node", g.node);
+  std::vector<std::string> domains;
+  m.stringList("domains", domains, /*required=*/true);
+  for (auto& d : domains) {
+    d = toLower(d);
+    if (!isValidDomain(d)) {
+      m.error("domains", "\"" + d + "\" is not a domain name (expected e.g. example.com)");
+    } else if (std::find(g.domains.begin(), g.domains.end(), d) != g.domains.end()) {
+      m.error("domains", "\"" + d + "\" is listed twice");
+    } else {
+      g.domains.push_back(d);
+    }
+  }
+  if (m.has("domains") && domains.empty()) m.error("domains", "at least one domain is required");
+  m.nonEmptyString("data_dir", g.data_dir);
+  m.nonEmptyString("key_file", g.key_file);
+  m.string("user", g.user);
+  m.finish();
+  if (g.node.empty()) {
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) == 0) g.node = host;
+    if (g.node.empty()) g.node = "localhost";
+  }
+}
+
+void readStore(YamlMap m, StoreSection& s) {
+  m.choice("backend", s.backend,
+           {{"sqlite", StoreBackend::kSqlite}, {"postgresql", StoreBackend::kPostgresql}});
+  YamlMap sq = m.map("sqlite");
+  sq.nonEmptyString("path", s.sqlite.path);
+  sq.duration("busy_timeout", s.sqlite.busy_timeout, 0ms, 60s);
+  sq.finish();
+  YamlMap pg = m.map("postgresql");
+  pg.nonEmptyString("dsn", s.postgresql.dsn);
+  pg.integer("pool_size", s.postgresql.pool_size, 1, 256);
+  pg.finish();
+  m.finish();
+}
+
+void readFailureAction(YamlMap& m, std::string_view key, FailureAction& out) {
+  m.choice(key, out,
+           {{"tempfail", FailureAction::kTempfail},
+            {"accept", FailureAction::kAccept},
+            {"reject", FailureAction::kReject}});
+}
+
+void readMilter(YamlMap m, MilterSection& s) {
+  m.boolean("enabled", s.enabled);
+  m.known("socket");
+  if (m.has("socket")) {
+    std::string spec;
+    m.string("socket", spec);
+    MilterSocket sock;
+    sock.spec = spec;
+    if (spec.rfind("unix:", 0) == 0 || spec.rfind("local:", 0) == 0) {
+      sock.kind = MilterSocket::Kind::kUnix;
+      sock.path = spec.substr(spec.find(':') + 1);
+      if (sock.path.empty()) m.error("socket", "unix socket path is empty");
+      else s.socket = sock;
+    } else if (spec.rfind("inet:", 0) == 0) {
+      // libmilter syntax: inet:port@host
+      std::string rest = spec.substr(5);
+      auto at = rest.find('@');
+      sock.kind = MilterSocket::Kind::kInet;
+      sock.inet.host = at == std::string::npos ? "127.0.0.1" : rest.substr(at + 1);
+      if (!parsePort(rest.substr(0, at), sock.inet.port) || sock.inet.host.empty()) {
+        m.error("socket", "expected inet:PORT@HOST (libmilter syntax), e.g. inet:10025@127.0.0.1, "
+                          "got \"" + spec + "\"");
+      } else {
+        s.socket = sock;
+      }
+    } else {
+      m.error("socket", "expected unix:/path/to/socket or inet:PORT@HOST, got \"" + spec + "\"");
+    }
+  }
+  m.fileMode("socket_mode", s.socket_mode);
+  m.string("socket_group", s.socket_group);
+  readFailureAction(m, "on_error", s.on_error);
+  m.duration("timeout", s.timeout, 1s, 3600s);
+  m.duration("decision_timeout", s.decision_timeout, 10ms, 25s);
+  m.integer("backlog", s.backlog, 1, 65535);
+  m.finish();
+}
+
+void readMeshService(YamlMap m, MeshServiceSection& s, const GatewaySection& g) {
+  m.boolean("enabled", s.enabled);
+  readEndpoint(m, "listen", s.listen);
+  m.boolean("plain_http", s.plain_http);
+  YamlMap tls = m.map("tls");
+  tls.nonEmptyString("certificate", s.tls.certificate);
+  tls.nonEmptyString("private_key", s.tls.private_key);
+  tls.boolean("create_self_signed", s.tls.create_self_signed);
+  tls.finish();
+  m.string("service_name", s.service_name);
+  m.size("max_body_bytes", s.max_body_bytes, 1024, 256ull * 1024 * 1024);
+  m.integer("max_connections", s.max_connections, 1, 100000);
+  m.integer("threads", s.threads, 1, 1024);
+  m.duration("request_timeout", s.request_timeout, 100ms, 600s);
+  if (s.plain_http && !isLoopback(s.listen.host)) {
+    m.error("plain_http",
+            "plain HTTP is only allowed on a loopback address (listen is " + s.listen.host +
+                "); use TLS or listen on 127.0.0.1");
+  }
+  m.finish();
+  if (s.service_name.empty() && !g.domains.empty()) s.service_name = g.domains.front();
+}
+
+void readPolicyd(YamlMap m, PolicydSection& s) {
+  m.boolean("enabled", s.enabled);
+  readEndpoint(m, "listen", s.listen);
+  m.integer("max_connections", s.max_connections, 1, 100000);
+  m.duration("idle_timeout", s.idle_timeout, 1s, 86400s);
+  m.size("max_request_bytes", s.max_request_bytes, 1024, 16ull * 1024 * 1024);
+  m.finish();
+}
+
+void readIngress(YamlMap m, IngressSection& s) {
+  m.choice("default", s.default_policy,
+           {{"open", IngressPolicy::kOpen},
+            {"tag-unknown", IngressPolicy::kTagUnknown},
+            {"quarantine-unknown", IngressPolicy::kQuarantineUnknown},
+            {"contacts-only", IngressPolicy::kContactsOnly}});
+  m.nonEmptyString("reject_text", s.reject_text);
+  if (s.reject_text.find_first_of("\r\n") != std::string::npos) {
+    m.error("reject_text", "must be one line (no line breaks)");
+  }
+  m.string("contact_request_url", s.contact_request_url);
+  m.finish();
+}
+
+void readLogging(YamlMap m, LoggingSection& s) {
+  m.boolean("debug", s.debug);
+  m.finish();
+}
+
+void crossChecks(ConfigErrors& errors, YamlMap& root, const Config& c) {
+  if (c.mesh_service.enabled && c.policyd.enabled &&
+      c.mesh_service.listen.port == c.policyd.listen.port &&
+      c.mesh_service.listen.host == c.policyd.listen.host) {
+    root.error("policyd", "policyd.listen and mesh_service.listen are the same address");
+  }
+  (void)errors;
+}
+
+LoadResult parse(const std::string& text, const std::string& name) {
+  LoadResult result;
+  ConfigErrors errors(name);
+  YAML::Node root_node;
+  try {
+    root_node = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    errors.add(e.mark, "", "YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    errors.add(e.mark, "", std::string("YAML error: ") + e.what());
+  }
+  auto config = std::make_shared<Config>();
+  config->source_file = name;
+  if (errors.empty()) {
+    if (!root_node.IsDefined() || root_node.IsNull()) {
+      errors.addAt(1, 1, "", "the file is empty (expected at least gateway.domains)");
+    } else {
+      try {
+        YamlMap root(errors, root_node, "");
+        if (!root.present()) {
+          // error already recorded
+        } else {
+          if (!root.has("gateway")) {
+            errors.add(root_node.Mark(), "gateway", "missing required section");
+          }
+          readGateway(root.map("gateway"), config->gateway);
+          readStore(root.map("store"), config->store);
+          readMilter(root.map("milter"), config->milter);
+          readMeshService(root.map("mesh_service"), config->mesh_service, config->gateway);
+          readPolicyd(root.map("policyd"), config->policyd);
+          readIngress(root.map("ingress"), config->ingress);
+          readLogging(root.map("logging"), config->logging);
+          crossChecks(errors, root, *config);
+          root.finish();
+        }
+      } catch (const YAML::Exception& e) {
+        errors.add(e.mark, "", std::string("YAML error: ") + e.what());
+      }
+    }
+  }
+  std::vector<ConfigError> list = errors.list();
+  std::stable_sort(list.begin(), list.end(), [](const ConfigError& a, const ConfigError& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
+  for (const auto& e : list) result.errors.push_back(e.toString());
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+}  // namespace
+
+LoadResult loadConfigString(const std::string& yaml, const std::string& display_name) {
+  return parse(yaml, display_name);
+}
+
+LoadResult loadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult r;
+    r.errors.push_back(path + ": cannot open: " + std::strerror(errno) +
+                       " (give the path of a meshgate.yaml; see conf/meshgate.yaml)");
+    return r;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return parse(buf.str(), path);
+}
+
+bool Config::isLocalDomain(std::string_view domain) const {
+  std::string d = toLower(std::string(domain));
+  return std::find(gateway.domains.begin(), gateway.domains.end(), d) != gateway.domains.end();
+}
+
+std::string_view ingressPolicyName(IngressPolicy p) {
+  switch (p) {
+    case IngressPolicy::kOpen: return "open";
+    case IngressPolicy::kTagUnknown: return "tag-unknown";
+    case IngressPolicy::kQuarantineUnknown: return "quarantine-unknown";
+    case IngressPolicy::kContactsOnly: return "contacts-only";
+  }
+  return "?";
+}
+
+std::string_view failureActionName(FailureAction a) {
+  switch (a) {
+    case FailureAction::kTempfail: return "tempfail";
+    case FailureAction::kAccept: return "accept";
+    case FailureAction::kReject: return "reject";
+  }
+  return "?";
+}
+
+}  // namespace meshgate::config

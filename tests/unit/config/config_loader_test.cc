@@ -1,0 +1,199 @@
+// Tests of the strict configuration loader: every error class is asserted on its message and
+// its line:column, and the shipped example must load.
+#include <gtest/gtest.h>
+
+#include "gateway/config/config_loader.h"
+
+namespace meshgate::config {
+namespace {
+
+LoadResult load(const std::string& yaml) { return loadConfigString(yaml, "t.yaml"); }
+
+std::string joined(const LoadResult& r) {
+  std::string s;
+  for (const auto& e : r.errors) s += e + "\n";
+  return s;
+}
+
+TEST(ConfigLoader, ShippedExampleIsValidAndMatchesTheIssue) {
+  LoadResult r = loadConfigFile(std::string(MESHGATE_SOURCE_DIR) + "/conf/meshgate.yaml");
+  ASSERT_TRUE(r.ok()) << joined(r);
+  const Config& c = *r.config;
+  EXPECT_EQ(c.gateway.domains, std::vector<std::string>{"example.com"});
+  EXPECT_EQ(c.store.backend, StoreBackend::kSqlite);
+  EXPECT_EQ(c.store.sqlite.path, "./var/meshgate.db");
+  EXPECT_EQ(c.milter.socket.kind, MilterSocket::Kind::kUnix);
+  EXPECT_EQ(c.milter.socket.path, "./var/run/milter.sock");
+  EXPECT_EQ(c.mesh_service.listen.host, "127.0.0.1");
+  EXPECT_EQ(c.mesh_service.listen.port, 15099);
+  EXPECT_EQ(c.policyd.listen.port, 10050);
+  EXPECT_EQ(c.ingress.default_policy, IngressPolicy::kTagUnknown);
+  EXPECT_EQ(c.mesh_service.max_body_bytes, 1024u * 1024u);
+}
+
+TEST(ConfigLoader, ExampleKeysEqualTheBuiltInDefaults) {
+  // Every key in conf/meshgate.yaml shows its default: a file with only the required key must
+  // load to the same values.
+  LoadResult full = loadConfigFile(std::string(MESHGATE_SOURCE_DIR) + "/conf/meshgate.yaml");
+  LoadResult minimal = load("gateway:\n  node: mx1.example.com\n  domains: [example.com]\n");
+  ASSERT_TRUE(full.ok()) << joined(full);
+  ASSERT_TRUE(minimal.ok()) << joined(minimal);
+  const Config& a = *full.config;
+  const Config& b = *minimal.config;
+  EXPECT_EQ(a.gateway.data_dir, b.gateway.data_dir);
+  EXPECT_EQ(a.gateway.key_file, b.gateway.key_file);
+  EXPECT_EQ(a.store.sqlite.busy_timeout, b.store.sqlite.busy_timeout);
+  EXPECT_EQ(a.store.postgresql.dsn, b.store.postgresql.dsn);
+  EXPECT_EQ(a.milter.socket.spec, b.milter.socket.spec);
+  EXPECT_EQ(a.milter.socket_mode, b.milter.socket_mode);
+  EXPECT_EQ(a.milter.on_error, b.milter.on_error);
+  EXPECT_EQ(a.milter.timeout, b.milter.timeout);
+  EXPECT_EQ(a.milter.decision_timeout, b.milter.decision_timeout);
+  EXPECT_EQ(a.mesh_service.listen.port, b.mesh_service.listen.port);
+  EXPECT_EQ(a.mesh_service.tls.certificate, b.mesh_service.tls.certificate);
+  EXPECT_EQ(a.mesh_service.service_name, b.mesh_service.service_name);
+  EXPECT_EQ(a.mesh_service.max_body_bytes, b.mesh_service.max_body_bytes);
+  EXPECT_EQ(a.mesh_service.request_timeout, b.mesh_service.request_timeout);
+  EXPECT_EQ(a.policyd.idle_timeout, b.policyd.idle_timeout);
+  EXPECT_EQ(a.policyd.max_request_bytes, b.policyd.max_request_bytes);
+  EXPECT_EQ(a.ingress.default_policy, b.ingress.default_policy);
+  EXPECT_EQ(a.ingress.reject_text, b.ingress.reject_text);
+}
+
+struct BadCase {
+  const char* name;
+  const char* yaml;
+  const char* expected;  // the whole first error line
+};
+
+// Keeps gtest from printing the struct's bytes in test names.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class ConfigLoaderErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigLoaderErrors, NamesFileLineColumnPathAndExpectation) {
+  LoadResult r = load(GetParam().yaml);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.config, nullptr);
+  EXPECT_EQ(r.errors.front(), GetParam().expected) << joined(r);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EachErrorClass, ConfigLoaderErrors,
+    ::testing::Values(
+        BadCase{"UnknownValue",
+                "gateway:\n  domains: [example.com]\ningress:\n  default: rejct\n",
+                "t.yaml:4:12: ingress.default: unknown value \"rejct\" (expected one of: open, "
+                "tag-unknown, quarantine-unknown, contacts-only)"},
+        BadCase{"UnknownKey",
+                "gateway:\n  domains: [example.com]\nmilter:\n  enabeld: true\n",
+                "t.yaml:4:3: milter.enabeld: unknown key (known keys here: backlog, "
+                "decision_timeout, enabled, on_error, socket, socket_group, socket_mode, "
+                "timeout)"},
+        BadCase{"UnknownSection", "gateway:\n  domains: [example.com]\nmiltr: {}\n",
+                "t.yaml:3:1: miltr: unknown key (known keys here: gateway, ingress, logging, "
+                "mesh_service, milter, policyd, store)"},
+        BadCase{"WrongTypeBool",
+                "gateway:\n  domains: [example.com]\nmilter:\n  enabled: maybe\n",
+                "t.yaml:4:12: milter.enabled: expected true or false, got \"maybe\""},
+        BadCase{"WrongTypeMapping", "gateway:\n  domains: [example.com]\nmilter: [1, 2]\n",
+                "t.yaml:3:9: milter: expected a mapping of keys, got a list"},
+        BadCase{"WrongTypeInteger",
+                "gateway:\n  domains: [example.com]\nmesh_service:\n  threads: many\n",
+                "t.yaml:4:12: mesh_service.threads: expected an integer, got \"many\""},
+        BadCase{"OutOfRange",
+                "gateway:\n  domains: [example.com]\nmesh_service:\n  threads: 0\n",
+                "t.yaml:4:12: mesh_service.threads: value 0 is out of range (expected 1 to "
+                "1024)"},
+        BadCase{"SizeOutOfRange",
+                "gateway:\n  domains: [example.com]\nmesh_service:\n  max_body_bytes: 1G\n",
+                "t.yaml:4:19: mesh_service.max_body_bytes: size 1073741824 bytes is out of range "
+                "(expected 1024 to 268435456 bytes)"},
+        BadCase{"BadDuration",
+                "gateway:\n  domains: [example.com]\nmilter:\n  timeout: 10 parsecs\n",
+                "t.yaml:4:12: milter.timeout: expected a duration such as 250ms, 10s, 5m, 1h or "
+                "1d, got \"10 parsecs\""},
+        BadCase{"DecisionTimeoutAbovePostfix",
+                "gateway:\n  domains: [example.com]\nmilter:\n  decision_timeout: 30s\n",
+                "t.yaml:4:21: milter.decision_timeout: duration 30s is out of range (expected "
+                "10ms to 25000ms)"},
+        BadCase{"MissingRequiredSection", "milter:\n  enabled: true\n",
+                "t.yaml:1:1: gateway: missing required section"},
+        BadCase{"EmptyRequiredSection", "gateway:\nmilter: {}\n",
+                "t.yaml:1:1: gateway.domains: missing required key"},
+        BadCase{"MissingRequiredKey", "gateway:\n  node: a\n",
+                "t.yaml:2:3: gateway.domains: missing required key"},
+        BadCase{"BadDomain", "gateway:\n  domains: [\"exa mple.com\"]\n",
+                "t.yaml:2:12: gateway.domains: \"exa mple.com\" is not a domain name (expected "
+                "e.g. example.com)"},
+        BadCase{"DuplicateKey",
+                "gateway:\n  domains: [example.com]\n  domains: [example.org]\n",
+                "t.yaml:3:3: gateway.domains: duplicate key (each key may appear once)"},
+        BadCase{"BadEndpoint",
+                "gateway:\n  domains: [example.com]\npolicyd:\n  listen: 10050\n",
+                "t.yaml:4:11: policyd.listen: expected host:port such as 127.0.0.1:10050, got "
+                "\"10050\""},
+        BadCase{"BadMilterSocket",
+                "gateway:\n  domains: [example.com]\nmilter:\n  socket: inet:127.0.0.1:10025\n",
+                "t.yaml:4:11: milter.socket: expected inet:PORT@HOST (libmilter syntax), e.g. "
+                "inet:10025@127.0.0.1, got \"inet:127.0.0.1:10025\""},
+        BadCase{"BadFileMode",
+                "gateway:\n  domains: [example.com]\nmilter:\n  socket_mode: \"0968\"\n",
+                "t.yaml:4:16: milter.socket_mode: expected an octal file mode such as \"0660\", "
+                "got \"0968\""},
+        BadCase{"PlainHttpOffLoopback",
+                "gateway:\n  domains: [example.com]\nmesh_service:\n  listen: 0.0.0.0:8080\n  "
+                "plain_http: true\n",
+                "t.yaml:5:15: mesh_service.plain_http: plain HTTP is only allowed on a loopback "
+                "address (listen is 0.0.0.0); use TLS or listen on 127.0.0.1"},
+        BadCase{"MultiLineRejectText",
+                "gateway:\n  domains: [example.com]\ningress:\n  reject_text: \"a\\r\\nb\"\n",
+                "t.yaml:4:16: ingress.reject_text: must be one line (no line breaks)"},
+        BadCase{"SyntaxError", "gateway:\n  domains: [example.com\n",
+                "t.yaml:3:1: YAML syntax error: end of sequence flow not found"},
+        BadCase{"TopLevelNotAMap", "- a\n- b\n",
+                "t.yaml:1:1: (top level): expected a mapping of keys, got a list"},
+        BadCase{"EmptyFile", "",
+                "t.yaml:1:1: the file is empty (expected at least gateway.domains)"}),
+    [](const ::testing::TestParamInfo<BadCase>& tp) { return tp.param.name; });
+
+TEST(ConfigLoader, ReportsEveryErrorNotJustTheFirst) {
+  LoadResult r = load(
+      "gateway:\n  domains: [example.com]\nmilter:\n  enabled: maybe\n  backlog: -1\n"
+      "ingress:\n  default: rejct\n  colour: blue\n");
+  ASSERT_EQ(r.errors.size(), 4u) << joined(r);
+  EXPECT_NE(r.errors[0].find("t.yaml:4:"), std::string::npos);
+  EXPECT_NE(r.errors[1].find("t.yaml:5:"), std::string::npos);
+  EXPECT_NE(r.errors[2].find("t.yaml:7:"), std::string::npos);
+  EXPECT_NE(r.errors[3].find("t.yaml:8:"), std::string::npos);
+}
+
+TEST(ConfigLoader, AcceptsUnitsAndLibmilterInetSyntax) {
+  LoadResult r = load(
+      "gateway:\n  domains: [Example.COM, example.net]\nmilter:\n  socket: inet:10025@127.0.0.1\n"
+      "  timeout: 1500ms\nmesh_service:\n  max_body_bytes: 64k\n  listen: \"[::1]:8443\"\n"
+      "  plain_http: yes\n");
+  ASSERT_TRUE(r.ok()) << joined(r);
+  const Config& c = *r.config;
+  EXPECT_EQ(c.gateway.domains, (std::vector<std::string>{"example.com", "example.net"}));
+  EXPECT_TRUE(c.isLocalDomain("EXAMPLE.net"));
+  EXPECT_FALSE(c.isLocalDomain("example.org"));
+  EXPECT_EQ(c.milter.socket.kind, MilterSocket::Kind::kInet);
+  EXPECT_EQ(c.milter.socket.inet.port, 10025);
+  EXPECT_EQ(c.milter.socket.inet.host, "127.0.0.1");
+  EXPECT_EQ(c.milter.timeout.count(), 1500);
+  EXPECT_EQ(c.mesh_service.max_body_bytes, 65536u);
+  EXPECT_EQ(c.mesh_service.listen.host, "::1");
+  EXPECT_TRUE(c.mesh_service.plain_http);
+}
+
+TEST(ConfigLoader, MissingFileSaysHowToFix) {
+  LoadResult r = loadConfigFile("/nonexistent/meshgate.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0],
+            "/nonexistent/meshgate.yaml: cannot open: No such file or directory (give the path "
+            "of a meshgate.yaml; see conf/meshgate.yaml)");
+}
+
+}  // namespace
+}  // namespace meshgate::config
