@@ -6,6 +6,7 @@
 #include "gateway/config/config_loader.h"
 
 namespace meshgate::cli {
+namespace {
 
 int checkConfig(const Args& args) {
   std::string path;
@@ -41,5 +42,10 @@ int checkConfig(const Args& args) {
   }
   return 0;
 }
+
+}  // namespace
+
+MESHGATE_COMMAND(check_config, "check-config", "validate a configuration file and list every error",
+                 checkConfig, 20);
 
 }  // namespace meshgate::cli

@@ -13,6 +13,7 @@
 //   The administrator's commands act on the configured store with the privileges of the
 //   invoking user; they do not drop privileges. The services drop to gateway.user after
 //   opening their sockets and reading their keys (service_host.cc).
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 
@@ -22,18 +23,24 @@
 namespace meshgate::cli {
 namespace {
 
-const std::vector<Command>& topLevel() {
-  static const std::vector<Command> kCommands = {
-      {"run", "run every service enabled in the configuration, in one process", runAll},
-      {"milter", "run the milter alone (for Postfix smtpd_milters / Sendmail)", runMilter},
-      {"policy", "run the Mesh service (HTTPS /.well-known/mmm/) alone", runPolicy},
-      {"policyd", "run the Postfix policy delegation service alone", runPolicyd},
-      {"check-config", "validate a configuration file and list every error", checkConfig},
-  };
-  return kCommands;
+std::vector<Command>& registry() {
+  static std::vector<Command> commands;
+  return commands;
 }
 
 }  // namespace
+
+CommandRegistrar::CommandRegistrar(const char* name, const char* summary, CommandFn run,
+                                   int order) {
+  registry().push_back(Command{name, summary, run, order});
+}
+
+std::vector<Command> registeredCommands() {
+  std::vector<Command> sorted = registry();
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Command& a, const Command& b) { return a.order < b.order; });
+  return sorted;
+}
 
 int runGroup(const std::string& group, const std::string& description,
              const std::vector<Command>& commands, const Args& args) {
@@ -76,5 +83,5 @@ int main(int argc, char** argv) {
                   "contact catalogs,\negress policy, unforgeable security signals, brand "
                   "accountability) as a milter,\na Postfix policy service and a Mesh service.\n\n"
                   "Global: --version prints the version.",
-                  topLevel(), args);
+                  registeredCommands(), args);
 }

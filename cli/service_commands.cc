@@ -69,8 +69,6 @@ int runServices(const Args& args, Which which, const std::string& command,
   return host.run();
 }
 
-}  // namespace
-
 int runAll(const Args& args) {
   return runServices(args, Which::kAll, "meshgate run",
                      "Run every service enabled in the configuration (milter, Mesh service, "
@@ -98,5 +96,16 @@ int runPolicyd(const Args& args) {
                      "(check_policy_service inet:HOST:PORT).",
                      "policyd");
 }
+
+}  // namespace
+
+MESHGATE_COMMAND(run, "run", "run every service enabled in the configuration, in one process",
+                 runAll, 10);
+MESHGATE_COMMAND(milter, "milter", "run the milter alone (Postfix smtpd_milters, Sendmail)",
+                 runMilter, 11);
+MESHGATE_COMMAND(policy, "policy", "run the Mesh service (HTTPS /.well-known/mmm/) alone",
+                 runPolicy, 12);
+MESHGATE_COMMAND(policyd, "policyd", "run the Postfix policy delegation service alone",
+                 runPolicyd, 13);
 
 }  // namespace meshgate::cli

@@ -37,7 +37,7 @@ const char* prefix(Level level) {
   }
 }
 
-void vwrite(Level level, const char* fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) void vwrite(Level level, const char* fmt, va_list ap) {
   if (level == Level::kDebug && !g_debug.load(std::memory_order_relaxed)) return;
   char buf[2048];
   vsnprintf(buf, sizeof buf, fmt, ap);
