@@ -1,2 +1,0 @@
-// mesh.cc - placeholder so the library has a source until UDF/keys/DARE land.
-namespace meshgate::mesh {}
