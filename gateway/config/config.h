@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "gateway/util/network.h"
+
 namespace meshgate::config {
 
 using Millis = std::chrono::milliseconds;
@@ -110,12 +112,41 @@ struct PolicydSection {
   uint64_t max_request_bytes = 64 * 1024;
 };
 
+// Local-domain recipients that have no meshgate account.
+enum class UnlistedRecipients {
+  kPass,           // not subject to ingress control (Postfix decides whether they exist)
+  kDefaultPolicy,  // the default policy with an empty contacts catalog
+};
+
 struct IngressSection {
   IngressPolicy default_policy = IngressPolicy::kTagUnknown;
+  UnlistedRecipients unlisted_recipients = UnlistedRecipients::kPass;
   std::string reject_text =
       "5.7.1 <%r> accepts mail only from its contacts; ask the recipient to add you, or send a "
       "Mesh contact request (see %u)";
   std::string contact_request_url;  // shown in the rejection text (%u); "" = mmm.<domain>
+};
+
+// What happens to a message over a rate limit.
+enum class LimitAction { kTempfail, kReject, kHold, kTag };
+
+struct RateLimit {
+  std::string name;  // appears as rule "abuse.<name>"
+  enum class Key { kSender, kSenderDomain, kClientAddress } key = Key::kClientAddress;
+  Millis window{60000};
+  int64_t max = 300;  // messages per window
+  LimitAction action = LimitAction::kTempfail;
+};
+
+struct AbuseSection {
+  bool enabled = true;
+  std::vector<RateLimit> limits = {
+      {"per-client", RateLimit::Key::kClientAddress, Millis(60000), 300, LimitAction::kTempfail},
+      {"per-sender", RateLimit::Key::kSender, Millis(3600000), 1000, LimitAction::kTempfail},
+  };
+  // Clients in these networks are not counted (local submission, trusted relays).
+  std::vector<Network> exempt_networks;
+  bool exempt_authenticated = true;  // SASL-authenticated clients are not counted
 };
 
 struct LoggingSection {
@@ -131,6 +162,7 @@ struct Config {
   MeshServiceSection mesh_service;
   PolicydSection policyd;
   IngressSection ingress;
+  AbuseSection abuse;
   LoggingSection logging;
 
   bool isLocalDomain(std::string_view domain) const;
@@ -138,5 +170,6 @@ struct Config {
 
 std::string_view ingressPolicyName(IngressPolicy p);
 std::string_view failureActionName(FailureAction a);
+std::string_view limitActionName(LimitAction a);
 
 }  // namespace meshgate::config

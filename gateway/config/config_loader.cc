@@ -220,6 +220,60 @@ void readIngress(YamlMap m, IngressSection& s) {
     m.error("reject_text", "must be one line (no line breaks)");
   }
   m.string("contact_request_url", s.contact_request_url);
+  m.choice("unlisted_recipients", s.unlisted_recipients,
+           {{"pass", UnlistedRecipients::kPass},
+            {"default-policy", UnlistedRecipients::kDefaultPolicy}});
+  m.finish();
+}
+
+void readNetworks(YamlMap& m, std::string_view key, std::vector<Network>& out) {
+  if (!m.has(key)) {
+    m.known(key);
+    return;
+  }
+  std::vector<std::string> texts;
+  m.stringList(key, texts);
+  std::vector<Network> networks;
+  for (const auto& t : texts) {
+    auto n = Network::parse(t);
+    if (!n.ok()) {
+      m.error(key, n.status().message());
+      continue;
+    }
+    networks.push_back(*n);
+  }
+  out = std::move(networks);
+}
+
+void readAbuse(YamlMap m, AbuseSection& s) {
+  m.boolean("enabled", s.enabled);
+  if (m.has("limits")) {
+    std::vector<RateLimit> limits;
+    m.listOfMaps("limits", [&](YamlMap& l) {
+      RateLimit r;
+      l.nonEmptyString("name", r.name, /*required=*/true);
+      l.choice("key", r.key,
+               {{"client_address", RateLimit::Key::kClientAddress},
+                {"sender", RateLimit::Key::kSender},
+                {"sender_domain", RateLimit::Key::kSenderDomain}});
+      l.duration("window", r.window, 1s, 7 * 24h);
+      l.integer("max", r.max, 1, 1'000'000'000);
+      l.choice("action", r.action,
+               {{"tempfail", LimitAction::kTempfail},
+                {"reject", LimitAction::kReject},
+                {"hold", LimitAction::kHold},
+                {"tag", LimitAction::kTag}});
+      for (const auto& other : limits) {
+        if (other.name == r.name) l.error("name", "\"" + r.name + "\" is used by another limit");
+      }
+      limits.push_back(r);
+    });
+    s.limits = std::move(limits);
+  } else {
+    m.known("limits");
+  }
+  readNetworks(m, "exempt_networks", s.exempt_networks);
+  m.boolean("exempt_authenticated", s.exempt_authenticated);
   m.finish();
 }
 
@@ -268,6 +322,7 @@ LoadResult parse(const std::string& text, const std::string& name) {
           readMeshService(root.map("mesh_service"), config->mesh_service, config->gateway);
           readPolicyd(root.map("policyd"), config->policyd);
           readIngress(root.map("ingress"), config->ingress);
+          readAbuse(root.map("abuse"), config->abuse);
           readLogging(root.map("logging"), config->logging);
           crossChecks(errors, root, *config);
           root.finish();
@@ -316,6 +371,16 @@ std::string_view ingressPolicyName(IngressPolicy p) {
     case IngressPolicy::kTagUnknown: return "tag-unknown";
     case IngressPolicy::kQuarantineUnknown: return "quarantine-unknown";
     case IngressPolicy::kContactsOnly: return "contacts-only";
+  }
+  return "?";
+}
+
+std::string_view limitActionName(LimitAction a) {
+  switch (a) {
+    case LimitAction::kTempfail: return "tempfail";
+    case LimitAction::kReject: return "reject";
+    case LimitAction::kHold: return "hold";
+    case LimitAction::kTag: return "tag";
   }
   return "?";
 }

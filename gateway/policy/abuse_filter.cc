@@ -1,0 +1,64 @@
+// abuse_filter.cc - see abuse_filter.h.
+#include "gateway/policy/abuse_filter.h"
+
+#include "gateway/util/network.h"
+#include "gateway/util/strings.h"
+
+namespace meshgate::policy {
+
+AbuseFilter::AbuseFilter(std::shared_ptr<const config::Config> config, Store& store,
+                         const Clock& clock)
+    : config_(std::move(config)), store_(store), clock_(clock) {}
+
+std::string AbuseFilter::counterKey(const config::RateLimit& limit, const MessageRequest& req) {
+  using Key = config::RateLimit::Key;
+  switch (limit.key) {
+    case Key::kClientAddress:
+      return req.client.address.empty() ? "" : limit.name + "|ip|" + req.client.address;
+    case Key::kSender:
+      return req.sender.empty() ? "" : limit.name + "|from|" + toLowerAscii(req.sender);
+    case Key::kSenderDomain: {
+      std::string d = addressDomain(req.sender);
+      return d.empty() ? "" : limit.name + "|domain|" + d;
+    }
+  }
+  return "";
+}
+
+Status AbuseFilter::onSender(const MessageRequest& req, Decision& decision) {
+  const auto& abuse = config_->abuse;
+  if (abuse.exempt_authenticated && !req.client.auth_user.empty()) return Status();
+  if (!req.client.address.empty() && inAnyNetwork(abuse.exempt_networks, req.client.address)) {
+    return Status();
+  }
+  const int64_t now = clock_.now();
+  for (const auto& limit : abuse.limits) {
+    std::string key = counterKey(limit, req);
+    if (key.empty()) continue;
+    const int64_t window = std::max<int64_t>(1, limit.window.count() / 1000);
+    const int64_t window_start = now - now % window;
+    auto total = store_.addToCounter(key, window_start, 1, window_start - window);
+    if (!total.ok()) return total.status();
+    if (*total <= limit.max) continue;
+    const std::string rule = "abuse." + limit.name;
+    const std::string text = "too much mail from you; try again later (" + limit.name + ")";
+    switch (limit.action) {
+      case config::LimitAction::kTempfail:
+        decision.escalate(Verdict::kTempfail, rule, Reply{"451", "4.7.1", text});
+        break;
+      case config::LimitAction::kReject:
+        decision.escalate(Verdict::kReject, rule, Reply{"550", "5.7.1", text});
+        break;
+      case config::LimitAction::kHold:
+        decision.escalate(Verdict::kHold, rule);
+        if (decision.verdict == Verdict::kHold) decision.hold_reason = "rate limit " + limit.name;
+        break;
+      case config::LimitAction::kTag:
+        decision.checks.push_back({"rate-limit", limit.name});
+        break;
+    }
+  }
+  return Status();
+}
+
+}  // namespace meshgate::policy

@@ -1,0 +1,88 @@
+// NAME
+//   decision.h - what the core decided about one recipient or one message.
+//
+// DESCRIPTION
+//   A Decision is a policy outcome, never an error: "reject this recipient with 550 5.7.1",
+//   "accept and add this signal", "hold". When the core cannot decide (store down, timeout) it
+//   returns a Status instead, and each front-end maps that through its own error table.
+//
+//   Contact status and checks feed the security signal (seed 7.2.3) that the milter signs and
+//   inserts; rule names ("ingress.contacts-only", "abuse.per-sender") appear in logs, the audit
+//   log and metrics.
+//
+// THREAD SAFETY
+//   Value types.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace meshgate::policy {
+
+enum class Verdict {
+  kAccept,    // go on (for a recipient) / deliver (for a message)
+  kReject,    // permanent refusal (5xx)
+  kTempfail,  // temporary refusal (4xx): the client retries
+  kHold,      // accept, then put in the quarantine (Postfix hold queue)
+  kDiscard,   // accept and drop silently (only where an administrator's rule says so)
+};
+
+// The sender's standing with a recipient, from the recipient's contacts catalog.
+enum class ContactStatus {
+  kNotApplicable,  // not a local recipient (outbound, or relayed)
+  kKnownContact,   // the catalog has an entry that permits this sender over this protocol
+  kFirstContact,   // no permitting entry
+  kQuarantined,    // first contact, held
+};
+
+std::string_view verdictName(Verdict v);
+std::string_view contactStatusName(ContactStatus s);
+
+// An SMTP reply: "550", "5.7.1", text. Empty code = the front-end's default for the verdict.
+struct Reply {
+  std::string code;
+  std::string enhanced;
+  std::string text;
+};
+
+struct RecipientDecision {
+  std::string recipient;
+  Verdict verdict = Verdict::kAccept;
+  ContactStatus contact = ContactStatus::kNotApplicable;
+  std::string rule;   // which rule decided; "" = default accept
+  Reply reply;
+  std::string account;         // the local account, "" if not local
+  std::string matched_entry;   // catalog entry key that matched, if any
+};
+
+struct HeaderEdit {
+  enum class Kind { kInsertTop, kAdd, kRemoveAll } kind = Kind::kAdd;
+  std::string name;
+  std::string value;
+};
+
+// A check that fired, for the security signal and the logs: name ("payment-request",
+// "reply-to-mismatch", "display-name-impersonation", "lookalike-domain", "brand-verified") and
+// a short detail.
+struct CheckResult {
+  std::string name;
+  std::string detail;
+};
+
+struct Decision {
+  Verdict verdict = Verdict::kAccept;
+  std::string rule;
+  Reply reply;
+  std::vector<RecipientDecision> recipients;
+  std::vector<CheckResult> checks;
+  std::vector<HeaderEdit> header_edits;
+  std::string subject_tag;   // prepended to Subject: when not empty
+  std::string hold_reason;   // set with Verdict::kHold
+
+  // Moves the message verdict to `v` if it is more severe than the current one
+  // (accept < hold < tempfail < reject; discard only from an explicit rule).
+  void escalate(Verdict v, std::string_view rule_name, Reply r = {});
+};
+
+}  // namespace meshgate::policy

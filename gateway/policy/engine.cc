@@ -1,0 +1,44 @@
+// engine.cc - runs the filter chain; the order is the order of checks in docs/architecture.md.
+#include "gateway/policy/engine.h"
+
+#include "gateway/policy/abuse_filter.h"
+#include "gateway/policy/ingress_filter.h"
+
+namespace meshgate::policy {
+
+DecisionEngine::DecisionEngine(std::shared_ptr<const config::Config> config, Store& store,
+                               const Clock& clock)
+    : config_(std::move(config)) {
+  if (config_->abuse.enabled) filters_.push_back(std::make_unique<AbuseFilter>(config_, store, clock));
+  filters_.push_back(std::make_unique<IngressFilter>(config_, store));
+}
+
+Result<Decision> DecisionEngine::onSender(const MessageRequest& req) const {
+  Decision d;
+  for (const auto& f : filters_) {
+    MESHGATE_RETURN_IF_ERROR(f->onSender(req, d).withContext(f->name()));
+    if (d.verdict == Verdict::kReject || d.verdict == Verdict::kTempfail) break;
+  }
+  return d;
+}
+
+Result<RecipientDecision> DecisionEngine::onRecipient(const MessageRequest& req,
+                                                      std::string_view rcpt) const {
+  RecipientDecision r;
+  r.recipient = std::string(rcpt);
+  for (const auto& f : filters_) {
+    MESHGATE_RETURN_IF_ERROR(f->onRecipient(req, r).withContext(f->name()));
+    if (r.verdict == Verdict::kReject || r.verdict == Verdict::kTempfail) break;
+  }
+  return r;
+}
+
+Result<Decision> DecisionEngine::onMessage(const MessageRequest& req, Decision so_far) const {
+  Decision d = std::move(so_far);
+  for (const auto& f : filters_) {
+    MESHGATE_RETURN_IF_ERROR(f->onMessage(req, d).withContext(f->name()));
+  }
+  return d;
+}
+
+}  // namespace meshgate::policy

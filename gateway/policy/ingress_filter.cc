@@ -1,0 +1,146 @@
+// ingress_filter.cc - see ingress_filter.h.
+#include "gateway/policy/ingress_filter.h"
+
+#include "gateway/util/strings.h"
+
+namespace meshgate::policy {
+
+using config::IngressPolicy;
+
+std::optional<IngressPolicy> parseIngressPolicy(std::string_view name) {
+  if (name == "open") return IngressPolicy::kOpen;
+  if (name == "tag-unknown") return IngressPolicy::kTagUnknown;
+  if (name == "quarantine-unknown") return IngressPolicy::kQuarantineUnknown;
+  if (name == "contacts-only") return IngressPolicy::kContactsOnly;
+  return std::nullopt;
+}
+
+IngressFilter::IngressFilter(std::shared_ptr<const config::Config> config, Store& store)
+    : config_(std::move(config)), store_(store) {}
+
+std::vector<std::string> IngressFilter::candidates(const MessageRequest& req) {
+  std::vector<std::string> out;
+  if (!req.sender.empty()) {
+    out.push_back(toLowerAscii(req.sender));
+    std::string domain = addressDomain(req.sender);
+    if (!domain.empty()) out.push_back("@" + domain);
+  }
+  if (req.mesh_sender_udf && !req.mesh_sender_udf->empty()) {
+    out.push_back("udf:" + *req.mesh_sender_udf);
+  }
+  return out;
+}
+
+bool IngressFilter::permits(std::string_view protocols, std::string_view protocol) {
+  for (const auto& p : splitList(protocols, ',')) {
+    if (p == "*" || equalsIgnoreCase(p, protocol)) return true;
+  }
+  return false;
+}
+
+std::string IngressFilter::rejectText(std::string_view recipient) const {
+  std::string url = config_->ingress.contact_request_url;
+  if (url.empty()) url = "https://mmm." + addressDomain(recipient) + "/";
+  std::string out;
+  const std::string& t = config_->ingress.reject_text;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '%' && i + 1 < t.size()) {
+      if (t[i + 1] == 'r') {
+        out += recipient;
+        ++i;
+        continue;
+      }
+      if (t[i + 1] == 'u') {
+        out += url;
+        ++i;
+        continue;
+      }
+    }
+    out += t[i];
+  }
+  // The enhanced status code written at the start of the configured text is the reply's.
+  if (out.rfind("5.7.1 ", 0) == 0) out = out.substr(6);
+  return out;
+}
+
+Status IngressFilter::onRecipient(const MessageRequest& req, RecipientDecision& rcpt) {
+  const std::string domain = addressDomain(rcpt.recipient);
+  if (domain.empty() || !config_->isLocalDomain(domain)) return Status();  // not ours
+
+  std::string address = toLowerAscii(rcpt.recipient);
+  Result<AccountRecord> account = store_.getAccount(address);
+  if (!account.ok() && account.status().code() == StatusCode::kNotFound) {
+    // bob+tag@example.com is bob@example.com's mail (Postfix's recipient_delimiter).
+    auto plus = address.find('+');
+    auto at = address.rfind('@');
+    if (plus != std::string::npos && plus < at) {
+      account = store_.getAccount(address.substr(0, plus) + address.substr(at));
+    }
+  }
+  IngressPolicy policy = config_->ingress.default_policy;
+  if (account.ok()) {
+    rcpt.account = account->address;
+    if (auto own = parseIngressPolicy(account->ingress_policy)) policy = *own;
+  } else if (account.status().code() != StatusCode::kNotFound) {
+    return account.status();  // the store is down: could not decide
+  } else if (config_->ingress.unlisted_recipients == config::UnlistedRecipients::kPass) {
+    return Status();
+  }
+
+  if (policy == IngressPolicy::kOpen) {
+    rcpt.contact = ContactStatus::kNotApplicable;
+    rcpt.rule = "ingress.open";
+    return Status();
+  }
+
+  bool known = false;
+  if (!rcpt.account.empty()) {
+    auto found = store_.findContact(rcpt.account, candidates(req));
+    if (!found.ok()) return found.status();
+    if (found->has_value() && permits((*found)->protocols, req.protocol)) {
+      known = true;
+      rcpt.matched_entry = (*found)->entry_key;
+    }
+  }
+  if (known) {
+    rcpt.contact = ContactStatus::kKnownContact;
+    rcpt.rule = "ingress.known-contact";
+    return Status();
+  }
+  switch (policy) {
+    case IngressPolicy::kOpen:
+    case IngressPolicy::kTagUnknown:
+      rcpt.contact = ContactStatus::kFirstContact;
+      rcpt.rule = "ingress.tag-unknown";
+      break;
+    case IngressPolicy::kQuarantineUnknown:
+      rcpt.contact = ContactStatus::kQuarantined;
+      rcpt.rule = "ingress.quarantine-unknown";
+      break;
+    case IngressPolicy::kContactsOnly:
+      rcpt.contact = ContactStatus::kFirstContact;
+      rcpt.verdict = Verdict::kReject;
+      rcpt.rule = "ingress.contacts-only";
+      rcpt.reply = Reply{"550", "5.7.1", rejectText(rcpt.recipient)};
+      break;
+  }
+  return Status();
+}
+
+Status IngressFilter::onMessage(const MessageRequest& req, Decision& decision) {
+  std::vector<std::string> held;
+  for (const auto& r : decision.recipients) {
+    if (r.verdict == Verdict::kAccept && r.contact == ContactStatus::kQuarantined) {
+      held.push_back(r.recipient);
+    }
+  }
+  if (!held.empty()) {
+    decision.escalate(Verdict::kHold, "ingress.quarantine-unknown");
+    if (decision.verdict == Verdict::kHold) {
+      decision.hold_reason = "first contact for " + joinList(held, ",");
+    }
+  }
+  return Status();
+}
+
+}  // namespace meshgate::policy

@@ -1,0 +1,42 @@
+// NAME
+//   network.h - IPv4/IPv6 networks in CIDR notation ("192.0.2.0/24", "2001:db8::/32").
+//
+// DESCRIPTION
+//   Used by the configuration (networks exempt from rate limits, networks whose mail is
+//   outbound). Parsing is strict: host bits set below the prefix are an error, so that
+//   "10.1.2.3/8" is not silently read as 10.0.0.0/8.
+//
+// THREAD SAFETY
+//   Value types.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/util/status.h"
+
+namespace meshgate {
+
+class Network {
+ public:
+  // "a.b.c.d/n", "v6/n", or a bare address (a /32 or /128).
+  static Result<Network> parse(std::string_view cidr);
+
+  // True when `address` (textual IPv4 or IPv6; IPv4-mapped IPv6 counts as IPv4) is inside.
+  bool contains(std::string_view address) const;
+  std::string toString() const { return text_; }
+
+ private:
+  bool v6_ = false;
+  std::array<uint8_t, 16> bytes_{};
+  int prefix_ = 0;
+  std::string text_;
+};
+
+// True when address is inside any of networks.
+bool inAnyNetwork(const std::vector<Network>& networks, std::string_view address);
+
+}  // namespace meshgate

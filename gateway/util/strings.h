@@ -1,0 +1,27 @@
+// NAME
+//   strings.h - small string helpers shared across the core (ASCII case, trimming, splitting).
+//
+// DESCRIPTION
+//   ASCII only: mail protocol keywords, domains in A-label form and header names are ASCII.
+//   Unicode-aware comparison (display names, IDN) lives in gateway/mail.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace meshgate {
+
+std::string toLowerAscii(std::string_view s);
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+std::string_view trimWhitespace(std::string_view s);
+// Splits on `sep`, trimming whitespace around each piece and dropping empty pieces.
+std::vector<std::string> splitList(std::string_view s, char sep);
+std::string joinList(const std::vector<std::string>& items, std::string_view sep);
+
+// "Bob@Example.NET" -> "example.net"; "" when there is no '@' or nothing after it.
+std::string addressDomain(std::string_view address);
+// Local part as written, domain lower-cased; angle brackets removed. "<>" -> "".
+std::string normalizeAddress(std::string_view address);
+
+}  // namespace meshgate
