@@ -113,15 +113,18 @@ class [[nodiscard]] Result {
 
 }  // namespace meshgate
 
-// Propagates a non-OK Status from an expression returning Status.
-#define MESHGATE_RETURN_IF_ERROR(expr)              \
-  do {                                              \
-    ::meshgate::Status _mg_status = (expr);         \
-    if (!_mg_status.ok()) return _mg_status;        \
-  } while (0)
-
 #define MESHGATE_CONCAT_INNER(a, b) a##b
 #define MESHGATE_CONCAT(a, b) MESHGATE_CONCAT_INNER(a, b)
+
+// Propagates a non-OK Status from an expression returning Status. The local's name carries the
+// line number so that nested uses do not shadow each other.
+#define MESHGATE_RETURN_IF_ERROR(expr) \
+  MESHGATE_RETURN_IF_ERROR_IMPL(MESHGATE_CONCAT(_mg_status_, __LINE__), expr)
+#define MESHGATE_RETURN_IF_ERROR_IMPL(tmp, expr) \
+  do {                                           \
+    ::meshgate::Status tmp = (expr);             \
+    if (!tmp.ok()) return tmp;                   \
+  } while (0)
 
 // Assigns the value of a Result expression to lhs, or returns its Status.
 #define MESHGATE_ASSIGN_OR_RETURN(lhs, expr) \
