@@ -9,7 +9,8 @@
 #include "gateway/util/log.h"
 #include "milter/milter_service.h"
 #include "policy/mesh_service.h"
-#include "policy/policyd_service.h"
+#include "policy/policyd/policyd_service.h"
+#include "policy/runtime.h"
 
 namespace meshgate::cli {
 namespace {
@@ -48,6 +49,18 @@ int runServices(const Args& args, Which which, const std::string& command,
 
   ServiceHost::blockSignals();
   ServiceHost host(config_path, loaded.config);
+  // The runtime (store + decision engine) starts first and stops last.
+  auto runtime = std::make_shared<Runtime>();
+  struct RuntimeHandle : Service {
+    explicit RuntimeHandle(std::shared_ptr<Runtime> r) : r_(std::move(r)) {}
+    std::string name() const override { return r_->name(); }
+    Status start(std::shared_ptr<const config::Config> c) override { return r_->start(c); }
+    Status reload(std::shared_ptr<const config::Config> c) override { return r_->reload(c); }
+    void stop() override { r_->stop(); }
+    std::shared_ptr<Runtime> r_;
+  };
+  host.add(std::make_unique<RuntimeHandle>(runtime));
+  auto engine = [runtime] { return runtime->engine(); };
   bool any = false;
   if ((which == Which::kAll && cfg.milter.enabled) || which == Which::kMilter) {
     host.add(milter::makeMilterService());
@@ -58,7 +71,7 @@ int runServices(const Args& args, Which which, const std::string& command,
     any = true;
   }
   if ((which == Which::kAll && cfg.policyd.enabled) || which == Which::kPolicyd) {
-    host.add(policy::makePolicydService());
+    host.add(policyd::makePolicydService(engine));
     any = true;
   }
   if (!any) {

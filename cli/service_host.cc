@@ -64,6 +64,8 @@ int ServiceHost::run() {
     (*it)->stop();
     log::info("%s: stopped", (*it)->name().c_str());
   }
+  // Destroy in reverse too: later services may refer to earlier ones (the runtime's store).
+  while (!services_.empty()) services_.pop_back();
   return 0;
 }
 

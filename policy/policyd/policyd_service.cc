@@ -1,0 +1,203 @@
+// policyd_service.cc - see policyd_service.h.
+#include "policy/policyd/policyd_service.h"
+
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnection.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/Net/TCPServerParams.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+
+#include "gateway/util/log.h"
+
+namespace meshgate::policyd {
+namespace {
+
+// Settings a connection reads when it starts; a reload changes them for new connections.
+struct Limits {
+  size_t max_request_bytes = 64 * 1024;
+  Poco::Timespan idle_timeout{300, 0};
+  int max_connections = 256;
+};
+
+class PolicydServer;
+
+class Connection : public Poco::Net::TCPServerConnection {
+ public:
+  Connection(const Poco::Net::StreamSocket& socket, PolicydServer& server)
+      : Poco::Net::TCPServerConnection(socket), server_(server) {}
+  void run() override;
+
+ private:
+  PolicydServer& server_;
+};
+
+class Factory : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  explicit Factory(PolicydServer& server) : server_(server) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& s) override {
+    return new Connection(s, server_);
+  }
+
+ private:
+  PolicydServer& server_;
+};
+
+class PolicydServer : public Service {
+ public:
+  explicit PolicydServer(EngineSource engine) : engine_(std::move(engine)) {}
+  ~PolicydServer() override { stop(); }
+
+  std::string name() const override { return "policyd"; }
+
+  Status start(std::shared_ptr<const config::Config> config) override {
+    applyLimits(*config);
+    const auto& listen = config->policyd.listen;
+    try {
+      Poco::Net::SocketAddress addr(listen.host, listen.port);
+      Poco::Net::ServerSocket socket(addr, 64);
+      auto* params = new Poco::Net::TCPServerParams;
+      params->setMaxThreads(config->policyd.max_connections);
+      params->setMaxQueued(config->policyd.max_connections);
+      params->setThreadIdleTime(Poco::Timespan(10, 0));
+      server_ = std::make_unique<Poco::Net::TCPServer>(new Factory(*this), socket, params);
+      server_->start();
+      listen_ = listen;
+      log::info("policyd: listening on %s:%u", listen.host.c_str(), listen.port);
+    } catch (const Poco::Exception& e) {
+      return unavailable("policyd: cannot listen on " + listen.host + ":" +
+                         std::to_string(listen.port) + ": " + e.displayText());
+    }
+    return Status();
+  }
+
+  Status reload(std::shared_ptr<const config::Config> config) override {
+    applyLimits(*config);
+    if (config->policyd.listen.host != listen_.host || config->policyd.listen.port != listen_.port) {
+      return failedPrecondition("policyd.listen changed; restart meshgate to listen on the new "
+                                "address (still serving " + listen_.host + ":" +
+                                std::to_string(listen_.port) + ")");
+    }
+    return Status();
+  }
+
+  void stop() override {
+    if (!server_) return;
+    server_->stop();
+    {
+      // Wake connections blocked in receive so their threads end now, not at idle timeout.
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto* s : sockets_) {
+        try {
+          s->shutdown();
+        } catch (const Poco::Exception&) {
+        }
+      }
+    }
+    server_.reset();
+  }
+
+  Limits limits() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return limits_;
+  }
+  EngineSource engine() const { return engine_; }
+
+  // Returns false when over max_connections: the caller closes at once.
+  bool enter(Poco::Net::StreamSocket* s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (static_cast<int>(sockets_.size()) >= limits_.max_connections) return false;
+    sockets_.insert(s);
+    return true;
+  }
+  void leave(Poco::Net::StreamSocket* s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sockets_.erase(s);
+  }
+
+ private:
+  void applyLimits(const config::Config& c) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    limits_.max_request_bytes = c.policyd.max_request_bytes;
+    limits_.idle_timeout = Poco::Timespan(c.policyd.idle_timeout.count() * 1000);
+    limits_.max_connections = c.policyd.max_connections;
+  }
+
+  EngineSource engine_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
+  config::Endpoint listen_;
+  std::mutex mutex_;
+  Limits limits_;
+  std::set<Poco::Net::StreamSocket*> sockets_;
+};
+
+void Connection::run() {
+  Poco::Net::StreamSocket& s = socket();
+  std::string peer;
+  try {
+    peer = s.peerAddress().toString();
+  } catch (const Poco::Exception&) {
+    peer = "unknown";
+  }
+  if (!server_.enter(&s)) {
+    log::warning("policyd: %s: too many connections, closing", peer.c_str());
+    return;
+  }
+  Limits limits = server_.limits();
+  PolicyStreamParser parser(limits.max_request_bytes);
+  PolicydSession session(server_.engine());
+  char buf[8192];
+  try {
+    s.setReceiveTimeout(limits.idle_timeout);
+    s.setNoDelay(true);
+    for (;;) {
+      int n = s.receiveBytes(buf, sizeof buf);
+      if (n <= 0) break;  // Postfix closed the connection
+      parser.append(std::string_view(buf, static_cast<size_t>(n)));
+      bool close = false;
+      std::string replies;
+      for (;;) {
+        auto next = parser.next();
+        if (!next.ok()) {
+          log::warning("policyd: %s: bad request: %s; closing without reply", peer.c_str(),
+                       next.status().message().c_str());
+          close = true;
+          break;
+        }
+        if (!next->has_value()) break;
+        auto reply = session.handle(**next);
+        if (!reply.ok()) {
+          log::error("policyd: %s: cannot decide: %s; closing without reply (Postfix applies "
+                     "smtpd_policy_service_default_action)",
+                     peer.c_str(), reply.status().toString().c_str());
+          close = true;
+          break;
+        }
+        replies += *reply;
+      }
+      // Replies to pipelined requests go out in one write.
+      if (!replies.empty()) s.sendBytes(replies.data(), static_cast<int>(replies.size()));
+      if (close) break;
+    }
+  } catch (const Poco::TimeoutException&) {
+    log::debug("policyd: %s: idle timeout", peer.c_str());
+  } catch (const Poco::Exception& e) {
+    log::debug("policyd: %s: %s", peer.c_str(), e.displayText().c_str());
+  } catch (const std::exception& e) {
+    log::error("policyd: %s: internal error: %s; closing", peer.c_str(), e.what());
+  }
+  server_.leave(&s);
+}
+
+}  // namespace
+
+std::unique_ptr<Service> makePolicydService(EngineSource engine) {
+  return std::make_unique<PolicydServer>(std::move(engine));
+}
+
+}  // namespace meshgate::policyd

@@ -1,0 +1,48 @@
+// NAME
+//   runtime.h - what the services of one meshgate process share: the store, the clock and the
+//   current DecisionEngine.
+//
+// DESCRIPTION
+//   The Runtime is itself a Service, started first and stopped last by ServiceHost: start()
+//   opens the store (creating the data folder) and builds the engine; reload() builds a new
+//   engine from the new configuration and swaps it in (requests in flight keep the engine
+//   they started with, through their shared_ptr). Changing store settings needs a restart;
+//   reload says so and keeps the open store.
+//
+// THREAD SAFETY
+//   engine() and store() may be called from any thread after start().
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "gateway/policy/engine.h"
+#include "gateway/ports/clock.h"
+#include "gateway/ports/service.h"
+#include "gateway/ports/store.h"
+
+namespace meshgate {
+
+class Runtime : public Service {
+ public:
+  Runtime() = default;
+  ~Runtime() override;
+
+  std::string name() const override { return "store"; }
+  Status start(std::shared_ptr<const config::Config> config) override;
+  Status reload(std::shared_ptr<const config::Config> config) override;
+  void stop() override;
+
+  std::shared_ptr<const policy::DecisionEngine> engine() const;
+  std::shared_ptr<const config::Config> config() const;
+  Store& store() { return *store_; }
+  const Clock& clock() const { return clock_; }
+
+ private:
+  SystemClock clock_;
+  std::unique_ptr<Store> store_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const policy::DecisionEngine> engine_;
+};
+
+}  // namespace meshgate
