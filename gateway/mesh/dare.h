@@ -27,16 +27,39 @@
 //   Parsing: kInvalidArgument naming the JSON path of the offending member
 //   ("DareEnvelope[0].recipients[1].wmk: ..."); kResourceExhausted when the input is larger or
 //   more deeply nested than the limits below.
+//   Verification and decryption: kDataLoss with the reason ("signature 0 (kid MCCR-...): does
+//   not verify over the header-bound manifest", "PayloadDigest does not match the payload").
+//   Decryption with a key the envelope is not encrypted to: kNotFound.
+//
+// SIGNING AND ENCRYPTION
+//   Reference signatures (MESH-FORMATS 3) cover only the payload digest: the manifest is
+//     80 04 "S512" 88 40 SHA512(payload as carried).
+//   Envelopes meshgate seals carry "MeshgateBinding":"MGB1" in every signature, and sign
+//     80 04 "S512" 88 40 SHA512(payload) 80 04 "MGB1" 88 40 SHA512(C(header))
+//     88 40 SHA512(C(trailer without the "signature" values))
+//   where C is the canonical JSON of docs/mesh-formats.md ("Header binding"). A change to any
+//   header field, the payload, or any trailer field other than a signature value (which its
+//   own check covers) then fails verification; stripping or adding the marker changes the
+//   manifest, so it cannot downgrade a signature. Reference envelopes still verify the
+//   reference way.
+//
+//   Encryption: a random 32-byte base seed and 16-byte Salt per envelope; per recipient an
+//   ephemeral X25519/X448 key, wrap key HKDF-SHA512(shared secret, no salt, "master", 32) and
+//   wmk = RFC 3394 AES-256 key wrap of the seed; payload key and IV HKDF-SHA256(seed, Salt,
+//   "encrypt"/"iv"); AES-256-CBC with PKCS#7. Signatures cover the ciphertext, so a forged
+//   envelope is refused before anything is decrypted.
 #pragma once
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/mesh/keys.h"
 #include "gateway/util/encoding.h"
 #include "gateway/util/status.h"
 
@@ -113,5 +136,80 @@ Result<DareEnvelope> dareFromJson(const nlohmann::json& json);
 // The top-level wrapped form {"DareEnvelope":[...]} as text (compact JSON).
 Result<DareEnvelope> parseDareEnvelope(std::string_view text);
 std::string serializeDareEnvelope(const DareEnvelope& envelope);
+
+// DareKey <-> keys.h.
+DareKey toDareKey(const PublicKey& key);
+Result<PublicKey> publicKeyFromDareKey(const DareKey& key);
+
+// The "cty" of the header's ContentMetaData, if there is one.
+Result<std::optional<std::string>> dareContentType(const DareHeader& header);
+
+// ---- Signing, verification, encryption -----------------------------------------------------
+
+inline constexpr std::string_view kDareBindingV1 = "MGB1";
+
+struct DareSealOptions {
+  std::vector<PrivateKey> signers;           // Ed25519 / Ed448
+  std::vector<PublicKey> recipients;         // X25519 / X448
+  std::optional<std::string> content_type;   // recorded as ContentMetaData {"cty": ...}
+  bool embed_signature_keys = true;          // put each signer's public key in its signature
+  bool bind_header = true;                   // false: reference signatures (payload only)
+};
+
+// Encrypts (when there are recipients), then signs (when there are signers). With neither,
+// the envelope carries the plaintext with no trailer.
+Result<DareEnvelope> sealDare(ByteView plaintext, const DareSealOptions& options);
+
+// Signs an envelope that has no signatures yet (kFailedPrecondition otherwise): sets
+// header.dig to "S512" and writes the trailer's PayloadDigest and signatures.
+Status signDare(DareEnvelope& envelope, std::span<const PrivateKey> signers,
+                bool embed_signature_keys = true, bool bind_header = true);
+
+struct DareVerifyOptions {
+  bool allow_embedded_keys = true;      // use SignatureKey when no given key has the kid
+  bool require_header_binding = false;  // refuse reference (payload-only) signatures
+};
+
+struct DareSignatureCheck {
+  std::string kid;
+  std::string alg;
+  bool embedded_key = false;   // verified with the envelope's own SignatureKey
+  bool header_bound = false;   // MeshgateBinding signature (header and trailer covered)
+};
+
+// Verifies every signature; OK only if there is at least one and all verify. `keys` are the
+// keys the caller trusts, matched to signatures by kid.
+Result<std::vector<DareSignatureCheck>> verifyDare(const DareEnvelope& envelope,
+                                                   std::span<const PublicKey> keys,
+                                                   const DareVerifyOptions& options = {});
+
+// The plaintext of an encrypted envelope for the recipient `key` (X25519/X448). Does not
+// verify signatures; openDare does.
+Result<Bytes> decryptDare(const DareEnvelope& envelope, const PrivateKey& key);
+
+struct DareOpened {
+  Bytes plaintext;
+  std::vector<DareSignatureCheck> signatures;  // empty when the envelope is not signed
+  std::optional<std::string> content_type;
+};
+
+// Verifies (if signed; with `verify_keys` and the signature keys among `keys`), then decrypts
+// (if encrypted; with the first agreement key in `keys` the envelope is encrypted to).
+Result<DareOpened> openDare(const DareEnvelope& envelope, std::span<const PrivateKey> keys,
+                            std::span<const PublicKey> verify_keys,
+                            const DareVerifyOptions& options = {});
+
+// ---- Building blocks (tests, benchmarks, interoperability) ---------------------------------
+
+// 80 04 "S512" 88 40 <payload_digest>.
+Bytes dareManifest(ByteView payload_digest);
+// The MGB1 manifest of `envelope` (see SIGNING AND ENCRYPTION).
+Result<Bytes> dareBoundManifest(const DareEnvelope& envelope, ByteView payload_digest);
+// Canonical JSON (docs/mesh-formats.md): sorted members, no whitespace, minimal escapes,
+// integers only. kInvalidArgument for a non-integer number.
+Result<std::string> canonicalJson(const nlohmann::json& value);
+
+Result<Bytes> dareEncryptPayload(ByteView plaintext, ByteView base_seed, ByteView salt);
+Result<Bytes> dareDecryptPayload(ByteView ciphertext, ByteView base_seed, ByteView salt);
 
 }  // namespace meshgate::mesh
