@@ -1,2 +1,0 @@
-// mail.cc - placeholder so the library has a source until the mail parsers land.
-namespace meshgate::mail {}
