@@ -205,6 +205,8 @@ class PostgresPool final : public SqlConnectionPool {
                                    std::to_string(options_.statement_timeout.count()));
     }
     if (status.ok()) status = connection->setting("client_encoding", "UTF8");
+    // Notices ("relation ... already exists, skipping") would go to stderr by default.
+    if (status.ok()) status = connection->setting("client_min_messages", "warning");
     if (!status.ok()) return status.withContext("configure connection");
     return std::unique_ptr<SqlConnection>(std::move(connection));
   }

@@ -1,0 +1,814 @@
+// store_test.cc - one suite, every Store method, run against SQLite and PostgreSQL.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <thread>
+
+#include "gateway/util/audit_hash.h"
+#include "policy/store/sqlite_store.h"
+#include "policy/store/store_factory.h"
+#include "policy/store/store_schema.h"
+#include "tests/support/subprocess.h"
+#include "tests/unit/store/store_test_backend.h"
+
+namespace meshgate::store::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+inline const Status& statusOf(const Status& status) { return status; }
+template <typename T>
+const Status& statusOf(const Result<T>& result) {
+  return result.status();
+}
+
+#define ASSERT_OK(expr)                                               \
+  do {                                                                \
+    const auto& _result = (expr);                                     \
+    const ::meshgate::Status& _s = statusOf(_result);                 \
+    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.toString();           \
+  } while (0)
+
+template <typename T>
+T valueOf(Result<T> result, const char* what) {
+  EXPECT_TRUE(result.ok()) << what << ": " << result.status().toString();
+  if (!result.ok()) throw std::runtime_error(result.status().toString());
+  return std::move(result).value();
+}
+#define VALUE(expr) valueOf((expr), #expr)
+
+AccountRecord account(const std::string& address) {
+  AccountRecord a;
+  a.address = address;
+  a.ingress_policy = "contacts-only";
+  a.display_name = "Display " + address;
+  a.profile_udf = "MB2GK-" + address;
+  a.profile = "{\"profile\":\"" + address + "\"}";
+  a.created = 1700000000;
+  a.updated = 1700000001;
+  return a;
+}
+
+CatalogEntry entry(const std::string& acct, const std::string& catalog, const std::string& key,
+                   const std::string& data = "{}", int64_t updated = 1700000000) {
+  CatalogEntry e;
+  e.account = acct;
+  e.catalog = catalog;
+  e.key = key;
+  e.data = data;
+  e.updated = updated;
+  return e;
+}
+
+AuditRecord auditRecord(int i, const std::string& node = "node-a") {
+  AuditRecord r;
+  r.time = 1700000000 + i;
+  r.node = node;
+  r.kind = "message";
+  r.message_id = "<" + std::to_string(i) + "@example.net>";
+  r.queue_id = "Q" + std::to_string(i);
+  r.sender = "bob@example.net";
+  r.recipients = "alice@example.com,carol@example.com";
+  r.rule = "ingress.contacts-only";
+  r.action = i % 2 ? "reject" : "accept";
+  r.signals = "first-contact";
+  r.detail = "{\"i\":" + std::to_string(i) + "}";
+  return r;
+}
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string skip;
+    backend_ = GetParam() == "sqlite" ? makeSqliteBackend() : makePostgresBackend(&skip);
+    if (!backend_) {
+      if (skip.rfind("FAIL", 0) == 0) FAIL() << skip;
+      std::fprintf(stderr, "\n******** SKIPPED ********\n%s\n*************************\n",
+                   skip.c_str());
+      GTEST_SKIP() << skip;
+    }
+    Result<std::unique_ptr<Store>> opened = backend_->open();
+    ASSERT_TRUE(opened.ok()) << opened.status().toString();
+    store_ = std::move(opened).value();
+  }
+
+  void TearDown() override {
+    store_.reset();
+    backend_.reset();
+  }
+
+  std::vector<AuditRecord> wholeAudit(Store& store) {
+    std::vector<AuditRecord> all;
+    int64_t from = 1;
+    for (;;) {
+      std::vector<AuditRecord> page = VALUE(store.readAudit(from, 1000));
+      if (page.empty()) return all;
+      from = page.back().sequence + 1;
+      all.insert(all.end(), page.begin(), page.end());
+    }
+  }
+
+  std::unique_ptr<TestBackend> backend_;
+  std::unique_ptr<Store> store_;
+};
+
+// ---------------------------------------------------------------- basics, accounts
+
+TEST_P(StoreTest, PingAndSchemaVersion) {
+  ASSERT_OK(store_->ping());
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT MAX(version) FROM schema_version")),
+            std::to_string(latestSchemaVersion()));
+}
+
+TEST_P(StoreTest, AccountLifecycle) {
+  ASSERT_OK(store_->createAccount(account("bob@example.com")));
+  ASSERT_OK(store_->createAccount(account("alice@example.com")));
+  EXPECT_EQ(store_->createAccount(account("alice@example.com")).code(),
+            StatusCode::kAlreadyExists);
+
+  AccountRecord got = VALUE(store_->getAccount("alice@example.com"));
+  AccountRecord want = account("alice@example.com");
+  EXPECT_EQ(got.address, want.address);
+  EXPECT_EQ(got.ingress_policy, want.ingress_policy);
+  EXPECT_EQ(got.display_name, want.display_name);
+  EXPECT_EQ(got.profile_udf, want.profile_udf);
+  EXPECT_EQ(got.profile, want.profile);
+  EXPECT_EQ(got.created, want.created);
+  EXPECT_EQ(got.updated, want.updated);
+  EXPECT_EQ(store_->getAccount("nobody@example.com").status().code(), StatusCode::kNotFound);
+
+  got.ingress_policy = "open";
+  got.display_name = "Alice Example";
+  got.updated = 1800000000;
+  ASSERT_OK(store_->updateAccount(got));
+  AccountRecord updated = VALUE(store_->getAccount("alice@example.com"));
+  EXPECT_EQ(updated.ingress_policy, "open");
+  EXPECT_EQ(updated.display_name, "Alice Example");
+  EXPECT_EQ(updated.updated, 1800000000);
+  EXPECT_EQ(store_->updateAccount(account("nobody@example.com")).code(), StatusCode::kNotFound);
+
+  std::vector<AccountRecord> all = VALUE(store_->listAccounts());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].address, "alice@example.com");  // ordered by address
+  EXPECT_EQ(all[1].address, "bob@example.com");
+
+  ASSERT_OK(store_->deleteAccount("bob@example.com"));
+  EXPECT_EQ(store_->deleteAccount("bob@example.com").code(), StatusCode::kNotFound);
+  EXPECT_EQ(VALUE(store_->listAccounts()).size(), 1u);
+}
+
+TEST_P(StoreTest, RefusesBadValues) {
+  EXPECT_EQ(store_->createAccount(account("")).code(), StatusCode::kInvalidArgument);
+  AccountRecord nul = account("x@example.com");
+  nul.display_name = std::string("a\0b", 3);
+  EXPECT_EQ(store_->createAccount(nul).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->getAccount("x@example.com").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->putEntry(entry("a", "", "k"), std::nullopt).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->putEntry(entry("a", "c", ""), std::nullopt).status().code(),
+            StatusCode::kInvalidArgument);
+  QuarantineRecord q;
+  q.id = "q1";
+  q.state = "lost";
+  EXPECT_EQ(store_->putQuarantine(q).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->readAudit(1, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->rememberNonce("", 10, 1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->claimOnce("", 1).status().code(), StatusCode::kInvalidArgument);
+}
+
+// Values reach the database only as bound parameters: SQL in them is just text.
+TEST_P(StoreTest, ValuesAreNeverSql) {
+  const std::string evil = "x'); DROP TABLE accounts; --\"; DELETE FROM entries; $1 ? :a";
+  AccountRecord a = account(evil);
+  a.display_name = evil;
+  ASSERT_OK(store_->createAccount(a));
+  EXPECT_EQ(VALUE(store_->getAccount(evil)).display_name, evil);
+  ASSERT_OK(store_->putEntry(entry(evil, "contacts", evil, evil),
+                             std::vector<ContactMatch>{{evil, "*", ""}}));
+  EXPECT_EQ(VALUE(store_->getEntry(evil, "contacts", evil)).data, evil);
+  auto found = VALUE(store_->findContact(evil, {evil}));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->entry_key, evil);
+  EXPECT_EQ(VALUE(store_->listAccounts()).size(), 1u);
+  // Non-ASCII text survives both backends unchanged.
+  const std::string utf8 = "J\xc3\xbcrgen M\xc3\xbcller \xe2\x9c\x89";
+  a = account("juergen@example.com");
+  a.display_name = utf8;
+  ASSERT_OK(store_->createAccount(a));
+  EXPECT_EQ(VALUE(store_->getAccount("juergen@example.com")).display_name, utf8);
+}
+
+// ---------------------------------------------------------------- catalogs
+
+TEST_P(StoreTest, EntriesPutGetReplaceDelete) {
+  int64_t s1 = VALUE(store_->putEntry(entry("alice@example.com", "applications", "ssh", "{\"a\":1}"),
+                                      std::nullopt));
+  int64_t s2 = VALUE(store_->putEntry(entry("alice@example.com", "devices", "d1"), std::nullopt));
+  int64_t s3 = VALUE(store_->putEntry(entry("", "publications", "p1"), std::nullopt));
+  EXPECT_LT(s1, s2);
+  EXPECT_LT(s2, s3);
+  CatalogEntry got = VALUE(store_->getEntry("alice@example.com", "applications", "ssh"));
+  EXPECT_EQ(got.data, "{\"a\":1}");
+  EXPECT_EQ(got.sequence, s1);
+  EXPECT_EQ(got.updated, 1700000000);
+  EXPECT_EQ(VALUE(store_->getEntry("", "publications", "p1")).sequence, s3);
+
+  int64_t s4 = VALUE(store_->putEntry(
+      entry("alice@example.com", "applications", "ssh", "{\"a\":2}", 1700000099), std::nullopt));
+  EXPECT_GT(s4, s3);  // every write moves the entry to the end of the sequence
+  got = VALUE(store_->getEntry("alice@example.com", "applications", "ssh"));
+  EXPECT_EQ(got.data, "{\"a\":2}");
+  EXPECT_EQ(got.sequence, s4);
+  EXPECT_EQ(got.updated, 1700000099);
+
+  EXPECT_EQ(store_->getEntry("alice@example.com", "applications", "nope").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->getEntry("bob@example.com", "applications", "ssh").status().code(),
+            StatusCode::kNotFound);
+  ASSERT_OK(store_->deleteEntry("alice@example.com", "applications", "ssh"));
+  EXPECT_EQ(store_->deleteEntry("alice@example.com", "applications", "ssh").code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->getEntry("alice@example.com", "applications", "ssh").status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, ContactIndex) {
+  const std::string alice = "alice@example.com";
+  ASSERT_OK(store_->createAccount(account(alice)));
+  ASSERT_OK(store_->putEntry(entry(alice, "contacts", "bob"),
+                             std::vector<ContactMatch>{{"bob@example.net", "smtp,ssh", ""},
+                                                       {"udf:MBOB", "*", "bob"}}));
+  ASSERT_OK(store_->putEntry(entry(alice, "contacts", "example-net"),
+                             std::vector<ContactMatch>{{"@example.net", "smtp", ""}}));
+  // Someone else's contacts do not count for alice.
+  ASSERT_OK(store_->putEntry(entry("carol@example.com", "contacts", "dave"),
+                             std::vector<ContactMatch>{{"dave@example.org", "*", ""}}));
+
+  auto hit = VALUE(store_->findContact(alice, {"bob@example.net", "@example.net", "udf:MBOB"}));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->match, "bob@example.net");
+  EXPECT_EQ(hit->protocols, "smtp,ssh");
+  EXPECT_EQ(hit->entry_key, "bob");
+  // The caller's order decides, not the table's.
+  hit = VALUE(store_->findContact(alice, {"@example.net", "bob@example.net"}));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->match, "@example.net");
+  EXPECT_EQ(hit->entry_key, "example-net");
+  hit = VALUE(store_->findContact(alice, {"eve@example.org", "@example.org"}));
+  EXPECT_FALSE(hit.has_value());
+  EXPECT_FALSE(VALUE(store_->findContact(alice, {"dave@example.org"})).has_value());
+  EXPECT_FALSE(VALUE(store_->findContact(alice, {})).has_value());
+  EXPECT_EQ(store_->findContact(alice, std::vector<std::string>(17, "x")).status().code(),
+            StatusCode::kInvalidArgument);
+
+  // Replacing the matches drops the old rows; nullopt keeps them.
+  ASSERT_OK(store_->putEntry(entry(alice, "contacts", "bob", "{\"v\":2}"),
+                             std::vector<ContactMatch>{{"bob@example.org", "smtp", ""}}));
+  EXPECT_FALSE(VALUE(store_->findContact(alice, {"bob@example.net"})).has_value());
+  EXPECT_FALSE(VALUE(store_->findContact(alice, {"udf:MBOB"})).has_value());
+  EXPECT_TRUE(VALUE(store_->findContact(alice, {"bob@example.org"})).has_value());
+  ASSERT_OK(store_->putEntry(entry(alice, "contacts", "bob", "{\"v\":3}"), std::nullopt));
+  EXPECT_TRUE(VALUE(store_->findContact(alice, {"bob@example.org"})).has_value());
+
+  // Deleting the entry removes its rows.
+  ASSERT_OK(store_->deleteEntry(alice, "contacts", "bob"));
+  EXPECT_FALSE(VALUE(store_->findContact(alice, {"bob@example.org"})).has_value());
+
+  // Matches are only for the contacts catalog, each once, naming this entry.
+  EXPECT_EQ(store_->putEntry(entry(alice, "applications", "a"),
+                             std::vector<ContactMatch>{{"x@example.net", "*", ""}})
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->putEntry(entry(alice, "contacts", "c"),
+                             std::vector<ContactMatch>{{"x@example.net", "*", ""},
+                                                       {"x@example.net", "smtp", ""}})
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->putEntry(entry(alice, "contacts", "c"),
+                             std::vector<ContactMatch>{{"x@example.net", "*", "other"}})
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->getEntry(alice, "contacts", "c").status().code(), StatusCode::kNotFound);
+
+  // Deleting the account takes its catalogs and index with it.
+  ASSERT_OK(store_->deleteAccount(alice));
+  EXPECT_FALSE(VALUE(store_->findContact(alice, {"@example.net"})).has_value());
+  EXPECT_EQ(store_->getEntry(alice, "contacts", "example-net").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(VALUE(store_->findContact("carol@example.com", {"dave@example.org"})).has_value());
+}
+
+// A putEntry that fails half-way leaves the entry, its index rows and the sequence as they were.
+TEST_P(StoreTest, FailedPutEntryWritesNothing) {
+  const std::string alice = "alice@example.com";
+  int64_t first = VALUE(store_->putEntry(entry(alice, "contacts", "bob", "{\"v\":1}"),
+                                         std::vector<ContactMatch>{{"bob@example.net", "*", ""}}));
+  ASSERT_OK(store_->putEntry(entry(alice, "contacts", "carol"),
+                             std::vector<ContactMatch>{{"carol@example.net", "*", ""}}));
+  // Second match belongs to carol: the whole write must fail.
+  Result<int64_t> failed = store_->putEntry(
+      entry(alice, "contacts", "bob", "{\"v\":2}"),
+      std::vector<ContactMatch>{{"bob@example.org", "*", ""}, {"carol@example.net", "*", ""}});
+  EXPECT_EQ(failed.status().code(), StatusCode::kAlreadyExists) << failed.status().toString();
+  CatalogEntry bob = VALUE(store_->getEntry(alice, "contacts", "bob"));
+  EXPECT_EQ(bob.data, "{\"v\":1}");
+  EXPECT_EQ(bob.sequence, first);
+  auto hit = VALUE(store_->findContact(alice, {"bob@example.net"}));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->entry_key, "bob");
+  EXPECT_FALSE(VALUE(store_->findContact(alice, {"bob@example.org"})).has_value());
+  EXPECT_EQ(VALUE(store_->findContact(alice, {"carol@example.net"}))->entry_key, "carol");
+  // The sequence counter was rolled back too: the next write is the next number.
+  int64_t next = VALUE(store_->putEntry(entry(alice, "devices", "d"), std::nullopt));
+  EXPECT_EQ(next, first + 2);
+}
+
+TEST_P(StoreTest, ListEntriesPaging) {
+  const std::string alice = "alice@example.com";
+  std::vector<int64_t> sequences;
+  for (int i = 0; i < 25; ++i) {
+    // Interleave another catalog so sequences have gaps.
+    sequences.push_back(VALUE(store_->putEntry(
+        entry(alice, "devices", "d" + std::to_string(i), std::string(100, 'x'), 1000 + i),
+        std::nullopt)));
+    ASSERT_OK(store_->putEntry(entry(alice, "applications", "a" + std::to_string(i)),
+                               std::nullopt));
+  }
+  EntryQuery q;
+  q.max_entries = 10;
+  std::vector<std::string> keys;
+  int pages = 0;
+  for (;;) {
+    Page<CatalogEntry> page = VALUE(store_->listEntries(alice, "devices", q));
+    ++pages;
+    for (const CatalogEntry& e : page.items) {
+      EXPECT_EQ(e.catalog, "devices");
+      keys.push_back(e.key);
+    }
+    if (page.next_page_key.empty()) break;
+    EXPECT_EQ(page.items.size(), 10u);
+    q.page_key = page.next_page_key;
+    ASSERT_LT(pages, 10);
+  }
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(keys.size(), 25u);
+  for (int i = 0; i < 25; ++i) EXPECT_EQ(keys[static_cast<size_t>(i)], "d" + std::to_string(i));
+
+  // Exactly max_entries left: no empty extra page.
+  q = EntryQuery();
+  q.max_entries = 25;
+  EXPECT_TRUE(VALUE(store_->listEntries(alice, "devices", q)).next_page_key.empty());
+
+  // Time filters: not_before inclusive, before exclusive.
+  q = EntryQuery();
+  q.not_before = 1005;
+  q.before = 1010;
+  Page<CatalogEntry> window = VALUE(store_->listEntries(alice, "devices", q));
+  ASSERT_EQ(window.items.size(), 5u);
+  EXPECT_EQ(window.items.front().key, "d5");
+  EXPECT_EQ(window.items.back().key, "d9");
+  EXPECT_TRUE(window.next_page_key.empty());
+
+  // max_bytes: each entry is 100 bytes of data + 2-3 of key.
+  q = EntryQuery();
+  q.max_bytes = 350;
+  Page<CatalogEntry> small = VALUE(store_->listEntries(alice, "devices", q));
+  EXPECT_EQ(small.items.size(), 3u);
+  EXPECT_FALSE(small.next_page_key.empty());
+  q.max_bytes = 1;  // still one entry, or the caller could never make progress
+  small = VALUE(store_->listEntries(alice, "devices", q));
+  EXPECT_EQ(small.items.size(), 1u);
+  EXPECT_FALSE(small.next_page_key.empty());
+
+  // Page keys are bound to their catalog; garbage is refused.
+  q = EntryQuery();
+  q.max_entries = 5;
+  std::string key = VALUE(store_->listEntries(alice, "devices", q)).next_page_key;
+  ASSERT_FALSE(key.empty());
+  EntryQuery other;
+  other.page_key = key;
+  EXPECT_EQ(store_->listEntries(alice, "applications", other).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->listEntries("bob@example.com", "devices", other).status().code(),
+            StatusCode::kInvalidArgument);
+  for (const char* garbage : {"garbage", "12", ".abc", "-1.0011223344556677", "99999999999999999999.x",
+                              "1.zz", "\x01\x02"}) {
+    other.page_key = garbage;
+    EXPECT_EQ(store_->listEntries(alice, "devices", other).status().code(),
+              StatusCode::kInvalidArgument)
+        << garbage;
+  }
+  other = EntryQuery();
+  other.max_entries = 0;
+  EXPECT_EQ(store_->listEntries(alice, "devices", other).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(VALUE(store_->listEntries("nobody", "devices", EntryQuery())).items.empty());
+}
+
+// ---------------------------------------------------------------- counters, nonces, claims
+
+TEST_P(StoreTest, CountersAddAndPurge) {
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 600, 1, 0)), 1);
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 600, 4, 0)), 5);
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 1200, 1, 0)), 1);
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:carol@example.net", 600, 2, 0)), 2);
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM counters")), "3");
+  // Windows before 1200 expire: the 600 rows go, the 1200 row stays.
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 1200, 1, 1200)), 2);
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM counters")), "1");
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 600, 1, 0)), 1);
+}
+
+TEST_P(StoreTest, NoncesDetectReplayUntilExpiry) {
+  EXPECT_TRUE(VALUE(store_->rememberNonce("n1", 100, 50)));
+  EXPECT_FALSE(VALUE(store_->rememberNonce("n1", 100, 60)));
+  EXPECT_TRUE(VALUE(store_->rememberNonce("n2", 100, 60)));
+  EXPECT_FALSE(VALUE(store_->rememberNonce("n1", 200, 99)));
+  // Once expired the nonce is forgotten (and purged).
+  EXPECT_TRUE(VALUE(store_->rememberNonce("n1", 300, 150)));
+  EXPECT_FALSE(VALUE(store_->rememberNonce("n1", 300, 160)));
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM nonces WHERE nonce = 'n2'")), "0");
+}
+
+TEST_P(StoreTest, ClaimOnce) {
+  EXPECT_TRUE(VALUE(store_->claimOnce("deliver:msg1:bob@example.com", 1)));
+  EXPECT_FALSE(VALUE(store_->claimOnce("deliver:msg1:bob@example.com", 2)));
+  EXPECT_TRUE(VALUE(store_->claimOnce("deliver:msg2:bob@example.com", 3)));
+}
+
+// ---------------------------------------------------------------- quarantine
+
+TEST_P(StoreTest, Quarantine) {
+  QuarantineRecord q;
+  q.id = "4Xyz1";
+  q.queue_id = "4Xyz1";
+  q.message_id = "<m1@example.net>";
+  q.sender = "mallory@example.net";
+  q.recipients = "alice@example.com";
+  q.reason = "ingress.quarantine-unknown";
+  q.subject = "Invoice";
+  q.time = 200;
+  q.state = "held";
+  ASSERT_OK(store_->putQuarantine(q));
+  QuarantineRecord q2 = q;
+  q2.id = "4Xyz2";
+  q2.time = 100;
+  ASSERT_OK(store_->putQuarantine(q2));
+  QuarantineRecord got = VALUE(store_->getQuarantine("4Xyz1"));
+  EXPECT_EQ(got.subject, "Invoice");
+  EXPECT_EQ(got.reason, "ingress.quarantine-unknown");
+  EXPECT_EQ(got.time, 200);
+  EXPECT_EQ(store_->getQuarantine("nope").status().code(), StatusCode::kNotFound);
+
+  std::vector<QuarantineRecord> held = VALUE(store_->listQuarantine("held"));
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].id, "4Xyz2");  // by time
+  q.state = "released";
+  ASSERT_OK(store_->putQuarantine(q));  // replace
+  EXPECT_EQ(VALUE(store_->listQuarantine("held")).size(), 1u);
+  EXPECT_EQ(VALUE(store_->listQuarantine("released")).size(), 1u);
+  EXPECT_EQ(VALUE(store_->listQuarantine("")).size(), 2u);
+  EXPECT_EQ(VALUE(store_->getQuarantine("4Xyz1")).state, "released");
+}
+
+// ---------------------------------------------------------------- audit log
+
+TEST_P(StoreTest, AuditAppendReadAndCheckpoint) {
+  std::string prev = kAuditGenesisHash;
+  for (int i = 1; i <= 5; ++i) {
+    AuditRecord stored = VALUE(store_->appendAudit(auditRecord(i)));
+    EXPECT_EQ(stored.sequence, i);
+    EXPECT_EQ(stored.prev_hash, prev);
+    EXPECT_EQ(stored.hash, auditRecordHash(prev, stored));
+    EXPECT_EQ(stored.hash.size(), 128u);
+    prev = stored.hash;
+  }
+  std::vector<AuditRecord> all = VALUE(store_->readAudit(1, 100));
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[2].message_id, "<3@example.net>");
+  EXPECT_EQ(all[2].detail, "{\"i\":3}");
+  EXPECT_EQ(all[2].recipients, "alice@example.com,carol@example.com");
+  EXPECT_FALSE(verifyAuditChain(all).has_value());
+  std::vector<AuditRecord> tail = VALUE(store_->readAudit(4, 1));
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail[0].sequence, 4);
+  EXPECT_TRUE(VALUE(store_->readAudit(6, 10)).empty());
+
+  EXPECT_FALSE(VALUE(store_->latestCheckpoint()).has_value());
+  ASSERT_OK(store_->putCheckpoint({0, 10, kAuditGenesisHash, "sig0"}));
+  ASSERT_OK(store_->putCheckpoint({3, 11, all[2].hash, "sig3"}));
+  auto latest = VALUE(store_->latestCheckpoint());
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->sequence, 3);
+  EXPECT_EQ(latest->head_hash, all[2].hash);
+  EXPECT_EQ(latest->signature, "sig3");
+  // A checkpoint must sign what the log holds.
+  EXPECT_EQ(store_->putCheckpoint({4, 12, all[2].hash, "bad"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->putCheckpoint({9, 12, all[2].hash, "bad"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(VALUE(store_->latestCheckpoint())->sequence, 3);
+}
+
+struct Tampering {
+  const char* name;
+  const char* sql;
+  int64_t first_bad;
+};
+
+// Each kind of tampering with the stored log is found, at the first record it touches.
+TEST_P(StoreTest, AuditTamperingIsDetected) {
+  const std::vector<Tampering> cases = {
+      {"altered field", "UPDATE audit_log SET action = 'accept' WHERE sequence = 5", 5},
+      {"altered time", "UPDATE audit_log SET time = time + 1 WHERE sequence = 3", 3},
+      {"removed record", "DELETE FROM audit_log WHERE sequence = 4", 4},
+      {"inserted record",
+       "INSERT INTO audit_log SELECT 100, time, node, kind, message_id, queue_id, sender, "
+       "recipients, rule, action, signals, detail, prev_hash, hash FROM audit_log WHERE "
+       "sequence = 2; UPDATE audit_log SET sequence = sequence + 1000 WHERE sequence >= 3; "
+       "UPDATE audit_log SET sequence = 3 WHERE sequence = 100; "
+       "UPDATE audit_log SET sequence = sequence - 999 WHERE sequence >= 1003",
+       3},
+      {"reordered records",
+       "UPDATE audit_log SET sequence = 100 WHERE sequence = 6; "
+       "UPDATE audit_log SET sequence = 6 WHERE sequence = 7; "
+       "UPDATE audit_log SET sequence = 7 WHERE sequence = 100",
+       6},
+      {"rehashed altered record",
+       "UPDATE audit_log SET sender = 'x@example.net', hash = (SELECT hash FROM audit_log WHERE "
+       "sequence = 1) WHERE sequence = 2",
+       2},
+  };
+  for (const Tampering& t : cases) {
+    SCOPED_TRACE(t.name);
+    ASSERT_OK(backend_->exec("DELETE FROM audit_log"));
+    ASSERT_OK(backend_->exec("UPDATE audit_head SET sequence = 0, hash = '" + kAuditGenesisHash +
+                             "'"));
+    for (int i = 1; i <= 8; ++i) ASSERT_TRUE(store_->appendAudit(auditRecord(i)).ok());
+    ASSERT_FALSE(verifyAuditChain(wholeAudit(*store_)).has_value());
+    ASSERT_OK(backend_->exec(t.sql));
+    std::optional<AuditChainError> error = verifyAuditChain(wholeAudit(*store_));
+    ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->sequence, t.first_bad) << error->reason;
+  }
+  // Removing the newest records is only visible against a checkpoint.
+  std::vector<AuditRecord> all = wholeAudit(*store_);
+  ASSERT_OK(backend_->exec("DELETE FROM audit_log"));
+  ASSERT_OK(backend_->exec("UPDATE audit_head SET sequence = 0, hash = '" + kAuditGenesisHash +
+                           "'"));
+  for (int i = 1; i <= 8; ++i) ASSERT_TRUE(store_->appendAudit(auditRecord(i)).ok());
+  all = wholeAudit(*store_);
+  ASSERT_OK(store_->putCheckpoint({8, 1, all[7].hash, "sig"}));
+  ASSERT_OK(backend_->exec("DELETE FROM audit_log WHERE sequence >= 7"));
+  AuditChainVerifier verifier;
+  auto checkpoint = VALUE(store_->latestCheckpoint());
+  verifier.expectCheckpoint(checkpoint->sequence, checkpoint->head_hash);
+  for (const AuditRecord& r : wholeAudit(*store_)) ASSERT_TRUE(verifier.feed(r));
+  EXPECT_FALSE(verifier.finish());
+  ASSERT_TRUE(verifier.error().has_value());
+  EXPECT_EQ(verifier.error()->sequence, 7);
+}
+
+// ---------------------------------------------------------------- concurrency
+
+// Threads of two Store objects on one database: counters exact, the chain one unbroken line.
+TEST_P(StoreTest, ConcurrentWritersKeepCountersAndChainExact) {
+  std::unique_ptr<Store> second = VALUE(backend_->open());
+  constexpr int kThreadsPerStore = 4;
+  constexpr int kIterations = 60;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2 * kThreadsPerStore; ++t) {
+    Store* store = t % 2 ? second.get() : store_.get();
+    threads.emplace_back([store, t, &failures] {
+      for (int i = 0; i < kIterations; ++i) {
+        if (!store->addToCounter("hammer", 60, 1, 0).ok()) ++failures;
+        if (!store->addToCounter("hammer-" + std::to_string(t % 2), 60, 2, 0).ok()) ++failures;
+        if (!store->appendAudit(auditRecord(i, "node-" + std::to_string(t))).ok()) ++failures;
+        if (!store->findContact("alice@example.com", {"x@example.net"}).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  const int total = 2 * kThreadsPerStore * kIterations;
+  EXPECT_EQ(VALUE(store_->addToCounter("hammer", 60, 0, 0)), total);
+  EXPECT_EQ(VALUE(second->addToCounter("hammer-0", 60, 0, 0)), total);  // 2 * total / 2
+  std::vector<AuditRecord> chain = wholeAudit(*store_);
+  EXPECT_EQ(chain.size(), static_cast<size_t>(total));
+  auto error = verifyAuditChain(chain);
+  EXPECT_FALSE(error.has_value()) << error->sequence << ": " << error->reason;
+}
+
+// Two processes (what two meshgate nodes are to the database).
+TEST_P(StoreTest, TwoProcessesShareCountersAndChain) {
+  constexpr int kIterations = 100;
+  fflush(nullptr);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // A fresh store of the child's own; never touch the parent's connections.
+    Result<std::unique_ptr<Store>> mine = backend_->open();
+    int bad = mine.ok() ? 0 : 1;
+    for (int i = 0; mine.ok() && i < kIterations; ++i) {
+      if (!(*mine)->addToCounter("procs", 1, 1, 0).ok()) ++bad;
+      if (!(*mine)->appendAudit(auditRecord(i, "child")).ok()) ++bad;
+    }
+    if (mine.ok()) mine->reset();
+    _exit(bad == 0 ? 0 : 1);
+  }
+  int failures = 0;
+  for (int i = 0; i < kIterations; ++i) {
+    if (!store_->addToCounter("procs", 1, 1, 0).ok()) ++failures;
+    if (!store_->appendAudit(auditRecord(i, "parent")).ok()) ++failures;
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's store calls failed";
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(VALUE(store_->addToCounter("procs", 1, 0, 0)), 2 * kIterations);
+  std::vector<AuditRecord> chain = wholeAudit(*store_);
+  EXPECT_EQ(chain.size(), static_cast<size_t>(2 * kIterations));
+  EXPECT_FALSE(verifyAuditChain(chain).has_value());
+}
+
+// ---------------------------------------------------------------- failure paths
+
+// A writer locked out beyond the timeout gets kUnavailable, and nothing is written.
+TEST_P(StoreTest, LockedBeyondTimeoutIsUnavailable) {
+  std::unique_ptr<Store> impatient = VALUE(backend_->open(0, milliseconds(300)));
+  ASSERT_TRUE(impatient->appendAudit(auditRecord(1)).ok());
+  ASSERT_OK(backend_->holdLock());
+  const auto start = steady_clock::now();
+  Result<AuditRecord> appended = impatient->appendAudit(auditRecord(2));
+  const auto waited = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+  EXPECT_EQ(appended.status().code(), StatusCode::kUnavailable) << appended.status().toString();
+  EXPECT_GE(waited.count(), 250);
+  EXPECT_LT(waited.count(), 3000);
+  EXPECT_EQ(impatient->createAccount(account("late@example.com")).code(),
+            StatusCode::kUnavailable);
+  EXPECT_EQ(impatient->addToCounter("c", 1, 1, 0).status().code(), StatusCode::kUnavailable);
+  // Readers are not blocked by a writer.
+  EXPECT_TRUE(impatient->findContact("alice@example.com", {"bob@example.net"}).ok());
+  backend_->releaseLock();
+  EXPECT_EQ(impatient->getAccount("late@example.com").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(VALUE(impatient->readAudit(1, 10)).size(), 1u);
+  EXPECT_EQ(VALUE(impatient->addToCounter("c", 1, 1, 0)), 1);
+  AuditRecord next = VALUE(impatient->appendAudit(auditRecord(3)));
+  EXPECT_EQ(next.sequence, 2);
+  EXPECT_FALSE(verifyAuditChain(wholeAudit(*impatient)).has_value());
+}
+
+// The server drops every connection (a restart): one call fails, the next reconnects.
+TEST_P(StoreTest, ServerRestartIsUnavailableThenRecovers) {
+  ASSERT_OK(store_->ping());
+  ASSERT_OK(store_->createAccount(account("before@example.com")));
+  bool killed = VALUE(backend_->killStoreConnections());
+  if (!killed) GTEST_SKIP() << backend_->name() << " has no server connections to lose";
+  Status during = store_->ping();
+  EXPECT_EQ(during.code(), StatusCode::kUnavailable) << during.toString();
+  ASSERT_OK(store_->ping());
+  ASSERT_OK(store_->createAccount(account("after@example.com")));
+  EXPECT_EQ(VALUE(store_->listAccounts()).size(), 2u);
+  // A write on a killed connection is reported as not done, and really is not done.
+  ASSERT_TRUE(VALUE(backend_->killStoreConnections()));
+  EXPECT_EQ(store_->createAccount(account("lost@example.com")).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store_->getAccount("lost@example.com").status().code(), StatusCode::kNotFound);
+}
+
+// ---------------------------------------------------------------- schema migrations
+
+TEST_P(StoreTest, MigratesAnOldDatabaseForward) {
+  store_.reset();
+  // This test's database is already at the latest version: start over with a version-1 one.
+  for (const char* table : {"quarantine", "audit_checkpoints", "audit_head", "audit_log",
+                            "claims", "nonces", "counters", "contacts", "entries",
+                            "store_sequences", "accounts", "schema_version"}) {
+    ASSERT_OK(backend_->exec(std::string("DROP TABLE ") + table));
+  }
+  std::unique_ptr<Store> old = VALUE(backend_->open(1));
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT MAX(version) FROM schema_version")), "1");
+  EXPECT_FALSE(backend_->queryValue("SELECT COUNT(*) FROM counters").ok());
+  ASSERT_OK(old->createAccount(account("alice@example.com")));
+  ASSERT_OK(old->putEntry(entry("alice@example.com", "contacts", "bob"),
+                          std::vector<ContactMatch>{{"bob@example.net", "*", ""}}));
+  old.reset();
+
+  std::unique_ptr<Store> upgraded = VALUE(backend_->open());
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT MAX(version) FROM schema_version")),
+            std::to_string(latestSchemaVersion()));
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM schema_version")),
+            std::to_string(latestSchemaVersion()));
+  EXPECT_EQ(VALUE(upgraded->getAccount("alice@example.com")).display_name,
+            "Display alice@example.com");
+  EXPECT_TRUE(VALUE(upgraded->findContact("alice@example.com", {"bob@example.net"})).has_value());
+  EXPECT_EQ(VALUE(upgraded->addToCounter("k", 1, 3, 0)), 3);
+  EXPECT_EQ(VALUE(upgraded->appendAudit(auditRecord(1))).sequence, 1);
+  // Opening again changes nothing.
+  upgraded.reset();
+  upgraded = VALUE(backend_->open());
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM schema_version")),
+            std::to_string(latestSchemaVersion()));
+}
+
+TEST_P(StoreTest, RefusesANewerSchema) {
+  store_.reset();
+  ASSERT_OK(backend_->exec(
+      "INSERT INTO schema_version (version, applied, description) VALUES (99, 0, 'future')"));
+  Result<std::unique_ptr<Store>> opened = backend_->open();
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(opened.status().message().find("99"), std::string::npos) << opened.status().toString();
+  EXPECT_NE(opened.status().message().find("(" + std::to_string(latestSchemaVersion()) + ")"),
+            std::string::npos)
+      << opened.status().toString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& backend) {
+                           return backend.param;
+                         });
+
+// ---------------------------------------------------------------- SQLite only
+
+TEST(SqliteStoreTest, CreatesFolderAndFileWithPrivateModes) {
+  meshgate::testing::TempDir dir;
+  const std::string path = dir.path() + "/a/b/meshgate.db";
+  const mode_t old_umask = umask(0);  // the modes must not depend on the caller's umask
+  Result<std::unique_ptr<Store>> store = openSqliteStore({path, milliseconds(1000), 0});
+  umask(old_umask);
+  ASSERT_TRUE(store.ok()) << store.status().toString();
+  struct stat st{};
+  ASSERT_EQ(stat((dir.path() + "/a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  ASSERT_EQ(stat((dir.path() + "/a/b").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  ASSERT_OK((*store)->createAccount(account("a@example.com")));
+  ASSERT_EQ(stat((path + "-wal").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+}
+
+TEST(SqliteStoreTest, UsesWalAndRefusesGarbageFiles) {
+  meshgate::testing::TempDir dir;
+  {
+    auto store = openSqliteStore({dir.file("ok.db"), milliseconds(1000), 0});
+    ASSERT_TRUE(store.ok());
+  }
+  FILE* f = std::fopen(dir.file("ok.db").c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  unsigned char header[20] = {};
+  ASSERT_EQ(std::fread(header, 1, sizeof header, f), sizeof header);
+  std::fclose(f);
+  EXPECT_EQ(header[18], 2);  // file format write version 2 = WAL
+  EXPECT_EQ(header[19], 2);
+
+  dir.write("garbage.db", std::string(4096, 'x'));
+  auto garbage = openSqliteStore({dir.file("garbage.db"), milliseconds(1000), 0});
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.status().code(), StatusCode::kDataLoss) << garbage.status().toString();
+  EXPECT_FALSE(openSqliteStore({"", milliseconds(1000), 0}).ok());
+}
+
+TEST(StoreFactoryTest, OpensTheConfiguredBackend) {
+  meshgate::testing::TempDir dir;
+  config::StoreSection section;
+  section.backend = config::StoreBackend::kSqlite;
+  section.sqlite.path = dir.file("var/meshgate.db");
+  section.sqlite.busy_timeout = milliseconds(500);
+  auto store = openStore(section);
+  ASSERT_TRUE(store.ok()) << store.status().toString();
+  ASSERT_OK((*store)->ping());
+
+  section.backend = config::StoreBackend::kPostgresql;
+  section.postgresql.dsn = "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=2";
+  auto unreachable = openStore(section);
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_EQ(unreachable.status().code(), StatusCode::kUnavailable);
+  section.postgresql.pool_size = 0;
+  EXPECT_EQ(openStore(section).status().code(), StatusCode::kInvalidArgument);
+
+  const char* dsn = std::getenv("MESHGATE_TEST_PG_DSN");
+  if (dsn && *dsn) {
+    section.postgresql.dsn = dsn;
+    section.postgresql.pool_size = 2;
+    // Uses the public schema of the test database; the schema is created if missing.
+    auto pg = openStore(section);
+    ASSERT_TRUE(pg.ok()) << pg.status().toString();
+    ASSERT_OK((*pg)->ping());
+  }
+}
+
+}  // namespace
+}  // namespace meshgate::store::testing
