@@ -19,6 +19,7 @@ std::string_view anomalyName(Anomaly anomaly) {
     case Anomaly::kUnknownCharset: return "unknown-charset";
     case Anomaly::kTruncatedMultipart: return "truncated-multipart";
     case Anomaly::kBadBoundary: return "bad-boundary";
+    case Anomaly::kAmbiguousBoundary: return "ambiguous-boundary";
     case Anomaly::kNestingTooDeep: return "nesting-too-deep";
     case Anomaly::kTooManyParts: return "too-many-parts";
     case Anomaly::kBodyTruncated: return "body-truncated";

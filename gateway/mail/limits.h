@@ -65,6 +65,7 @@ enum class Anomaly : uint8_t {
   kUnknownCharset,       // "unknown-charset": a charset ICU does not know (decoded as best we can)
   kTruncatedMultipart,   // "truncated-multipart": a multipart without its closing boundary
   kBadBoundary,          // "bad-boundary": multipart with no usable boundary parameter
+  kAmbiguousBoundary,    // "ambiguous-boundary": a line that starts with a boundary but is not one
   kNestingTooDeep,       // "nesting-too-deep": parts deeper than max_depth were not looked into
   kTooManyParts,         // "too-many-parts": parts beyond max_parts were not looked into
   kBodyTruncated,        // "body-truncated": the body beyond max_body_bytes was not looked at

@@ -267,17 +267,25 @@ class MimeParser {
     if (!s.stack.empty() && !stopped_) note(Anomaly::kTruncatedMultipart);
   }
 
-  // Innermost first, as Postfix does; a prefix match, as Postfix does.
-  static std::optional<std::pair<size_t, bool>> matchBoundary(const Scan& s,
-                                                              std::string_view line) {
+  // A delimiter line is "--" boundary ["--"] followed by nothing but whitespace (RFC 2046
+  // 5.1.1; as Python, and most clients, read it), innermost level first. Postfix also takes a
+  // line that merely starts with "--boundary"; such a line is read as content here and flagged
+  // kAmbiguousBoundary, because readers may split the message differently from us.
+  std::optional<std::pair<size_t, bool>> matchBoundary(const Scan& s, std::string_view line) {
     std::string_view rest = line.substr(2);
+    bool prefix_only = false;
     for (size_t i = s.stack.size(); i-- > 0;) {
       const std::string& b = s.stack[i].boundary;
-      if (rest.size() >= b.size() && rest.compare(0, b.size(), b) == 0) {
-        std::string_view after = rest.substr(b.size());
-        return std::make_pair(i, after.size() >= 2 && after[0] == '-' && after[1] == '-');
+      if (rest.size() < b.size() || rest.compare(0, b.size(), b) != 0) continue;
+      std::string_view after = rest.substr(b.size());
+      bool close = after.size() >= 2 && after[0] == '-' && after[1] == '-';
+      if (close) after.remove_prefix(2);
+      if (std::all_of(after.begin(), after.end(), [](char c) { return isWsp(c); })) {
+        return std::make_pair(i, close);
       }
+      prefix_only = true;
     }
+    if (prefix_only) note(Anomaly::kAmbiguousBoundary);
     return std::nullopt;
   }
 

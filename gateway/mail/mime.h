@@ -15,9 +15,11 @@
 //
 // DESCRIPTION
 //   The body is read in one pass, line by line, the way Postfix's mime_state reads it: a stack
-//   of the open multipart boundaries; a line "--boundary" (prefix match) of any open level
-//   ends the parts inside it; an inner multipart left open by an outer boundary is flagged
-//   kTruncatedMultipart. message/rfc822 parts are read in the same pass (their headers become
+//   of the open multipart boundaries; a delimiter line of any open level ends the parts inside
+//   it; an inner multipart left open by an outer boundary is flagged kTruncatedMultipart. A
+//   delimiter line is "--boundary" with nothing but "--" and whitespace after it (RFC 2046);
+//   a line that only starts with an open boundary (which Postfix would take as one) stays
+//   content and is flagged kAmbiguousBoundary. message/rfc822 parts are read in the same pass (their headers become
 //   an EmbeddedMessage and their parts are listed with in_embedded_message set); one sent
 //   base64 or quoted-printable is decoded and then parsed. Content-Type defaults to text/plain
 //   (message/rfc822 inside multipart/digest).
