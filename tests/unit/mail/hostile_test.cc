@@ -86,7 +86,8 @@ TEST(Hostile, TenThousandHeaders) {
 }
 
 TEST(Hostile, NulBytesEverywhere) {
-  std::string msg("From: a\0@example.com\r\nSub\0ject: x\r\n\r\nbo\0dy", 44);
+  static constexpr char kMessage[] = "From: a\0@example.com\r\nSub\0ject: x\r\n\r\nbo\0dy";
+  std::string msg(kMessage, sizeof kMessage - 1);
   MessageView v = parseMessage(msg);
   EXPECT_TRUE(v.anomalies().has(Anomaly::kNulByte));
   EXPECT_TRUE(v.anomalies().has(Anomaly::kMalformedHeader));  // "Sub\0ject" is no field
