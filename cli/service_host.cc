@@ -1,7 +1,13 @@
 // service_host.cc - start, reload on SIGHUP, stop on SIGINT/SIGTERM.
 #include "cli/service_host.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+
+#include <cstring>
 
 #include "gateway/config/config_loader.h"
 #include "gateway/util/log.h"
@@ -16,6 +22,17 @@ sigset_t hostSignals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   return set;
+}
+
+// Self-pipe: the handler only writes the signal number; the main thread does the work.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void onHostSignal(int sig) {
+  int saved = errno;
+  unsigned char b = static_cast<unsigned char>(sig);
+  ssize_t ignored = write(g_signal_pipe[1], &b, 1);
+  (void)ignored;
+  errno = saved;
 }
 
 }  // namespace
@@ -49,10 +66,27 @@ int ServiceHost::run() {
   log::info("meshgate ready: %zu service(s), configuration %s", services_.size(),
             config_path_.c_str());
 
+  // Signals are handled on the main thread, which is the only thread that leaves them
+  // unblocked. libmilter starts its own thread that sigwait()s for SIGHUP/SIGTERM/SIGINT and
+  // would stop the milter on SIGHUP; Linux delivers a process-directed signal to the thread
+  // group leader (this thread) whenever it does not block the signal, so libmilter's thread
+  // never sees them. (OpenDKIM avoids the same conflict by reloading on SIGUSR1 instead.)
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    log::fatal("cannot create signal pipe: %s", std::strerror(errno));
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = onHostSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGHUP, SIGINT, SIGTERM}) sigaction(sig, &sa, nullptr);
   sigset_t set = hostSignals();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   for (;;) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) continue;
+    unsigned char sig = 0;
+    ssize_t n = read(g_signal_pipe[0], &sig, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != 1) break;
     if (sig == SIGHUP) {
       reload();
       continue;
@@ -60,6 +94,7 @@ int ServiceHost::run() {
     log::info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     break;
   }
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
     (*it)->stop();
     log::info("%s: stopped", (*it)->name().c_str());

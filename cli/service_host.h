@@ -3,8 +3,8 @@
 //
 // DESCRIPTION
 //   ServiceHost owns the services' life cycle: it blocks SIGHUP/SIGINT/SIGTERM before any
-//   thread exists, starts each service (stopping those already started if one fails), then
-//   waits for signals on the main thread. SIGHUP re-reads the configuration file: a valid file
+//   thread exists (so every service thread inherits the block), starts each service (stopping
+//   those already started if one fails), then handles the signals on the main thread only. SIGHUP re-reads the configuration file: a valid file
 //   is handed to every service's reload(); an invalid one is rejected, every error is logged,
 //   and the running configuration stays. SIGINT and SIGTERM stop the services in reverse order
 //   and return.
