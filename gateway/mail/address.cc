@@ -21,10 +21,10 @@ constexpr size_t kMaxLocal = 512;
 const UIDNA* idna() {
   static const UIDNA* const instance = [] {
     UErrorCode status = U_ZERO_ERROR;
-    UIDNA* p = uidna_openUTS46(UIDNA_USE_STD3_RULES | UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ |
-                                   UIDNA_NONTRANSITIONAL_TO_ASCII |
-                                   UIDNA_NONTRANSITIONAL_TO_UNICODE,
-                               &status);
+    UIDNA* p =
+        uidna_openUTS46(UIDNA_USE_STD3_RULES | UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ |
+                            UIDNA_NONTRANSITIONAL_TO_ASCII | UIDNA_NONTRANSITIONAL_TO_UNICODE,
+                        &status);
     return U_SUCCESS(status) ? p : nullptr;
   }();
   return instance;
@@ -45,8 +45,7 @@ bool validLdhName(std::string_view name) {
     size_t dot = name.find('.', start);
     size_t end = dot == std::string_view::npos ? name.size() : dot;
     std::string_view label = name.substr(start, end - start);
-    if (label.empty() || label.size() > kMaxLabel || label.front() == '-' ||
-        label.back() == '-') {
+    if (label.empty() || label.size() > kMaxLabel || label.front() == '-' || label.back() == '-') {
       return false;
     }
     for (char c : label) {
@@ -89,8 +88,24 @@ bool isAtext(unsigned char c) {
   if (c >= 0x80) return true;  // UTF-8 (RFC 6531/6532)
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '/': case '=': case '?': case '^': case '_': case '`': case '{': case '|': case '}':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
     case '~':
       return true;
     default:
@@ -131,7 +146,9 @@ struct Token {
   Tok type;
   std::string text;  // atom text, quoted/comment content, literal with brackets, the special
   bool space_before = false;
-  bool is(char special) const { return type == Tok::kSpecial && text.size() == 1 && text[0] == special; }
+  bool is(char special) const {
+    return type == Tok::kSpecial && text.size() == 1 && text[0] == special;
+  }
 };
 
 bool isSpecialChar(char c) {

@@ -5,6 +5,7 @@
 #include <unicode/ucnv_cb.h>
 #include <unicode/utypes.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <memory>
@@ -75,9 +76,22 @@ ConvertResult convertCp1252(std::string_view bytes, std::string* out, size_t max
 
 ConvertResult convertUtf8(std::string_view bytes, std::string* out, size_t max_out) {
   ConvertResult r;
+  out->reserve(out->size() + std::min(bytes.size(), max_out - std::min(max_out, out->size())));
   size_t i = 0;
   while (i < bytes.size()) {
     size_t start = i;
+    // Runs of ASCII other than NUL are copied as they are, in one append.
+    while (i < bytes.size() && static_cast<unsigned char>(bytes[i]) < 0x80 && bytes[i] != 0) ++i;
+    if (i > start) {
+      size_t room = max_out - std::min(max_out, out->size());
+      if (i - start > room) {
+        out->append(bytes.data() + start, room);
+        r.truncated = true;
+        break;
+      }
+      out->append(bytes.data() + start, i - start);
+      continue;
+    }
     char32_t cp = nextCodePoint(bytes, &i);
     if (cp == kReplacement && !(i - start == 3 && bytes.compare(start, 3, "\xEF\xBF\xBD") == 0)) {
       r.replaced = true;
@@ -96,8 +110,7 @@ ConvertResult convertUtf8(std::string_view bytes, std::string* out, size_t max_o
 }
 
 ConvertResult convertGuess(std::string_view bytes, std::string* out, size_t max_out) {
-  return isValidUtf8(bytes) ? convertUtf8(bytes, out, max_out)
-                            : convertCp1252(bytes, out, max_out);
+  return isValidUtf8(bytes) ? convertUtf8(bytes, out, max_out) : convertCp1252(bytes, out, max_out);
 }
 
 // Charset names come from the message: keep only what a charset name can contain, so that
@@ -277,6 +290,7 @@ ConvertResult convertIcu(UConverter* cnv, std::string_view bytes, std::string* o
 
 DecodeResult decodeBase64(std::string_view in, std::string* out, size_t max_out) {
   DecodeResult r;
+  if (out != nullptr) out->reserve(out->size() + std::min(max_out, in.size() / 4 * 3 + 3));
   ByteSink sink{out, max_out, &r};
   uint32_t acc = 0;
   int have = 0;  // sextets in acc
@@ -322,6 +336,7 @@ DecodeResult decodeBase64(std::string_view in, std::string* out, size_t max_out)
 DecodeResult decodeQuotedPrintable(std::string_view in, std::string* out, size_t max_out,
                                    bool q_encoding) {
   DecodeResult r;
+  if (out != nullptr) out->reserve(out->size() + std::min(max_out, in.size()));
   ByteSink sink{out, max_out, &r};
   const size_t n = in.size();
   for (size_t i = 0; i < n; ++i) {

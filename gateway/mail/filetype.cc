@@ -75,7 +75,10 @@ FileType detectFileType(std::string_view head) {
     return FileType::kOle2;
   }
   if (startsWith(head, "MZ")) return FileType::kPe;
-  if (startsWith(head, "\x7F" "ELF")) return FileType::kElf;
+  if (startsWith(head,
+                 "\x7F"
+                 "ELF"))
+    return FileType::kElf;
   if (startsWith(head, "\xFE\xED\xFA\xCE") || startsWith(head, "\xFE\xED\xFA\xCF") ||
       startsWith(head, "\xCE\xFA\xED\xFE") || startsWith(head, "\xCF\xFA\xED\xFE")) {
     return FileType::kMachO;
@@ -87,7 +90,10 @@ FileType detectFileType(std::string_view head) {
   if (startsWith(head, "7z\xBC\xAF\x27\x1C")) return FileType::kSevenZip;
   if (startsWith(head, "\x1F\x8B")) return FileType::kGzip;
   if (startsWith(head, "BZh")) return FileType::kBzip2;
-  if (startsWith(head, std::string_view("\xFD" "7zXZ\0", 6))) return FileType::kXz;
+  if (startsWith(head, std::string_view("\xFD"
+                                        "7zXZ\0",
+                                        6)))
+    return FileType::kXz;
   if (startsWith(head, "MSCF")) return FileType::kCab;
   if (startsWith(head, "\x89PNG")) return FileType::kPng;
   if (startsWith(head, "\xFF\xD8\xFF")) return FileType::kJpeg;
@@ -98,7 +104,8 @@ FileType detectFileType(std::string_view head) {
     return FileType::kIso;
   }
   // PDF readers accept the header anywhere in the first KiB.
-  if (std::string_view first = head.substr(0, 1024); first.find("%PDF-") != std::string_view::npos) {
+  if (std::string_view first = head.substr(0, 1024);
+      first.find("%PDF-") != std::string_view::npos) {
     return FileType::kPdf;
   }
   std::string_view text = head;
@@ -117,36 +124,66 @@ FileType detectFileType(std::string_view head) {
 
 std::string_view fileTypeName(FileType type) {
   switch (type) {
-    case FileType::kUnknown: return "unknown";
-    case FileType::kZip: return "zip";
-    case FileType::kDocx: return "docx";
-    case FileType::kXlsx: return "xlsx";
-    case FileType::kPptx: return "pptx";
-    case FileType::kOoxml: return "ooxml";
-    case FileType::kOpenDocument: return "opendocument";
-    case FileType::kJar: return "jar";
-    case FileType::kOle2: return "ole2";
-    case FileType::kPdf: return "pdf";
-    case FileType::kRtf: return "rtf";
-    case FileType::kOneNote: return "onenote";
-    case FileType::kPe: return "exe";
-    case FileType::kElf: return "elf";
-    case FileType::kMachO: return "macho";
-    case FileType::kLnk: return "lnk";
-    case FileType::kScript: return "script";
-    case FileType::kRar: return "rar";
-    case FileType::kSevenZip: return "7z";
-    case FileType::kGzip: return "gzip";
-    case FileType::kBzip2: return "bzip2";
-    case FileType::kXz: return "xz";
-    case FileType::kTar: return "tar";
-    case FileType::kCab: return "cab";
-    case FileType::kIso: return "iso";
-    case FileType::kPng: return "png";
-    case FileType::kJpeg: return "jpeg";
-    case FileType::kGif: return "gif";
-    case FileType::kHtml: return "html";
-    case FileType::kEmail: return "email";
+    case FileType::kUnknown:
+      return "unknown";
+    case FileType::kZip:
+      return "zip";
+    case FileType::kDocx:
+      return "docx";
+    case FileType::kXlsx:
+      return "xlsx";
+    case FileType::kPptx:
+      return "pptx";
+    case FileType::kOoxml:
+      return "ooxml";
+    case FileType::kOpenDocument:
+      return "opendocument";
+    case FileType::kJar:
+      return "jar";
+    case FileType::kOle2:
+      return "ole2";
+    case FileType::kPdf:
+      return "pdf";
+    case FileType::kRtf:
+      return "rtf";
+    case FileType::kOneNote:
+      return "onenote";
+    case FileType::kPe:
+      return "exe";
+    case FileType::kElf:
+      return "elf";
+    case FileType::kMachO:
+      return "macho";
+    case FileType::kLnk:
+      return "lnk";
+    case FileType::kScript:
+      return "script";
+    case FileType::kRar:
+      return "rar";
+    case FileType::kSevenZip:
+      return "7z";
+    case FileType::kGzip:
+      return "gzip";
+    case FileType::kBzip2:
+      return "bzip2";
+    case FileType::kXz:
+      return "xz";
+    case FileType::kTar:
+      return "tar";
+    case FileType::kCab:
+      return "cab";
+    case FileType::kIso:
+      return "iso";
+    case FileType::kPng:
+      return "png";
+    case FileType::kJpeg:
+      return "jpeg";
+    case FileType::kGif:
+      return "gif";
+    case FileType::kHtml:
+      return "html";
+    case FileType::kEmail:
+      return "email";
   }
   return "unknown";
 }

@@ -134,7 +134,7 @@ std::string percentDecode(std::string_view s) {
 }
 
 struct RawParam {
-  std::string name;  // lower-cased, as written ("filename*1*")
+  std::string name;   // lower-cased, as written ("filename*1*")
   std::string value;  // unquoted
 };
 

@@ -17,23 +17,22 @@ bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'; }
 
 constexpr std::array<std::pair<std::string_view, char32_t>, 36> kEntities = {{
-    {"amp", '&'},       {"lt", '<'},        {"gt", '>'},        {"quot", '"'},
-    {"apos", '\''},     {"nbsp", ' '},      {"shy", 0xAD},      {"copy", 0xA9},
-    {"reg", 0xAE},      {"trade", 0x2122},  {"euro", 0x20AC},   {"pound", 0xA3},
-    {"yen", 0xA5},      {"cent", 0xA2},     {"sect", 0xA7},     {"deg", 0xB0},
-    {"middot", 0xB7},   {"bull", 0x2022},   {"hellip", 0x2026}, {"ndash", 0x2013},
-    {"mdash", 0x2014},  {"lsquo", 0x2018},  {"rsquo", 0x2019},  {"ldquo", 0x201C},
-    {"rdquo", 0x201D},  {"laquo", 0xAB},    {"raquo", 0xBB},    {"times", 0xD7},
-    {"divide", 0xF7},   {"zwj", 0x200D},    {"zwnj", 0x200C},   {"auml", 0xE4},
-    {"ouml", 0xF6},     {"uuml", 0xFC},     {"szlig", 0xDF},    {"eacute", 0xE9},
+    {"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},      {"apos", '\''},
+    {"nbsp", ' '},     {"shy", 0xAD},     {"copy", 0xA9},    {"reg", 0xAE},      {"trade", 0x2122},
+    {"euro", 0x20AC},  {"pound", 0xA3},   {"yen", 0xA5},     {"cent", 0xA2},     {"sect", 0xA7},
+    {"deg", 0xB0},     {"middot", 0xB7},  {"bull", 0x2022},  {"hellip", 0x2026}, {"ndash", 0x2013},
+    {"mdash", 0x2014}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C},  {"rdquo", 0x201D},
+    {"laquo", 0xAB},   {"raquo", 0xBB},   {"times", 0xD7},   {"divide", 0xF7},   {"zwj", 0x200D},
+    {"zwnj", 0x200C},  {"auml", 0xE4},    {"ouml", 0xF6},    {"uuml", 0xFC},     {"szlig", 0xDF},
+    {"eacute", 0xE9},
 }};
 
 bool isBlock(std::string_view name) {
   static constexpr std::array<std::string_view, 30> kBlocks = {
-      "p",       "div",    "br",     "li",      "tr",     "h1",      "h2",    "h3",
-      "h4",      "h5",     "h6",     "table",   "ul",     "ol",      "blockquote",
-      "pre",     "hr",     "section", "article", "header", "footer",  "dt",    "dd",
-      "address", "form",   "center", "tbody",   "thead",  "caption", "body"};
+      "p",    "div",     "br",      "li",     "tr",      "h1",  "h2",         "h3",
+      "h4",   "h5",      "h6",      "table",  "ul",      "ol",  "blockquote", "pre",
+      "hr",   "section", "article", "header", "footer",  "dt",  "dd",         "address",
+      "form", "center",  "tbody",   "thead",  "caption", "body"};
   for (std::string_view b : kBlocks) {
     if (b == name) return true;
   }
@@ -107,10 +106,10 @@ size_t decodeReference(std::string_view html, size_t i, char32_t* cp) {
     uint64_t v = 0;
     while (j < html.size() && j - start < 8) {
       char c = html[j];
-      int d = (c >= '0' && c <= '9')           ? c - '0'
+      int d = (c >= '0' && c <= '9')          ? c - '0'
               : (hex && c >= 'a' && c <= 'f') ? c - 'a' + 10
               : (hex && c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                               : -1;
+                                              : -1;
       if (d < 0) break;
       v = v * (hex ? 16 : 10) + static_cast<uint64_t>(d);
       ++j;
@@ -118,7 +117,7 @@ size_t decodeReference(std::string_view html, size_t i, char32_t* cp) {
     if (j == start) return 0;
     if (j < html.size() && html[j] == ';') ++j;
     *cp = (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) ? 0xFFFD
-                                                                     : static_cast<char32_t>(v);
+                                                                   : static_cast<char32_t>(v);
     return j - i;
   }
   size_t start = j;

@@ -31,11 +31,11 @@ namespace meshgate::mail {
 
 struct Limits {
   // Header section. Postfix cuts one logical header at header_size_limit (100 KiB) itself.
-  size_t max_headers = 10'000;                    // fields kept; later ones are dropped
-  size_t max_header_value_bytes = 128 * 1024;     // one field; longer values are cut
+  size_t max_headers = 10'000;                        // fields kept; later ones are dropped
+  size_t max_header_value_bytes = 128 * 1024;         // one field; longer values are cut
   size_t max_header_section_bytes = 4 * 1024 * 1024;  // all names and values together
-  size_t max_line_length = 998;                   // RFC 5322 2.1.1; longer lines are flagged only
-  size_t max_mailboxes = 2'000;                   // per address field (From, To, Cc...)
+  size_t max_line_length = 998;  // RFC 5322 2.1.1; longer lines are flagged only
+  size_t max_mailboxes = 2'000;  // per address field (From, To, Cc...)
 
   // Body and MIME. Postfix's default message_size_limit is 10 MB, so real mail is parsed whole.
   size_t max_body_bytes = 64 * 1024 * 1024;       // the rest of a longer body is not looked at
@@ -51,25 +51,25 @@ struct Limits {
 
 // What the parsers met. Names are stable (logs, metrics and the security signal use them).
 enum class Anomaly : uint8_t {
-  kMultipleFrom,         // "multiple-from": more than one From: field
-  kMissingFrom,          // "missing-from"
-  kMalformedAddress,     // "malformed-address": an address field that did not parse cleanly
-  kDuplicateHeader,      // "duplicate-header": a field RFC 5322 3.6 allows once, seen twice
-  kNulByte,              // "nul-byte": a NUL in a header or the body
-  kLongLine,             // "long-line": a line longer than max_line_length
-  kHeaderTruncated,      // "header-truncated": a field value was cut to max_header_value_bytes
-  kTooManyHeaders,       // "too-many-headers": fields beyond the limits were dropped
-  kMalformedHeader,      // "malformed-header": a header line that is not a field (ends headers)
-  kBadEncodedWord,       // "bad-encoded-word": RFC 2047 word with bad charset or encoding
-  kUndecodablePart,      // "undecodable-part": bad base64 or quoted-printable in a part
-  kUnknownCharset,       // "unknown-charset": a charset ICU does not know (decoded as best we can)
-  kTruncatedMultipart,   // "truncated-multipart": a multipart without its closing boundary
-  kBadBoundary,          // "bad-boundary": multipart with no usable boundary parameter
-  kAmbiguousBoundary,    // "ambiguous-boundary": a line that starts with a boundary but is not one
-  kNestingTooDeep,       // "nesting-too-deep": parts deeper than max_depth were not looked into
-  kTooManyParts,         // "too-many-parts": parts beyond max_parts were not looked into
-  kBodyTruncated,        // "body-truncated": the body beyond max_body_bytes was not looked at
-  kTextTruncated,        // "text-truncated": decoded text beyond the text limits was dropped
+  kMultipleFrom,        // "multiple-from": more than one From: field
+  kMissingFrom,         // "missing-from"
+  kMalformedAddress,    // "malformed-address": an address field that did not parse cleanly
+  kDuplicateHeader,     // "duplicate-header": a field RFC 5322 3.6 allows once, seen twice
+  kNulByte,             // "nul-byte": a NUL in a header or the body
+  kLongLine,            // "long-line": a line longer than max_line_length
+  kHeaderTruncated,     // "header-truncated": a field value was cut to max_header_value_bytes
+  kTooManyHeaders,      // "too-many-headers": fields beyond the limits were dropped
+  kMalformedHeader,     // "malformed-header": a header line that is not a field (ends headers)
+  kBadEncodedWord,      // "bad-encoded-word": RFC 2047 word with bad charset or encoding
+  kUndecodablePart,     // "undecodable-part": bad base64 or quoted-printable in a part
+  kUnknownCharset,      // "unknown-charset": a charset ICU does not know (decoded as best we can)
+  kTruncatedMultipart,  // "truncated-multipart": a multipart without its closing boundary
+  kBadBoundary,         // "bad-boundary": multipart with no usable boundary parameter
+  kAmbiguousBoundary,   // "ambiguous-boundary": a line that starts with a boundary but is not one
+  kNestingTooDeep,      // "nesting-too-deep": parts deeper than max_depth were not looked into
+  kTooManyParts,        // "too-many-parts": parts beyond max_parts were not looked into
+  kBodyTruncated,       // "body-truncated": the body beyond max_body_bytes was not looked at
+  kTextTruncated,       // "text-truncated": decoded text beyond the text limits was dropped
   kCount
 };
 

@@ -130,9 +130,9 @@ void stripCommonSuffix(std::string_view* a, std::string_view* b) {
 bool withinDistance(std::string_view a, std::string_view b, const LookalikeOptions& options) {
   stripCommonSuffix(&a, &b);
   size_t shorter = std::min(codePointCount(a), codePointCount(b));
-  size_t allowed = std::min(options.max_edit_distance,
-                            options.min_chars_per_edit == 0 ? options.max_edit_distance
-                                                            : shorter / options.min_chars_per_edit);
+  size_t allowed = std::min(options.max_edit_distance, options.min_chars_per_edit == 0
+                                                           ? options.max_edit_distance
+                                                           : shorter / options.min_chars_per_edit);
   if (allowed == 0) return false;
   return editDistance(a, b, allowed) <= allowed;
 }
@@ -153,8 +153,7 @@ bool containsLabels(std::string_view outer, std::string_view inner) {
 bool isWordChar(UChar32 c) {
   if (u_isalnum(c)) return true;
   int8_t type = u_charType(c);
-  return type == U_NON_SPACING_MARK || type == U_COMBINING_SPACING_MARK ||
-         type == U_ENCLOSING_MARK;
+  return type == U_NON_SPACING_MARK || type == U_COMBINING_SPACING_MARK || type == U_ENCLOSING_MARK;
 }
 
 // Letters, digits and marks kept; every other run becomes one space; trimmed.
@@ -262,8 +261,8 @@ bool looksLike(std::string_view domain_a, std::string_view domain_b,
 std::string displayNameKey(std::string_view display_name) {
   std::string name = boundedUtf8(display_name, kMaxInputBytes);
   // "Doe, John" is how directories (and Outlook) write "John Doe".
-  if (size_t comma = name.find(','); comma != std::string::npos &&
-                                     name.find(',', comma + 1) == std::string::npos) {
+  if (size_t comma = name.find(',');
+      comma != std::string::npos && name.find(',', comma + 1) == std::string::npos) {
     std::string_view last = trimWhitespace(std::string_view(name).substr(0, comma));
     std::string_view first = trimWhitespace(std::string_view(name).substr(comma + 1));
     if (!last.empty() && !first.empty()) name = std::string(first) + " " + std::string(last);

@@ -7,10 +7,12 @@
 //   looksLike("xn--pypal-4ve.com", "paypal.com");     // true: the same, as an A-label
 //   looksLike("paypa1.co", "paypal.com");             // true: skeleton distance 1
 //   looksLike("mail.paypal.com", "paypal.com");       // false: paypal.com's own subdomain
-//   looksLike("ab.com", "cd.com");                    // false: too short for 2 edits to mean "alike"
+//   looksLike("ab.com", "cd.com");                    // false: too short for 2 edits to mean
+//   "alike"
 //
 //   // Impersonation of an internal account's name in From:
-//   if (sameDisplayName(mailbox.display_name, "John Doe")) ...  // "JOHN  DÕE", "Doe, John", "J0hn Doe"
+//   if (sameDisplayName(mailbox.display_name, "John Doe")) ...  // "JOHN  DÕE", "Doe, John", "J0hn
+//   Doe"
 //
 //   // Many protected domains: prepare them once.
 //   LookalikeDomain protected_domain = LookalikeDomain::make("paypal.com");

@@ -243,9 +243,9 @@ class MimeParser {
     size_t pos = 0;
     while (pos < body.size() && !stopped_) {
       const void* nl = std::memchr(body.data() + pos, '\n', body.size() - pos);
-      size_t line_end = nl == nullptr ? body.size()
-                                      : static_cast<size_t>(static_cast<const char*>(nl) -
-                                                            body.data());
+      size_t line_end = nl == nullptr
+                            ? body.size()
+                            : static_cast<size_t>(static_cast<const char*>(nl) - body.data());
       size_t next = nl == nullptr ? body.size() : line_end + 1;
       size_t content_end = line_end;
       if (content_end > pos && body[content_end - 1] == '\r') --content_end;
@@ -494,8 +494,8 @@ class MimeParser {
     if (const std::string* cs = info.content_type.param("charset")) part.charset = asciiLower(*cs);
     part.depth = info.depth;
     part.in_embedded_message = info.embedded;
-    size_t remaining = limits_.max_text_bytes_total - std::min(limits_.max_text_bytes_total,
-                                                               view_->text_bytes_);
+    size_t remaining =
+        limits_.max_text_bytes_total - std::min(limits_.max_text_bytes_total, view_->text_bytes_);
     size_t cap = std::min(limits_.max_text_bytes_per_part, remaining);
 
     std::string storage;

@@ -19,10 +19,10 @@
 //   it; an inner multipart left open by an outer boundary is flagged kTruncatedMultipart. A
 //   delimiter line is "--boundary" with nothing but "--" and whitespace after it (RFC 2046);
 //   a line that only starts with an open boundary (which Postfix would take as one) stays
-//   content and is flagged kAmbiguousBoundary. message/rfc822 parts are read in the same pass (their headers become
-//   an EmbeddedMessage and their parts are listed with in_embedded_message set); one sent
-//   base64 or quoted-printable is decoded and then parsed. Content-Type defaults to text/plain
-//   (message/rfc822 inside multipart/digest).
+//   content and is flagged kAmbiguousBoundary. message/rfc822 parts are read in the same pass
+//   (their headers become an EmbeddedMessage and their parts are listed with in_embedded_message
+//   set); one sent base64 or quoted-printable is decoded and then parsed. Content-Type defaults to
+//   text/plain (message/rfc822 inside multipart/digest).
 //
 //   Text parts are inline text/plain and text/html (not Content-Disposition: attachment). Their
 //   text is decoded (Content-Transfer-Encoding, then the charset with ICU, see codec.h), HTML is
@@ -63,7 +63,7 @@ struct TextPart {
   std::string text;          // UTF-8 (see DESCRIPTION)
   size_t depth = 0;          // containers (multipart or message) around the part
   bool in_embedded_message = false;
-  bool truncated = false;    // the text limits cut it
+  bool truncated = false;  // the text limits cut it
 };
 
 struct Attachment {
@@ -72,7 +72,7 @@ struct Attachment {
   std::string filename;      // Content-Disposition filename, else Content-Type name; UTF-8
   std::string disposition;   // "attachment", "inline" or ""
   FileType detected_type = FileType::kUnknown;  // from the decoded content's first bytes
-  uint64_t size = 0;         // decoded size in bytes
+  uint64_t size = 0;                            // decoded size in bytes
   size_t depth = 0;
   bool in_embedded_message = false;
   bool decode_error = false;  // bad base64/quoted-printable (the size counts what decoded)
@@ -81,7 +81,7 @@ struct Attachment {
 // A message/rfc822 part (a forwarded message, a bounce).
 struct EmbeddedMessage {
   std::string path;
-  std::string subject;         // decoded
+  std::string subject;  // decoded
   std::vector<Mailbox> from;
   size_t depth = 0;
 };

@@ -13,9 +13,9 @@ namespace {
 struct EnvelopeCase {
   std::string input;
   bool ok;
-  std::string local;          // expected local part (unquoted)
-  std::string domain;         // expected A-label domain
-  std::string domain_unicode; // expected U-label domain
+  std::string local;           // expected local part (unquoted)
+  std::string domain;          // expected A-label domain
+  std::string domain_unicode;  // expected U-label domain
 };
 
 void PrintTo(const EnvelopeCase& c, std::ostream* os) { *os << c.input; }
@@ -38,21 +38,19 @@ INSTANTIATE_TEST_SUITE_P(
         EnvelopeCase{"<alice@example.com>", true, "alice", "example.com", "example.com"},
         EnvelopeCase{"alice@example.com", true, "alice", "example.com", "example.com"},
         EnvelopeCase{"  <Alice@EXAMPLE.Com>  ", true, "Alice", "example.com", "example.com"},
-        EnvelopeCase{"<>", true, "", "", ""},
-        EnvelopeCase{"", true, "", "", ""},
-        EnvelopeCase{"<\"john doe\"@example.com>", true, "john doe", "example.com",
-                     "example.com"},
+        EnvelopeCase{"<>", true, "", "", ""}, EnvelopeCase{"", true, "", "", ""},
+        EnvelopeCase{"<\"john doe\"@example.com>", true, "john doe", "example.com", "example.com"},
         EnvelopeCase{"<\"a\\\"b\"@example.com>", true, "a\"b", "example.com", "example.com"},
-        EnvelopeCase{"<@relay.example,@other.example:bob@example.org>", true, "bob",
-                     "example.org", "example.org"},
+        EnvelopeCase{"<@relay.example,@other.example:bob@example.org>", true, "bob", "example.org",
+                     "example.org"},
         EnvelopeCase{"<user@Bücher.Example>", true, "user", "xn--bcher-kva.example",
                      "bücher.example"},
         EnvelopeCase{"<user@xn--bcher-kva.example>", true, "user", "xn--bcher-kva.example",
                      "bücher.example"},
         EnvelopeCase{"<user@XN--BCHER-KVA.example>", true, "user", "xn--bcher-kva.example",
                      "bücher.example"},
-        EnvelopeCase{"<δοκιμή@παράδειγμα.δοκιμή>", true, "δοκιμή", "xn--hxajbheg2az3al.xn--jxalpdlp",
-                     "παράδειγμα.δοκιμή"},
+        EnvelopeCase{"<δοκιμή@παράδειγμα.δοκιμή>", true, "δοκιμή",
+                     "xn--hxajbheg2az3al.xn--jxalpdlp", "παράδειγμα.δοκιμή"},
         EnvelopeCase{"<user@example.com.>", true, "user", "example.com", "example.com"},
         EnvelopeCase{"<user@[192.0.2.1]>", true, "user", "[192.0.2.1]", "[192.0.2.1]"},
         EnvelopeCase{"<user@[IPv6:2001:DB8::1]>", true, "user", "[ipv6:2001:db8::1]",
@@ -60,13 +58,11 @@ INSTANTIATE_TEST_SUITE_P(
         EnvelopeCase{"<Postmaster>", true, "Postmaster", "", ""},
         EnvelopeCase{"<srs0=abc=de=example.org=user@fwd.example>", true,
                      "srs0=abc=de=example.org=user", "fwd.example", "fwd.example"},
-        EnvelopeCase{"<john..doe@example.com>", true, "john..doe", "example.com",
-                     "example.com"},
+        EnvelopeCase{"<john..doe@example.com>", true, "john..doe", "example.com", "example.com"},
         // Refused.
         EnvelopeCase{"<alice@example.com", false, "", "", ""},
         EnvelopeCase{"alice@example.com>", false, "", "", ""},
-        EnvelopeCase{"<alice>", false, "", "", ""},
-        EnvelopeCase{"<alice@>", false, "", "", ""},
+        EnvelopeCase{"<alice>", false, "", "", ""}, EnvelopeCase{"<alice@>", false, "", "", ""},
         EnvelopeCase{"<@example.com>", false, "", "", ""},
         EnvelopeCase{"<a b@example.com>", false, "", "", ""},
         EnvelopeCase{"<alice@exa mple.com>", false, "", "", ""},
@@ -107,8 +103,7 @@ TEST(Address, IdnFormsAreTheSameAddress) {
 TEST(Address, ToStringQuotesWhenNeeded) {
   EXPECT_EQ(parseEnvelopeAddress("<\"john doe\"@example.com>")->toString(),
             "\"john doe\"@example.com");
-  EXPECT_EQ(parseEnvelopeAddress("<\"a\\\"b\"@example.com>")->toString(),
-            "\"a\\\"b\"@example.com");
+  EXPECT_EQ(parseEnvelopeAddress("<\"a\\\"b\"@example.com>")->toString(), "\"a\\\"b\"@example.com");
   EXPECT_EQ(parseEnvelopeAddress("<a.b+c@example.com>")->toString(), "a.b+c@example.com");
   EXPECT_EQ(parseEnvelopeAddress("<john..doe@example.com>")->toString(),
             "\"john..doe\"@example.com");
@@ -167,21 +162,24 @@ INSTANTIATE_TEST_SUITE_P(
         MailboxCase{"alice@example.com", {""}, {"alice@example.com"}, false},
         MailboxCase{"Alice <alice@example.com>", {"Alice"}, {"alice@example.com"}, false},
         MailboxCase{"\"Doe, John\" <jd@Example.COM>", {"Doe, John"}, {"jd@example.com"}, false},
-        MailboxCase{"John Q. Public <jqp@example.com>", {"John Q. Public"},
-                    {"jqp@example.com"}, false},
+        MailboxCase{
+            "John Q. Public <jqp@example.com>", {"John Q. Public"}, {"jqp@example.com"}, false},
         MailboxCase{"a@example.com, B <b@example.org>,c@example.net",
                     {"", "B", ""},
                     {"a@example.com", "b@example.org", "c@example.net"},
                     false},
         MailboxCase{"jd@example.com (John Doe)", {"John Doe"}, {"jd@example.com"}, false},
-        MailboxCase{"John (the man) Doe <jd@example.com>", {"John Doe"}, {"jd@example.com"},
-                    false},
+        MailboxCase{"John (the man) Doe <jd@example.com>", {"John Doe"}, {"jd@example.com"}, false},
         MailboxCase{"=?UTF-8?B?SsO2cmc=?= <j@example.com>", {"Jörg"}, {"j@example.com"}, false},
         MailboxCase{"=?iso-8859-1?q?J=F6rg?= =?iso-8859-1?q?_M=FCller?= <j@example.com>",
-                    {"Jörg Müller"}, {"j@example.com"}, false},
+                    {"Jörg Müller"},
+                    {"j@example.com"},
+                    false},
         // Clients decode encoded words inside quotes; so must we.
-        MailboxCase{"\"=?utf-8?q?PayPal_Service?=\" <x@evil.example>", {"PayPal Service"},
-                    {"x@evil.example"}, false},
+        MailboxCase{"\"=?utf-8?q?PayPal_Service?=\" <x@evil.example>",
+                    {"PayPal Service"},
+                    {"x@evil.example"},
+                    false},
         MailboxCase{"Friends: a@example.com, b@example.com;, c@example.com",
                     {"", "", ""},
                     {"a@example.com", "b@example.com", "c@example.com"},
@@ -192,19 +190,18 @@ INSTANTIATE_TEST_SUITE_P(
         MailboxCase{"\"john doe\"@example.com", {""}, {"\"john doe\"@example.com"}, false},
         MailboxCase{"Jörg <jörg@bücher.example>", {"Jörg"}, {"jörg@bücher.example"}, false},
         // Hostile or broken.
-        MailboxCase{"ceo@company.example <attacker@evil.example>", {"ceo@company.example"},
-                    {"attacker@evil.example"}, true},
+        MailboxCase{"ceo@company.example <attacker@evil.example>",
+                    {"ceo@company.example"},
+                    {"attacker@evil.example"},
+                    true},
         MailboxCase{"PayPal Security", {"PayPal Security"}, {""}, true},
         MailboxCase{"Alice <alice@example.com", {"Alice"}, {"alice@example.com"}, true},
-        MailboxCase{"\"Unterminated <a@example.com>", {"Unterminated <a@example.com>"}, {""},
-                    true},
-        MailboxCase{"a@b@example.com", {""}, {""}, true},
-        MailboxCase{"<>", {""}, {""}, true},
+        MailboxCase{"\"Unterminated <a@example.com>", {"Unterminated <a@example.com>"}, {""}, true},
+        MailboxCase{"a@b@example.com", {""}, {""}, true}, MailboxCase{"<>", {""}, {""}, true},
         MailboxCase{"Bad <a@exa_mple.com>", {"Bad"}, {""}, true},
-        MailboxCase{std::string("Al\0ice <a@example.com>", 22), {"Al ice"}, {"a@example.com"},
-                    true},
-        MailboxCase{"", {}, {}, false},
-        MailboxCase{",,,", {}, {}, false}));
+        MailboxCase{
+            std::string("Al\0ice <a@example.com>", 22), {"Al ice"}, {"a@example.com"}, true},
+        MailboxCase{"", {}, {}, false}, MailboxCase{",,,", {}, {}, false}));
 
 TEST(MailboxList, GroupNameIsKept) {
   MailboxList list = parseMailboxList("Team: a@example.com;");

@@ -82,12 +82,23 @@ TEST_P(CharsetTest, ConvertsToUtf8) {
 INSTANTIATE_TEST_SUITE_P(
     Charsets, CharsetTest,
     ::testing::Values(
-        CharsetCase{"utf-8", "gr\xC3\xBC\xC3\x9F" "e", "grüße", true, false},
+        CharsetCase{"utf-8",
+                    "gr\xC3\xBC\xC3\x9F"
+                    "e",
+                    "grüße", true, false},
         CharsetCase{"UTF8", "\xE2\x82\xAC", "€", true, false},
-        CharsetCase{"utf-8", "a\xFF" "b", "a\xEF\xBF\xBD" "b", true, true},
+        CharsetCase{"utf-8",
+                    "a\xFF"
+                    "b",
+                    "a\xEF\xBF\xBD"
+                    "b",
+                    true, true},
         CharsetCase{"utf-8", "\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD", true, true},  // overlong
         CharsetCase{"utf-8", "\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD", true, true},
-        CharsetCase{"utf-8", std::string("a\0b", 3), "a\xEF\xBF\xBD" "b", true, true},
+        CharsetCase{"utf-8", std::string("a\0b", 3),
+                    "a\xEF\xBF\xBD"
+                    "b",
+                    true, true},
         CharsetCase{"iso-8859-1", "caf\xE9", "café", true, false},
         CharsetCase{"ISO-8859-1", "\x80", "€", true, false},  // read as windows-1252
         CharsetCase{"windows-1252", "\x93quoted\x94", "“quoted”", true, false},
@@ -154,29 +165,32 @@ void PrintTo(const HtmlCase& c, std::ostream* os) { *os << c.html; }
 
 class HtmlTest : public ::testing::TestWithParam<HtmlCase> {};
 
-TEST_P(HtmlTest, ReducesToText) { EXPECT_EQ(htmlToText(GetParam().html, 1 << 20), GetParam().text); }
+TEST_P(HtmlTest, ReducesToText) {
+  EXPECT_EQ(htmlToText(GetParam().html, 1 << 20), GetParam().text);
+}
 
 INSTANTIATE_TEST_SUITE_P(
     Html, HtmlTest,
-    ::testing::Values(
-        HtmlCase{"<p>Hello <b>world</b></p>", "Hello world"},
-        HtmlCase{"pay<span>pal</span>", "paypal"},
-        HtmlCase{"a<br>b<br/>c", "a\nb\nc"},
-        HtmlCase{"<p>one</p><p>two</p>", "one\n\ntwo"},
-        HtmlCase{"<table><tr><td>IBAN</td><td>DE89</td></tr></table>", "IBAN DE89"},
-        HtmlCase{"x<script>var a = '<p>no</p>';</script>y", "xy"},
-        HtmlCase{"<STYLE>p{}</style>z", "z"},
-        HtmlCase{"<html><head><title>T</title></head><body>B</body></html>", "B"},
-        HtmlCase{"a<!-- hidden <p> -->b", "ab"},
-        HtmlCase{"<a href=\"x>y\" title='>'>link</a>", "link"},
-        HtmlCase{"&amp; &lt;&gt; &quot;&#65;&#x42;&euro;&nbsp;x", "& <> \"AB€ x"},
-        HtmlCase{"in&shy;voice", "in\xC2\xAD" "voice"},  // removed later by the MIME layer
-        HtmlCase{"&unknown; &#0; &#x110000; &", "&unknown; \xEF\xBF\xBD \xEF\xBF\xBD &"},
-        HtmlCase{"1 < 2 and 3 > 2", "1 < 2 and 3 > 2"},
-        HtmlCase{"  lots   of\n\n  space  ", "lots of space"},
-        HtmlCase{"<p>unclosed <b", "unclosed"},
-        HtmlCase{"<script>never closed", ""},
-        HtmlCase{"<!DOCTYPE html><?xml x?>ok", "ok"}));
+    ::testing::Values(HtmlCase{"<p>Hello <b>world</b></p>", "Hello world"},
+                      HtmlCase{"pay<span>pal</span>", "paypal"},
+                      HtmlCase{"a<br>b<br/>c", "a\nb\nc"},
+                      HtmlCase{"<p>one</p><p>two</p>", "one\n\ntwo"},
+                      HtmlCase{"<table><tr><td>IBAN</td><td>DE89</td></tr></table>", "IBAN DE89"},
+                      HtmlCase{"x<script>var a = '<p>no</p>';</script>y", "xy"},
+                      HtmlCase{"<STYLE>p{}</style>z", "z"},
+                      HtmlCase{"<html><head><title>T</title></head><body>B</body></html>", "B"},
+                      HtmlCase{"a<!-- hidden <p> -->b", "ab"},
+                      HtmlCase{"<a href=\"x>y\" title='>'>link</a>", "link"},
+                      HtmlCase{"&amp; &lt;&gt; &quot;&#65;&#x42;&euro;&nbsp;x", "& <> \"AB€ x"},
+                      HtmlCase{"in&shy;voice",
+                               "in\xC2\xAD"
+                               "voice"},  // removed later by the MIME layer
+                      HtmlCase{"&unknown; &#0; &#x110000; &",
+                               "&unknown; \xEF\xBF\xBD \xEF\xBF\xBD &"},
+                      HtmlCase{"1 < 2 and 3 > 2", "1 < 2 and 3 > 2"},
+                      HtmlCase{"  lots   of\n\n  space  ", "lots of space"},
+                      HtmlCase{"<p>unclosed <b", "unclosed"}, HtmlCase{"<script>never closed", ""},
+                      HtmlCase{"<!DOCTYPE html><?xml x?>ok", "ok"}));
 
 TEST(Html, OutputLimit) {
   std::string big;
@@ -217,23 +231,27 @@ INSTANTIATE_TEST_SUITE_P(
     Magic, MagicTest,
     ::testing::Values(
         MagicCase{"pe", "MZ\x90\x00", FileType::kPe},
-        MagicCase{"elf", "\x7F" "ELF\x02", FileType::kElf},
+        MagicCase{"elf",
+                  "\x7F"
+                  "ELF\x02",
+                  FileType::kElf},
         MagicCase{"pdf", "%PDF-1.7\n", FileType::kPdf},
         MagicCase{"pdf-late", "junk\r\n%PDF-1.4", FileType::kPdf},
         MagicCase{"ole2", std::string("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8), FileType::kOle2},
         MagicCase{"rtf", "{\\rtf1\\ansi", FileType::kRtf},
         MagicCase{"zip", zipEntry("a.txt", "hello"), FileType::kZip},
-        MagicCase{"docx", zipEntry("[Content_Types].xml", "<x/>") + zipEntry("_rels/.rels", "r") +
-                              zipEntry("word/document.xml", "d"),
+        MagicCase{"docx",
+                  zipEntry("[Content_Types].xml", "<x/>") + zipEntry("_rels/.rels", "r") +
+                      zipEntry("word/document.xml", "d"),
                   FileType::kDocx},
-        MagicCase{"xlsx", zipEntry("[Content_Types].xml", "<x/>") + zipEntry("xl/workbook.xml", "w"),
+        MagicCase{"xlsx",
+                  zipEntry("[Content_Types].xml", "<x/>") + zipEntry("xl/workbook.xml", "w"),
                   FileType::kXlsx},
         MagicCase{"pptx", zipEntry("ppt/presentation.xml", "p"), FileType::kPptx},
         MagicCase{"ooxml", zipEntry("[Content_Types].xml", "<x/>"), FileType::kOoxml},
         MagicCase{"odt", zipEntry("mimetype", "application/vnd.oasis.opendocument.text"),
                   FileType::kOpenDocument},
-        MagicCase{"jar", zipEntry("META-INF/MANIFEST.MF", "Manifest-Version: 1.0"),
-                  FileType::kJar},
+        MagicCase{"jar", zipEntry("META-INF/MANIFEST.MF", "Manifest-Version: 1.0"), FileType::kJar},
         MagicCase{"rar", "Rar!\x1A\x07\x01", FileType::kRar},
         MagicCase{"7z", "7z\xBC\xAF\x27\x1C", FileType::kSevenZip},
         MagicCase{"gzip", "\x1F\x8B\x08", FileType::kGzip},

@@ -29,42 +29,44 @@ TEST_P(EncodedWordTest, Decodes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Rfc2047, EncodedWordTest,
-    ::testing::Values(
-        EncodedWordCase{"plain subject", "plain subject", false},
-        EncodedWordCase{"=?utf-8?q?Gr=C3=BC=C3=9Fe?=", "Grüße", false},
-        EncodedWordCase{"=?UTF-8?B?R3LDvMOfZQ==?=", "Grüße", false},
-        EncodedWordCase{"=?iso-8859-1?q?caf=E9_cr=E8me?=", "café crème", false},
-        EncodedWordCase{"=?windows-1252?q?=80_100?=", "€ 100", false},
-        // ISO-8859-1 is read as windows-1252, as clients do: 0x80 is the euro sign.
-        EncodedWordCase{"=?iso-8859-1?q?=80?=", "€", false},
-        EncodedWordCase{"=?shift_jis?B?k/qWe4zq?=", "日本語", false},
-        EncodedWordCase{"=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=", "日本語", false},
-        EncodedWordCase{"=?koi8-r?b?8NLJ18XU?=", "Привет", false},
-        EncodedWordCase{"=?utf-8*en?q?hello?=", "hello", false},  // RFC 2231 language
-        // Whitespace between adjacent encoded words goes; around plain text it stays.
-        EncodedWordCase{"=?utf-8?q?a?= =?utf-8?q?b?=", "ab", false},
-        EncodedWordCase{"=?utf-8?q?a?=\r\n =?utf-8?q?b?=", "ab", false},
-        EncodedWordCase{"x =?utf-8?q?a?= y", "x a y", false},
-        EncodedWordCase{"=?utf-8?q?a_b?=", "a b", false},
-        // A UTF-8 character split across two words is joined before conversion.
-        EncodedWordCase{"=?utf-8?B?4oI=?= =?utf-8?B?rA==?=", "€", false},
-        // Folded plain text.
-        EncodedWordCase{"Hello\r\n world", "Hello world", false},
-        // Raw 8-bit: UTF-8 if valid, else windows-1252.
-        EncodedWordCase{"caf\xc3\xa9", "café", false},
-        EncodedWordCase{"caf\xe9", "café", false},
-        // Not encoded words: kept as they are.
-        EncodedWordCase{"=?utf-8?x?abc?=", "=?utf-8?x?abc?=", false},
-        EncodedWordCase{"=?utf-8?q?no end", "=?utf-8?q?no end", false},
-        EncodedWordCase{"=??q?abc?=", "=??q?abc?=", false},
-        EncodedWordCase{"=?=?=?=?", "=?=?=?=?", false},
-        // Broken ones: decoded as far as possible, flagged.
-        EncodedWordCase{"=?no-such-charset?q?abc?=", "abc", true},
-        EncodedWordCase{"=?utf-8?b?!!!!QUJD?=", "ABC", true},
-        EncodedWordCase{"=?utf-8?q?=ZZ?=", "=ZZ", true},
-        EncodedWordCase{"=?utf-8?q?=FF=FE?=", "\xEF\xBF\xBD\xEF\xBF\xBD", false},
-        EncodedWordCase{"=?utf-8?q?a=00b?=", "a\xEF\xBF\xBD" "b", false},
-        EncodedWordCase{"=?utf-8,swaplfnl?q?abc?=", "abc", true}));
+    ::testing::Values(EncodedWordCase{"plain subject", "plain subject", false},
+                      EncodedWordCase{"=?utf-8?q?Gr=C3=BC=C3=9Fe?=", "Grüße", false},
+                      EncodedWordCase{"=?UTF-8?B?R3LDvMOfZQ==?=", "Grüße", false},
+                      EncodedWordCase{"=?iso-8859-1?q?caf=E9_cr=E8me?=", "café crème", false},
+                      EncodedWordCase{"=?windows-1252?q?=80_100?=", "€ 100", false},
+                      // ISO-8859-1 is read as windows-1252, as clients do: 0x80 is the euro sign.
+                      EncodedWordCase{"=?iso-8859-1?q?=80?=", "€", false},
+                      EncodedWordCase{"=?shift_jis?B?k/qWe4zq?=", "日本語", false},
+                      EncodedWordCase{"=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=", "日本語", false},
+                      EncodedWordCase{"=?koi8-r?b?8NLJ18XU?=", "Привет", false},
+                      EncodedWordCase{"=?utf-8*en?q?hello?=", "hello", false},  // RFC 2231 language
+                      // Whitespace between adjacent encoded words goes; around plain text it stays.
+                      EncodedWordCase{"=?utf-8?q?a?= =?utf-8?q?b?=", "ab", false},
+                      EncodedWordCase{"=?utf-8?q?a?=\r\n =?utf-8?q?b?=", "ab", false},
+                      EncodedWordCase{"x =?utf-8?q?a?= y", "x a y", false},
+                      EncodedWordCase{"=?utf-8?q?a_b?=", "a b", false},
+                      // A UTF-8 character split across two words is joined before conversion.
+                      EncodedWordCase{"=?utf-8?B?4oI=?= =?utf-8?B?rA==?=", "€", false},
+                      // Folded plain text.
+                      EncodedWordCase{"Hello\r\n world", "Hello world", false},
+                      // Raw 8-bit: UTF-8 if valid, else windows-1252.
+                      EncodedWordCase{"caf\xc3\xa9", "café", false},
+                      EncodedWordCase{"caf\xe9", "café", false},
+                      // Not encoded words: kept as they are.
+                      EncodedWordCase{"=?utf-8?x?abc?=", "=?utf-8?x?abc?=", false},
+                      EncodedWordCase{"=?utf-8?q?no end", "=?utf-8?q?no end", false},
+                      EncodedWordCase{"=??q?abc?=", "=??q?abc?=", false},
+                      EncodedWordCase{"=?=?=?=?", "=?=?=?=?", false},
+                      // Broken ones: decoded as far as possible, flagged.
+                      EncodedWordCase{"=?no-such-charset?q?abc?=", "abc", true},
+                      EncodedWordCase{"=?utf-8?b?!!!!QUJD?=", "ABC", true},
+                      EncodedWordCase{"=?utf-8?q?=ZZ?=", "=ZZ", true},
+                      EncodedWordCase{"=?utf-8?q?=FF=FE?=", "\xEF\xBF\xBD\xEF\xBF\xBD", false},
+                      EncodedWordCase{"=?utf-8?q?a=00b?=",
+                                      "a\xEF\xBF\xBD"
+                                      "b",
+                                      false},
+                      EncodedWordCase{"=?utf-8,swaplfnl?q?abc?=", "abc", true}));
 
 TEST(HeaderList, MilterIndexSemantics) {
   HeaderList h;
@@ -240,8 +242,7 @@ INSTANTIATE_TEST_SUITE_P(
     ContentFields, StructuredFieldTest,
     ::testing::Values(
         StructuredCase{"text/plain", "text/plain", P{}, false},
-        StructuredCase{"Text/HTML; Charset=\"UTF-8\"", "text/html", P{{"charset", "UTF-8"}},
-                       false},
+        StructuredCase{"Text/HTML; Charset=\"UTF-8\"", "text/html", P{{"charset", "UTF-8"}}, false},
         StructuredCase{"multipart/mixed;\r\n boundary=\"==b=;1\"", "multipart/mixed",
                        P{{"boundary", "==b=;1"}}, false},
         StructuredCase{"attachment; filename=\"a \\\"q\\\".pdf\"", "attachment",
@@ -257,8 +258,8 @@ INSTANTIATE_TEST_SUITE_P(
         StructuredCase{"attachment; filename*1=\"b\"; filename*0=\"a\"", "attachment",
                        P{{"filename", "ab"}}, false},
         // RFC 2231 wins over the plain form that clients add for old readers.
-        StructuredCase{"attachment; filename=\"old.pdf\"; filename*=utf-8''new.pdf",
-                       "attachment", P{{"filename", "new.pdf"}}, false},
+        StructuredCase{"attachment; filename=\"old.pdf\"; filename*=utf-8''new.pdf", "attachment",
+                       P{{"filename", "new.pdf"}}, false},
         // Outlook's encoded word in a quoted value.
         StructuredCase{"attachment; filename=\"=?utf-8?B?UmVjaG51bmcucGRm?=\"", "attachment",
                        P{{"filename", "Rechnung.pdf"}}, false},

@@ -39,13 +39,15 @@ TEST_P(DistanceTest, Bounded) {
 INSTANTIATE_TEST_SUITE_P(
     Distance, DistanceTest,
     ::testing::Values(DistanceCase{"", "", 2, 0}, DistanceCase{"abc", "abc", 2, 0},
-                      DistanceCase{"abc", "abd", 2, 1}, DistanceCase{"abc", "acb", 2, 1},  // transposition
+                      DistanceCase{"abc", "abd", 2, 1},
+                      DistanceCase{"abc", "acb", 2, 1},  // transposition
                       DistanceCase{"abc", "ab", 2, 1}, DistanceCase{"", "ab", 2, 2},
                       DistanceCase{"", "abc", 2, 3},  // more than max: max + 1
                       DistanceCase{"kitten", "sitting", 5, 3},
                       DistanceCase{"kitten", "sitting", 2, 3},
-                      DistanceCase{"paypal", "paypa1", 2, 1}, DistanceCase{"bücher", "bucher", 2, 1},  // code points, not bytes
-                      DistanceCase{"ca", "abc", 3, 3},  // OSA, not unrestricted Damerau
+                      DistanceCase{"paypal", "paypa1", 2, 1},
+                      DistanceCase{"bücher", "bucher", 2, 1},  // code points, not bytes
+                      DistanceCase{"ca", "abc", 3, 3},         // OSA, not unrestricted Damerau
                       DistanceCase{"abcdefgh", "hgfedcba", 2, 3}));
 
 TEST(Distance, HugeInputsAreCheap) {
@@ -82,8 +84,8 @@ INSTANTIATE_TEST_SUITE_P(
         // Subdomains belong to the domain.
         LookalikeCase{"mail.paypal.com", "paypal.com", false},
         // Confusables (UTS #39 skeleton).
-        LookalikeCase{"pаypal.com", "paypal.com", true},          // Cyrillic а
-        LookalikeCase{"xn--pypal-4ve.com", "paypal.com", true},   // the same as an A-label
+        LookalikeCase{"pаypal.com", "paypal.com", true},         // Cyrillic а
+        LookalikeCase{"xn--pypal-4ve.com", "paypal.com", true},  // the same as an A-label
         LookalikeCase{"rnicrosoft.com", "microsoft.com", true},
         LookalikeCase{"paypa1.com", "paypal.com", true},
         LookalikeCase{"examp1e.com", "example.com", true},
@@ -91,7 +93,7 @@ INSTANTIATE_TEST_SUITE_P(
         LookalikeCase{"paypai.com", "paypal.com", true},
         LookalikeCase{"paypal.co", "paypal.com", true},
         LookalikeCase{"gogle.com", "google.com", true},
-        LookalikeCase{"googel.com", "google.com", true},   // transposition
+        LookalikeCase{"googel.com", "google.com", true},  // transposition
         LookalikeCase{"exarnple.com", "example.com", true},
         LookalikeCase{"bucher.example", "bücher.example", true},
         LookalikeCase{"ibn.com", "ibm.com", true},
@@ -148,20 +150,17 @@ TEST_P(DisplayNameTest, Matches) {
 
 INSTANTIATE_TEST_SUITE_P(
     Names, DisplayNameTest,
-    ::testing::Values(NameCase{"John Doe", "John Doe", true},
-                      NameCase{"JOHN   DOE", "john doe", true},
-                      NameCase{"Doe, John", "John Doe", true},
-                      NameCase{"\"John Doe\"", "John Doe", true},
-                      NameCase{"John Q. Doe", "John Q Doe", true},
-                      NameCase{"J0hn Doe", "John Doe", true},         // digit zero
-                      NameCase{"Jоhn Dое", "John Doe", true},         // Cyrillic о, е
-                      NameCase{"John\u200B Doe", "John Doe", true},   // zero-width space
-                      NameCase{"Ｊｏｈｎ Ｄｏｅ", "John Doe", true},  // full width
-                      NameCase{"Jörg Müller", "JÖRG MÜLLER", true},
-                      NameCase{"Jane Doe", "John Doe", false},
-                      NameCase{"John Doe Jr", "John Doe", false},
-                      NameCase{"", "", false},
-                      NameCase{"!!!", "???", false}));
+    ::testing::Values(
+        NameCase{"John Doe", "John Doe", true}, NameCase{"JOHN   DOE", "john doe", true},
+        NameCase{"Doe, John", "John Doe", true}, NameCase{"\"John Doe\"", "John Doe", true},
+        NameCase{"John Q. Doe", "John Q Doe", true},
+        NameCase{"J0hn Doe", "John Doe", true},         // digit zero
+        NameCase{"Jоhn Dое", "John Doe", true},         // Cyrillic о, е
+        NameCase{"John\u200B Doe", "John Doe", true},   // zero-width space
+        NameCase{"Ｊｏｈｎ Ｄｏｅ", "John Doe", true},  // full width
+        NameCase{"Jörg Müller", "JÖRG MÜLLER", true}, NameCase{"Jane Doe", "John Doe", false},
+        NameCase{"John Doe Jr", "John Doe", false}, NameCase{"", "", false},
+        NameCase{"!!!", "???", false}));
 
 TEST(DisplayName, Key) {
   EXPECT_EQ(displayNameKey("  Doe ,  John "), displayNameKey("john doe"));

@@ -68,9 +68,8 @@ const Attachment* findAttachment(const MessageView& v, std::string_view filename
 }
 
 bool anyTextContains(const MessageView& v, std::string_view needle) {
-  return std::any_of(v.textParts().begin(), v.textParts().end(), [&](const TextPart& t) {
-    return t.text.find(needle) != std::string::npos;
-  });
+  return std::any_of(v.textParts().begin(), v.textParts().end(),
+                     [&](const TextPart& t) { return t.text.find(needle) != std::string::npos; });
 }
 
 TEST(Mime, MultipartWithAttachments) {
@@ -90,8 +89,9 @@ TEST(Mime, MultipartWithAttachments) {
   EXPECT_NE(v.textParts()[0].text.find("amount € 12.400,00"), std::string::npos);
   EXPECT_NE(v.textParts()[0].text.find("BIC COBADEFFXXX"), std::string::npos);
   EXPECT_EQ(v.textParts()[1].content_type, "text/html");
-  EXPECT_NE(v.textParts()[1].text.find("Our bank details have changed: IBAN DE89 3704 0044 0532 0130 00"),
-            std::string::npos);
+  EXPECT_NE(
+      v.textParts()[1].text.find("Our bank details have changed: IBAN DE89 3704 0044 0532 0130 00"),
+      std::string::npos);
   EXPECT_EQ(v.textParts()[1].text.find("color"), std::string::npos);  // style dropped
 
   const Attachment* pdf = findAttachment(v, "invoice-2024-001.pdf");
@@ -105,7 +105,7 @@ TEST(Mime, MultipartWithAttachments) {
   const Attachment* exe = findAttachment(v, "payment-confirmation.pdf.exe");
   ASSERT_NE(exe, nullptr);
   EXPECT_EQ(exe->content_type, "application/pdf");  // what the sender claims
-  EXPECT_EQ(exe->detected_type, FileType::kPe);      // what it is
+  EXPECT_EQ(exe->detected_type, FileType::kPe);     // what it is
   EXPECT_EQ(exe->size, 16u + 1024u);
   EXPECT_FALSE(anyTextContains(v, "Epilogue"));
   EXPECT_FALSE(anyTextContains(v, "multi-part message"));  // preamble
@@ -256,8 +256,8 @@ TEST(Mime, DefaultsAndEdgeCases) {
   ASSERT_EQ(nb.textParts().size(), 1u);
   EXPECT_EQ(nb.textParts()[0].text, "hello\n");
   // Unknown charset in a part.
-  MessageView uc = parseMessage(
-      "From: a@example.com\nContent-Type: text/plain; charset=x-klingon\n\ntext\n");
+  MessageView uc =
+      parseMessage("From: a@example.com\nContent-Type: text/plain; charset=x-klingon\n\ntext\n");
   EXPECT_TRUE(uc.anomalies().has(Anomaly::kUnknownCharset));
   EXPECT_EQ(uc.textParts()[0].text, "text\n");
   // Duplicate Content-Type: flagged (Postfix and clients may disagree on which one counts).
