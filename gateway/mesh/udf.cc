@@ -107,14 +107,21 @@ Result<std::string> contentDigestUdf(ByteView data, std::string_view content_typ
 
 Result<std::string> authenticatorUdf(ByteView data, std::string_view content_type,
                                      std::string_view key, int bits) {
+  return authenticatorUdfFromDigest(sha512(data), content_type, key, bits);
+}
+
+Result<std::string> authenticatorUdfFromDigest(ByteView sha512_of_data,
+                                               std::string_view content_type, std::string_view key,
+                                               int bits) {
   MESHGATE_RETURN_IF_ERROR(checkBits(bits));
+  if (sha512_of_data.size() != 64) return invalidArgument("expected a SHA-512 digest");
   auto canonical_key = canonicalUdf(key);
   if (!canonical_key.ok()) return canonical_key.status().withContext("authenticator key");
   MESHGATE_ASSIGN_OR_RETURN(
       Bytes okm, hkdf(HashAlgorithm::kSha512, asBytes(*canonical_key), asBytes("KeyedUDFMaster"),
                       asBytes("KeyedUDFExpand"), 64));
   MESHGATE_ASSIGN_OR_RETURN(Bytes mac, hmac(HashAlgorithm::kSha512, okm,
-                                            typed(content_type, sha512(data))));
+                                            typed(content_type, sha512_of_data)));
   Bytes bin;
   bin.reserve(1 + mac.size());
   bin.push_back(static_cast<uint8_t>(UdfType::kAuthenticatorSha512));

@@ -98,6 +98,11 @@ Result<std::string> contentDigestUdf(ByteView data, std::string_view content_typ
 Result<std::string> authenticatorUdf(ByteView data, std::string_view content_type,
                                      std::string_view key, int bits = kUdfDefaultBits);
 
+// The same from SHA512(data), for streamed input.
+Result<std::string> authenticatorUdfFromDigest(ByteView sha512_of_data,
+                                               std::string_view content_type, std::string_view key,
+                                               int bits = kUdfDefaultBits);
+
 Result<std::string> nonceUdf(int bits = kUdfDefaultNonceBits);
 
 struct MessageIds {
