@@ -63,7 +63,8 @@ int runServices(const Args& args, Which which, const std::string& command,
   auto engine = [runtime] { return runtime->engine(); };
   bool any = false;
   if ((which == Which::kAll && cfg.milter.enabled) || which == Which::kMilter) {
-    host.add(milter::makeMilterService());
+    host.add(milter::makeMilterService(
+        milter::makeMilterContext(engine, [runtime] { return runtime->gatewayKey(); })));
     any = true;
   }
   if ((which == Which::kAll && cfg.mesh_service.enabled) || which == Which::kPolicy) {

@@ -17,12 +17,41 @@ Status Runtime::start(std::shared_ptr<const config::Config> config) {
     return unavailable("cannot create gateway.data_dir " + config->gateway.data_dir + ": " +
                        ec.message());
   }
+  auto key = loadOrCreateGatewayKey(config->gateway.key_file);
+  if (!key.ok()) return key.status().withContext("gateway.key_file");
   auto opened = store::openStore(config->store);
   if (!opened.ok()) return opened.status();
   store_ = std::move(opened).value();
   std::lock_guard<std::mutex> lock(mutex_);
+  gateway_key_ = std::make_shared<const mesh::PrivateKey>(std::move(key).value());
   engine_ = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
+  log::info("store: %s; gateway key %s", config->store.backend == config::StoreBackend::kSqlite
+                                             ? ("sqlite " + config->store.sqlite.path).c_str()
+                                             : "postgresql",
+            gateway_key_->kid().c_str());
   return Status();
+}
+
+Result<mesh::PrivateKey> loadOrCreateGatewayKey(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return mesh::loadPrivateKeyFile(path);
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return unavailable("cannot create " + dir.string() + ": " + ec.message());
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  }
+  auto key = mesh::PrivateKey::generate(mesh::KeyType::kEd25519);
+  if (!key.ok()) return key.status();
+  MESHGATE_RETURN_IF_ERROR(mesh::savePrivateKeyFile(*key, path));
+  MESHGATE_RETURN_IF_ERROR(mesh::savePublicKeyFile(key->publicKey(), path + ".pub"));
+  log::info("created gateway signing key %s (%s)", path.c_str(), key->kid().c_str());
+  return key;
+}
+
+std::shared_ptr<const mesh::PrivateKey> Runtime::gatewayKey() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return gateway_key_;
 }
 
 Status Runtime::reload(std::shared_ptr<const config::Config> config) {
@@ -43,6 +72,7 @@ Status Runtime::reload(std::shared_ptr<const config::Config> config) {
 void Runtime::stop() {
   std::lock_guard<std::mutex> lock(mutex_);
   engine_.reset();
+  gateway_key_.reset();
   store_.reset();
 }
 

@@ -4,7 +4,9 @@
 //
 // DESCRIPTION
 //   The Runtime is itself a Service, started first and stopped last by ServiceHost: start()
-//   opens the store (creating the data folder) and builds the engine; reload() builds a new
+//   opens the store (creating the data folder), loads the gateway's signing key (creating an
+//   Ed25519 key, mode 0600, on first start; refusing a key file readable by others) and builds
+//   the engine; reload() builds a new
 //   engine from the new configuration and swaps it in (requests in flight keep the engine
 //   they started with, through their shared_ptr). Changing store settings needs a restart;
 //   reload says so and keeps the open store.
@@ -16,6 +18,7 @@
 #include <memory>
 #include <mutex>
 
+#include "gateway/mesh/keys.h"
 #include "gateway/policy/engine.h"
 #include "gateway/ports/clock.h"
 #include "gateway/ports/service.h"
@@ -36,6 +39,7 @@ class Runtime : public Service {
   std::shared_ptr<const policy::DecisionEngine> engine() const;
   std::shared_ptr<const config::Config> config() const;
   Store& store() { return *store_; }
+  std::shared_ptr<const mesh::PrivateKey> gatewayKey() const;
   const Clock& clock() const { return clock_; }
 
  private:
@@ -43,6 +47,11 @@ class Runtime : public Service {
   std::unique_ptr<Store> store_;
   mutable std::mutex mutex_;
   std::shared_ptr<const policy::DecisionEngine> engine_;
+  std::shared_ptr<const mesh::PrivateKey> gateway_key_;
 };
+
+// Loads the private key at `path`, or creates an Ed25519 key there (and path + ".pub") when
+// the file does not exist.
+Result<mesh::PrivateKey> loadOrCreateGatewayKey(const std::string& path);
 
 }  // namespace meshgate

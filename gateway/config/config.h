@@ -84,6 +84,9 @@ struct MilterSection {
   Millis timeout{7000};      // libmilter's own I/O timeout towards the MTA
   Millis decision_timeout{5000};  // store/resolver budget per callback; far below Postfix's 30 s
   int backlog = 64;
+  // Body bytes kept per message for content checks (payment language, attachments); the
+  // rest of a larger body passes through unexamined and the message is flagged as truncated.
+  uint64_t max_scan_bytes = 4 * 1024 * 1024;
 };
 
 struct TlsSection {

@@ -174,6 +174,7 @@ void readMilter(YamlMap m, MilterSection& s) {
   m.duration("timeout", s.timeout, 1s, 3600s);
   m.duration("decision_timeout", s.decision_timeout, 10ms, 25s);
   m.integer("backlog", s.backlog, 1, 65535);
+  m.size("max_scan_bytes", s.max_scan_bytes, 64 * 1024, 256ull * 1024 * 1024);
   m.finish();
 }
 

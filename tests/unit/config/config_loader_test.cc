@@ -96,8 +96,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"UnknownKey",
                 "gateway:\n  domains: [example.com]\nmilter:\n  enabeld: true\n",
                 "t.yaml:4:3: milter.enabeld: unknown key (known keys here: backlog, "
-                "decision_timeout, enabled, on_error, socket, socket_group, socket_mode, "
-                "timeout)"},
+                "decision_timeout, enabled, max_scan_bytes, on_error, socket, socket_group, "
+                "socket_mode, timeout)"},
         BadCase{"UnknownSection", "gateway:\n  domains: [example.com]\nmiltr: {}\n",
                 "t.yaml:3:1: miltr: unknown key (known keys here: "},
         BadCase{"WrongTypeBool",

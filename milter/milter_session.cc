@@ -1,0 +1,283 @@
+// milter_session.cc - see milter_session.h.
+#include "milter/milter_session.h"
+
+#include <exception>
+
+#include "gateway/mail/mime.h"
+#include "gateway/policy/security_signal.h"
+#include "gateway/util/log.h"
+#include "gateway/util/strings.h"
+
+namespace meshgate::milter {
+
+using policy::Verdict;
+
+namespace {
+
+// The one mapping from a core verdict to a milter step; replies always match the step.
+Step stepFor(Verdict verdict, const policy::Reply& reply) {
+  Step s;
+  switch (verdict) {
+    case Verdict::kAccept:
+    case Verdict::kHold:  // hold is applied at end of message with smfi_quarantine
+      s.kind = Step::Kind::kContinue;
+      return s;
+    case Verdict::kReject:
+      s.kind = Step::Kind::kReject;
+      s.code = reply.code.size() == 3 && reply.code[0] == '5' ? reply.code : "550";
+      s.enhanced = reply.enhanced.rfind("5.", 0) == 0 ? reply.enhanced : "5.7.1";
+      s.text = reply.text.empty() ? "rejected by meshgate policy" : reply.text;
+      return s;
+    case Verdict::kTempfail:
+      s.kind = Step::Kind::kTempfail;
+      s.code = reply.code.size() == 3 && reply.code[0] == '4' ? reply.code : "451";
+      s.enhanced = reply.enhanced.rfind("4.", 0) == 0 ? reply.enhanced : "4.7.1";
+      s.text = reply.text.empty() ? "try again later" : reply.text;
+      return s;
+    case Verdict::kDiscard:
+      s.kind = Step::Kind::kDiscard;
+      return s;
+  }
+  return s;
+}
+
+std::string qidOrNoqueue(const std::string& qid) { return qid.empty() ? "NOQUEUE" : log::sanitize(qid); }
+
+}  // namespace
+
+Step MilterSession::errorStep(config::FailureAction action, const Status& status) {
+  Step s;
+  switch (action) {
+    case config::FailureAction::kTempfail:
+      s.kind = Step::Kind::kTempfail;
+      s.code = "451";
+      s.enhanced = "4.3.0";
+      s.text = "meshgate: temporary failure, try again later";
+      break;
+    case config::FailureAction::kAccept:
+      s.kind = Step::Kind::kContinue;
+      break;
+    case config::FailureAction::kReject:
+      s.kind = Step::Kind::kReject;
+      s.code = "550";
+      s.enhanced = "5.3.0";
+      s.text = "meshgate: cannot process this message";
+      break;
+  }
+  return s;
+}
+
+Step MilterSession::fail(const Status& status, const char* stage) {
+  config::FailureAction action = config::FailureAction::kTempfail;
+  if (msg_.engine) action = msg_.engine->config().milter.on_error;
+  log::error("%s: milter: %s: cannot decide: %s; action=%s", qidOrNoqueue(msg_.request.queue_id).c_str(),
+             stage, log::sanitize(status.toString()).c_str(),
+             std::string(config::failureActionName(action)).c_str());
+  return errorStep(action, status);
+}
+
+void MilterSession::onConnect(std::string hostname, std::string address, std::string daemon_name) {
+  client_ = policy::ClientInfo{};
+  client_.hostname = std::move(hostname);
+  client_.address = std::move(address);
+  client_.daemon_name = std::move(daemon_name);
+}
+
+void MilterSession::onHelo(std::string helo) { client_.helo = std::move(helo); }
+
+Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
+  onAbort();
+  msg_.active = true;
+  try {
+    msg_.engine = context_.engine();
+    if (!msg_.engine) return fail(unavailable("no decision engine"), "mail");
+    client_.auth_user = std::move(auth_user);
+    msg_.request.front_end = "milter";
+    msg_.request.client = client_;
+    msg_.request.sender = normalizeAddress(sender);
+    msg_.headers = std::make_unique<mail::HeaderList>();
+    auto d = msg_.engine->onSender(msg_.request);
+    if (!d.ok()) return fail(d.status(), "mail");
+    msg_.sender_decision = std::move(*d);
+    Step s = stepFor(msg_.sender_decision.verdict, msg_.sender_decision.reply);
+    if (s.kind != Step::Kind::kContinue) {
+      log::info("NOQUEUE: milter: from=<%s> client=%s action=%s rule=%s",
+                log::sanitize(msg_.request.sender).c_str(), log::sanitize(client_.address).c_str(),
+                std::string(policy::verdictName(msg_.sender_decision.verdict)).c_str(),
+                msg_.sender_decision.rule.c_str());
+    }
+    return s;
+  } catch (const std::exception& e) {
+    return fail(internalError(e.what()), "mail");
+  }
+}
+
+Step MilterSession::onRecipient(std::string_view recipient) {
+  try {
+    if (!msg_.active || !msg_.engine) return fail(internalError("RCPT before MAIL"), "rcpt");
+    std::string rcpt = normalizeAddress(recipient);
+    auto r = msg_.engine->onRecipient(msg_.request, rcpt);
+    if (!r.ok()) return fail(r.status(), "rcpt");
+    Step s = stepFor(r->verdict, r->reply);
+    if (s.kind == Step::Kind::kContinue) {
+      msg_.request.recipients.push_back(rcpt);
+      msg_.recipients.push_back(std::move(*r));
+    } else {
+      log::info("NOQUEUE: milter: from=<%s> to=<%s> client=%s action=%s rule=%s contact=%s",
+                log::sanitize(msg_.request.sender).c_str(), log::sanitize(rcpt).c_str(),
+                log::sanitize(client_.address).c_str(),
+                std::string(policy::verdictName(r->verdict)).c_str(), r->rule.c_str(),
+                std::string(policy::contactStatusName(r->contact)).c_str());
+    }
+    return s;
+  } catch (const std::exception& e) {
+    return fail(internalError(e.what()), "rcpt");
+  }
+}
+
+void MilterSession::onHeader(std::string_view name, std::string_view value) {
+  if (!msg_.active) return;
+  msg_.headers->add(name, value);
+}
+
+void MilterSession::onBody(std::string_view chunk) {
+  if (!msg_.active || !msg_.engine) return;
+  msg_.body_seen += chunk.size();
+  size_t limit = msg_.engine->config().milter.max_scan_bytes;
+  if (msg_.body.size() < limit) {
+    msg_.body.append(chunk.substr(0, limit - msg_.body.size()));
+  }
+}
+
+void MilterSession::onAbort() {
+  msg_.engine.reset();
+  msg_.request = policy::MessageRequest{};
+  msg_.sender_decision = policy::Decision{};
+  msg_.recipients.clear();
+  msg_.headers = std::make_unique<mail::HeaderList>();
+  msg_.body.clear();
+  msg_.body.shrink_to_fit();
+  msg_.body_seen = 0;
+  msg_.active = false;
+}
+
+EomResult MilterSession::onEndOfMessage(std::string queue_id) {
+  EomResult r;
+  try {
+    r = decideEndOfMessage(std::move(queue_id));
+  } catch (const std::exception& e) {
+    r = EomResult{};
+    r.step = fail(internalError(e.what()), "eom");
+  }
+  onAbort();
+  return r;
+}
+
+EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
+  EomResult result;
+  msg_.request.queue_id = queue_id;
+  if (!msg_.active || !msg_.engine) {
+    result.step = fail(internalError("end of message without MAIL"), "eom");
+    return result;
+  }
+  const config::Config& cfg = msg_.engine->config();
+
+  // Forged copies of our header go first, whatever else happens: from the last copy back to
+  // the first, because each deletion shifts the indexes of the copies after it.
+  const size_t forged = msg_.headers->count(policy::kSignalHeader);
+  for (size_t i = forged; i >= 1; --i) {
+    result.changes.push_back({HeaderChange::Kind::kDelete, std::string(policy::kSignalHeader),
+                              static_cast<int>(i), ""});
+  }
+
+  mail::MessageView view = mail::parseMime(*msg_.headers, msg_.body);
+  msg_.request.content = &view;
+  if (const std::string* mid = msg_.headers->find("Message-ID")) {
+    msg_.request.message_id = std::string(trimWhitespace(*mid));
+  }
+  msg_.request.size = static_cast<int64_t>(msg_.body_seen);
+  policy::Decision so_far = msg_.sender_decision;
+  so_far.recipients = msg_.recipients;
+  auto decided = msg_.engine->onMessage(msg_.request, so_far);
+  msg_.request.content = nullptr;
+  if (!decided.ok()) {
+    result.step = fail(decided.status(), "eom");
+    return result;  // forged headers are still deleted if the step lets the message through
+  }
+  policy::Decision& d = *decided;
+  result.step = stepFor(d.verdict, d.reply);
+  if (result.step.kind == Step::Kind::kReject || result.step.kind == Step::Kind::kTempfail) {
+    logDecision(d, queue_id);
+    return result;
+  }
+
+  // Our view of the headers as they will be delivered, for binding the signal.
+  mail::HeaderList delivered;
+  for (const auto& h : *msg_.headers) {
+    if (equalsIgnoreCase(h.name, policy::kSignalHeader)) continue;
+    delivered.add(h.name, h.value);
+  }
+  if (!d.subject_tag.empty()) {
+    std::string subject = msg_.headers->find("Subject") ? *msg_.headers->find("Subject") : "";
+    std::string tagged = d.subject_tag + " " + std::string(trimWhitespace(subject));
+    result.changes.push_back({HeaderChange::Kind::kChange, "Subject", 1, tagged});
+    mail::HeaderList retagged;
+    bool done = false;
+    for (const auto& h : delivered) {
+      if (!done && equalsIgnoreCase(h.name, "Subject")) {
+        retagged.add(h.name, tagged);
+        done = true;
+      } else {
+        retagged.add(h.name, h.value);
+      }
+    }
+    if (!done) retagged.add("Subject", tagged);
+    delivered = std::move(retagged);
+  }
+
+  bool local = false;
+  for (const auto& rc : d.recipients) {
+    if (!rc.account.empty() || cfg.isLocalDomain(addressDomain(rc.recipient))) local = true;
+  }
+  if (local) {
+    auto key = context_.gateway_key();
+    if (!key) {
+      result.step = fail(unavailable("the gateway signing key is not loaded"), "eom");
+      return result;
+    }
+    policy::SecuritySignal signal =
+        policy::signalFromDecision(d, cfg.gateway.node, context_.now(), context_.nonce());
+    if (d.verdict == Verdict::kHold && signal.contact != "mixed") signal.contact = "quarantined";
+    auto value = policy::signSignal(signal, delivered, *key);
+    if (!value.ok()) {
+      result.step = fail(value.status(), "eom");
+      return result;
+    }
+    result.changes.push_back(
+        {HeaderChange::Kind::kInsert, std::string(policy::kSignalHeader), 0, *value});
+  }
+  if (d.verdict == Verdict::kHold) {
+    result.quarantine_reason = "meshgate: " + (d.hold_reason.empty() ? d.rule : d.hold_reason);
+  }
+  logDecision(d, queue_id);
+  return result;
+}
+
+void MilterSession::logDecision(const policy::Decision& d, std::string_view qid) {
+  std::vector<std::string> to;
+  std::vector<std::string> contacts;
+  for (const auto& r : d.recipients) {
+    to.push_back("<" + log::sanitize(r.recipient) + ">");
+    contacts.emplace_back(policy::contactStatusName(r.contact));
+  }
+  std::vector<std::string> checks;
+  for (const auto& c : d.checks) checks.push_back(c.name);
+  log::info("%s: milter: from=<%s> to=%s client=%s action=%s rule=%s contact=%s checks=%s",
+            qidOrNoqueue(std::string(qid)).c_str(), log::sanitize(msg_.request.sender).c_str(),
+            joinList(to, ",").c_str(), log::sanitize(client_.address).c_str(),
+            std::string(policy::verdictName(d.verdict)).c_str(),
+            d.rule.empty() ? "default" : d.rule.c_str(), joinList(contacts, ",").c_str(),
+            checks.empty() ? "none" : joinList(checks, ",").c_str());
+}
+
+}  // namespace meshgate::milter

@@ -1,0 +1,115 @@
+// NAME
+//   milter_session.h - one SMTP connection as the milter sees it, without libmilter.
+//
+// SYNOPSIS
+//   MilterSession s(context);                       // per connection (smfi_setpriv)
+//   s.onConnect(host, addr); s.onHelo(helo);
+//   Step a = s.onMail(sender, macros);              // per message
+//   Step b = s.onRecipient(rcpt);
+//   s.onHeader(name, value); s.onBody(chunk);
+//   EomResult r = s.onEndOfMessage(queue_id);       // actions for the glue to apply
+//   s.onAbort();
+//
+// DESCRIPTION
+//   The libmilter callbacks in milter_service.cc forward one to one to these methods (as
+//   OpenDKIM's callbacks forward to libopendkim), so the whole message path can be tested with
+//   no MTA. The session builds the core MessageRequest, asks the DecisionEngine at MAIL, RCPT and
+//   end of message, and returns what to do:
+//     - a Step (continue / reject / tempfail / accept / discard) with the SMTP reply, whose code
+//       always matches the step (5xx only with reject, 4xx only with tempfail);
+//     - at end of message, the header edits in the order the glue must apply them: every
+//       incoming copy of Mesh-Security-Signal deleted from the LAST index backwards (indices
+//       shift), the Subject tag, the new signal inserted at index 0, and the quarantine reason.
+//   Errors from the core (store down, timeout) go through ONE table, errorStep(), driven by
+//   milter.on_error (tempfail by default); an exception never leaves a method.
+//
+//   Per-message state is reset by onMail, onAbort and at the end of onEndOfMessage.
+//
+// SECURITY
+//   Everything from the SMTP client is hostile: headers are collected within the mail
+//   library's limits, the body is kept only up to milter.max_scan_bytes for analysis, and every
+//   value written to the log passes log::sanitize().
+//
+// THREAD SAFETY
+//   One session per connection; libmilter calls a connection's callbacks sequentially.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/mail/header.h"
+#include "gateway/mesh/keys.h"
+#include "gateway/policy/engine.h"
+
+namespace meshgate::milter {
+
+// What the gateway shares with every session: the current engine and the signing key.
+struct MilterContext {
+  std::function<std::shared_ptr<const policy::DecisionEngine>()> engine;
+  std::function<std::shared_ptr<const mesh::PrivateKey>()> gateway_key;
+  std::function<int64_t()> now;
+  std::function<std::string()> nonce;  // random token for signals
+};
+
+struct Step {
+  enum class Kind { kContinue, kReject, kTempfail, kAccept, kDiscard } kind = Kind::kContinue;
+  std::string code;      // "550" / "451"; empty = no custom reply
+  std::string enhanced;  // "5.7.1"
+  std::string text;
+};
+
+struct HeaderChange {
+  enum class Kind { kDelete, kChange, kInsert } kind;
+  std::string name;
+  int index = 0;  // kDelete/kChange: 1-based occurrence among headers of that name
+                  // kInsert: position among all headers (0 = top)
+  std::string value;
+};
+
+struct EomResult {
+  Step step;
+  std::vector<HeaderChange> changes;
+  std::optional<std::string> quarantine_reason;
+};
+
+class MilterSession {
+ public:
+  explicit MilterSession(MilterContext context) : context_(std::move(context)) {}
+
+  void onConnect(std::string hostname, std::string address, std::string daemon_name);
+  void onHelo(std::string helo);
+  Step onMail(std::string_view sender, std::string auth_user);
+  Step onRecipient(std::string_view recipient);
+  void onHeader(std::string_view name, std::string_view value);
+  void onBody(std::string_view chunk);
+  EomResult onEndOfMessage(std::string queue_id);
+  void onAbort();
+
+  // The one error table: what a failure to decide becomes, per milter.on_error.
+  static Step errorStep(config::FailureAction action, const Status& status);
+
+ private:
+  struct Message {
+    std::shared_ptr<const policy::DecisionEngine> engine;
+    policy::MessageRequest request;
+    policy::Decision sender_decision;
+    std::vector<policy::RecipientDecision> recipients;
+    std::unique_ptr<mail::HeaderList> headers = std::make_unique<mail::HeaderList>();
+    std::string body;
+    uint64_t body_seen = 0;
+    bool active = false;
+  };
+
+  Step fail(const Status& status, const char* stage);
+  EomResult decideEndOfMessage(std::string queue_id);
+  void logDecision(const policy::Decision& d, std::string_view qid);
+
+  MilterContext context_;
+  policy::ClientInfo client_;
+  Message msg_;
+};
+
+}  // namespace meshgate::milter
