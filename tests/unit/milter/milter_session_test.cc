@@ -1,0 +1,210 @@
+// The milter's message path without an MTA: MilterSession driven as libmilter would drive it.
+// (tests/integration/ runs the same paths through miltertest and a real Postfix.)
+#include "milter/milter_session.h"
+
+#include <gtest/gtest.h>
+
+#include "gateway/config/config_loader.h"
+#include "gateway/policy/security_signal.h"
+#include "tests/support/mock_store.h"
+
+namespace meshgate::milter {
+namespace {
+
+using ::testing::_;
+using ::testing::NiceMock;
+using ::testing::Return;
+
+class Session : public ::testing::Test {
+ protected:
+  void SetUp() override { configure("contacts-only", "tempfail"); }
+
+  void configure(const std::string& ingress, const std::string& on_error) {
+    auto loaded = config::loadConfigString(
+        "gateway:\n  node: mx.example.com\n  domains: [example.com]\ningress:\n  default: " +
+            ingress + "\nmilter:\n  on_error: " + on_error + "\nabuse:\n  enabled: false\n",
+        "t.yaml");
+    ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
+    engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
+    ON_CALL(store_, getAccount(_)).WillByDefault([](std::string_view a) -> Result<AccountRecord> {
+      if (a != "bob@example.com" && a != "carol@example.com") return notFound("none");
+      AccountRecord r;
+      r.address = std::string(a);
+      return r;
+    });
+    ON_CALL(store_, findContact(_, _))
+        .WillByDefault([](std::string_view, const std::vector<std::string>& c)
+                           -> Result<std::optional<ContactMatch>> {
+          if (!c.empty() && c[0] == "alice@partner.net") {
+            return std::optional<ContactMatch>(ContactMatch{c[0], "smtp", c[0]});
+          }
+          return std::optional<ContactMatch>();
+        });
+  }
+
+  MilterSession makeSession() {
+    MilterContext ctx;
+    ctx.engine = [this] { return engine_; };
+    ctx.gateway_key = [this] { return key_; };
+    ctx.now = [] { return int64_t{1'800'000'000}; };
+    ctx.nonce = [] { return std::string("nonce"); };
+    MilterSession s(ctx);
+    s.onConnect("mx.partner.net", "198.51.100.7", "");
+    s.onHelo("mx.partner.net");
+    return s;
+  }
+
+  void sendHeaders(MilterSession& s, int forged_signals) {
+    s.onHeader("From", "Alice <alice@partner.net>");
+    for (int i = 0; i < forged_signals; ++i) {
+      s.onHeader(i % 2 ? "MESH-SECURITY-SIGNAL" : "Mesh-Security-Signal",
+                 "v=1; gw=mx.example.com; contact=known-contact; forged=yes");
+    }
+    s.onHeader("To", "bob@example.com");
+    s.onHeader("Subject", "hello");
+    s.onBody("Hi Bob,\r\nsee you.\r\n");
+  }
+
+  NiceMock<testing::MockStore> store_;
+  testing::FixedClock clock_{1'800'000'000};
+  std::shared_ptr<const policy::DecisionEngine> engine_;
+  std::shared_ptr<const mesh::PrivateKey> key_ = std::make_shared<const mesh::PrivateKey>(
+      *mesh::PrivateKey::generate(mesh::KeyType::kEd25519));
+};
+
+TEST_F(Session, StrangerRejectedPerRecipientOthersUnaffected) {
+  MilterSession s = makeSession();
+  EXPECT_EQ(s.onMail("<mallory@evil.example>", "").kind, Step::Kind::kContinue);
+  Step bob = s.onRecipient("<bob@example.com>");
+  EXPECT_EQ(bob.kind, Step::Kind::kReject);
+  EXPECT_EQ(bob.code, "550");
+  EXPECT_EQ(bob.enhanced, "5.7.1");
+  EXPECT_NE(bob.text.find("accepts mail only from its contacts"), std::string::npos);
+  EXPECT_EQ(s.onRecipient("<someone@elsewhere.net>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 0);
+  EomResult r = s.onEndOfMessage("4ABC");
+  EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
+  // No local recipient left: no signal.
+  EXPECT_TRUE(r.changes.empty());
+}
+
+TEST_F(Session, KnownContactGetsASignalThatVerifiesAndForgedCopiesAreDeletedLastFirst) {
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 3);
+  EomResult r = s.onEndOfMessage("4ABC");
+  ASSERT_EQ(r.step.kind, Step::Kind::kContinue);
+  ASSERT_EQ(r.changes.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(r.changes[static_cast<size_t>(i)].kind, HeaderChange::Kind::kDelete);
+    EXPECT_EQ(r.changes[static_cast<size_t>(i)].index, 3 - i);  // 3, 2, 1
+  }
+  const HeaderChange& ins = r.changes[3];
+  EXPECT_EQ(ins.kind, HeaderChange::Kind::kInsert);
+  EXPECT_EQ(ins.index, 0);
+  EXPECT_EQ(ins.name, "Mesh-Security-Signal");
+  auto parsed = policy::parseSignal(ins.value);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->contact, "known-contact");
+  EXPECT_EQ(parsed->gateway, "mx.example.com");
+  mail::HeaderList delivered;
+  delivered.add("Mesh-Security-Signal", ins.value);
+  delivered.add("From", "Alice <alice@partner.net>");
+  delivered.add("To", "bob@example.com");
+  delivered.add("Subject", "hello");
+  EXPECT_TRUE(policy::verifySignal(*parsed, delivered, key_->publicKey()).ok());
+  EXPECT_FALSE(r.quarantine_reason.has_value());
+}
+
+TEST_F(Session, QuarantineUnknownHoldsWithReasonAndSignalSaysQuarantined) {
+  configure("quarantine-unknown", "tempfail");
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<mallory@evil.example>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 0);
+  EomResult r = s.onEndOfMessage("4ABC");
+  EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
+  ASSERT_TRUE(r.quarantine_reason.has_value());
+  EXPECT_EQ(*r.quarantine_reason, "meshgate: first contact for bob@example.com");
+  ASSERT_EQ(r.changes.size(), 1u);
+  EXPECT_EQ(policy::parseSignal(r.changes[0].value)->contact, "quarantined");
+}
+
+TEST_F(Session, StoreDownFollowsTheErrorTable) {
+  struct Case {
+    const char* on_error;
+    Step::Kind kind;
+    const char* code;
+    const char* enhanced;
+  };
+  for (const Case& c : {Case{"tempfail", Step::Kind::kTempfail, "451", "4.3.0"},
+                        Case{"reject", Step::Kind::kReject, "550", "5.3.0"},
+                        Case{"accept", Step::Kind::kContinue, "", ""}}) {
+    configure("contacts-only", c.on_error);
+    EXPECT_CALL(store_, getAccount(_))
+        .WillOnce(Return(Result<AccountRecord>(unavailable("database is locked"))));
+    MilterSession s = makeSession();
+    ASSERT_EQ(s.onMail("<a@partner.net>", "").kind, Step::Kind::kContinue);
+    Step st = s.onRecipient("<bob@example.com>");
+    EXPECT_EQ(st.kind, c.kind) << c.on_error;
+    EXPECT_EQ(st.code, c.code) << c.on_error;
+    EXPECT_EQ(st.enhanced, c.enhanced) << c.on_error;
+    ::testing::Mock::VerifyAndClearExpectations(&store_);
+  }
+}
+
+TEST_F(Session, ReplyCodeAlwaysMatchesTheStep) {
+  // A 4xx code must never go with a reject, nor a 5xx with a tempfail (libmilter would
+  // silently drop the reply).
+  for (auto on_error : {config::FailureAction::kTempfail, config::FailureAction::kReject,
+                        config::FailureAction::kAccept}) {
+    Step s = MilterSession::errorStep(on_error, unavailable("x"));
+    if (s.kind == Step::Kind::kReject) {
+      EXPECT_EQ(s.code[0], '5');
+    }
+    if (s.kind == Step::Kind::kTempfail) {
+      EXPECT_EQ(s.code[0], '4');
+    }
+    EXPECT_EQ(s.text.find('%'), std::string::npos);
+  }
+}
+
+TEST_F(Session, NoEngineIsATempfailNotAnAccept) {
+  MilterContext ctx;
+  ctx.engine = [] { return std::shared_ptr<const policy::DecisionEngine>(); };
+  ctx.gateway_key = [this] { return key_; };
+  ctx.now = [] { return int64_t{1}; };
+  ctx.nonce = [] { return std::string("n"); };
+  MilterSession s(ctx);
+  s.onConnect("h", "192.0.2.1", "");
+  EXPECT_EQ(s.onMail("<a@b.example>", "").kind, Step::Kind::kTempfail);
+}
+
+TEST_F(Session, MissingKeyAtEomTempfails) {
+  key_.reset();
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 1);
+  EXPECT_EQ(s.onEndOfMessage("Q").step.kind, Step::Kind::kTempfail);
+}
+
+TEST_F(Session, StateIsResetBetweenMessagesAndOnAbort) {
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 2);
+  s.onAbort();
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<carol@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 0);
+  EomResult r = s.onEndOfMessage("Q2");
+  ASSERT_EQ(r.changes.size(), 1u);  // no deletions carried over from the aborted message
+  EXPECT_EQ(r.changes[0].kind, HeaderChange::Kind::kInsert);
+  // After EOM, a stray EOM without MAIL is an error, not a delivery with stale state.
+  EXPECT_EQ(s.onEndOfMessage("Q3").step.kind, Step::Kind::kTempfail);
+}
+
+}  // namespace
+}  // namespace meshgate::milter
