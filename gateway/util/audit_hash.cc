@@ -77,10 +77,11 @@ bool AuditChainVerifier::feed(const AuditRecord& record) {
   if (record.sequence != expected) {
     // A gap names the first missing record; a repeat or a step back names the intruder.
     const int64_t bad = record.sequence > expected ? expected : record.sequence;
-    error_ = AuditChainError{bad, "expected record " + std::to_string(expected) + ", found " +
-                                      std::to_string(record.sequence) +
-                                      (record.sequence > expected ? " (records removed)"
-                                                                  : " (records inserted or reordered)")};
+    error_ =
+        AuditChainError{bad, "expected record " + std::to_string(expected) + ", found " +
+                                 std::to_string(record.sequence) +
+                                 (record.sequence > expected ? " (records removed)"
+                                                             : " (records inserted or reordered)")};
     return false;
   }
   if (record.prev_hash != last_hash_) {
@@ -112,10 +113,10 @@ void AuditChainVerifier::expectCheckpoint(int64_t sequence, std::string head_has
 bool AuditChainVerifier::finish() {
   if (error_) return false;
   if (checkpoint_sequence_ && last_sequence_ < *checkpoint_sequence_) {
-    error_ = AuditChainError{last_sequence_ + 1,
-                             "the checkpoint covers record " +
-                                 std::to_string(*checkpoint_sequence_) + " but the log ends at " +
-                                 std::to_string(last_sequence_) + " (records removed from the end)"};
+    error_ = AuditChainError{
+        last_sequence_ + 1, "the checkpoint covers record " +
+                                std::to_string(*checkpoint_sequence_) + " but the log ends at " +
+                                std::to_string(last_sequence_) + " (records removed from the end)"};
     return false;
   }
   return true;

@@ -64,9 +64,9 @@ class PostgresConnection final : public SqlConnection {
     }
   }
 
-  Status run(const std::string& sql, std::span<const SqlParam> params,
-             SqlResult* result) override {
-    MESHGATE_ASSIGN_OR_RETURN(const std::string* name, prepare(sql, static_cast<int>(params.size())));
+  Status run(const std::string& sql, std::span<const SqlParam> params, SqlResult* result) override {
+    MESHGATE_ASSIGN_OR_RETURN(const std::string* name,
+                              prepare(sql, static_cast<int>(params.size())));
     // Text-format parameters: integers as decimal; text is NUL-free (checked by SqlStore).
     std::vector<std::string> storage;
     storage.reserve(params.size());
@@ -198,8 +198,8 @@ class PostgresPool final : public SqlConnectionPool {
     if (PQstatus(conn) != CONNECTION_OK) {
       return unavailable("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn)));
     }
-    Status status = connection->setting("lock_timeout",
-                                        std::to_string(options_.lock_timeout.count()));
+    Status status =
+        connection->setting("lock_timeout", std::to_string(options_.lock_timeout.count()));
     if (status.ok()) {
       status = connection->setting("statement_timeout",
                                    std::to_string(options_.statement_timeout.count()));

@@ -76,8 +76,7 @@ const std::string kUpdateAccount =
 const std::string kDeleteAccountContacts = "DELETE FROM contacts WHERE account = $1";
 const std::string kDeleteAccountEntries = "DELETE FROM entries WHERE account = $1";
 const std::string kDeleteAccount = "DELETE FROM accounts WHERE address = $1";
-const std::string kListAccounts =
-    "SELECT " + kAccountColumns + " FROM accounts ORDER BY address";
+const std::string kListAccounts = "SELECT " + kAccountColumns + " FROM accounts ORDER BY address";
 
 // ---- catalogs
 const std::string kNextEntrySequence =
@@ -94,8 +93,8 @@ const std::string kInsertContact =
     "INSERT INTO contacts (account, \"match\", protocols, catalog, entry_key) "
     "VALUES ($1, $2, $3, 'contacts', $4)";
 const std::string kEntryColumns = "account, catalog, key, data, updated, sequence";
-const std::string kSelectEntry = "SELECT " + kEntryColumns +
-                                 " FROM entries WHERE account = $1 AND catalog = $2 AND key = $3";
+const std::string kSelectEntry =
+    "SELECT " + kEntryColumns + " FROM entries WHERE account = $1 AND catalog = $2 AND key = $3";
 const std::string kDeleteEntry =
     "DELETE FROM entries WHERE account = $1 AND catalog = $2 AND key = $3";
 const std::string kListEntries =
@@ -146,10 +145,9 @@ const std::string kAuditColumns =
 const std::string kInsertAudit =
     "INSERT INTO audit_log (" + kAuditColumns +
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-const std::string kAdvanceAuditHead =
-    "UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1";
-const std::string kReadAudit = "SELECT " + kAuditColumns +
-                               " FROM audit_log WHERE sequence >= $1 ORDER BY sequence LIMIT $2";
+const std::string kAdvanceAuditHead = "UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1";
+const std::string kReadAudit =
+    "SELECT " + kAuditColumns + " FROM audit_log WHERE sequence >= $1 ORDER BY sequence LIMIT $2";
 const std::string kAuditHashAt = "SELECT hash FROM audit_log WHERE sequence = $1";
 const std::string kPutCheckpoint =
     "INSERT INTO audit_checkpoints (sequence, time, head_hash, signature) "
@@ -376,8 +374,8 @@ Status SqlStore::createAccount(const AccountRecord& a) {
 
 Result<AccountRecord> SqlStore::getAccount(std::string_view address) {
   SqlResult result;
-  MESHGATE_RETURN_IF_ERROR(withConnection(
-      [&](SqlConnection& c) { return run(c, kSelectAccount, {address}, &result); }));
+  MESHGATE_RETURN_IF_ERROR(
+      withConnection([&](SqlConnection& c) { return run(c, kSelectAccount, {address}, &result); }));
   if (result.rows.empty()) return notFound("no account " + std::string(address));
   return accountFromRow(result.rows, 0);
 }
@@ -411,7 +409,8 @@ Result<std::vector<AccountRecord>> SqlStore::listAccounts() {
       withConnection([&](SqlConnection& c) { return run(c, kListAccounts, {}, &result); }));
   std::vector<AccountRecord> accounts;
   accounts.reserve(result.rows.size());
-  for (size_t r = 0; r < result.rows.size(); ++r) accounts.push_back(accountFromRow(result.rows, r));
+  for (size_t r = 0; r < result.rows.size(); ++r)
+    accounts.push_back(accountFromRow(result.rows, r));
   return accounts;
 }
 
@@ -433,7 +432,8 @@ Result<int64_t> SqlStore::putEntry(const CatalogEntry& entry,
     std::set<std::string_view> seen;
     for (const ContactMatch& m : *matches) {
       if (m.match.empty()) return invalidArgument("empty contact match");
-      if (m.protocols.empty()) return invalidArgument("contact match " + m.match + ": no protocols");
+      if (m.protocols.empty())
+        return invalidArgument("contact match " + m.match + ": no protocols");
       if (!m.entry_key.empty() && m.entry_key != entry.key) {
         return invalidArgument("contact match " + m.match + " names entry " + m.entry_key +
                                ", not " + entry.key);
@@ -452,9 +452,9 @@ Result<int64_t> SqlStore::putEntry(const CatalogEntry& entry,
     MESHGATE_RETURN_IF_ERROR(run(c, kNextEntrySequence, {}, &result));
     if (result.rows.empty()) return internalError("store_sequences has no 'entries' row");
     sequence = result.rows.integer(0, 0);
-    MESHGATE_RETURN_IF_ERROR(run(c, kUpsertEntry,
-                                 {entry.account, entry.catalog, entry.key, entry.data,
-                                  entry.updated, sequence}));
+    MESHGATE_RETURN_IF_ERROR(
+        run(c, kUpsertEntry,
+            {entry.account, entry.catalog, entry.key, entry.data, entry.updated, sequence}));
     if (!matches) return Status();
     MESHGATE_RETURN_IF_ERROR(run(c, kDeleteEntryContacts, {entry.account, entry.key}));
     for (const ContactMatch& m : *matches) {
@@ -476,8 +476,9 @@ Result<int64_t> SqlStore::putEntry(const CatalogEntry& entry,
 Result<CatalogEntry> SqlStore::getEntry(std::string_view account, std::string_view catalog,
                                         std::string_view key) {
   SqlResult result;
-  MESHGATE_RETURN_IF_ERROR(withConnection(
-      [&](SqlConnection& c) { return run(c, kSelectEntry, {account, catalog, key}, &result); }));
+  MESHGATE_RETURN_IF_ERROR(withConnection([&](SqlConnection& c) {
+    return run(c, kSelectEntry, {account, catalog, key}, &result);
+  }));
   if (result.rows.empty()) {
     return notFound("no entry " + std::string(key) + " in " + std::string(catalog) + " of " +
                     std::string(account));
@@ -501,8 +502,7 @@ Status SqlStore::deleteEntry(std::string_view account, std::string_view catalog,
   });
 }
 
-Result<Page<CatalogEntry>> SqlStore::listEntries(std::string_view account,
-                                                 std::string_view catalog,
+Result<Page<CatalogEntry>> SqlStore::listEntries(std::string_view account, std::string_view catalog,
                                                  const EntryQuery& query) {
   if (query.max_entries <= 0) return invalidArgument("max_entries must be positive");
   if (query.max_bytes <= 0) return invalidArgument("max_bytes must be positive");
@@ -524,8 +524,8 @@ Result<Page<CatalogEntry>> SqlStore::listEntries(std::string_view account,
   const size_t rows = result.rows.size();
   size_t taken = 0;
   for (; taken < rows && static_cast<int64_t>(taken) < limit; ++taken) {
-    const int64_t size = static_cast<int64_t>(result.rows.text(taken, 2).size() +
-                                              result.rows.text(taken, 3).size());
+    const int64_t size =
+        static_cast<int64_t>(result.rows.text(taken, 2).size() + result.rows.text(taken, 3).size());
     // Always at least one entry, or a single large entry would stall the caller forever.
     if (taken > 0 && bytes + size > query.max_bytes) break;
     bytes += size;
@@ -566,8 +566,8 @@ Result<std::optional<ContactMatch>> SqlStore::findContact(
 
 // ---- counters, nonces, claims
 
-Result<int64_t> SqlStore::addToCounter(std::string_view key, int64_t window_start,
-                                       int64_t amount, int64_t expire_before) {
+Result<int64_t> SqlStore::addToCounter(std::string_view key, int64_t window_start, int64_t amount,
+                                       int64_t expire_before) {
   MESHGATE_RETURN_IF_ERROR(checkText("counter key", key));
   int64_t purged_before = counters_purged_before_.load();
   const bool purge = expire_before > purged_before;
@@ -640,11 +640,11 @@ Result<AuditRecord> SqlStore::appendAudit(const AuditRecord& record) {
     stored.prev_hash = head.rows.text(0, 1);
     stored.hash = auditRecordHash(stored.prev_hash, stored);
     if (stored.hash.empty()) return internalError("SHA-512 failed");
-    MESHGATE_RETURN_IF_ERROR(run(c, kInsertAudit,
-                                 {stored.sequence, stored.time, stored.node, stored.kind,
-                                  stored.message_id, stored.queue_id, stored.sender,
-                                  stored.recipients, stored.rule, stored.action, stored.signals,
-                                  stored.detail, stored.prev_hash, stored.hash}));
+    MESHGATE_RETURN_IF_ERROR(
+        run(c, kInsertAudit,
+            {stored.sequence, stored.time, stored.node, stored.kind, stored.message_id,
+             stored.queue_id, stored.sender, stored.recipients, stored.rule, stored.action,
+             stored.signals, stored.detail, stored.prev_hash, stored.hash}));
     return run(c, kAdvanceAuditHead, {stored.sequence, stored.hash});
   }));
   return stored;
@@ -663,8 +663,7 @@ Result<std::vector<AuditRecord>> SqlStore::readAudit(int64_t from_sequence, int 
 }
 
 Status SqlStore::putCheckpoint(const AuditCheckpoint& cp) {
-  MESHGATE_RETURN_IF_ERROR(
-      checkTexts({{"head_hash", cp.head_hash}, {"signature", cp.signature}}));
+  MESHGATE_RETURN_IF_ERROR(checkTexts({{"head_hash", cp.head_hash}, {"signature", cp.signature}}));
   if (cp.sequence < 0) return invalidArgument("checkpoint sequence is negative");
   return transact(true, [&](SqlConnection& c) -> Status {
     // A checkpoint must sign what the log holds; anything else is a caller bug that would make
@@ -694,9 +693,9 @@ Result<std::optional<AuditCheckpoint>> SqlStore::latestCheckpoint() {
   MESHGATE_RETURN_IF_ERROR(
       withConnection([&](SqlConnection& c) { return run(c, kLatestCheckpoint, {}, &result); }));
   if (result.rows.empty()) return std::optional<AuditCheckpoint>();
-  return std::optional<AuditCheckpoint>(AuditCheckpoint{
-      result.rows.integer(0, 0), result.rows.integer(0, 1), result.rows.text(0, 2),
-      result.rows.text(0, 3)});
+  return std::optional<AuditCheckpoint>(
+      AuditCheckpoint{result.rows.integer(0, 0), result.rows.integer(0, 1), result.rows.text(0, 2),
+                      result.rows.text(0, 3)});
 }
 
 // ---- quarantine
@@ -715,8 +714,8 @@ Status SqlStore::putQuarantine(const QuarantineRecord& q) {
                                        {"subject", q.subject}}));
   return transact(true, [&](SqlConnection& c) {
     return run(c, kPutQuarantine,
-               {q.id, q.queue_id, q.message_id, q.sender, q.recipients, q.reason, q.subject,
-                q.time, q.state});
+               {q.id, q.queue_id, q.message_id, q.sender, q.recipients, q.reason, q.subject, q.time,
+                q.state});
   });
 }
 

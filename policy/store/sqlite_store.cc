@@ -137,8 +137,7 @@ class SqliteConnection final : public SqlConnection {
     releaseWriter();
   }
 
-  Status run(const std::string& sql, std::span<const SqlParam> params,
-             SqlResult* result) override {
+  Status run(const std::string& sql, std::span<const SqlParam> params, SqlResult* result) override {
     MESHGATE_ASSIGN_OR_RETURN(Statement * statement, prepare(sql));
     sqlite3_stmt* stmt = statement->handle;
     if (params.size() != statement->param_index.size()) {
@@ -299,8 +298,8 @@ class SqlitePool final : public SqlConnectionPool {
   Result<std::unique_ptr<SqlConnection>> open() {
     sqlite3* db = nullptr;
     // NOMUTEX: each connection is used by one thread at a time (the pool guarantees it).
-    int rc = sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       Status status = sqliteStatus(rc, db ? sqlite3_errmsg(db) : "cannot open");
       sqlite3_close_v2(db);
@@ -329,7 +328,7 @@ class SqlitePool final : public SqlConnectionPool {
 // mkdir -p with mode 0750 for the levels it creates.
 Status createFolders(const std::string& folder) {
   if (folder.empty()) return Status();
-  struct stat st{};
+  struct stat st {};
   if (::stat(folder.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) return unavailable(folder + ": not a folder");
     return Status();

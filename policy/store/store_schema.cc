@@ -65,7 +65,8 @@ CREATE TABLE claims (
   claimed BIGINT NOT NULL
 );
 )sql"},
-      {3, "audit log with its chain head and checkpoints; quarantine", R"sql(
+      {3, "audit log with its chain head and checkpoints; quarantine",
+       R"sql(
 CREATE TABLE audit_log (
   sequence   BIGINT PRIMARY KEY,
   time       BIGINT NOT NULL,

@@ -65,11 +65,10 @@ TEST(AuditHashTest, HashIsSha512HexOfPrevAndCanonical) {
   EXPECT_NE(h, auditRecordHash(std::string(128, '1'), sample(1)));
   // Every field counts, prev_hash/hash themselves do not.
   AuditRecord r = sample(1);
-  for (std::string* field : {&r.node, &r.kind, &r.message_id, &r.queue_id, &r.sender,
-                             &r.recipients, &r.rule, &r.action, &r.signals, &r.detail}) {
+  for (std::string* field : {&r.node, &r.kind, &r.message_id, &r.queue_id, &r.sender, &r.recipients,
+                             &r.rule, &r.action, &r.signals, &r.detail}) {
     AuditRecord changed = r;
-    const size_t offset =
-        reinterpret_cast<const char*>(field) - reinterpret_cast<const char*>(&r);
+    const size_t offset = reinterpret_cast<const char*>(field) - reinterpret_cast<const char*>(&r);
     *reinterpret_cast<std::string*>(reinterpret_cast<char*>(&changed) + offset) += "!";
     EXPECT_NE(auditRecordHash(kAuditGenesisHash, changed), h) << offset;
   }

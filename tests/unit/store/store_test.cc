@@ -28,11 +28,11 @@ const Status& statusOf(const Result<T>& result) {
   return result.status();
 }
 
-#define ASSERT_OK(expr)                                               \
-  do {                                                                \
-    const auto& _result = (expr);                                     \
-    const ::meshgate::Status& _s = statusOf(_result);                 \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.toString();           \
+#define ASSERT_OK(expr)                                     \
+  do {                                                      \
+    const auto& _result = (expr);                           \
+    const ::meshgate::Status& _s = statusOf(_result);       \
+    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.toString(); \
   } while (0)
 
 template <typename T>
@@ -129,8 +129,7 @@ TEST_P(StoreTest, PingAndSchemaVersion) {
 TEST_P(StoreTest, AccountLifecycle) {
   ASSERT_OK(store_->createAccount(account("bob@example.com")));
   ASSERT_OK(store_->createAccount(account("alice@example.com")));
-  EXPECT_EQ(store_->createAccount(account("alice@example.com")).code(),
-            StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->createAccount(account("alice@example.com")).code(), StatusCode::kAlreadyExists);
 
   AccountRecord got = VALUE(store_->getAccount("alice@example.com"));
   AccountRecord want = account("alice@example.com");
@@ -207,8 +206,8 @@ TEST_P(StoreTest, ValuesAreNeverSql) {
 // ---------------------------------------------------------------- catalogs
 
 TEST_P(StoreTest, EntriesPutGetReplaceDelete) {
-  int64_t s1 = VALUE(store_->putEntry(entry("alice@example.com", "applications", "ssh", "{\"a\":1}"),
-                                      std::nullopt));
+  int64_t s1 = VALUE(store_->putEntry(
+      entry("alice@example.com", "applications", "ssh", "{\"a\":1}"), std::nullopt));
   int64_t s2 = VALUE(store_->putEntry(entry("alice@example.com", "devices", "d1"), std::nullopt));
   int64_t s3 = VALUE(store_->putEntry(entry("", "publications", "p1"), std::nullopt));
   EXPECT_LT(s1, s2);
@@ -241,9 +240,9 @@ TEST_P(StoreTest, EntriesPutGetReplaceDelete) {
 TEST_P(StoreTest, ContactIndex) {
   const std::string alice = "alice@example.com";
   ASSERT_OK(store_->createAccount(account(alice)));
-  ASSERT_OK(store_->putEntry(entry(alice, "contacts", "bob"),
-                             std::vector<ContactMatch>{{"bob@example.net", "smtp,ssh", ""},
-                                                       {"udf:MBOB", "*", "bob"}}));
+  ASSERT_OK(store_->putEntry(
+      entry(alice, "contacts", "bob"),
+      std::vector<ContactMatch>{{"bob@example.net", "smtp,ssh", ""}, {"udf:MBOB", "*", "bob"}}));
   ASSERT_OK(store_->putEntry(entry(alice, "contacts", "example-net"),
                              std::vector<ContactMatch>{{"@example.net", "smtp", ""}}));
   // Someone else's contacts do not count for alice.
@@ -281,19 +280,22 @@ TEST_P(StoreTest, ContactIndex) {
   EXPECT_FALSE(VALUE(store_->findContact(alice, {"bob@example.org"})).has_value());
 
   // Matches are only for the contacts catalog, each once, naming this entry.
-  EXPECT_EQ(store_->putEntry(entry(alice, "applications", "a"),
-                             std::vector<ContactMatch>{{"x@example.net", "*", ""}})
+  EXPECT_EQ(store_
+                ->putEntry(entry(alice, "applications", "a"),
+                           std::vector<ContactMatch>{{"x@example.net", "*", ""}})
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->putEntry(entry(alice, "contacts", "c"),
-                             std::vector<ContactMatch>{{"x@example.net", "*", ""},
-                                                       {"x@example.net", "smtp", ""}})
+  EXPECT_EQ(store_
+                ->putEntry(entry(alice, "contacts", "c"),
+                           std::vector<ContactMatch>{{"x@example.net", "*", ""},
+                                                     {"x@example.net", "smtp", ""}})
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->putEntry(entry(alice, "contacts", "c"),
-                             std::vector<ContactMatch>{{"x@example.net", "*", "other"}})
+  EXPECT_EQ(store_
+                ->putEntry(entry(alice, "contacts", "c"),
+                           std::vector<ContactMatch>{{"x@example.net", "*", "other"}})
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
@@ -340,8 +342,8 @@ TEST_P(StoreTest, ListEntriesPaging) {
     sequences.push_back(VALUE(store_->putEntry(
         entry(alice, "devices", "d" + std::to_string(i), std::string(100, 'x'), 1000 + i),
         std::nullopt)));
-    ASSERT_OK(store_->putEntry(entry(alice, "applications", "a" + std::to_string(i)),
-                               std::nullopt));
+    ASSERT_OK(
+        store_->putEntry(entry(alice, "applications", "a" + std::to_string(i)), std::nullopt));
   }
   EntryQuery q;
   q.max_entries = 10;
@@ -400,8 +402,8 @@ TEST_P(StoreTest, ListEntriesPaging) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->listEntries("bob@example.com", "devices", other).status().code(),
             StatusCode::kInvalidArgument);
-  for (const char* garbage : {"garbage", "12", ".abc", "-1.0011223344556677", "99999999999999999999.x",
-                              "1.zz", "\x01\x02"}) {
+  for (const char* garbage : {"garbage", "12", ".abc", "-1.0011223344556677",
+                              "99999999999999999999.x", "1.zz", "\x01\x02"}) {
     other.page_key = garbage;
     EXPECT_EQ(store_->listEntries(alice, "devices", other).status().code(),
               StatusCode::kInvalidArgument)
@@ -551,8 +553,8 @@ TEST_P(StoreTest, AuditTamperingIsDetected) {
   for (const Tampering& t : cases) {
     SCOPED_TRACE(t.name);
     ASSERT_OK(backend_->exec("DELETE FROM audit_log"));
-    ASSERT_OK(backend_->exec("UPDATE audit_head SET sequence = 0, hash = '" + kAuditGenesisHash +
-                             "'"));
+    ASSERT_OK(
+        backend_->exec("UPDATE audit_head SET sequence = 0, hash = '" + kAuditGenesisHash + "'"));
     for (int i = 1; i <= 8; ++i) ASSERT_TRUE(store_->appendAudit(auditRecord(i)).ok());
     ASSERT_FALSE(verifyAuditChain(wholeAudit(*store_)).has_value());
     ASSERT_OK(backend_->exec(t.sql));
@@ -563,8 +565,8 @@ TEST_P(StoreTest, AuditTamperingIsDetected) {
   // Removing the newest records is only visible against a checkpoint.
   std::vector<AuditRecord> all = wholeAudit(*store_);
   ASSERT_OK(backend_->exec("DELETE FROM audit_log"));
-  ASSERT_OK(backend_->exec("UPDATE audit_head SET sequence = 0, hash = '" + kAuditGenesisHash +
-                           "'"));
+  ASSERT_OK(
+      backend_->exec("UPDATE audit_head SET sequence = 0, hash = '" + kAuditGenesisHash + "'"));
   for (int i = 1; i <= 8; ++i) ASSERT_TRUE(store_->appendAudit(auditRecord(i)).ok());
   all = wholeAudit(*store_);
   ASSERT_OK(store_->putCheckpoint({8, 1, all[7].hash, "sig"}));
@@ -655,8 +657,7 @@ TEST_P(StoreTest, LockedBeyondTimeoutIsUnavailable) {
   EXPECT_EQ(appended.status().code(), StatusCode::kUnavailable) << appended.status().toString();
   EXPECT_GE(waited.count(), 250);
   EXPECT_LT(waited.count(), 3000);
-  EXPECT_EQ(impatient->createAccount(account("late@example.com")).code(),
-            StatusCode::kUnavailable);
+  EXPECT_EQ(impatient->createAccount(account("late@example.com")).code(), StatusCode::kUnavailable);
   EXPECT_EQ(impatient->addToCounter("c", 1, 1, 0).status().code(), StatusCode::kUnavailable);
   // Readers are not blocked by a writer.
   EXPECT_TRUE(impatient->findContact("alice@example.com", {"bob@example.net"}).ok());
@@ -691,9 +692,9 @@ TEST_P(StoreTest, ServerRestartIsUnavailableThenRecovers) {
 TEST_P(StoreTest, MigratesAnOldDatabaseForward) {
   store_.reset();
   // This test's database is already at the latest version: start over with a version-1 one.
-  for (const char* table : {"quarantine", "audit_checkpoints", "audit_head", "audit_log",
-                            "claims", "nonces", "counters", "contacts", "entries",
-                            "store_sequences", "accounts", "schema_version"}) {
+  for (const char* table :
+       {"quarantine", "audit_checkpoints", "audit_head", "audit_log", "claims", "nonces",
+        "counters", "contacts", "entries", "store_sequences", "accounts", "schema_version"}) {
     ASSERT_OK(backend_->exec(std::string("DROP TABLE ") + table));
   }
   std::unique_ptr<Store> old = VALUE(backend_->open(1));
@@ -748,7 +749,7 @@ TEST(SqliteStoreTest, CreatesFolderAndFileWithPrivateModes) {
   Result<std::unique_ptr<Store>> store = openSqliteStore({path, milliseconds(1000), 0});
   umask(old_umask);
   ASSERT_TRUE(store.ok()) << store.status().toString();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat((dir.path() + "/a").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0750u);
   ASSERT_EQ(stat((dir.path() + "/a/b").c_str(), &st), 0);

@@ -107,8 +107,7 @@ class PostgresBackend final : public TestBackend {
   std::string name() const override { return "postgresql"; }
 
   std::string dsn() const {
-    return base_dsn_ + " application_name=" + schema_ + " options='-c search_path=" + schema_ +
-           "'";
+    return base_dsn_ + " application_name=" + schema_ + " options='-c search_path=" + schema_ + "'";
   }
 
   Result<std::unique_ptr<Store>> open(int schema_version,
@@ -173,9 +172,9 @@ class PostgresBackend final : public TestBackend {
     if (!killed.ok()) return killed.status();
     // pg_terminate_backend only signals; wait until the backends are gone.
     for (int i = 0; i < 100; ++i) {
-      Result<std::string> left = queryValue(
-          "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + schema_ +
-          "' AND pid <> pg_backend_pid()");
+      Result<std::string> left =
+          queryValue("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + schema_ +
+                     "' AND pid <> pg_backend_pid()");
       if (left.ok() && *left == "0") break;
       usleep(20000);
     }
@@ -212,8 +211,8 @@ std::unique_ptr<TestBackend> makePostgresBackend(std::string* skip_reason) {
   PGconn* admin = PQconnectdb(dsn);
   if (PQstatus(admin) != CONNECTION_OK) {
     // The variable says a server should be there: that it is not is a failure, not a skip.
-    *skip_reason = std::string("FAIL: cannot connect to MESHGATE_TEST_PG_DSN: ") +
-                   PQerrorMessage(admin);
+    *skip_reason =
+        std::string("FAIL: cannot connect to MESHGATE_TEST_PG_DSN: ") + PQerrorMessage(admin);
     PQfinish(admin);
     return nullptr;
   }
