@@ -1,0 +1,140 @@
+// account_command.cc - `meshgate account create|delete|list|show`.
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+
+#include "cli/admin_support.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "gateway/policy/ingress_filter.h"
+#include "gateway/util/strings.h"
+
+namespace meshgate::cli {
+namespace {
+
+int64_t nowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
+int accountCreate(const Args& args) {
+  const std::string cmd = "meshgate account create";
+  std::string config_path = kDefaultConfigPath, address, ingress, name;
+  ArgParser p(cmd, "Create a local account: the address whose contacts catalog decides who may "
+                   "reach it (seed 7.2.1).");
+  p.positional("ADDRESS", "the account's address, e.g. bob@example.com (a local domain)", &address);
+  p.option("ingress", "POLICY",
+           "open, tag-unknown, quarantine-unknown or contacts-only (default: ingress.default)",
+           &ingress);
+  p.option("name", "TEXT", "display name, e.g. \"Bob Example\" (for impersonation checks)", &name);
+  p.option("config", "FILE", std::string("configuration (default ") + kDefaultConfigPath + ")",
+           &config_path);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  if (!ingress.empty() && !policy::parseIngressPolicy(ingress)) {
+    return p.usageError("--ingress: unknown value \"" + ingress +
+                        "\" (expected one of: open, tag-unknown, quarantine-unknown, "
+                        "contacts-only)");
+  }
+  auto addr = parseAccountAddress(address);
+  if (!addr.ok()) return p.usageError(addr.status().message());
+  auto ctx = openAdmin(cmd, config_path);
+  if (!ctx) return 1;
+  if (!ctx->config->isLocalDomain(addressDomain(*addr))) {
+    return reportError(cmd, invalidArgument(addressDomain(*addr) +
+                                            " is not a local domain (gateway.domains in " +
+                                            config_path + ")"));
+  }
+  AccountRecord r;
+  r.address = *addr;
+  r.ingress_policy = ingress;
+  r.display_name = name;
+  r.created = r.updated = nowSeconds();
+  Status st = ctx->store->createAccount(r);
+  if (!st.ok()) return reportError(cmd, st);
+  std::cout << "created account " << r.address << " (ingress "
+            << (ingress.empty() ? "default: " + std::string(config::ingressPolicyName(
+                                                    ctx->config->ingress.default_policy))
+                                : ingress)
+            << ")\n";
+  return 0;
+}
+
+int accountDelete(const Args& args) {
+  const std::string cmd = "meshgate account delete";
+  std::string config_path = kDefaultConfigPath, address;
+  ArgParser p(cmd, "Delete a local account with its catalogs (contacts, applications, devices).");
+  p.positional("ADDRESS", "the account's address", &address);
+  p.option("config", "FILE", "configuration file", &config_path);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  auto addr = parseAccountAddress(address);
+  if (!addr.ok()) return p.usageError(addr.status().message());
+  auto ctx = openAdmin(cmd, config_path);
+  if (!ctx) return 1;
+  Status st = ctx->store->deleteAccount(*addr);
+  if (!st.ok()) return reportError(cmd, st);
+  std::cout << "deleted account " << *addr << "\n";
+  return 0;
+}
+
+int accountList(const Args& args) {
+  const std::string cmd = "meshgate account list";
+  std::string config_path = kDefaultConfigPath;
+  ArgParser p(cmd, "List the local accounts with their ingress policy.");
+  p.option("config", "FILE", "configuration file", &config_path);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  auto ctx = openAdmin(cmd, config_path);
+  if (!ctx) return 1;
+  auto list = ctx->store->listAccounts();
+  if (!list.ok()) return reportError(cmd, list.status());
+  std::string fallback(config::ingressPolicyName(ctx->config->ingress.default_policy));
+  for (const auto& a : *list) {
+    std::cout << std::left << std::setw(40) << a.address << " "
+              << (a.ingress_policy.empty() ? fallback + " (default)" : a.ingress_policy);
+    if (!a.display_name.empty()) std::cout << "  \"" << a.display_name << "\"";
+    std::cout << "\n";
+  }
+  std::cerr << list->size() << " account(s)\n";
+  return 0;
+}
+
+int accountSet(const Args& args) {
+  const std::string cmd = "meshgate account set";
+  std::string config_path = kDefaultConfigPath, address, ingress, name;
+  bool clear_ingress = false;
+  ArgParser p(cmd, "Change an account's ingress policy or display name.");
+  p.positional("ADDRESS", "the account's address", &address);
+  p.option("ingress", "POLICY", "open, tag-unknown, quarantine-unknown or contacts-only", &ingress);
+  p.flag("default-ingress", "use ingress.default from the configuration again", &clear_ingress);
+  p.option("name", "TEXT", "display name", &name);
+  p.option("config", "FILE", "configuration file", &config_path);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  if (!ingress.empty() && !policy::parseIngressPolicy(ingress)) {
+    return p.usageError("--ingress: unknown value \"" + ingress + "\"");
+  }
+  auto addr = parseAccountAddress(address);
+  if (!addr.ok()) return p.usageError(addr.status().message());
+  auto ctx = openAdmin(cmd, config_path);
+  if (!ctx) return 1;
+  auto a = ctx->store->getAccount(*addr);
+  if (!a.ok()) return reportError(cmd, a.status());
+  if (!ingress.empty()) a->ingress_policy = ingress;
+  if (clear_ingress) a->ingress_policy.clear();
+  if (!name.empty()) a->display_name = name;
+  a->updated = nowSeconds();
+  Status st = ctx->store->updateAccount(*a);
+  if (!st.ok()) return reportError(cmd, st);
+  std::cout << "updated account " << *addr << "\n";
+  return 0;
+}
+
+int account(const Args& args) {
+  return runGroup("meshgate account", "Manage local accounts (one per protected address).",
+                  {{"create", "create an account", accountCreate},
+                   {"delete", "delete an account and its catalogs", accountDelete},
+                   {"list", "list accounts", accountList},
+                   {"set", "change an account's ingress policy or name", accountSet}},
+                  args);
+}
+
+}  // namespace
+
+MESHGATE_COMMAND(account, "account", "manage local accounts and their ingress policy", account, 40);
+
+}  // namespace meshgate::cli

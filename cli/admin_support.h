@@ -1,0 +1,36 @@
+// NAME
+//   admin_support.h - what every administrator command needs: the configuration and the store.
+//
+// DESCRIPTION
+//   Administrator commands (account, contacts, quarantine, audit, profile) take
+//   `--config FILE` (default /etc/meshgate/meshgate.yaml), load it strictly, open the
+//   configured store (SQLite or PostgreSQL) and act on it directly, so they work whether or
+//   not the services are running. Errors are printed as "meshgate <command>: <message>".
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "gateway/config/config.h"
+#include "gateway/ports/store.h"
+
+namespace meshgate::cli {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/meshgate/meshgate.yaml";
+
+struct AdminContext {
+  std::shared_ptr<const config::Config> config;
+  std::unique_ptr<Store> store;
+};
+
+// Loads the configuration and opens the store; on failure prints the errors to stderr
+// prefixed with `command` and returns nullptr.
+std::unique_ptr<AdminContext> openAdmin(const std::string& command, const std::string& config_path);
+
+// Prints "meshgate <command>: <status message>" to stderr and returns 1.
+int reportError(const std::string& command, const Status& status);
+
+// Lower-cases the domain and checks the address has a local part and a domain.
+Result<std::string> parseAccountAddress(const std::string& text);
+
+}  // namespace meshgate::cli
