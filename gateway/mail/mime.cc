@@ -78,6 +78,27 @@ void normalizeText(std::string* text) {
   s.resize(w);
 }
 
+// RFC 3676 format=flowed: a line ending in a space continues on the next line (with delsp=yes
+// that space was added by the sender and goes); a leading space was added ("stuffed") and goes.
+// Without this, "IBAN DE89 " / "3704 ..." would be split by a line break the reader never sees.
+void unflow(std::string* text, bool delsp) {
+  std::string out;
+  out.reserve(text->size());
+  size_t start = 0;
+  while (start < text->size()) {
+    size_t nl = text->find('\n', start);
+    size_t end = nl == std::string::npos ? text->size() : nl;
+    std::string_view line = std::string_view(*text).substr(start, end - start);
+    if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    bool flowed = !line.empty() && line.back() == ' ' && line != "-- ";
+    if (flowed && delsp) line.remove_suffix(1);
+    out += line;
+    if (!flowed && nl != std::string::npos) out.push_back('\n');
+    start = nl == std::string::npos ? text->size() : nl + 1;
+  }
+  *text = std::move(out);
+}
+
 // <meta charset="..."> or http-equiv content="...; charset=..." in the first bytes of HTML.
 std::string sniffHtmlCharset(std::string_view html) {
   std::string head = asciiLower(html.substr(0, 2048));
@@ -513,6 +534,11 @@ class MimeParser {
       part.text = std::move(utf8);
     }
     normalizeText(&part.text);
+    const std::string* format = info.content_type.param("format");
+    if (info.type == "text/plain" && format != nullptr && asciiLower(*format) == "flowed") {
+      const std::string* delsp = info.content_type.param("delsp");
+      unflow(&part.text, delsp != nullptr && asciiLower(*delsp) == "yes");
+    }
     part.truncated = d.truncated || c.truncated;
     if (part.truncated) note(Anomaly::kTextTruncated);
     view_->text_bytes_ += part.text.size();

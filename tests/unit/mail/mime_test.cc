@@ -241,6 +241,18 @@ TEST(Mime, ViewOutlivesTheBody) {
   EXPECT_EQ(v.textParts()[4].text, "Счёт на оплату");
 }
 
+TEST(Mime, FormatFlowedIsJoined) {
+  MessageView v = parseMessage(
+      "From: a@example.com\nContent-Type: text/plain; charset=utf-8; format=flowed\n\n"
+      "Our IBAN is DE89 \n3704 0044.\n From the bank\n-- \nsig\n");
+  ASSERT_EQ(v.textParts().size(), 1u);
+  EXPECT_EQ(v.textParts()[0].text, "Our IBAN is DE89 3704 0044.\nFrom the bank\n-- \nsig\n");
+  MessageView d = parseMessage(
+      "From: a@example.com\nContent-Type: text/plain; format=flowed; delsp=yes\n\n"
+      "Rech \nnung\n");
+  EXPECT_EQ(d.textParts()[0].text, "Rechnung\n");
+}
+
 TEST(Mime, DefaultsAndEdgeCases) {
   // No Content-Type: text/plain, us-ascii (8-bit read as UTF-8 if valid).
   MessageView v = parseMessage("From: a@example.com\n\nd\xC3\xA9j\xC3\xA0 vu\n");
