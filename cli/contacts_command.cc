@@ -1,0 +1,227 @@
+// contacts_command.cc - `meshgate contacts add|remove|list|import`: an account's contacts
+// catalog, which ingress control reads (seed 7.2.1).
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "cli/admin_support.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "gateway/policy/contact_catalog.h"
+#include "gateway/policy/contact_import.h"
+#include "gateway/util/strings.h"
+
+namespace meshgate::cli {
+namespace {
+
+namespace model = mesh::model;
+
+constexpr const char* kProtocolHelp =
+    "a protocol the contact may use to reach the account: smtp, ssh, xmpp, sip, mesh, ... or * "
+    "for all (default: smtp)";
+
+int64_t nowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
+std::vector<std::string> normalizeProtocols(std::vector<std::string> protocols) {
+  if (protocols.empty()) return {"smtp"};
+  std::vector<std::string> out;
+  for (auto& p : protocols) {
+    for (auto& piece : splitList(p, ',')) out.push_back(toLowerAscii(piece));
+  }
+  return out;
+}
+
+Status putContact(Store& store, const std::string& account, const std::string& spec,
+                  const std::vector<std::string>& protocols, const std::string& name) {
+  model::CatalogedContact entry = policy::makeContactEntry(spec, protocols, name);
+  CatalogEntry e;
+  e.account = account;
+  e.catalog = std::string(policy::kContactsCatalog);
+  e.key = spec;
+  e.data = model::serialize(entry);
+  e.updated = nowSeconds();
+  auto r = store.putEntry(e, policy::contactMatches(entry));
+  return r.ok() ? Status() : r.status();
+}
+
+// Common to every subcommand: --account and --config, the account must exist.
+struct Target {
+  std::string config_path = kDefaultConfigPath;
+  std::string account;
+};
+
+void addTargetOptions(ArgParser& p, Target& t) {
+  p.option("account", "ADDRESS", "the account whose catalog to change", &t.account, true);
+  p.option("config", "FILE", std::string("configuration (default ") + kDefaultConfigPath + ")",
+           &t.config_path);
+}
+
+std::unique_ptr<AdminContext> openTarget(const std::string& cmd, Target& t, ArgParser& p,
+                                         int* rc) {
+  auto addr = parseAccountAddress(t.account);
+  if (!addr.ok()) {
+    *rc = p.usageError(addr.status().message());
+    return nullptr;
+  }
+  t.account = *addr;
+  auto ctx = openAdmin(cmd, t.config_path);
+  if (!ctx) {
+    *rc = 1;
+    return nullptr;
+  }
+  auto a = ctx->store->getAccount(t.account);
+  if (!a.ok()) {
+    *rc = reportError(cmd, a.status().code() == StatusCode::kNotFound
+                               ? notFound("no account " + t.account +
+                                          " (create it with: meshgate account create " +
+                                          t.account + ")")
+                               : a.status());
+    return nullptr;
+  }
+  return ctx;
+}
+
+int contactsAdd(const Args& args) {
+  const std::string cmd = "meshgate contacts add";
+  Target t;
+  std::string contact, name;
+  std::vector<std::string> protocols;
+  ArgParser p(cmd, "Add a contact to an account's contacts catalog (or replace its protocols).");
+  p.positional("CONTACT", "bob@example.net, @example.net (a whole domain) or udf:FINGERPRINT",
+               &contact);
+  addTargetOptions(p, t);
+  p.repeated("protocol", "NAME", kProtocolHelp, &protocols);
+  p.option("name", "TEXT", "the contact's display name", &name);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  auto spec = policy::normalizeContactSpec(contact);
+  if (!spec.ok()) return p.usageError(spec.status().message());
+  int rc = 0;
+  auto ctx = openTarget(cmd, t, p, &rc);
+  if (!ctx) return rc;
+  auto protos = normalizeProtocols(protocols);
+  Status st = putContact(*ctx->store, t.account, *spec, protos, name);
+  if (!st.ok()) return reportError(cmd, st);
+  std::cout << t.account << ": contact " << *spec << " may use " << joinList(protos, ",") << "\n";
+  return 0;
+}
+
+int contactsRemove(const Args& args) {
+  const std::string cmd = "meshgate contacts remove";
+  Target t;
+  std::string contact;
+  ArgParser p(cmd, "Remove a contact from an account's contacts catalog.");
+  p.positional("CONTACT", "as it was added: address, @domain or udf:FINGERPRINT", &contact);
+  addTargetOptions(p, t);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  auto spec = policy::normalizeContactSpec(contact);
+  if (!spec.ok()) return p.usageError(spec.status().message());
+  int rc = 0;
+  auto ctx = openTarget(cmd, t, p, &rc);
+  if (!ctx) return rc;
+  Status st = ctx->store->deleteEntry(t.account, policy::kContactsCatalog, *spec);
+  if (!st.ok()) return reportError(cmd, st);
+  std::cout << t.account << ": removed contact " << *spec << "\n";
+  return 0;
+}
+
+int contactsList(const Args& args) {
+  const std::string cmd = "meshgate contacts list";
+  Target t;
+  bool json = false;
+  ArgParser p(cmd, "List an account's contacts with the protocols each may use.");
+  addTargetOptions(p, t);
+  p.flag("json", "print each entry as its CatalogedContact JSON", &json);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  int rc = 0;
+  auto ctx = openTarget(cmd, t, p, &rc);
+  if (!ctx) return rc;
+  EntryQuery q;
+  q.max_entries = 1000;
+  size_t total = 0;
+  for (;;) {
+    auto page = ctx->store->listEntries(t.account, policy::kContactsCatalog, q);
+    if (!page.ok()) return reportError(cmd, page.status());
+    for (const auto& e : page->items) {
+      ++total;
+      if (json) {
+        std::cout << e.data << "\n";
+        continue;
+      }
+      auto entry = model::parse<model::CatalogedContact>(e.data);
+      std::string protocols = entry.ok() ? policy::permittedProtocols(*entry) : "(unreadable)";
+      std::cout << std::left << std::setw(40) << e.key << " " << protocols << "\n";
+    }
+    if (page->next_page_key.empty()) break;
+    q.page_key = page->next_page_key;
+  }
+  std::cerr << total << " contact(s)\n";
+  return 0;
+}
+
+int contactsImport(const Args& args) {
+  const std::string cmd = "meshgate contacts import";
+  Target t;
+  std::string file;
+  std::vector<std::string> protocols;
+  ArgParser p(cmd,
+              "Import contacts from a vCard (3.0/4.0) or CSV address-book export into an "
+              "account's catalog.\nCSV: the first row names the columns (email / e-mail address, "
+              "optional name, protocols).");
+  p.positional("FILE", "the .vcf or .csv file", &file);
+  addTargetOptions(p, t);
+  p.repeated("protocol", "NAME", kProtocolHelp + std::string(" (rows without a protocols column)"),
+             &protocols);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return reportError(cmd, notFound(file + ": cannot open: " + std::strerror(errno)));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  policy::ImportResult parsed = policy::parseContactFile(buf.str(), file);
+  int rc = 0;
+  auto ctx = openTarget(cmd, t, p, &rc);
+  if (!ctx) return rc;
+  auto fallback = normalizeProtocols(protocols);
+  size_t done = 0, added = 0;
+  std::vector<std::string> problems = parsed.errors;
+  for (const auto& c : parsed.contacts) {
+    ++done;
+    auto spec = policy::normalizeContactSpec(c.address);
+    if (!spec.ok()) {
+      problems.push_back(file + ":" + std::to_string(c.line) + ": " + spec.status().message());
+      continue;
+    }
+    Status st = putContact(*ctx->store, t.account, *spec,
+                           c.protocols.empty() ? fallback : normalizeProtocols(c.protocols), c.name);
+    if (!st.ok()) return reportError(cmd, st.withContext(file + ":" + std::to_string(c.line)));
+    ++added;
+    if (done % 1000 == 0) {
+      std::cerr << "\r" << done << "/" << parsed.contacts.size() << " contacts" << std::flush;
+    }
+  }
+  if (parsed.contacts.size() >= 1000) std::cerr << "\n";
+  for (const auto& e : problems) std::cerr << e << "\n";
+  std::cout << t.account << ": imported " << added << " contact(s) from " << file;
+  if (!problems.empty()) std::cout << ", " << problems.size() << " problem(s) listed above";
+  std::cout << "\n";
+  return problems.empty() ? 0 : 1;
+}
+
+int contacts(const Args& args) {
+  return runGroup("meshgate contacts",
+                  "Manage an account's contacts catalog: who may reach the account, by which "
+                  "protocol.",
+                  {{"add", "add a contact (address, @domain or Mesh fingerprint)", contactsAdd},
+                   {"remove", "remove a contact", contactsRemove},
+                   {"list", "list contacts and their protocols", contactsList},
+                   {"import", "import a vCard or CSV address book", contactsImport}},
+                  args);
+}
+
+}  // namespace
+
+MESHGATE_COMMAND(contacts, "contacts", "manage an account's contacts catalog", contacts, 41);
+
+}  // namespace meshgate::cli
