@@ -4,6 +4,7 @@
 // (mesh_model_roundtrip_test.cc, generated from the schema, round-trips every structure.)
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -182,6 +183,8 @@ struct ErrorCase {
   const char* text;
   const char* message;
 };
+
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.text; }
 
 class MeshModelErrors : public testing::TestWithParam<ErrorCase> {};
 
