@@ -1,0 +1,97 @@
+// Contacts catalog entries, their index rows, and address-book import.
+#include <gtest/gtest.h>
+
+#include "gateway/policy/contact_catalog.h"
+#include "gateway/policy/contact_import.h"
+
+namespace meshgate::policy {
+namespace {
+
+namespace model = mesh::model;
+
+TEST(ContactSpec, NormalizesAndRejects) {
+  EXPECT_EQ(*normalizeContactSpec(" Bob@Example.NET "), "bob@example.net");
+  EXPECT_EQ(*normalizeContactSpec("@Friends.ORG"), "@friends.org");
+  EXPECT_EQ(*normalizeContactSpec("udf:mbqx-abcd-efgh-ijkl-mnop"), "udf:MBQX-ABCD-EFGH-IJKL-MNOP");
+  for (const char* bad : {"bob", "bob@", "@", "bob@localhost", "a b@example.net",
+                          "<bob@example.net>", "udf:short", "udf:MB01-!!!!-AAAA-AAAA-AAAA",
+                          "x@y.example,z@w.example"}) {
+    EXPECT_FALSE(normalizeContactSpec(bad).ok()) << bad;
+  }
+}
+
+TEST(ContactEntry, IndexRowsFollowTheEntry) {
+  model::CatalogedContact e = makeContactEntry("@friends.org", {"smtp", "ssh"}, "Friends");
+  auto rows = contactMatches(e);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].match, "@friends.org");
+  EXPECT_EQ(rows[0].protocols, "smtp,ssh");
+  EXPECT_EQ(rows[0].entry_key, "@friends.org");
+  // Round trip through the JSON the store keeps.
+  auto back = model::parse<model::CatalogedContact>(model::serialize(e));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(contactMatches(*back).size(), 1u);
+  EXPECT_EQ(permittedProtocols(*back), "smtp,ssh");
+}
+
+TEST(ContactEntry, AnchorsInactiveAddressesAndRoles) {
+  model::CatalogedContact e;
+  e.key = "k";
+  model::ContactPerson p;
+  p.network_addresses.push_back({.address = "A@X.example"});
+  p.network_addresses.push_back({.inactive = true, .address = "old@x.example"});
+  p.anchors.push_back({.udf = "MBQX-ABCD-EFGH-IJKL-MNOP"});
+  e.contact = p;
+  e.permissions.push_back({.name = "smtp", .role = "permit"});
+  e.permissions.push_back({.name = "ssh", .role = "deny"});  // not a grant
+  auto rows = contactMatches(e);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].match, "a@x.example");
+  EXPECT_EQ(rows[1].match, "udf:MBQX-ABCD-EFGH-IJKL-MNOP");
+  EXPECT_EQ(rows[0].protocols, "smtp");
+  model::CatalogedContact all = makeContactEntry("a@b.example", {"*"});
+  EXPECT_EQ(permittedProtocols(all), "*");
+}
+
+TEST(ContactImport, VCardWithFoldingGroupsAndSeveralEmails) {
+  std::string vcf =
+      "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Carol\r\n  Example\r\nitem1.EMAIL;TYPE=work:carol@c.example\r\n"
+      "EMAIL;PREF=1:mailto:carol@home.example\r\nEND:VCARD\r\n"
+      "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Mail\r\nEND:VCARD\r\n"
+      "BEGIN:VCARD\r\nFN:Dave\\, Jr\r\nEMAIL:dave@d.example\r\nEND:VCARD\r\n";
+  ImportResult r = parseContactFile(vcf, "book.vcf");
+  ASSERT_EQ(r.contacts.size(), 3u);
+  EXPECT_EQ(r.contacts[0].address, "carol@c.example");
+  EXPECT_EQ(r.contacts[0].name, "Carol Example");
+  EXPECT_EQ(r.contacts[1].address, "carol@home.example");
+  EXPECT_EQ(r.contacts[2].name, "Dave, Jr");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], "book.vcf:11: card without an EMAIL (skipped)");
+}
+
+TEST(ContactImport, CsvWithQuotesNamesAndProtocols) {
+  std::string csv =
+      "\xEF\xBB\xBF" "First Name,Last Name,E-mail Address,Protocols\n"
+      "Carol,Example,carol@c.example,smtp;ssh\n"
+      "\"Dave \"\"D\"\"\",\"Jr,\nSr\",dave@d.example,\n"
+      ",,,\n"
+      "\n";
+  ImportResult r = parseContactFile(csv, "book.csv");
+  ASSERT_EQ(r.contacts.size(), 2u);
+  EXPECT_EQ(r.contacts[0].name, "Carol Example");
+  EXPECT_EQ(r.contacts[0].protocols, (std::vector<std::string>{"smtp", "ssh"}));
+  EXPECT_EQ(r.contacts[1].name, "Dave \"D\" Jr,\nSr");
+  EXPECT_EQ(r.contacts[1].line, 3);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], "book.csv:5: no address in this row (skipped)");
+}
+
+TEST(ContactImport, CsvWithoutAddressColumnIsOneClearError) {
+  ImportResult r = parseContactFile("Name,Phone\nBob,123\n", "x.csv");
+  EXPECT_TRUE(r.contacts.empty());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("x.csv:1: no address column"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meshgate::policy
