@@ -32,6 +32,11 @@
 //   kept as a mailbox without address, and MailboxList::malformed is set, so that a policy can
 //   treat a broken From: as suspicious rather than as absent.
 //
+// ERRORS
+//   parseEnvelopeAddress, Address::make and normalizeDomain return kInvalidArgument with a
+//   short reason ("invalid IDN domain", "no domain"); kInternal only if ICU's UTS #46 data
+//   cannot be loaded. parseMailboxList and domainOf do not fail.
+//
 // LIMITS
 //   Domains: 253 octets, 63 per label. Local parts: 512 octets (RFC 5321 says 64, but real
 //   VERP/SRS addresses exceed it and the MTA accepted them). Mailboxes per field:

@@ -20,6 +20,9 @@
 //
 //   Output limits count bytes of output; a truncated conversion stops at a character boundary.
 //
+// ERRORS
+//   None: damage is reported in DecodeResult / ConvertResult, and output is always produced.
+//
 // THREAD SAFETY
 //   All functions are safe to call concurrently. ICU converters are cached per thread (a pure
 //   cache, reset before each use; it holds no per-message or per-connection state).

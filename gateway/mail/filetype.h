@@ -13,6 +13,9 @@
 //   the old doc/xls/ppt/msg), PDF, RTF, OneNote, executables (PE, ELF, Mach-O), Windows
 //   shortcuts, Java archives, HTML, scripts with "#!", and common images.
 //
+// ERRORS
+//   None: anything unrecognized is kUnknown.
+//
 // LIMITS
 //   Looks at most kFileTypeHeadBytes bytes (ISO 9660 keeps its signature at 32 KiB; OOXML's
 //   telling entry names come after the first zip entries). Give it fewer and it does what it

@@ -33,6 +33,10 @@
 //   conversion (a character may be split across words). Raw 8-bit text is read as UTF-8 when
 //   valid and as windows-1252 otherwise. The result is valid UTF-8 without NUL.
 //
+// ERRORS
+//   None: what is wrong with the input is reported as Anomalies (HeaderList::anomalies) or a
+//   malformed flag, never as a failure.
+//
 // LIMITS
 //   Limits::max_headers, max_header_section_bytes (fields past them are dropped and
 //   overflowed() is set), max_header_value_bytes (longer values are cut), max_line_length

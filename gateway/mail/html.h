@@ -12,6 +12,9 @@
 //   whitespace. Inline tags add nothing, so "pay<span>pal</span>" reads "paypal" as it
 //   displays. Input is taken as UTF-8 (the MIME layer converts first).
 //
+// ERRORS
+//   None: any byte string gives some text.
+//
 // LIMITS
 //   Linear in the input; output at most max_out bytes (cut at a character boundary). Unclosed
 //   tags, comments and script elements run to the end of the input, as in browsers.

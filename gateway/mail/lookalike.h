@@ -41,6 +41,9 @@
 //   characters such as zero-width joiners); everything but letters, digits and marks becomes
 //   one space; then the confusable key.
 //
+// ERRORS
+//   None. If ICU data were missing, keys degrade to the text as given (equality only).
+//
 // LIMITS
 //   Inputs are cut to 1024 bytes; editDistance works on at most 256 code points per side and
 //   costs O(n * max).
