@@ -32,10 +32,10 @@ std::string formatDateTime(DateTime time) {
   const year_month_day ymd(day);
   const hh_mm_ss<seconds> hms(time - day);
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
   return buffer;
 }
 
@@ -61,7 +61,8 @@ Result<DateTime> parseDateTime(std::string_view text) {
   }
   if (pos + 1 != text.size() || text[pos] != 'Z') return bad();
   using namespace std::chrono;
-  const year_month_day ymd{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
+  const year_month_day ymd{std::chrono::year(year),
+                           std::chrono::month(static_cast<unsigned>(month)),
                            std::chrono::day(static_cast<unsigned>(day))};
   if (!ymd.ok() || hour > 23 || minute > 59 || second > 59) return bad();
   return DateTime(sys_days(ymd)) + hours(hour) + minutes(minute) + seconds(second);
@@ -76,29 +77,26 @@ Result<nlohmann::json> parseJsonText(std::string_view text, const ParseLimits& l
   const int max_depth = limits.max_depth;
   // nlohmann reports the depth of the container being opened (0 for the outermost); values
   // past the limit are discarded as they are read, so nothing deep is ever built.
-  nlohmann::json::parser_callback_t callback = [&too_deep, max_depth](
-                                                   int depth, nlohmann::json::parse_event_t event,
-                                                   nlohmann::json&) {
-    if ((event == nlohmann::json::parse_event_t::object_start ||
-         event == nlohmann::json::parse_event_t::array_start) &&
-        depth >= max_depth) {
-      too_deep = true;
-    }
-    return !too_deep;
-  };
+  nlohmann::json::parser_callback_t callback =
+      [&too_deep, max_depth](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+        if ((event == nlohmann::json::parse_event_t::object_start ||
+             event == nlohmann::json::parse_event_t::array_start) &&
+            depth >= max_depth) {
+          too_deep = true;
+        }
+        return !too_deep;
+      };
   try {
     nlohmann::json json = nlohmann::json::parse(text.begin(), text.end(), callback,
                                                 /*allow_exceptions=*/true,
                                                 /*ignore_comments=*/false);
     if (too_deep) {
-      return resourceExhausted("JSON nested deeper than " + std::to_string(max_depth) +
-                               " levels");
+      return resourceExhausted("JSON nested deeper than " + std::to_string(max_depth) + " levels");
     }
     return json;
   } catch (const nlohmann::json::exception& e) {
     if (too_deep) {
-      return resourceExhausted("JSON nested deeper than " + std::to_string(max_depth) +
-                               " levels");
+      return resourceExhausted("JSON nested deeper than " + std::to_string(max_depth) + " levels");
     }
     return invalidArgument(std::string("malformed JSON: ") + e.what());
   } catch (const std::bad_alloc&) {

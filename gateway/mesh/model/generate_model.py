@@ -71,7 +71,8 @@ def snake_case(name):
     return s.lower()
 
 
-STRUCT_RE = re.compile(r"^(abstract\s+)?structure\s+([A-Z][A-Za-z0-9]*)(?:\s+inherits\s+([A-Z][A-Za-z0-9]*))?\s*$")
+STRUCT_RE = re.compile(r"^(abstract\s+)?structure\s+([A-Z][A-Za-z0-9]*)"
+                       r"(?:\s+inherits\s+([A-Z][A-Za-z0-9]*))?\s*$")
 FIELD_RE = re.compile(
     r"^([A-Za-z][A-Za-z0-9]*)\s*:\s*([A-Z][A-Za-z0-9]*)\s+(\(Optional\)|\[0\.\.Many\])"
     r"(?:\s+cpp=([a-z][a-z0-9_]*))?\s*(?:--\s*(.*))?$")
@@ -112,7 +113,14 @@ def parse_schema(path):
                 raise SchemaError("%s: indented line outside a structure" % where)
             body = line.strip()
             if body.startswith("--"):
-                current.description.append(body[2:].strip())
+                # Before the first field: the structure's description; after: the last field's
+                # description continues.
+                text = body[2:].strip()
+                if current.fields:
+                    last = current.fields[-1]
+                    last.description = (last.description + " " + text).strip()
+                else:
+                    current.description.append(text)
                 continue
             m = FIELD_RE.match(body)
             if not m:
@@ -370,7 +378,8 @@ def gen_header(model):
     w("bool isAbstract(TypeId type);\n")
     w("// The structure `type` inherits from, if any.\n"
       "std::optional<TypeId> baseType(TypeId type);\n")
-    w("// True if `type` is `base` or inherits from it.\nbool inheritsFrom(TypeId type, TypeId base);\n\n")
+    w("// True if `type` is `base` or inherits from it.\n"
+      "bool inheritsFrom(TypeId type, TypeId base);\n\n")
 
     w("// Forward declarations.\n")
     for s in model.structs:
@@ -428,10 +437,11 @@ def gen_header(model):
     w("\n")
     w("// Decodes a plain object; `path` names it in error messages (e.g. \"CatalogedContact\").\n"
       "// Defined for every structure and every Any<Type> holder.\n")
-    w("template <typename T>\nResult<T> fromJson(const nlohmann::json& json, std::string_view path);\n")
+    w("template <typename T>\n"
+      "Result<T> fromJson(const nlohmann::json& json, std::string_view path);\n")
     for s in model.structs:
-        w("template <>\nResult<%s> fromJson<%s>(const nlohmann::json& json, std::string_view path);\n"
-          % (s.name, s.name))
+        w("template <>\nResult<%s> fromJson<%s>(const nlohmann::json& json, "
+          "std::string_view path);\n" % (s.name, s.name))
     for h in holders:
         w("template <>\nResult<Any%s> fromJson<Any%s>(const nlohmann::json& json, "
           "std::string_view path);\n" % (h.name, h.name))
@@ -664,7 +674,8 @@ def gen_holder_codec(model, h):
     for a in alts:
         w("  if (tag == %s) {\n    %s value{};\n"
           "    MESHGATE_RETURN_IF_ERROR(decodeValue(*inner, inner_path, &value));\n"
-          "    *out = std::move(value);\n    return Status();\n  }\n" % (cpp_string(a.name), a.name))
+          "    *out = std::move(value);\n    return Status();\n  }\n"
+          % (cpp_string(a.name), a.name))
     expected = ", ".join(a.name for a in alts)
     w("  return detail::unknownTypeError(path, tag, %s);\n}\n\n" % cpp_string(expected))
     w("nlohmann::json toJson(const %s& value) { return encodeValue(value); }\n\n" % n)
@@ -727,7 +738,8 @@ def gen_types_cc(model):
     for s in model.structs:
         base = type_id(s.base) if s.base else "TypeId::kNone"
         if s.abstract:
-            w("    {%s, true, %s, nullptr, nullptr, nullptr, nullptr},\n" % (cpp_string(s.name), base))
+            w("    {%s, true, %s, nullptr, nullptr, nullptr, nullptr},\n"
+              % (cpp_string(s.name), base))
         else:
             n = s.name
             w("    {%s, false, %s, dispatch::upcast%s, dispatch::equal%s, dispatch::tagged%s,\n"
@@ -875,8 +887,8 @@ using testing_support::Filler;
         w("Any%s sampleAny%s(Filler& f, std::size_t which) {\n  switch (which %% %d) {\n"
           % (h.name, h.name, len(alts)))
         for i, a in enumerate(alts):
-            w("    case %d: {\n      %s value;\n      fill(&value, f);\n      return value;\n    }\n"
-              % (i, a.name))
+            w("    case %d: {\n      %s value;\n      fill(&value, f);\n"
+              "      return value;\n    }\n" % (i, a.name))
         w("    default:\n      return {};\n  }\n}\n\n")
 
     for s in model.structs:
@@ -922,7 +934,8 @@ using testing_support::Filler;
         w("  testing_support::expectRoundTrip(value, k%sKeys);\n}\n\n" % s.name)
     for h in model.holders():
         alts = model.descendants(h)
-        w("TEST(ModelRoundTrip, Any%s) {\n  Filler f(%d);\n" % (h.name, 1000 + model.structs.index(h)))
+        w("TEST(ModelRoundTrip, Any%s) {\n  Filler f(%d);\n"
+          % (h.name, 1000 + model.structs.index(h)))
         w("  for (std::size_t i = 0; i < %d; ++i) {\n" % len(alts))
         w("    testing_support::expectHolderRoundTrip(sampleAny%s(f, i), %s);\n  }\n}\n\n"
           % (h.name, cpp_string(h.name)))
@@ -944,7 +957,54 @@ using testing_support::Filler;
     return "".join(out)
 
 
+def fit_line(line, width=100):
+    """Breaks a generated C++ line longer than `width` after a ', ' or '(' outside string
+    literals (comments are re-wrapped), so the output reads like the checked-in code."""
+    if len(line) <= width:
+        return [line]
+    indent = line[:len(line) - len(line.lstrip())]
+    if line.lstrip().startswith("//"):
+        return wrap_comment(line.lstrip()[2:], indent, width)
+    out = []
+    rest = line
+    prefix = ""
+    while len(prefix + rest) > width:
+        text = prefix + rest
+        cut = -1
+        in_string = False
+        i = 0
+        while i < len(text) and i < width:
+            c = text[i]
+            if in_string:
+                if c == "\\":
+                    i += 1
+                elif c == '"':
+                    in_string = False
+            elif c == '"':
+                in_string = True
+            elif c == "(" and i + 1 < width and i > len(prefix):
+                cut = i + 1
+            elif c == "," and i + 1 < len(text) and text[i + 1] == " ":
+                cut = i + 1
+            i += 1
+        if cut <= len(prefix):
+            break
+        out.append(text[:cut].rstrip())
+        rest = text[cut:].lstrip()
+        prefix = indent + "    "
+    out.append(prefix + rest)
+    return out
+
+
+def fit(text):
+    lines = []
+    for line in text.split("\n"):
+        lines.extend(fit_line(line))
+    return "\n".join(lines)
+
+
 def write(path, text):
+    text = fit(text)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     try:
         with open(path, encoding="utf-8") as f:

@@ -24,8 +24,7 @@ TEST(MeshModelCorpus, EverySeedParsesAndRoundTrips) {
     Result<AnyMessage> message = parseMessage(text.str());
     ASSERT_TRUE(message.ok()) << message.status().toString();
     // Every member of the seed is one the schema knows: nothing is dropped on the way through.
-    EXPECT_EQ(toTaggedJson(*message), nlohmann::json::parse(text.str()))
-        << serialize(*message);
+    EXPECT_EQ(toTaggedJson(*message), nlohmann::json::parse(text.str())) << serialize(*message);
     Result<AnyMessage> again = parseMessage(serialize(*message));
     ASSERT_TRUE(again.ok()) << again.status().toString();
     EXPECT_TRUE(*again == *message);

@@ -26,21 +26,34 @@ TEST(MeshDateTime, FormatsUtcToTheSecond) {
 TEST(MeshDateTime, ParsesTheFormatAndDropsFractions) {
   EXPECT_EQ(parseDateTime("2020-07-27T15:30:00Z").value(), DateTime(seconds(1595863800)));
   EXPECT_EQ(parseDateTime("2020-07-27T15:30:00.999Z").value(), DateTime(seconds(1595863800)));
-  EXPECT_EQ(parseDateTime("2020-07-27T15:30:00.123456789Z").value(),
-            DateTime(seconds(1595863800)));
+  EXPECT_EQ(parseDateTime("2020-07-27T15:30:00.123456789Z").value(), DateTime(seconds(1595863800)));
   EXPECT_EQ(parseDateTime("2020-02-29T00:00:00Z").value(), DateTime(sys_days(year(2020) / 2 / 29)));
   EXPECT_EQ(parseDateTime("0000-01-01T00:00:00Z").value(), DateTime(sys_days(year(0) / 1 / 1)));
 }
 
 TEST(MeshDateTime, RefusesAnythingElse) {
-  for (const char* bad :
-       {"", "2020-07-27", "2020-07-27T15:30:00", "2020-07-27T15:30:00z", "2020-07-27t15:30:00Z",
-        "2020-07-27 15:30:00Z", "2020-07-27T15:30:00+00:00", "2020-07-27T15:30Z",
-        "2020-7-27T15:30:00Z", "2020-07-27T15:30:00.Z", "2020-07-27T15:30:00.1234567890Z",
-        "2021-02-29T00:00:00Z", "2020-13-01T00:00:00Z", "2020-00-01T00:00:00Z",
-        "2020-04-31T00:00:00Z", "2020-07-27T24:00:00Z", "2020-07-27T23:60:00Z",
-        "2020-07-27T23:59:60Z", "2020-07-27T15:30:00ZZ", "+020-07-27T15:30:00Z",
-        "2020-07-27T15:30:00Z\n", "２０２０-07-27T15:30:00Z"}) {
+  for (const char* bad : {"",
+                          "2020-07-27",
+                          "2020-07-27T15:30:00",
+                          "2020-07-27T15:30:00z",
+                          "2020-07-27t15:30:00Z",
+                          "2020-07-27 15:30:00Z",
+                          "2020-07-27T15:30:00+00:00",
+                          "2020-07-27T15:30Z",
+                          "2020-7-27T15:30:00Z",
+                          "2020-07-27T15:30:00.Z",
+                          "2020-07-27T15:30:00.1234567890Z",
+                          "2021-02-29T00:00:00Z",
+                          "2020-13-01T00:00:00Z",
+                          "2020-00-01T00:00:00Z",
+                          "2020-04-31T00:00:00Z",
+                          "2020-07-27T24:00:00Z",
+                          "2020-07-27T23:60:00Z",
+                          "2020-07-27T23:59:60Z",
+                          "2020-07-27T15:30:00ZZ",
+                          "+020-07-27T15:30:00Z",
+                          "2020-07-27T15:30:00Z\n",
+                          "２０２０-07-27T15:30:00Z"}) {
     Result<DateTime> t = parseDateTime(bad);
     EXPECT_FALSE(t.ok()) << bad;
     if (!t.ok()) {
@@ -82,9 +95,9 @@ TEST(MeshBinary, WritesBase64UrlWithoutPadding) {
 }
 
 TEST(MeshBinary, ReadsBothAlphabetsAndPadding) {
-  for (const char* text : {R"({"MessageMail":{"Body":"-_8"}})", R"({"MessageMail":{"Body":"+/8"}})",
-                           R"({"MessageMail":{"Body":"-_8="}})",
-                           R"({"MessageMail":{"Body":"+/8="}})"}) {
+  for (const char* text :
+       {R"({"MessageMail":{"Body":"-_8"}})", R"({"MessageMail":{"Body":"+/8"}})",
+        R"({"MessageMail":{"Body":"-_8="}})", R"({"MessageMail":{"Body":"+/8="}})"}) {
     Result<MessageMail> mail = parse<MessageMail>(text);
     ASSERT_TRUE(mail.ok()) << text << ": " << mail.status().toString();
     EXPECT_EQ(mail->body, (Bytes{0xfb, 0xff})) << text;
@@ -114,9 +127,8 @@ constexpr const char* kEncryptedEnvelope =
     R"("wAMhfUbUDsVJbkLb3dLTBs3c9_LfAAiMXVTyxWhozPtyFvGzHSEqjXdb0em6sKafLnIaIN5fR-sWP3X92OUoOQ"])";
 
 TEST(MeshDareField, TheAnnotatedExampleParsesAsAnEnvelopeField) {
-  const std::string text =
-      std::string(R"({"CatalogedPublication":{"ID":"NCPB","EnvelopedData":)") +
-      kAnnotatedEnvelope + "}}";
+  const std::string text = std::string(R"({"CatalogedPublication":{"ID":"NCPB","EnvelopedData":)") +
+                           kAnnotatedEnvelope + "}}";
   Result<CatalogedPublication> publication = parse<CatalogedPublication>(text);
   ASSERT_TRUE(publication.ok()) << publication.status().toString();
   EXPECT_EQ(publication->id, "NCPB");
@@ -240,8 +252,8 @@ TEST(MeshModelHostile, MalformedTextIsAnErrorNotACrash) {
 
 TEST(MeshModelHostile, HugeButValidValuesAreFine) {
   // A long string, a long list, integers at the edges.
-  std::string text = R"({"ValidateRequest":{"Account":")" + std::string(100000, 'a') +
-                     R"(","Language":[)";
+  std::string text =
+      R"({"ValidateRequest":{"Account":")" + std::string(100000, 'a') + R"(","Language":[)";
   for (int i = 0; i < 10000; ++i) text += (i ? ",\"en\"" : "\"en\"");
   text += "]}}";
   Result<ValidateRequest> request = parse<ValidateRequest>(text);
@@ -250,7 +262,8 @@ TEST(MeshModelHostile, HugeButValidValuesAreFine) {
   EXPECT_EQ(request->language.size(), 10000u);
 
   Result<SearchConstraints> edges = fromJson<SearchConstraints>(
-      nlohmann::json::parse(R"({"MaxBytes":9223372036854775807,"MaxEntries":-9223372036854775808})"),
+      nlohmann::json::parse(
+          R"({"MaxBytes":9223372036854775807,"MaxEntries":-9223372036854775808})"),
       "c");
   ASSERT_TRUE(edges.ok()) << edges.status().toString();
   EXPECT_EQ(edges->max_bytes, INT64_MAX);

@@ -133,10 +133,10 @@ TEST(MeshModel, MessagesAreWrappedByTypeNamePlainStructuresAreNot) {
 
 TEST(MeshModel, InheritedMembersAreFlatInTheSameObject) {
   MessageMail mail;
-  mail.message_id = "NB2G-ABCD";         // Message
-  mail.sender = "bob@example.net";       // Message
+  mail.message_id = "NB2G-ABCD";    // Message
+  mail.sender = "bob@example.net";  // Message
   mail.references.push_back({.message_id = "NA", .relationship = "Reply"});
-  mail.subject = "Lunch?";               // MessageMail
+  mail.subject = "Lunch?";  // MessageMail
   mail.body = toBytes("Subject: Lunch?\r\n\r\nNoon.\r\n");
   EXPECT_EQ(toJson(mail), json(R"({"MessageID":"NB2G-ABCD","Sender":"bob@example.net",
       "References":[{"MessageID":"NA","Relationship":"Reply"}],"Subject":"Lunch?",
@@ -163,8 +163,8 @@ TEST(MeshModel, UnknownMembersAreIgnoredAndNullIsAbsent) {
 
 TEST(MeshModel, AbsentEmptyAndPresentValuesStayDistinct) {
   MessageMail mail;
-  mail.body = Bytes{};   // present, empty
-  mail.subject = "";     // present, empty
+  mail.body = Bytes{};  // present, empty
+  mail.subject = "";    // present, empty
   const std::string text = serialize(mail);
   EXPECT_EQ(text, R"({"MessageMail":{"Body":"","Subject":""}})");
   Result<MessageMail> back = parse<MessageMail>(text);
