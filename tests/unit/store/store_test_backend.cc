@@ -75,6 +75,8 @@ class SqliteBackend final : public TestBackend {
 
   Result<bool> killStoreConnections() override { return false; }
 
+  std::string locator() const override { return "sqlite:" + path_; }
+
  private:
   Status connect() {
     if (raw_) return Status();
@@ -181,6 +183,8 @@ class PostgresBackend final : public TestBackend {
     return *killed != "0";
   }
 
+  std::string locator() const override { return "postgresql:" + dsn(); }
+
  private:
   Status connect() {
     if (raw_) return Status();
@@ -197,6 +201,19 @@ class PostgresBackend final : public TestBackend {
 };
 
 }  // namespace
+
+Result<std::unique_ptr<Store>> openLocator(const std::string& locator) {
+  if (locator.rfind("sqlite:", 0) == 0) {
+    return openSqliteStore({locator.substr(7), std::chrono::seconds(10), 0});
+  }
+  if (locator.rfind("postgresql:", 0) == 0) {
+    PostgresStoreOptions options;
+    options.dsn = locator.substr(11);
+    options.pool_size = 4;
+    return openPostgresStore(options);
+  }
+  return invalidArgument("unknown store locator " + locator);
+}
 
 std::unique_ptr<TestBackend> makeSqliteBackend() { return std::make_unique<SqliteBackend>(); }
 

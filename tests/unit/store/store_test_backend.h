@@ -37,7 +37,12 @@ class TestBackend {
   // Closes the store's server connections from the server side, as a restart would. Returns
   // false when the backend has no such thing (SQLite).
   virtual Result<bool> killStoreConnections() = 0;
+  // Names this test's database for another process: openLocator(locator()) opens a store on
+  // it (what a second meshgate node does).
+  virtual std::string locator() const = 0;
 };
+
+Result<std::unique_ptr<Store>> openLocator(const std::string& locator);
 
 // nullptr (and a skip message) when the backend is not available.
 std::unique_ptr<TestBackend> makeSqliteBackend();
