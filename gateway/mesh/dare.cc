@@ -1,6 +1,7 @@
 // dare.cc - the DARE envelope JSON codec; see dare.h. Signing and encryption: dare_crypto.cc.
 #include "gateway/mesh/dare.h"
 
+#include <optional>
 #include <utility>
 
 namespace meshgate::mesh {
@@ -262,6 +263,85 @@ Result<DareEnvelope> readEnvelope(const json& j, const std::string& path) {
   return e;
 }
 
+// Where the payload string's characters lie in envelope text, found by a structural scan, so
+// that the JSON parser (which copies a string one character at a time and keeps a second copy
+// for its error messages) never has to read a payload of megabytes. std::nullopt when the text
+// does not have the plain shape {"DareEnvelope":[{...},"...",...]} or [{...},"...",...] with an
+// escape-free payload; the caller then parses the whole text. The rest of the text is still
+// parsed and validated in full, with the payload replaced by "".
+struct PayloadSpan {
+  size_t begin;
+  size_t end;
+};
+
+std::optional<PayloadSpan> locatePayload(std::string_view t) {
+  size_t i = 0;
+  auto skipSpace = [&] {
+    while (i < t.size() && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) ++i;
+  };
+  auto take = [&](std::string_view s) {
+    if (t.substr(i, s.size()) != s) return false;
+    i += s.size();
+    return true;
+  };
+  skipSpace();
+  if (i < t.size() && t[i] == '{') {
+    ++i;
+    skipSpace();
+    if (!take("\"DareEnvelope\"")) return std::nullopt;
+    skipSpace();
+    if (!take(":")) return std::nullopt;
+    skipSpace();
+  }
+  if (!take("[")) return std::nullopt;
+  skipSpace();
+  if (i >= t.size() || t[i] != '{') return std::nullopt;
+  int depth = 0;
+  bool in_string = false;
+  bool closed = false;
+  for (; i < t.size() && !closed; ++i) {
+    const char c = t[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      closed = --depth == 0;
+    }
+  }
+  if (!closed) return std::nullopt;
+  skipSpace();
+  if (!take(",")) return std::nullopt;
+  skipSpace();
+  if (!take("\"")) return std::nullopt;
+  const size_t begin = i;
+  while (i < t.size() && t[i] != '"') {
+    if (t[i] == '\\') return std::nullopt;
+    ++i;
+  }
+  if (i >= t.size()) return std::nullopt;
+  return PayloadSpan{begin, i};
+}
+
+Result<DareEnvelope> envelopeFromDocument(const json& doc) {
+  // The top-level form is {"DareEnvelope":[...]}; the bare array is accepted too, since that
+  // is how an envelope appears inside other structures.
+  if (doc.is_object()) {
+    if (doc.size() != 1 || !doc.contains("DareEnvelope")) {
+      return invalidArgument("not a DARE envelope: expected {\"DareEnvelope\":[...]}");
+    }
+    return dareFromJson(doc.at("DareEnvelope"));
+  }
+  if (doc.is_array()) return dareFromJson(doc);
+  return invalidArgument("not a DARE envelope: expected {\"DareEnvelope\":[...]}");
+}
+
 std::string dumpCompact(const json& j) {
   // `replace`: strings put into a struct by a caller might not be UTF-8; never throw for it.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -303,17 +383,17 @@ Result<DareEnvelope> parseDareEnvelope(std::string_view text) {
                              std::to_string(kMaxDareJsonDepth) + " levels");
   }
   try {
-    json doc = json::parse(text.begin(), text.end());
-    // The top-level form is {"DareEnvelope":[...]}; the bare array is accepted too, since that
-    // is how an envelope appears inside other structures.
-    if (doc.is_object()) {
-      if (doc.size() != 1 || !doc.contains("DareEnvelope")) {
-        return invalidArgument("not a DARE envelope: expected {\"DareEnvelope\":[...]}");
-      }
-      return dareFromJson(doc.at("DareEnvelope"));
-    }
-    if (doc.is_array()) return dareFromJson(doc);
-    return invalidArgument("not a DARE envelope: expected {\"DareEnvelope\":[...]}");
+    const std::optional<PayloadSpan> span = locatePayload(text);
+    if (!span) return envelopeFromDocument(json::parse(text.begin(), text.end()));
+    std::string rest;
+    rest.reserve(text.size() - (span->end - span->begin));
+    rest.append(text.substr(0, span->begin));
+    rest.append(text.substr(span->end));
+    MESHGATE_ASSIGN_OR_RETURN(DareEnvelope env, envelopeFromDocument(json::parse(rest)));
+    auto payload = base64UrlDecode(text.substr(span->begin, span->end - span->begin));
+    if (!payload.ok()) return payload.status().withContext("DareEnvelope[1]");
+    env.payload = std::move(payload).value();
+    return env;
   } catch (const json::parse_error& e) {
     return invalidArgument(std::string("not a DARE envelope: invalid JSON: ") + e.what());
   } catch (const std::bad_alloc&) {
@@ -324,9 +404,26 @@ Result<DareEnvelope> parseDareEnvelope(std::string_view text) {
 }
 
 std::string serializeDareEnvelope(const DareEnvelope& envelope) {
-  json j = json::object();
-  j["DareEnvelope"] = dareToJson(envelope);
-  return dumpCompact(j);
+  // Assembled by hand around the payload, which is written once and never passes through the
+  // JSON serializer's per-character escaping (base64url needs none). The result is exactly
+  // what dumping {"DareEnvelope": dareToJson(envelope)} gives.
+  const std::string header = dumpCompact(writeHeader(envelope.header));
+  const std::string trailer =
+      envelope.trailer ? dumpCompact(writeTrailer(*envelope.trailer)) : std::string();
+  const std::string payload = base64UrlEncode(envelope.payload);
+  std::string out;
+  out.reserve(header.size() + payload.size() + trailer.size() + 24);
+  out += "{\"DareEnvelope\":[";
+  out += header;
+  out += ",\"";
+  out += payload;
+  out += '"';
+  if (envelope.trailer) {
+    out += ',';
+    out += trailer;
+  }
+  out += "]}";
+  return out;
 }
 
 DareKey toDareKey(const PublicKey& key) {

@@ -188,7 +188,10 @@ Bytes dareManifest(ByteView payload_digest) {
 }
 
 Result<Bytes> dareBoundManifest(const DareEnvelope& envelope, ByteView payload_digest) {
-  json whole = dareToJson(envelope);
+  // Serialise the header and trailer only: the payload (possibly megabytes) is already bound
+  // through its digest and need not be base64-encoded again here.
+  const DareEnvelope shell{envelope.header, Bytes(), envelope.trailer};
+  json whole = dareToJson(shell);
   json trailer = whole.size() == 3 ? whole[2] : json::object();
   // The signature values cannot cover themselves; everything else in the trailer is bound.
   if (trailer.contains("signatures") && trailer["signatures"].is_array()) {

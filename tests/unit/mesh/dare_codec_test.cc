@@ -150,6 +150,61 @@ TEST(DareCodec, BracketsInsideStringsDoNotCountAsNesting) {
   ASSERT_TRUE(escaped.ok());
 }
 
+TEST(DareCodec, PayloadScanAndFullParseAgree) {
+  // The payload is located by a structural scan when the text has the plain shape; otherwise
+  // (escapes in the payload, unusual layout) the whole text goes through the JSON parser.
+  // Both must give the same envelope.
+  const Bytes foo_ff = {'f', 'o', 'o', 0xFF};
+  struct Case {
+    std::string text;
+    Bytes payload;
+  };
+  for (const Case& c : {
+           Case{R"({"DareEnvelope":[{},"Zm9v_w"]})", foo_ff},
+           Case{" \n{ \"DareEnvelope\" :\t[ { \"x\" : [\"}\"] } ,\r\n\"Zm9v_w\" , {} ] } ", foo_ff},
+           Case{R"([{"a":{"b":["\"]"]}},"Zm9v/w=="])", foo_ff},
+           Case{R"({"DareEnvelope":[{},"Zm9v\/w=="]})", foo_ff},          // escaped: full parse
+           Case{R"({"DareEnvelope":[{},"\u005Am9v_w"]})", foo_ff},        // escaped: full parse
+           Case{R"({"DareEnvelope":[{}, ""]})", Bytes()},
+       }) {
+    auto env = parseDareEnvelope(c.text);
+    ASSERT_TRUE(env.ok()) << c.text << ": " << env.status().toString();
+    EXPECT_EQ(env->payload, c.payload) << c.text;
+  }
+  for (const std::string& bad : {
+           std::string(R"({"DareEnvelope":[{},"Zm9v_w"],"x":1})"),
+           std::string(R"({"DareEnvelope":[{},"Zm9v_w",{}]]})"),
+           std::string(R"({"DareEnvelope":[{},"Zm9v_w")"),
+           std::string(R"({"DareEnvelope":[{"a":},"Zm9v_w"]})"),
+           std::string("{\"DareEnvelope\":[{},\"Zm9v\n_w\"]}"),
+       }) {
+    EXPECT_FALSE(parseDareEnvelope(bad).ok()) << bad;
+  }
+  auto bad_payload = parseDareEnvelope(R"({"DareEnvelope":[{},"Zm9v*w"]})");
+  EXPECT_NE(bad_payload.status().message().find("DareEnvelope[1]: invalid base64"),
+            std::string::npos)
+      << bad_payload.status().message();
+}
+
+TEST(DareCodec, SerializedTextIsTheCompactJsonDump) {
+  for (const char* text : {R"([{},""])", R"([{"enc":"A256CBC","Salt":"AAEC"},"cGF5bG9hZA"])",
+                           R"([{"kid":"\"\u0001é"},"AA",{"signatures":[{"alg":"ED448"}]}])"}) {
+    auto env = dareFromJson(json::parse(text)).value();
+    json wrapped = json::object();
+    wrapped["DareEnvelope"] = dareToJson(env);
+    EXPECT_EQ(serializeDareEnvelope(env), wrapped.dump()) << text;
+  }
+}
+
+TEST(DareCodec, LargePayloadRoundTrip) {
+  DareEnvelope env;
+  env.payload.resize(3 * 1024 * 1024 + 1);
+  for (size_t i = 0; i < env.payload.size(); ++i) env.payload[i] = static_cast<uint8_t>(i * 131);
+  auto again = parseDareEnvelope(serializeDareEnvelope(env));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, env);
+}
+
 TEST(DareCodec, ContentTypeFromContentMetaData) {
   DareHeader h;
   EXPECT_FALSE(dareContentType(h).value().has_value());
