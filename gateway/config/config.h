@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/config/content_config.h"
 #include "gateway/util/network.h"
 
 namespace meshgate::config {
@@ -166,6 +167,11 @@ struct Config {
   PolicydSection policyd;
   IngressSection ingress;
   AbuseSection abuse;
+  PaymentSection payment;
+  ImpersonationSection impersonation;
+  EgressSection egress;
+  TooStupidSection too_stupid;
+  BrandsSection brands;
   LoggingSection logging;
 
   bool isLocalDomain(std::string_view domain) const;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "gateway/config/content_config_reader.h"
 #include "gateway/config/yaml_reader.h"
 
 namespace meshgate::config {
@@ -324,6 +325,7 @@ LoadResult parse(const std::string& text, const std::string& name) {
           readPolicyd(root.map("policyd"), config->policyd);
           readIngress(root.map("ingress"), config->ingress);
           readAbuse(root.map("abuse"), config->abuse);
+          readContentSections(root, *config);
           readLogging(root.map("logging"), config->logging);
           crossChecks(errors, root, *config);
           root.finish();
