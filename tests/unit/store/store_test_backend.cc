@@ -100,7 +100,9 @@ class PostgresBackend final : public TestBackend {
   ~PostgresBackend() override {
     releaseLock();
     if (raw_) PQfinish(raw_);
-    // Leaves nothing behind in the shared test database.
+    // Leaves nothing behind in the shared test database (reconnecting if a test restarted the
+    // server under this connection).
+    if (PQstatus(admin_) != CONNECTION_OK) PQreset(admin_);
     PGresult* r = PQexec(admin_, ("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE").c_str());
     PQclear(r);
     PQfinish(admin_);
