@@ -100,11 +100,16 @@ class PostgresBackend final : public TestBackend {
   ~PostgresBackend() override {
     releaseLock();
     if (raw_) PQfinish(raw_);
-    // Leaves nothing behind in the shared test database (reconnecting if a test restarted the
-    // server under this connection).
-    if (PQstatus(admin_) != CONNECTION_OK) PQreset(admin_);
-    PGresult* r = PQexec(admin_, ("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE").c_str());
-    PQclear(r);
+    // Leaves nothing behind in the shared test database; a second try on a fresh connection
+    // when a test restarted the server under this one.
+    const std::string drop = "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE";
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      PGresult* r = PQexec(admin_, drop.c_str());
+      const bool dropped = PQresultStatus(r) == PGRES_COMMAND_OK;
+      PQclear(r);
+      if (dropped) break;
+      PQreset(admin_);
+    }
     PQfinish(admin_);
   }
 
