@@ -231,9 +231,8 @@ int benchUdf(const std::string& file) {
   if (!in) die("cannot read " + file);
   const Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::string sink;
-  auto r = compare(
-      [&] { sink = contentDigestUdf(data, "application/octet-stream").value(); },
-      [&] { sink.assign(1, static_cast<char>(evpSha512(data)[0])); });
+  auto r = compare([&] { sink = contentDigestUdf(data, "application/octet-stream").value(); },
+                   [&] { sink.assign(1, static_cast<char>(evpSha512(data)[0])); });
   const double mib = static_cast<double>(data.size()) / (1024.0 * 1024.0);
   report("udf_sha512_" + std::to_string(data.size()) + "B", r, "MiB/s", mib);
   return 0;

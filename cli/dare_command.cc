@@ -52,8 +52,8 @@ Result<mesh::DareEnvelope> readEnvelope(const std::string& file) {
 }
 
 std::string describe(const mesh::DareSignatureCheck& c) {
-  return "Verified: " + c.kid + " (" + c.alg + "; key: " +
-         (c.embedded_key ? "embedded SignatureKey" : "--key") +
+  return "Verified: " + c.kid + " (" + c.alg +
+         "; key: " + (c.embedded_key ? "embedded SignatureKey" : "--key") +
          "; covers: " + (c.header_bound ? "header, payload and trailer" : "payload only") + ")";
 }
 
@@ -68,15 +68,15 @@ int dareSeal(const Args& args) {
               "cover the header and\ntrailer too (meshgate's MGB1 binding) unless "
               "--reference-signatures is given.");
   p.repeated("sign", "KEYFILE", "sign with this Ed25519 or Ed448 private key", &sign_files);
-  p.repeated("encrypt-to", "KEYFILE", "encrypt to this X25519 or X448 public key",
-             &encrypt_files);
+  p.repeated("encrypt-to", "KEYFILE", "encrypt to this X25519 or X448 public key", &encrypt_files);
   p.option("content-type", "TYPE", "record the payload's content type (ContentMetaData cty)",
            &content_type);
   p.flag("reference-signatures",
          "sign the payload digest only, as the reference implementation does", &reference);
   p.flag("no-signature-key", "do not embed the signers' public keys", &no_signature_key);
   p.positional("FILE", "the payload; '-' or nothing for standard input", &file, false);
-  p.epilog("Example: meshgate dare seal --sign alice.key --encrypt-to bob.key.pub msg.eml > msg.dare");
+  p.epilog(
+      "Example: meshgate dare seal --sign alice.key --encrypt-to bob.key.pub msg.eml > msg.dare");
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
 
   mesh::DareSealOptions options;
@@ -84,9 +84,9 @@ int dareSeal(const Args& args) {
     auto k = mesh::loadPrivateKeyFile(f);
     if (!k.ok()) return fail(cmd, k.status());
     if (!mesh::isSignatureKey(k->type())) {
-      return fail(cmd, invalidArgument(f + ": a key of type " +
-                                       std::string(mesh::keyTypeName(k->type())) +
-                                       " cannot sign (use Ed25519 or Ed448)"));
+      return fail(
+          cmd, invalidArgument(f + ": a key of type " + std::string(mesh::keyTypeName(k->type())) +
+                               " cannot sign (use Ed25519 or Ed448)"));
     }
     options.signers.push_back(*k);
   }
@@ -125,9 +125,10 @@ int dareVerify(const Args& args) {
          &require_binding);
   p.flag("no-embedded-keys", "use only --key keys, never an embedded SignatureKey", &no_embedded);
   p.positional("ENVELOPE", "the envelope file; '-' for standard input", &file);
-  p.epilog("Exit status: 0 when every signature verifies, 1 otherwise (the reason on stderr), "
-           "2 on a usage error.\nAn embedded SignatureKey proves integrity, not identity: compare "
-           "the kid with one you trust.");
+  p.epilog(
+      "Exit status: 0 when every signature verifies, 1 otherwise (the reason on stderr), "
+      "2 on a usage error.\nAn embedded SignatureKey proves integrity, not identity: compare "
+      "the kid with one you trust.");
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
   std::vector<mesh::PublicKey> keys;
   for (const std::string& f : key_files) {

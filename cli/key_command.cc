@@ -10,7 +10,8 @@ namespace meshgate::cli {
 namespace {
 
 bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 int keyGenerate(const Args& args) {
@@ -31,8 +32,8 @@ int keyGenerate(const Args& args) {
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
   auto type = mesh::parseKeyType(type_name);
   if (!type.ok()) return p.usageError(type.status().message());
-  mesh::KeyFileFormat fmt = endsWith(out, ".pem") ? mesh::KeyFileFormat::kPem
-                                                  : mesh::KeyFileFormat::kMeshJson;
+  mesh::KeyFileFormat fmt =
+      endsWith(out, ".pem") ? mesh::KeyFileFormat::kPem : mesh::KeyFileFormat::kMeshJson;
   if (format == "pem") {
     fmt = mesh::KeyFileFormat::kPem;
   } else if (format == "json") {

@@ -1,7 +1,7 @@
 // udf_command.cc - `meshgate udf digest|mac|nonce|message-ids`: Uniform Data Fingerprints.
 #include <cerrno>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <vector>
@@ -69,8 +69,9 @@ int udfDigest(const Args& args) {
   p.option("bits", "N", "precision in bits, 100..440 (default 140)", &bits_text);
   p.option("content-type", "TYPE", "the data's content type, e.g. text/plain", &content_type, true);
   p.positional("FILE", "the data; '-' or nothing for standard input", &file, false);
-  p.epilog("Example: echo -n 'UDF Data Value' | meshgate udf digest --content-type text/plain\n"
-           "  MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF");
+  p.epilog(
+      "Example: echo -n 'UDF Data Value' | meshgate udf digest --content-type text/plain\n"
+      "  MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF");
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
   int bits = 0, rc = 0;
   if (!parseBits(p, bits_text, mesh::kUdfDefaultBits, &bits, &rc)) return rc;
@@ -97,7 +98,8 @@ int udfMac(const Args& args) {
   int bits = 0, rc = 0;
   if (!parseBits(p, bits_text, mesh::kUdfDefaultBits, &bits, &rc)) return rc;
   if (!mesh::canonicalUdf(key).ok()) {
-    return p.usageError("--key must be a UDF of at least 100 bits (e.g. from 'meshgate udf nonce')");
+    return p.usageError(
+        "--key must be a UDF of at least 100 bits (e.g. from 'meshgate udf nonce')");
   }
   auto digest = hashInput(file, HashAlgorithm::kSha512);
   if (!digest.ok()) return fail(cmd, digest.status());
@@ -111,10 +113,10 @@ int udfNonce(const Args& args) {
   const std::string cmd = "meshgate udf nonce";
   std::string bits_text;
   ArgParser p(cmd, "Print a random nonce UDF (type 104, 'N...'), e.g. a MessageId or a MAC key.");
-  p.option("bits", "N",
-           "precision in bits, 100..440 (default " + std::to_string(mesh::kUdfDefaultNonceBits) +
-               ")",
-           &bits_text);
+  p.option(
+      "bits", "N",
+      "precision in bits, 100..440 (default " + std::to_string(mesh::kUdfDefaultNonceBits) + ")",
+      &bits_text);
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
   int bits = 0, rc = 0;
   if (!parseBits(p, bits_text, mesh::kUdfDefaultNonceBits, &bits, &rc)) return rc;

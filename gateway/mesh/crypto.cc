@@ -70,9 +70,12 @@ const EVP_KDF* hkdfAlgorithm() {
 
 const char* digestName(HashAlgorithm alg) {
   switch (alg) {
-    case HashAlgorithm::kSha256: return "SHA256";
-    case HashAlgorithm::kSha512: return "SHA512";
-    case HashAlgorithm::kSha3_512: return "SHA3-512";
+    case HashAlgorithm::kSha256:
+      return "SHA256";
+    case HashAlgorithm::kSha512:
+      return "SHA512";
+    case HashAlgorithm::kSha3_512:
+      return "SHA3-512";
   }
   return "SHA512";
 }
@@ -213,9 +216,9 @@ Result<Bytes> hmac(HashAlgorithm alg, ByteView key, ByteView data) {
   if (mac == nullptr) return openSslFailure("EVP_MAC_fetch(HMAC)");
   std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(const_cast<EVP_MAC*>(mac)));
   if (!ctx) return openSslFailure("EVP_MAC_CTX_new");
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digestName(alg)), 0),
-      OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                          const_cast<char*>(digestName(alg)), 0),
+                         OSSL_PARAM_construct_end()};
   // HMAC accepts an empty key, but EVP_MAC_init wants a non-null pointer for it.
   static const uint8_t kEmpty = 0;
   if (EVP_MAC_init(ctx.get(), key.empty() ? &kEmpty : key.data(), key.size(), params) != 1) {

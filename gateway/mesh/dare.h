@@ -91,41 +91,41 @@ struct DareRecipient {
 };
 
 struct DareSignature {
-  std::optional<std::string> alg;            // "ED25519", "ED448"
-  std::optional<std::string> kid;            // kid of the signing key
-  std::optional<DareKey> signature_key;      // "SignatureKey": the signer's public key, optional
-  std::optional<Bytes> signature;            // "signature"
-  std::optional<std::string> binding;        // "MeshgateBinding": see docs/mesh-formats.md
+  std::optional<std::string> alg;        // "ED25519", "ED448"
+  std::optional<std::string> kid;        // kid of the signing key
+  std::optional<DareKey> signature_key;  // "SignatureKey": the signer's public key, optional
+  std::optional<Bytes> signature;        // "signature"
+  std::optional<std::string> binding;    // "MeshgateBinding": see docs/mesh-formats.md
   JsonMembers extensions;
   friend bool operator==(const DareSignature&, const DareSignature&) = default;
 };
 
 struct DareHeader {
-  std::optional<std::string> envelope_id;           // "EnvelopeId"
-  std::optional<std::string> enc;                   // "A256CBC"
+  std::optional<std::string> envelope_id;  // "EnvelopeId"
+  std::optional<std::string> enc;          // "A256CBC"
   std::optional<std::string> kid;
-  std::optional<Bytes> salt;                        // "Salt"
+  std::optional<Bytes> salt;  // "Salt"
   std::optional<std::vector<Bytes>> annotations;
   std::optional<std::vector<DareRecipient>> recipients;
-  std::optional<nlohmann::json> policy;             // kept as JSON; meshgate does not interpret it
-  std::optional<Bytes> content_meta_data;           // "ContentMetaData": bytes of a JSON object
-  std::optional<std::string> dig;                   // "S512"
+  std::optional<nlohmann::json> policy;    // kept as JSON; meshgate does not interpret it
+  std::optional<Bytes> content_meta_data;  // "ContentMetaData": bytes of a JSON object
+  std::optional<std::string> dig;          // "S512"
   JsonMembers extensions;
   friend bool operator==(const DareHeader&, const DareHeader&) = default;
 };
 
 struct DareTrailer {
   std::optional<std::vector<DareSignature>> signatures;
-  std::optional<Bytes> payload_digest;              // "PayloadDigest"
-  std::optional<Bytes> witness_value;               // "WitnessValue"
+  std::optional<Bytes> payload_digest;  // "PayloadDigest"
+  std::optional<Bytes> witness_value;   // "WitnessValue"
   JsonMembers extensions;
   friend bool operator==(const DareTrailer&, const DareTrailer&) = default;
 };
 
 struct DareEnvelope {
   DareHeader header;
-  Bytes payload;                        // as carried: ciphertext when the envelope is encrypted
-  std::optional<DareTrailer> trailer;   // absent: the array has two elements
+  Bytes payload;                       // as carried: ciphertext when the envelope is encrypted
+  std::optional<DareTrailer> trailer;  // absent: the array has two elements
   friend bool operator==(const DareEnvelope&, const DareEnvelope&) = default;
 };
 
@@ -149,11 +149,11 @@ Result<std::optional<std::string>> dareContentType(const DareHeader& header);
 inline constexpr std::string_view kDareBindingV1 = "MGB1";
 
 struct DareSealOptions {
-  std::vector<PrivateKey> signers;           // Ed25519 / Ed448
-  std::vector<PublicKey> recipients;         // X25519 / X448
-  std::optional<std::string> content_type;   // recorded as ContentMetaData {"cty": ...}
-  bool embed_signature_keys = true;          // put each signer's public key in its signature
-  bool bind_header = true;                   // false: reference signatures (payload only)
+  std::vector<PrivateKey> signers;          // Ed25519 / Ed448
+  std::vector<PublicKey> recipients;        // X25519 / X448
+  std::optional<std::string> content_type;  // recorded as ContentMetaData {"cty": ...}
+  bool embed_signature_keys = true;         // put each signer's public key in its signature
+  bool bind_header = true;                  // false: reference signatures (payload only)
 };
 
 // Encrypts (when there are recipients), then signs (when there are signers). With neither,
@@ -173,8 +173,8 @@ struct DareVerifyOptions {
 struct DareSignatureCheck {
   std::string kid;
   std::string alg;
-  bool embedded_key = false;   // verified with the envelope's own SignatureKey
-  bool header_bound = false;   // MeshgateBinding signature (header and trailer covered)
+  bool embedded_key = false;  // verified with the envelope's own SignatureKey
+  bool header_bound = false;  // MeshgateBinding signature (header and trailer covered)
 };
 
 // Verifies every signature; OK only if there is at least one and all verify. `keys` are the

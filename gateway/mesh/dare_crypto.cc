@@ -38,13 +38,27 @@ void appendEscaped(std::string& out, const std::string& s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -61,11 +75,21 @@ void appendEscaped(std::string& out, const std::string& s) {
 Status appendCanonical(std::string& out, const json& v, int depth) {
   if (depth > kMaxDareJsonDepth) return invalidArgument("nested too deeply to canonicalise");
   switch (v.type()) {
-    case json::value_t::null: out += "null"; return Status();
-    case json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; return Status();
-    case json::value_t::number_integer: out += std::to_string(v.get<int64_t>()); return Status();
-    case json::value_t::number_unsigned: out += std::to_string(v.get<uint64_t>()); return Status();
-    case json::value_t::string: appendEscaped(out, v.get_ref<const std::string&>()); return Status();
+    case json::value_t::null:
+      out += "null";
+      return Status();
+    case json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      return Status();
+    case json::value_t::number_integer:
+      out += std::to_string(v.get<int64_t>());
+      return Status();
+    case json::value_t::number_unsigned:
+      out += std::to_string(v.get<uint64_t>());
+      return Status();
+    case json::value_t::string:
+      appendEscaped(out, v.get_ref<const std::string&>());
+      return Status();
     case json::value_t::array: {
       out += '[';
       bool first = true;
@@ -267,7 +291,8 @@ Result<DareEnvelope> sealDare(ByteView plaintext, const DareSealOptions& options
   DareEnvelope env;
   if (options.content_type) {
     json meta = {{"cty", *options.content_type}};
-    env.header.content_meta_data = toBytes(meta.dump(-1, ' ', false, json::error_handler_t::replace));
+    env.header.content_meta_data =
+        toBytes(meta.dump(-1, ' ', false, json::error_handler_t::replace));
   }
   if (!options.recipients.empty()) {
     MESHGATE_ASSIGN_OR_RETURN(env.payload, encryptInto(env, plaintext, options.recipients));
@@ -322,8 +347,7 @@ Result<std::vector<DareSignatureCheck>> verifyDare(const DareEnvelope& envelope,
       auto k = publicKeyFromDareKey(*s.signature_key);
       if (!k.ok()) return dataLoss(label + ": unusable SignatureKey: " + k.status().message());
       if (!udfMatches(k->kid(), *s.kid)) {
-        return dataLoss(label + ": SignatureKey has kid " + k->kid() +
-                        ", not the signature's kid");
+        return dataLoss(label + ": SignatureKey has kid " + k->kid() + ", not the signature's kid");
       }
       embedded = *k;
     }
@@ -352,8 +376,8 @@ Result<std::vector<DareSignatureCheck>> verifyDare(const DareEnvelope& envelope,
     if (bound) {
       if (!bound_manifest) {
         auto m = dareBoundManifest(envelope, digest);
-        if (!m.ok()) return dataLoss(label + ": cannot compute the bound manifest: " +
-                                     m.status().message());
+        if (!m.ok())
+          return dataLoss(label + ": cannot compute the bound manifest: " + m.status().message());
         bound_manifest = std::move(m).value();
       }
       manifest = &*bound_manifest;
@@ -379,10 +403,11 @@ Result<Bytes> decryptDare(const DareEnvelope& envelope, const PrivateKey& key) {
     return dataLoss("unsupported enc \"" + *h.enc + "\" (only A256CBC)");
   }
   if (!isAgreementKey(key.type())) {
-    return invalidArgument("cannot decrypt with " + std::string(keyTypeName(key.type())) +
-                           " key " + key.kid() + " (an X25519 or X448 key is needed)");
+    return invalidArgument("cannot decrypt with " + std::string(keyTypeName(key.type())) + " key " +
+                           key.kid() + " (an X25519 or X448 key is needed)");
   }
-  if (!h.recipients || h.recipients->empty()) return dataLoss("encrypted envelope has no recipients");
+  if (!h.recipients || h.recipients->empty())
+    return dataLoss("encrypted envelope has no recipients");
   const DareRecipient* mine = nullptr;
   std::string listed;
   for (const DareRecipient& r : *h.recipients) {
@@ -399,7 +424,8 @@ Result<Bytes> decryptDare(const DareEnvelope& envelope, const PrivateKey& key) {
   if (!mine->epk) return dataLoss("recipient " + key.kid() + ": no epk");
   if (!mine->wmk) return dataLoss("recipient " + key.kid() + ": no wmk");
   auto epk = publicKeyFromDareKey(*mine->epk);
-  if (!epk.ok()) return dataLoss("recipient " + key.kid() + ": unusable epk: " + epk.status().message());
+  if (!epk.ok())
+    return dataLoss("recipient " + key.kid() + ": unusable epk: " + epk.status().message());
   if (epk->type() != key.type()) {
     return dataLoss("recipient " + key.kid() + ": epk is " + std::string(keyTypeName(epk->type())) +
                     ", the key is " + std::string(keyTypeName(key.type())));
@@ -410,7 +436,8 @@ Result<Bytes> decryptDare(const DareEnvelope& envelope, const PrivateKey& key) {
   shared.bytes = std::move(agreed).value();
   MESHGATE_ASSIGN_OR_RETURN(kek.bytes, wrapKeyFor(shared.bytes));
   auto unwrapped = aes256KeyUnwrap(kek.bytes, *mine->wmk);
-  if (!unwrapped.ok()) return dataLoss("recipient " + key.kid() + ": " + unwrapped.status().message());
+  if (!unwrapped.ok())
+    return dataLoss("recipient " + key.kid() + ": " + unwrapped.status().message());
   seed.bytes = std::move(unwrapped).value();
   if (seed.bytes.size() != kBaseSeedBytes) {
     return dataLoss("recipient " + key.kid() + ": wrapped base seed has the wrong length");
@@ -424,8 +451,8 @@ Result<DareOpened> openDare(const DareEnvelope& envelope, std::span<const Privat
                             std::span<const PublicKey> verify_keys,
                             const DareVerifyOptions& options) {
   DareOpened opened;
-  const bool is_signed = envelope.trailer && envelope.trailer->signatures &&
-                         !envelope.trailer->signatures->empty();
+  const bool is_signed =
+      envelope.trailer && envelope.trailer->signatures && !envelope.trailer->signatures->empty();
   if (is_signed) {
     std::vector<PublicKey> trusted(verify_keys.begin(), verify_keys.end());
     for (const PrivateKey& k : keys) {

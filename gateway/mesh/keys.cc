@@ -46,21 +46,30 @@ constexpr size_t kMaxKeyFileBytes = 64 * 1024;
 
 int evpId(KeyType type) {
   switch (type) {
-    case KeyType::kEd25519: return EVP_PKEY_ED25519;
-    case KeyType::kEd448: return EVP_PKEY_ED448;
-    case KeyType::kX25519: return EVP_PKEY_X25519;
-    case KeyType::kX448: return EVP_PKEY_X448;
+    case KeyType::kEd25519:
+      return EVP_PKEY_ED25519;
+    case KeyType::kEd448:
+      return EVP_PKEY_ED448;
+    case KeyType::kX25519:
+      return EVP_PKEY_X25519;
+    case KeyType::kX448:
+      return EVP_PKEY_X448;
   }
   return EVP_PKEY_NONE;
 }
 
 Result<KeyType> typeOfEvp(const EVP_PKEY* pkey) {
   switch (EVP_PKEY_get_id(pkey)) {
-    case EVP_PKEY_ED25519: return KeyType::kEd25519;
-    case EVP_PKEY_ED448: return KeyType::kEd448;
-    case EVP_PKEY_X25519: return KeyType::kX25519;
-    case EVP_PKEY_X448: return KeyType::kX448;
-    default: break;
+    case EVP_PKEY_ED25519:
+      return KeyType::kEd25519;
+    case EVP_PKEY_ED448:
+      return KeyType::kEd448;
+    case EVP_PKEY_X25519:
+      return KeyType::kX25519;
+    case EVP_PKEY_X448:
+      return KeyType::kX448;
+    default:
+      break;
   }
   return invalidArgument("unsupported key type (expected Ed25519, Ed448, X25519 or X448)");
 }
@@ -99,8 +108,9 @@ int noPassphrase(char*, int, int, void*) { return -1; }
 
 Result<KeyText> parsePem(std::string_view text) {
   if (text.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos) {
-    return invalidArgument("encrypted PEM private keys are not supported; store the key "
-                           "unencrypted with mode 0600");
+    return invalidArgument(
+        "encrypted PEM private keys are not supported; store the key "
+        "unencrypted with mode 0600");
   }
   if (text.size() > static_cast<size_t>(INT32_MAX)) return invalidArgument("key text too large");
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
@@ -232,8 +242,7 @@ std::string folderOf(const std::string& path) {
 }
 
 // Writes `content` to a temporary file beside `path` with `mode`, then moves it into place.
-Status atomicWrite(const std::string& path, std::string_view content, mode_t mode,
-                   bool overwrite) {
+Status atomicWrite(const std::string& path, std::string_view content, mode_t mode, bool overwrite) {
   std::string tmp = path + ".tmp.XXXXXX";
   // mkstemp creates the file with mode 0600, so a private key is never readable by others.
   int fd = ::mkstemp(tmp.data());
@@ -280,9 +289,9 @@ Status atomicWrite(const std::string& path, std::string_view content, mode_t mod
 Result<std::string> pemOf(EVP_PKEY* pkey, bool private_key) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
   if (!bio) return internalError("BIO_new: " + takeOpenSslErrors());
-  int ok = private_key ? PEM_write_bio_PrivateKey(bio.get(), pkey, nullptr, nullptr, 0, nullptr,
-                                                  nullptr)
-                       : PEM_write_bio_PUBKEY(bio.get(), pkey);
+  int ok = private_key
+               ? PEM_write_bio_PrivateKey(bio.get(), pkey, nullptr, nullptr, 0, nullptr, nullptr)
+               : PEM_write_bio_PUBKEY(bio.get(), pkey);
   if (ok != 1) return internalError("PEM_write_bio: " + takeOpenSslErrors());
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
@@ -295,10 +304,14 @@ Result<std::string> pemOf(EVP_PKEY* pkey, bool private_key) {
 
 std::string_view keyTypeName(KeyType type) {
   switch (type) {
-    case KeyType::kEd25519: return "Ed25519";
-    case KeyType::kEd448: return "Ed448";
-    case KeyType::kX25519: return "X25519";
-    case KeyType::kX448: return "X448";
+    case KeyType::kEd25519:
+      return "Ed25519";
+    case KeyType::kEd448:
+      return "Ed448";
+    case KeyType::kX25519:
+      return "X25519";
+    case KeyType::kX448:
+      return "X448";
   }
   return "?";
 }
@@ -306,8 +319,7 @@ std::string_view keyTypeName(KeyType type) {
 Result<KeyType> parseKeyType(std::string_view name) {
   for (KeyType t : {KeyType::kEd25519, KeyType::kEd448, KeyType::kX25519, KeyType::kX448}) {
     std::string_view n = keyTypeName(t);
-    if (n.size() == name.size() &&
-        std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+    if (n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) ==
                  std::tolower(static_cast<unsigned char>(b));
         })) {
@@ -323,10 +335,14 @@ bool isAgreementKey(KeyType type) { return !isSignatureKey(type); }
 
 size_t publicKeySize(KeyType type) {
   switch (type) {
-    case KeyType::kEd25519: return 32;
-    case KeyType::kEd448: return 57;
-    case KeyType::kX25519: return 32;
-    case KeyType::kX448: return 56;
+    case KeyType::kEd25519:
+      return 32;
+    case KeyType::kEd448:
+      return 57;
+    case KeyType::kX25519:
+      return 32;
+    case KeyType::kX448:
+      return 56;
   }
   return 0;
 }
@@ -335,18 +351,21 @@ size_t privateKeySize(KeyType type) { return publicKeySize(type); }
 
 std::string_view signatureAlgorithmName(KeyType type) {
   switch (type) {
-    case KeyType::kEd25519: return "ED25519";
-    case KeyType::kEd448: return "ED448";
-    default: return "";
+    case KeyType::kEd25519:
+      return "ED25519";
+    case KeyType::kEd448:
+      return "ED448";
+    default:
+      return "";
   }
 }
 
 Bytes meshSubjectPublicKeyInfo(ByteView raw) {
   // Raw keys are at most 57 bytes, so every DER length below fits the one-byte short form.
   const uint8_t octet_len = static_cast<uint8_t>(raw.size());
-  const uint8_t bit_len = static_cast<uint8_t>(1 + 2 + raw.size());   // 00, 04 n, key
-  const uint8_t seq_len = static_cast<uint8_t>(7 + 2 + bit_len);      // AlgId, 03 L', ...
-  const uint8_t prefix[] = {0x30, seq_len, 0x30, 0x05, 0x06, 0x03, 0x2B,
+  const uint8_t bit_len = static_cast<uint8_t>(1 + 2 + raw.size());  // 00, 04 n, key
+  const uint8_t seq_len = static_cast<uint8_t>(7 + 2 + bit_len);     // AlgId, 03 L', ...
+  const uint8_t prefix[] = {0x30, seq_len, 0x30, 0x05,    0x06, 0x03, 0x2B,
                             0x65, 0x70,    0x03, bit_len, 0x00, 0x04, octet_len};
   Bytes spki(sizeof prefix + raw.size());
   std::copy(std::begin(prefix), std::end(prefix), spki.begin());
@@ -560,9 +579,8 @@ Result<KeyText> loadKeyFile(const std::string& path) {
   if (!parsed.ok()) return parsed.status().withContext(path);
   if (parsed->private_key && (st.st_mode & 077) != 0) {
     const char* how = (st.st_mode & 044) != 0 ? "readable" : "accessible";
-    return failedPrecondition(path + ": private key file is " + how +
-                              " by group or others (mode " + octalMode(st.st_mode) +
-                              "); run: chmod 600 " + path);
+    return failedPrecondition(path + ": private key file is " + how + " by group or others (mode " +
+                              octalMode(st.st_mode) + "); run: chmod 600 " + path);
   }
   return parsed;
 }

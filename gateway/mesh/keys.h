@@ -63,10 +63,10 @@ enum class KeyType { kEd25519, kEd448, kX25519, kX448 };
 std::string_view keyTypeName(KeyType type);
 // Case-insensitive.
 Result<KeyType> parseKeyType(std::string_view name);
-bool isSignatureKey(KeyType type);     // Ed25519, Ed448
-bool isAgreementKey(KeyType type);     // X25519, X448
-size_t publicKeySize(KeyType type);    // 32, 57, 32, 56
-size_t privateKeySize(KeyType type);   // 32, 57, 32, 56
+bool isSignatureKey(KeyType type);    // Ed25519, Ed448
+bool isAgreementKey(KeyType type);    // X25519, X448
+size_t publicKeySize(KeyType type);   // 32, 57, 32, 56
+size_t privateKeySize(KeyType type);  // 32, 57, 32, 56
 // The DARE signature algorithm name: "ED25519", "ED448" (empty for agreement keys).
 std::string_view signatureAlgorithmName(KeyType type);
 

@@ -66,8 +66,7 @@ int udfCompression(ByteView tcdv) {
   return 0;
 }
 
-Bytes contentDigestBinaryFromCdv(ByteView cdv, std::string_view content_type,
-                                 DigestAlgorithm alg) {
+Bytes contentDigestBinaryFromCdv(ByteView cdv, std::string_view content_type, DigestAlgorithm alg) {
   Bytes tcdv = hash(hashOf(alg), typed(content_type, cdv));
   Bytes bin;
   bin.reserve(1 + tcdv.size());
@@ -120,8 +119,8 @@ Result<std::string> authenticatorUdfFromDigest(ByteView sha512_of_data,
   MESHGATE_ASSIGN_OR_RETURN(
       Bytes okm, hkdf(HashAlgorithm::kSha512, asBytes(*canonical_key), asBytes("KeyedUDFMaster"),
                       asBytes("KeyedUDFExpand"), 64));
-  MESHGATE_ASSIGN_OR_RETURN(Bytes mac, hmac(HashAlgorithm::kSha512, okm,
-                                            typed(content_type, sha512_of_data)));
+  MESHGATE_ASSIGN_OR_RETURN(Bytes mac,
+                            hmac(HashAlgorithm::kSha512, okm, typed(content_type, sha512_of_data)));
   Bytes bin;
   bin.reserve(1 + mac.size());
   bin.push_back(static_cast<uint8_t>(UdfType::kAuthenticatorSha512));

@@ -30,7 +30,8 @@ constexpr std::array<uint8_t, 256> makeBase32Table() {
 constexpr std::array<uint8_t, 256> makeBase64Table() {
   std::array<uint8_t, 256> t{};
   for (auto& v : t) v = kInvalid;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kBase64UrlAlphabet[i])] = static_cast<uint8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    t[static_cast<unsigned char>(kBase64UrlAlphabet[i])] = static_cast<uint8_t>(i);
   t[static_cast<unsigned char>('+')] = 62;
   t[static_cast<unsigned char>('/')] = 63;
   return t;
@@ -55,8 +56,8 @@ constexpr auto kHexTable = makeHexTable();
 Status badCharacter(const char* what, std::string_view text, size_t offset) {
   auto c = static_cast<unsigned char>(text[offset]);
   std::string shown = (c >= 0x21 && c < 0x7F) ? std::string("'") + static_cast<char>(c) + "'"
-                                                : "byte 0x" + std::string(1, kHexDigits[c >> 4]) +
-                                                      std::string(1, kHexDigits[c & 15]);
+                                              : "byte 0x" + std::string(1, kHexDigits[c >> 4]) +
+                                                    std::string(1, kHexDigits[c & 15]);
   return invalidArgument(std::string("invalid ") + what + " character " + shown + " at offset " +
                          std::to_string(offset));
 }
@@ -178,8 +179,9 @@ Result<Bytes> base64UrlDecode(std::string_view text) {
     // Unused low bits must be zero, or two spellings would decode to the same bytes.
     uint32_t unused_mask = rest == 2 ? 0xFFFF : 0xFF;
     if (v & unused_mask) {
-      return invalidArgument("invalid base64: non-zero unused bits in the last character at offset " +
-                             std::to_string(len - 1));
+      return invalidArgument(
+          "invalid base64: non-zero unused bits in the last character at offset " +
+          std::to_string(len - 1));
     }
     o[0] = static_cast<uint8_t>(v >> 16);
     if (rest == 3) o[1] = static_cast<uint8_t>(v >> 8);

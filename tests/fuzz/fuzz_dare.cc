@@ -21,8 +21,11 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
-// Fixed keys (raw private bytes 0x01.., 0x02.., ...) so that corpus envelopes can be sealed
-// to and by them; see tests/fuzz/corpus/dare/README.
+// Fixed keys (raw private keys of all 0x01 / 0x02 / 0x03 / 0x04 bytes) so that corpus envelopes
+// can be sealed by and to them. The corpus's signed and encrypted envelopes were made with
+// `meshgate dare seal --sign ... --encrypt-to ...` and key files holding these raw keys
+// ({"PrivateKeyECDH":{"crv":"Ed25519","Private":"AQEB...AQE"}} etc.); the two vector_*.json
+// are the published examples.
 struct FixedKeys {
   std::vector<PrivateKey> decrypt;
   std::vector<PublicKey> trusted;

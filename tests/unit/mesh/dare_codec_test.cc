@@ -81,32 +81,65 @@ INSTANTIATE_TEST_SUITE_P(
         BadEnvelope{"", StatusCode::kInvalidArgument, "invalid JSON"},
         BadEnvelope{"{", StatusCode::kInvalidArgument, "invalid JSON"},
         BadEnvelope{"null", StatusCode::kInvalidArgument, "not a DARE envelope"},
-        BadEnvelope{R"({"Envelope":[{},""]})", StatusCode::kInvalidArgument, "expected {\"DareEnvelope\""},
-        BadEnvelope{R"({"DareEnvelope":[{},""],"x":1})", StatusCode::kInvalidArgument, "expected {\"DareEnvelope\""},
-        BadEnvelope{R"({"DareEnvelope":{}})", StatusCode::kInvalidArgument, "DareEnvelope: expected an array"},
-        BadEnvelope{R"({"DareEnvelope":[{}]})", StatusCode::kInvalidArgument, "DareEnvelope: expected an array"},
-        BadEnvelope{R"({"DareEnvelope":[{},"",{},{}]})", StatusCode::kInvalidArgument, "expected an array"},
-        BadEnvelope{R"({"DareEnvelope":[[],""]})", StatusCode::kInvalidArgument, "DareEnvelope[0]: expected the header"},
-        BadEnvelope{R"({"DareEnvelope":[{},7]})", StatusCode::kInvalidArgument, "DareEnvelope[1]: expected a base64url"},
-        BadEnvelope{R"({"DareEnvelope":[{},"a$b"]})", StatusCode::kInvalidArgument, "DareEnvelope[1]: invalid base64"},
-        BadEnvelope{R"({"DareEnvelope":[{},"",[]]})", StatusCode::kInvalidArgument, "DareEnvelope[2]: expected the trailer"},
-        BadEnvelope{R"({"DareEnvelope":[{"enc":1},""]})", StatusCode::kInvalidArgument, "DareEnvelope[0].enc: expected a string"},
-        BadEnvelope{R"({"DareEnvelope":[{"Salt":"A"},""]})", StatusCode::kInvalidArgument, "DareEnvelope[0].Salt: invalid base64"},
-        BadEnvelope{R"({"DareEnvelope":[{"annotations":"x"},""]})", StatusCode::kInvalidArgument, "DareEnvelope[0].annotations: expected an array"},
-        BadEnvelope{R"({"DareEnvelope":[{"annotations":["AA",3]},""]})", StatusCode::kInvalidArgument, "DareEnvelope[0].annotations[1]: expected a base64url"},
-        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{},5]},""]})", StatusCode::kInvalidArgument, "DareEnvelope[0].recipients[1]: expected an object"},
-        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{"wmk":{}}]},""]})", StatusCode::kInvalidArgument, "DareEnvelope[0].recipients[0].wmk: expected a base64url"},
-        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{"epk":"k"}]},""]})", StatusCode::kInvalidArgument, "recipients[0].epk: expected a typed key"},
-        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{"epk":{"PublicKeyRSA":{}}}]},""]})", StatusCode::kInvalidArgument, "recipients[0].epk: expected {\"PublicKeyECDH\""},
-        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{"epk":{"PublicKeyECDH":{"Public":"AA"}}}]},""]})", StatusCode::kInvalidArgument, "epk.PublicKeyECDH.crv: missing"},
-        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{"epk":{"PublicKeyECDH":{"crv":"X448"}}}]},""]})", StatusCode::kInvalidArgument, "epk.PublicKeyECDH.Public: missing"},
-        BadEnvelope{R"({"DareEnvelope":[{"policy":[]},""]})", StatusCode::kInvalidArgument, "DareEnvelope[0].policy: expected an object"},
-        BadEnvelope{R"({"DareEnvelope":[{"dig":null},""]})", StatusCode::kInvalidArgument, "DareEnvelope[0].dig: expected a string"},
-        BadEnvelope{R"({"DareEnvelope":[{},"",{"signatures":{}}]})", StatusCode::kInvalidArgument, "DareEnvelope[2].signatures: expected an array"},
-        BadEnvelope{R"({"DareEnvelope":[{},"",{"signatures":[{"signature":1}]}]})", StatusCode::kInvalidArgument, "DareEnvelope[2].signatures[0].signature: expected a base64url"},
-        BadEnvelope{R"({"DareEnvelope":[{},"",{"signatures":[{"MeshgateBinding":true}]}]})", StatusCode::kInvalidArgument, "signatures[0].MeshgateBinding: expected a string"},
-        BadEnvelope{R"({"DareEnvelope":[{},"",{"PayloadDigest":[]}]})", StatusCode::kInvalidArgument, "DareEnvelope[2].PayloadDigest: expected a base64url"},
-        BadEnvelope{"{\"DareEnvelope\":[{\"kid\":\"\xff\"},\"\"]}", StatusCode::kInvalidArgument, "invalid JSON"}));
+        BadEnvelope{R"({"Envelope":[{},""]})", StatusCode::kInvalidArgument,
+                    "expected {\"DareEnvelope\""},
+        BadEnvelope{R"({"DareEnvelope":[{},""],"x":1})", StatusCode::kInvalidArgument,
+                    "expected {\"DareEnvelope\""},
+        BadEnvelope{R"({"DareEnvelope":{}})", StatusCode::kInvalidArgument,
+                    "DareEnvelope: expected an array"},
+        BadEnvelope{R"({"DareEnvelope":[{}]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope: expected an array"},
+        BadEnvelope{R"({"DareEnvelope":[{},"",{},{}]})", StatusCode::kInvalidArgument,
+                    "expected an array"},
+        BadEnvelope{R"({"DareEnvelope":[[],""]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[0]: expected the header"},
+        BadEnvelope{R"({"DareEnvelope":[{},7]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[1]: expected a base64url"},
+        BadEnvelope{R"({"DareEnvelope":[{},"a$b"]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[1]: invalid base64"},
+        BadEnvelope{R"({"DareEnvelope":[{},"",[]]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[2]: expected the trailer"},
+        BadEnvelope{R"({"DareEnvelope":[{"enc":1},""]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[0].enc: expected a string"},
+        BadEnvelope{R"({"DareEnvelope":[{"Salt":"A"},""]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[0].Salt: invalid base64"},
+        BadEnvelope{R"({"DareEnvelope":[{"annotations":"x"},""]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[0].annotations: expected an array"},
+        BadEnvelope{R"({"DareEnvelope":[{"annotations":["AA",3]},""]})",
+                    StatusCode::kInvalidArgument,
+                    "DareEnvelope[0].annotations[1]: expected a base64url"},
+        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{},5]},""]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[0].recipients[1]: expected an object"},
+        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{"wmk":{}}]},""]})",
+                    StatusCode::kInvalidArgument,
+                    "DareEnvelope[0].recipients[0].wmk: expected a base64url"},
+        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{"epk":"k"}]},""]})",
+                    StatusCode::kInvalidArgument, "recipients[0].epk: expected a typed key"},
+        BadEnvelope{R"({"DareEnvelope":[{"recipients":[{"epk":{"PublicKeyRSA":{}}}]},""]})",
+                    StatusCode::kInvalidArgument, "recipients[0].epk: expected {\"PublicKeyECDH\""},
+        BadEnvelope{
+            R"({"DareEnvelope":[{"recipients":[{"epk":{"PublicKeyECDH":{"Public":"AA"}}}]},""]})",
+            StatusCode::kInvalidArgument, "epk.PublicKeyECDH.crv: missing"},
+        BadEnvelope{
+            R"({"DareEnvelope":[{"recipients":[{"epk":{"PublicKeyECDH":{"crv":"X448"}}}]},""]})",
+            StatusCode::kInvalidArgument, "epk.PublicKeyECDH.Public: missing"},
+        BadEnvelope{R"({"DareEnvelope":[{"policy":[]},""]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[0].policy: expected an object"},
+        BadEnvelope{R"({"DareEnvelope":[{"dig":null},""]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[0].dig: expected a string"},
+        BadEnvelope{R"({"DareEnvelope":[{},"",{"signatures":{}}]})", StatusCode::kInvalidArgument,
+                    "DareEnvelope[2].signatures: expected an array"},
+        BadEnvelope{R"({"DareEnvelope":[{},"",{"signatures":[{"signature":1}]}]})",
+                    StatusCode::kInvalidArgument,
+                    "DareEnvelope[2].signatures[0].signature: expected a base64url"},
+        BadEnvelope{R"({"DareEnvelope":[{},"",{"signatures":[{"MeshgateBinding":true}]}]})",
+                    StatusCode::kInvalidArgument,
+                    "signatures[0].MeshgateBinding: expected a string"},
+        BadEnvelope{R"({"DareEnvelope":[{},"",{"PayloadDigest":[]}]})",
+                    StatusCode::kInvalidArgument,
+                    "DareEnvelope[2].PayloadDigest: expected a base64url"},
+        BadEnvelope{"{\"DareEnvelope\":[{\"kid\":\"\xff\"},\"\"]}", StatusCode::kInvalidArgument,
+                    "invalid JSON"}));
 
 TEST(DareCodec, DeepNestingIsRefusedBeforeParsing) {
   std::string deep = R"({"DareEnvelope":[{"policy":)";
@@ -163,8 +196,8 @@ TEST(DareCodec, PayloadScanAndFullParseAgree) {
            Case{R"({"DareEnvelope":[{},"Zm9v_w"]})", foo_ff},
            Case{" \n{ \"DareEnvelope\" :\t[ { \"x\" : [\"}\"] } ,\r\n\"Zm9v_w\" , {} ] } ", foo_ff},
            Case{R"([{"a":{"b":["\"]"]}},"Zm9v/w=="])", foo_ff},
-           Case{R"({"DareEnvelope":[{},"Zm9v\/w=="]})", foo_ff},          // escaped: full parse
-           Case{R"({"DareEnvelope":[{},"\u005Am9v_w"]})", foo_ff},        // escaped: full parse
+           Case{R"({"DareEnvelope":[{},"Zm9v\/w=="]})", foo_ff},    // escaped: full parse
+           Case{R"({"DareEnvelope":[{},"\u005Am9v_w"]})", foo_ff},  // escaped: full parse
            Case{R"({"DareEnvelope":[{}, ""]})", Bytes()},
        }) {
     auto env = parseDareEnvelope(c.text);
@@ -220,8 +253,9 @@ TEST(DareCodec, ContentTypeFromContentMetaData) {
 
 TEST(CanonicalJson, SortedCompactMinimalEscapesIntegersOnly) {
   json j = json::parse(R"({"b":[1,-2,{"z":null,"a":true}],"a":"\u00e9\"\\\n\u0001/","A":false})");
-  EXPECT_EQ(canonicalJson(j).value(),
-            "{\"A\":false,\"a\":\"\xc3\xa9\\\"\\\\\\n\\u0001/\",\"b\":[1,-2,{\"a\":true,\"z\":null}]}");
+  EXPECT_EQ(
+      canonicalJson(j).value(),
+      "{\"A\":false,\"a\":\"\xc3\xa9\\\"\\\\\\n\\u0001/\",\"b\":[1,-2,{\"a\":true,\"z\":null}]}");
   EXPECT_EQ(canonicalJson(json::parse("18446744073709551615")).value(), "18446744073709551615");
   auto f = canonicalJson(json::parse(R"({"x":1.5})"));
   EXPECT_FALSE(f.ok());

@@ -199,32 +199,39 @@ std::vector<Tamper> tampers() {
   auto sig = [](json& e, int i) -> json& { return e[2]["signatures"][static_cast<size_t>(i)]; };
   // Header: change every field, remove every field, add one.
   for (const char* f : {"EnvelopeId", "enc", "kid", "dig", "Route"}) {
-    t.push_back({std::string("header.") + f + " changed", [=](json& e) { flipString(header(e)[f]); }});
+    t.push_back(
+        {std::string("header.") + f + " changed", [=](json& e) { flipString(header(e)[f]); }});
   }
   for (const char* f : {"Salt", "ContentMetaData"}) {
-    t.push_back({std::string("header.") + f + " changed", [=](json& e) { flipBase64(header(e)[f]); }});
+    t.push_back(
+        {std::string("header.") + f + " changed", [=](json& e) { flipBase64(header(e)[f]); }});
   }
   for (const char* f : {"EnvelopeId", "enc", "kid", "Salt", "annotations", "recipients", "policy",
                         "ContentMetaData", "dig", "Route"}) {
     t.push_back({std::string("header.") + f + " removed", [=](json& e) { header(e).erase(f); }});
   }
   t.push_back({"header member added", [=](json& e) { header(e)["Extra"] = "x"; }});
-  t.push_back({"header.annotations[1] changed", [=](json& e) { flipBase64(header(e)["annotations"][1]); }});
+  t.push_back(
+      {"header.annotations[1] changed", [=](json& e) { flipBase64(header(e)["annotations"][1]); }});
   t.push_back({"header.annotations reordered", [=](json& e) {
                  std::swap(header(e)["annotations"][0], header(e)["annotations"][1]);
                }});
-  t.push_back({"header.annotations appended", [=](json& e) { header(e)["annotations"].push_back("AA"); }});
+  t.push_back(
+      {"header.annotations appended", [=](json& e) { header(e)["annotations"].push_back("AA"); }});
   t.push_back({"header.policy changed", [=](json& e) { header(e)["policy"]["Sealed"] = false; }});
   t.push_back({"header.policy member added", [=](json& e) { header(e)["policy"]["X"] = 1; }});
-  t.push_back({"header.recipients[1].kid changed", [=](json& e) { flipString(header(e)["recipients"][1]["kid"]); }});
-  t.push_back({"header.recipients[0].wmk changed", [=](json& e) { flipBase64(header(e)["recipients"][0]["wmk"]); }});
+  t.push_back({"header.recipients[1].kid changed",
+               [=](json& e) { flipString(header(e)["recipients"][1]["kid"]); }});
+  t.push_back({"header.recipients[0].wmk changed",
+               [=](json& e) { flipBase64(header(e)["recipients"][0]["wmk"]); }});
   t.push_back({"header.recipients[0].epk.Public changed", [=](json& e) {
                  flipBase64(header(e)["recipients"][0]["epk"]["PublicKeyECDH"]["Public"]);
                }});
   t.push_back({"header.recipients[0].epk.crv case changed", [=](json& e) {
                  header(e)["recipients"][0]["epk"]["PublicKeyECDH"]["crv"] = "x25519";
                }});
-  t.push_back({"header.recipients[0] member added", [=](json& e) { header(e)["recipients"][0]["alg"] = "A256KW"; }});
+  t.push_back({"header.recipients[0] member added",
+               [=](json& e) { header(e)["recipients"][0]["alg"] = "A256KW"; }});
   t.push_back({"header.recipients[1] removed", [=](json& e) { header(e)["recipients"].erase(1); }});
   t.push_back({"header.recipients reordered", [=](json& e) {
                  std::swap(header(e)["recipients"][0], header(e)["recipients"][1]);
@@ -242,32 +249,38 @@ std::vector<Tamper> tampers() {
                  e[1] = base64UrlEncode(b);
                }});
   // Trailer.
-  t.push_back({"trailer.PayloadDigest changed", [=](json& e) { flipBase64(trailer(e)["PayloadDigest"]); }});
-  t.push_back({"trailer.PayloadDigest removed", [=](json& e) { trailer(e).erase("PayloadDigest"); }});
-  t.push_back({"trailer.WitnessValue changed", [=](json& e) { flipBase64(trailer(e)["WitnessValue"]); }});
+  t.push_back(
+      {"trailer.PayloadDigest changed", [=](json& e) { flipBase64(trailer(e)["PayloadDigest"]); }});
+  t.push_back(
+      {"trailer.PayloadDigest removed", [=](json& e) { trailer(e).erase("PayloadDigest"); }});
+  t.push_back(
+      {"trailer.WitnessValue changed", [=](json& e) { flipBase64(trailer(e)["WitnessValue"]); }});
   t.push_back({"trailer.WitnessValue removed", [=](json& e) { trailer(e).erase("WitnessValue"); }});
   t.push_back({"trailer.Note changed", [=](json& e) { flipString(trailer(e)["Note"]); }});
   t.push_back({"trailer member added", [=](json& e) { trailer(e)["Extra"] = 1; }});
   t.push_back({"trailer removed", [](json& e) { e.erase(2); }});
   t.push_back({"trailer.signatures removed", [=](json& e) { trailer(e).erase("signatures"); }});
-  t.push_back({"trailer.signatures[1] removed", [=](json& e) { trailer(e)["signatures"].erase(1); }});
-  t.push_back({"trailer.signatures[0] removed", [=](json& e) { trailer(e)["signatures"].erase(0); }});
+  t.push_back(
+      {"trailer.signatures[1] removed", [=](json& e) { trailer(e)["signatures"].erase(1); }});
+  t.push_back(
+      {"trailer.signatures[0] removed", [=](json& e) { trailer(e)["signatures"].erase(0); }});
   t.push_back({"trailer.signatures reordered", [=](json& e) {
                  std::swap(trailer(e)["signatures"][0], trailer(e)["signatures"][1]);
                }});
-  t.push_back({"trailer.signatures duplicated", [=](json& e) {
-                 trailer(e)["signatures"].push_back(trailer(e)["signatures"][0]);
-               }});
+  t.push_back({"trailer.signatures duplicated",
+               [=](json& e) { trailer(e)["signatures"].push_back(trailer(e)["signatures"][0]); }});
   for (int i : {0, 1}) {
     std::string p = "trailer.signatures[" + std::to_string(i) + "].";
     t.push_back({p + "signature changed", [=](json& e) { flipBase64(sig(e, i)["signature"]); }});
     t.push_back({p + "signature removed", [=](json& e) { sig(e, i).erase("signature"); }});
-    t.push_back({p + "alg changed", [=](json& e) { sig(e, i)["alg"] = i == 0 ? "ED448" : "ED25519"; }});
+    t.push_back(
+        {p + "alg changed", [=](json& e) { sig(e, i)["alg"] = i == 0 ? "ED448" : "ED25519"; }});
     t.push_back({p + "alg removed", [=](json& e) { sig(e, i).erase("alg"); }});
     t.push_back({p + "kid changed", [=](json& e) { flipString(sig(e, i)["kid"]); }});
     t.push_back({p + "kid lower-cased", [=](json& e) {
                    std::string k = sig(e, i)["kid"];
-                   for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                   for (char& c : k)
+                     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
                    sig(e, i)["kid"] = k;
                  }});
     t.push_back({p + "kid removed", [=](json& e) { sig(e, i).erase("kid"); }});
@@ -278,8 +291,10 @@ std::vector<Tamper> tampers() {
     t.push_back({p + "SignatureKey crv case changed", [=](json& e) {
                    sig(e, i)["SignatureKey"]["PublicKeyECDH"]["crv"] = i == 0 ? "ED25519" : "ED448";
                  }});
-    t.push_back({p + "MeshgateBinding removed (downgrade)", [=](json& e) { sig(e, i).erase("MeshgateBinding"); }});
-    t.push_back({p + "MeshgateBinding changed", [=](json& e) { sig(e, i)["MeshgateBinding"] = "MGB2"; }});
+    t.push_back({p + "MeshgateBinding removed (downgrade)",
+                 [=](json& e) { sig(e, i).erase("MeshgateBinding"); }});
+    t.push_back(
+        {p + "MeshgateBinding changed", [=](json& e) { sig(e, i)["MeshgateBinding"] = "MGB2"; }});
     t.push_back({p + "member added", [=](json& e) { sig(e, i)["x"] = 0; }});
   }
   return t;

@@ -1,4 +1,5 @@
-// DARE: the reference implementation's published example envelopes (vectors/dare-encrypted-example.md).
+// DARE: the reference implementation's published example envelopes
+// (vectors/dare-encrypted-example.md).
 #include <gtest/gtest.h>
 
 #include "gateway/mesh/crypto.h"
@@ -9,14 +10,18 @@ namespace {
 
 const char kPlaintext[] = "This is a test long enough to require multiple blocks";
 const char kBaseSeed[] =
-    "D4 B9 0B 18 8F 3B 1A 86 E9 6D B6 17 78 5B 03 41 10 B5 63 0D A7 4E F1 A4 25 76 B2 7C 48 EA D3 F1";
+    "D4 B9 0B 18 8F 3B 1A 86 E9 6D B6 17 78 5B 03 41 10 B5 63 0D A7 4E F1 A4 25 76 B2 7C 48 EA D3 "
+    "F1";
 const char kSalt[] = "C7 F9 65 E4 91 29 70 39 B9 04 BF 2A 7B 1F 38 B4";
 const char kPayloadKey[] =
-    "5E 9A 43 79 3E 0F 89 65 C4 C0 F4 80 9B 46 14 05 BB 2D 6D 91 73 75 B7 77 70 5E 1C 78 63 2E 74 48";
+    "5E 9A 43 79 3E 0F 89 65 C4 C0 F4 80 9B 46 14 05 BB 2D 6D 91 73 75 B7 77 70 5E 1C 78 63 2E 74 "
+    "48";
 const char kPayloadIv[] = "D1 B3 40 5D DA 4C 1F 91 9B B3 83 99 24 B2 83 FD";
 const char kCiphertext[] =
-    "C0 03 21 7D 46 D4 0E C5 49 6E 42 DB DD D2 D3 06 CD DC F7 F2 DF 00 08 8C 5D 54 F2 C5 68 68 CC FB"
-    "72 16 F1 B3 1D 21 2A 8D 77 5B D1 E9 BA B0 A6 9F 2E 72 1A 20 DE 5F 47 EB 16 3F 75 FD D8 E5 28 39";
+    "C0 03 21 7D 46 D4 0E C5 49 6E 42 DB DD D2 D3 06 CD DC F7 F2 DF 00 08 8C 5D 54 F2 C5 68 68 CC "
+    "FB"
+    "72 16 F1 B3 1D 21 2A 8D 77 5B D1 E9 BA B0 A6 9F 2E 72 1A 20 DE 5F 47 EB 16 3F 75 FD D8 E5 28 "
+    "39";
 
 // The envelope with its wrapped lines joined.
 const char kEncryptedEnvelope[] =
@@ -35,8 +40,9 @@ const char kAnnotatedEnvelope[] =
 Bytes hex(const char* h) { return hexDecode(h).value(); }
 
 TEST(DareVector, PayloadKeyAndIvDerivation) {
-  EXPECT_EQ(hkdf(HashAlgorithm::kSha256, hex(kBaseSeed), hex(kSalt), asBytes("encrypt"), 32).value(),
-            hex(kPayloadKey));
+  EXPECT_EQ(
+      hkdf(HashAlgorithm::kSha256, hex(kBaseSeed), hex(kSalt), asBytes("encrypt"), 32).value(),
+      hex(kPayloadKey));
   EXPECT_EQ(hkdf(HashAlgorithm::kSha256, hex(kBaseSeed), hex(kSalt), asBytes("iv"), 16).value(),
             hex(kPayloadIv));
 }

@@ -13,12 +13,11 @@ struct Rfc4648Vector {
 };
 
 TEST(Encoding, Rfc4648Vectors) {
-  for (const Rfc4648Vector& v : {Rfc4648Vector{"", "", ""}, Rfc4648Vector{"f", "MY", "Zg"},
-                                 Rfc4648Vector{"fo", "MZXQ", "Zm8"},
-                                 Rfc4648Vector{"foo", "MZXW6", "Zm9v"},
-                                 Rfc4648Vector{"foob", "MZXW6YQ", "Zm9vYg"},
-                                 Rfc4648Vector{"fooba", "MZXW6YTB", "Zm9vYmE"},
-                                 Rfc4648Vector{"foobar", "MZXW6YTBOI", "Zm9vYmFy"}}) {
+  for (const Rfc4648Vector& v :
+       {Rfc4648Vector{"", "", ""}, Rfc4648Vector{"f", "MY", "Zg"},
+        Rfc4648Vector{"fo", "MZXQ", "Zm8"}, Rfc4648Vector{"foo", "MZXW6", "Zm9v"},
+        Rfc4648Vector{"foob", "MZXW6YQ", "Zm9vYg"}, Rfc4648Vector{"fooba", "MZXW6YTB", "Zm9vYmE"},
+        Rfc4648Vector{"foobar", "MZXW6YTBOI", "Zm9vYmFy"}}) {
     EXPECT_EQ(base32Encode(asBytes(v.data)), v.base32);
     EXPECT_EQ(base64UrlEncode(asBytes(v.data)), v.base64url);
     EXPECT_EQ(toString(base64UrlDecode(v.base64url).value()), v.data);

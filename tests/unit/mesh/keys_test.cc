@@ -14,8 +14,7 @@ namespace {
 
 using testing::TempDir;
 
-const KeyType kAllTypes[] = {KeyType::kEd25519, KeyType::kEd448, KeyType::kX25519,
-                             KeyType::kX448};
+const KeyType kAllTypes[] = {KeyType::kEd25519, KeyType::kEd448, KeyType::kX25519, KeyType::kX448};
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -37,7 +36,9 @@ TEST(Keys, KidVectorUsesTheReferenceSubjectPublicKeyInfo) {
   EXPECT_EQ(key->kid(), "MCCR-IPW7-AUHT-I7HV-FX4A-CLD3-LU7E");
   EXPECT_EQ(key->kidBinary().size(), 65u);
   EXPECT_EQ(hexEncode(meshSubjectPublicKeyInfo(raw)),
-            "302c300506032b657003230004" "20" + hexEncode(raw));
+            "302c300506032b657003230004"
+            "20" +
+                hexEncode(raw));
 }
 
 TEST(Keys, SubjectPublicKeyInfoAlwaysCarriesTheEd25519Oid) {
@@ -111,8 +112,8 @@ TEST_P(KeysByType, MeshJsonAndPemTextsRoundTrip) {
   auto key = PrivateKey::generate(GetParam()).value();
   for (bool pem : {false, true}) {
     std::string priv = pem ? privateKeyToPem(key).value() : privateKeyToMeshJson(key);
-    std::string pub = pem ? publicKeyToPem(key.publicKey()).value()
-                          : publicKeyToMeshJson(key.publicKey());
+    std::string pub =
+        pem ? publicKeyToPem(key.publicKey()).value() : publicKeyToMeshJson(key.publicKey());
     auto p = parsePrivateKey(priv);
     ASSERT_TRUE(p.ok()) << p.status().toString();
     EXPECT_EQ(p->rawPrivate(), key.rawPrivate());
@@ -129,7 +130,9 @@ TEST_P(KeysByType, MeshJsonAndPemTextsRoundTrip) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, KeysByType, ::testing::ValuesIn(kAllTypes),
-                         [](const ::testing::TestParamInfo<KeyType>& p) { return std::string(keyTypeName(p.param)); });
+                         [](const ::testing::TestParamInfo<KeyType>& p) {
+                           return std::string(keyTypeName(p.param));
+                         });
 
 TEST(Keys, MalformedKeyTextsAreErrors) {
   const std::string pub = base64UrlEncode(Bytes(32, 9));
@@ -155,8 +158,9 @@ TEST(Keys, MalformedKeyTextsAreErrors) {
                 "does not match the private key"},
            Case{"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
                 "unreadable PEM public key"},
-           Case{"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
-                "encrypted PEM"},
+           Case{
+               "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+               "encrypted PEM"},
        }) {
     auto k = parseKeyText(c.text);
     ASSERT_FALSE(k.ok()) << c.text;
@@ -226,15 +230,19 @@ TEST(KeyFiles, PrivateKeyReadableByOthersIsRefusedWithTheFix) {
   for (const Case& c : {
            Case{0600, true, ""},
            Case{0400, true, ""},
-           Case{0644, false, path + ": private key file is readable by group or others (mode "
-                                    "0644); run: chmod 600 " + path},
+           Case{0644, false,
+                path +
+                    ": private key file is readable by group or others (mode "
+                    "0644); run: chmod 600 " +
+                    path},
            Case{0640, false, "(mode 0640)"},
            Case{0604, false, "(mode 0604)"},
            Case{0620, false, "accessible by group or others (mode 0620)"},
        }) {
     ASSERT_EQ(::chmod(path.c_str(), c.mode), 0);
     for (bool want_private : {true, false}) {
-      Status s = want_private ? loadPrivateKeyFile(path).status() : loadPublicKeyFile(path).status();
+      Status s =
+          want_private ? loadPrivateKeyFile(path).status() : loadPublicKeyFile(path).status();
       EXPECT_EQ(s.ok(), c.ok) << std::oct << c.mode;
       if (!c.ok) {
         EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);

@@ -26,20 +26,20 @@ TEST_P(UdfDigestVectors, MatchesThePublishedValue) {
 
 INSTANTIATE_TEST_SUITE_P(
     MeshFormats, UdfDigestVectors,
-    ::testing::Values(
-        DigestVector{"UDF Data Value", DigestAlgorithm::kSha512, 140,
-                     "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF"},
-        DigestVector{"UDF Data Value", DigestAlgorithm::kSha3_512, 140,
-                     "KCFI-NCQG-DRKG-47R7-OVPT-TCHZ-7UXY"},
-        DigestVector{"UDF Content Data", DigestAlgorithm::kSha512, 140,
-                     "MB5S-R4AJ-3FBT-7NHO-T26Z-2E6Y-WFH4"},
-        DigestVector{"UDF Content Data", DigestAlgorithm::kSha3_512, 140,
-                     "KCM5-7VB6-IJXJ-WKHX-NZQF-OKGZ-EWVN"},
-        DigestVector{"UDF Data Value", DigestAlgorithm::kSha512, 100, "MDDK-7N6A-727A-JZNO-STRX"},
-        DigestVector{"UDF Data Value", DigestAlgorithm::kSha512, 200,
-                     "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF-XI6O-ZSLU-2VOA"},
-        DigestVector{"UDF Compressed Document 4187123", DigestAlgorithm::kSha512, 140,
-                     "MGHB-JWIZ-J3LA-EEWD-GCT3-WX6H-C5W2"}));
+    ::testing::Values(DigestVector{"UDF Data Value", DigestAlgorithm::kSha512, 140,
+                                   "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF"},
+                      DigestVector{"UDF Data Value", DigestAlgorithm::kSha3_512, 140,
+                                   "KCFI-NCQG-DRKG-47R7-OVPT-TCHZ-7UXY"},
+                      DigestVector{"UDF Content Data", DigestAlgorithm::kSha512, 140,
+                                   "MB5S-R4AJ-3FBT-7NHO-T26Z-2E6Y-WFH4"},
+                      DigestVector{"UDF Content Data", DigestAlgorithm::kSha3_512, 140,
+                                   "KCM5-7VB6-IJXJ-WKHX-NZQF-OKGZ-EWVN"},
+                      DigestVector{"UDF Data Value", DigestAlgorithm::kSha512, 100,
+                                   "MDDK-7N6A-727A-JZNO-STRX"},
+                      DigestVector{"UDF Data Value", DigestAlgorithm::kSha512, 200,
+                                   "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF-XI6O-ZSLU-2VOA"},
+                      DigestVector{"UDF Compressed Document 4187123", DigestAlgorithm::kSha512, 140,
+                                   "MGHB-JWIZ-J3LA-EEWD-GCT3-WX6H-C5W2"}));
 
 TEST(Udf, IntermediatesOfTheDataValueVector) {
   Bytes cdv = sha512(asBytes("UDF Data Value"));
@@ -92,9 +92,9 @@ TEST(Udf, AuthenticatorDependsOnKeyDataAndContentType) {
   auto base = authenticatorUdf(asBytes("x"), "text/plain", k).value();
   EXPECT_NE(authenticatorUdf(asBytes("y"), "text/plain", k).value(), base);
   EXPECT_NE(authenticatorUdf(asBytes("x"), "text/html", k).value(), base);
-  EXPECT_NE(authenticatorUdf(asBytes("x"), "text/plain", "NDD7-6CMX-H2FW-ISAL-K4VB-DQ3E-PEDA")
-                .value(),
-            base);
+  EXPECT_NE(
+      authenticatorUdf(asBytes("x"), "text/plain", "NDD7-6CMX-H2FW-ISAL-K4VB-DQ3E-PEDA").value(),
+      base);
   EXPECT_FALSE(authenticatorUdf(asBytes("x"), "text/plain", "not a udf!").ok());
 }
 
@@ -113,10 +113,10 @@ TEST(Udf, PrecisionRangeAndLengths) {
 }
 
 TEST(Udf, ShorterPresentationIsAPrefixOfTheLonger) {
-  auto longest = udfCharacters(contentDigestUdf(asBytes("p"), "text/plain",
-                                                DigestAlgorithm::kSha3_512, 440)
-                                   .value())
-                     .value();
+  auto longest =
+      udfCharacters(
+          contentDigestUdf(asBytes("p"), "text/plain", DigestAlgorithm::kSha3_512, 440).value())
+          .value();
   for (int bits = 100; bits <= 440; ++bits) {
     auto chars = udfCharacters(
         contentDigestUdf(asBytes("p"), "text/plain", DigestAlgorithm::kSha3_512, bits).value());
@@ -150,10 +150,8 @@ TEST(Udf, MessageIdsAreDigestsOfTheNonceValueWithoutItsTypeByte) {
   Bytes bin = base32Decode(message_id).value();
   ASSERT_EQ(bin.size(), 17u);  // 28 characters hold 17 whole bytes
   ByteView value = ByteView(bin).subspan(1);
-  EXPECT_EQ(ids->envelope_id,
-            contentDigestUdf(value, "application/mmm/envelopeid").value());
-  EXPECT_EQ(ids->response_id,
-            contentDigestUdf(value, "application/mmm/responseid").value());
+  EXPECT_EQ(ids->envelope_id, contentDigestUdf(value, "application/mmm/envelopeid").value());
+  EXPECT_EQ(ids->response_id, contentDigestUdf(value, "application/mmm/responseid").value());
   EXPECT_NE(ids->envelope_id, ids->response_id);
   EXPECT_EQ(ids->envelope_id[0], 'M');
   // Presentation variants of the same MessageId give the same ids.
@@ -175,14 +173,13 @@ TEST(Udf, ParsingIgnoresDashesSpacesAndCase) {
     std::string text;
     bool ok;
   };
-  for (const Case& c : {Case{"MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF", true},
-                        Case{"mddk7n6a727ajznostrxxks7djaf", true},
-                        Case{"MDDK 7N6A 727A JZNO STRX XKS7 DJAF", true},
-                        Case{"Mddk-7n6a-727A-jzno-STRX", true},
-                        Case{"MDDK-7N6A-727A-JZNO-STR", false},  // 95 bits
-                        Case{"MDDK-7N6A-727A-JZNO-STR1", false},
-                        Case{"MDDK-7N6A-727A-JZNO-STR8", false},
-                        Case{"", false}}) {
+  for (const Case& c :
+       {Case{"MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF", true},
+        Case{"mddk7n6a727ajznostrxxks7djaf", true},
+        Case{"MDDK 7N6A 727A JZNO STRX XKS7 DJAF", true}, Case{"Mddk-7n6a-727A-jzno-STRX", true},
+        Case{"MDDK-7N6A-727A-JZNO-STR", false},  // 95 bits
+        Case{"MDDK-7N6A-727A-JZNO-STR1", false}, Case{"MDDK-7N6A-727A-JZNO-STR8", false},
+        Case{"", false}}) {
     auto canonical = canonicalUdf(c.text);
     EXPECT_EQ(canonical.ok(), c.ok) << c.text;
     if (c.ok) {
@@ -200,9 +197,9 @@ TEST(Udf, PrefixMatching) {
   for (const Case& c : {
            Case{full, true},
            Case{"mddk-7n6a-727a-jzno-strx-xks7-djaf", true},
-           Case{"MDDK7N6A727AJZNOSTRX", true},                           // 100 bits
+           Case{"MDDK7N6A727AJZNOSTRX", true},                               // 100 bits
            Case{"MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF-XI6O-ZSLU-2VOA", true},  // longer
-           Case{"MDDK-7N6A-727A-JZNO-STR", false},                       // < 100 bits
+           Case{"MDDK-7N6A-727A-JZNO-STR", false},                           // < 100 bits
            Case{"MDDK-7N6A-727A-JZNO-STRY", false},
            Case{"MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAG", false},
            Case{"MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF!", false},

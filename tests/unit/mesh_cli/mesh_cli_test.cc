@@ -47,9 +47,9 @@ TEST(MeshCli, TopLevelHelpListsTheGroups) {
 
 TEST(MeshCli, EveryCommandHasHelp) {
   const std::vector<std::vector<std::string>> commands = {
-      {"udf", "digest"}, {"udf", "mac"},   {"udf", "nonce"},     {"udf", "message-ids"},
-      {"key", "generate"}, {"key", "id"},  {"dare", "seal"},     {"dare", "verify"},
-      {"dare", "open"}};
+      {"udf", "digest"},      {"udf", "mac"},      {"udf", "nonce"},
+      {"udf", "message-ids"}, {"key", "generate"}, {"key", "id"},
+      {"dare", "seal"},       {"dare", "verify"},  {"dare", "open"}};
   for (const auto& c : commands) {
     auto r = runMeshgate({c[0], c[1], "--help"});
     EXPECT_EQ(r.exit_code, 0) << c[0] << " " << c[1];
@@ -77,29 +77,40 @@ TEST(MeshCli, UdfDigestAndMacVectors) {
   dir.write("data", "UDF Data Value");
   dir.write("secret", "Konrad is the traitor");
   const std::vector<UdfCase> cases = {
-      {{"udf", "digest", "--content-type", "text/plain"}, "UDF Data Value",
+      {{"udf", "digest", "--content-type", "text/plain"},
+       "UDF Data Value",
        "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF\n"},
-      {{"udf", "digest", "--content-type", "text/plain", "-"}, "UDF Data Value",
+      {{"udf", "digest", "--content-type", "text/plain", "-"},
+       "UDF Data Value",
        "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF\n"},
-      {{"udf", "digest", "--content-type", "text/plain", dir.file("data")}, "",
+      {{"udf", "digest", "--content-type", "text/plain", dir.file("data")},
+       "",
        "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF\n"},
-      {{"udf", "digest", "--sha3", "--content-type=text/plain"}, "UDF Data Value",
+      {{"udf", "digest", "--sha3", "--content-type=text/plain"},
+       "UDF Data Value",
        "KCFI-NCQG-DRKG-47R7-OVPT-TCHZ-7UXY\n"},
-      {{"udf", "digest", "--bits", "100", "--content-type", "text/plain"}, "UDF Data Value",
+      {{"udf", "digest", "--bits", "100", "--content-type", "text/plain"},
+       "UDF Data Value",
        "MDDK-7N6A-727A-JZNO-STRX\n"},
-      {{"udf", "digest", "--bits", "200", "--content-type", "text/plain"}, "UDF Data Value",
+      {{"udf", "digest", "--bits", "200", "--content-type", "text/plain"},
+       "UDF Data Value",
        "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF-XI6O-ZSLU-2VOA\n"},
-      {{"udf", "digest", "--content-type", "text/plain"}, "UDF Content Data",
+      {{"udf", "digest", "--content-type", "text/plain"},
+       "UDF Content Data",
        "MB5S-R4AJ-3FBT-7NHO-T26Z-2E6Y-WFH4\n"},
-      {{"udf", "digest", "--sha3", "--content-type", "text/plain"}, "UDF Content Data",
+      {{"udf", "digest", "--sha3", "--content-type", "text/plain"},
+       "UDF Content Data",
        "KCM5-7VB6-IJXJ-WKHX-NZQF-OKGZ-EWVN\n"},
-      {{"udf", "digest", "--content-type", "text/plain"}, "UDF Compressed Document 4187123",
+      {{"udf", "digest", "--content-type", "text/plain"},
+       "UDF Compressed Document 4187123",
        "MGHB-JWIZ-J3LA-EEWD-GCT3-WX6H-C5W2\n"},
-      {{"udf", "mac", "--key", "NDD7-6CMX-H2FW-ISAL-K4VB-DQ3E-PEDM", "--content-type",
-        "text/plain", dir.file("secret")},
-       "", "ABGM-G76T-7GPF-FTYH-SB2F-HBDF-SW6B\n"},
+      {{"udf", "mac", "--key", "NDD7-6CMX-H2FW-ISAL-K4VB-DQ3E-PEDM", "--content-type", "text/plain",
+        dir.file("secret")},
+       "",
+       "ABGM-G76T-7GPF-FTYH-SB2F-HBDF-SW6B\n"},
       {{"udf", "mac", "--key", "ndd76cmxh2fwisalk4vbdq3epedm", "--content-type", "text/plain"},
-       "Konrad is the traitor", "ABGM-G76T-7GPF-FTYH-SB2F-HBDF-SW6B\n"},
+       "Konrad is the traitor",
+       "ABGM-G76T-7GPF-FTYH-SB2F-HBDF-SW6B\n"},
   };
   for (const UdfCase& c : cases) {
     auto r = runMeshgate(c.args, c.stdin_data);
@@ -117,7 +128,9 @@ struct UsageCase {
 TEST(MeshCli, UdfErrors) {
   const std::vector<UsageCase> cases = {
       {{"udf", "digest"}, 2, "missing required option --content-type"},
-      {{"udf", "digest", "--content-type", "x", "--bits", "99"}, 2, "--bits must be a number from 100 to 440"},
+      {{"udf", "digest", "--content-type", "x", "--bits", "99"},
+       2,
+       "--bits must be a number from 100 to 440"},
       {{"udf", "digest", "--content-type", "x", "--bits", "441"}, 2, "--bits must be"},
       {{"udf", "digest", "--content-type", "x", "--bits", "12x"}, 2, "--bits must be"},
       {{"udf", "digest", "--content-type", "x", "/nonexistent/file"}, 1, "/nonexistent/file"},
@@ -180,9 +193,9 @@ TEST(MeshCli, KeyGenerateWritesBothFilesWithTheRightModes) {
 TEST(MeshCli, KeyGenerateFormatOverrideAndNoSilentOverwrite) {
   TempDir dir;
   const std::string out = dir.file("k");
-  ASSERT_EQ(runMeshgate({"key", "generate", "--type", "X448", "--out", out, "--format", "pem"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      runMeshgate({"key", "generate", "--type", "X448", "--out", out, "--format", "pem"}).exit_code,
+      0);
   EXPECT_EQ(readFile(out).rfind("-----BEGIN PRIVATE KEY-----", 0), 0u);
   const std::string before = readFile(out);
   auto again = runMeshgate({"key", "generate", "--type", "X448", "--out", out});
@@ -200,9 +213,12 @@ TEST(MeshCli, KeyErrors) {
   const std::vector<UsageCase> cases = {
       {{"key", "generate", "--type", "RSA", "--out", dir.file("x")}, 2, "unknown key type \"RSA\""},
       {{"key", "generate", "--type", "X448"}, 2, "missing required option --out"},
-      {{"key", "generate", "--type", "X448", "--out", dir.file("y"), "--format", "der"}, 2,
+      {{"key", "generate", "--type", "X448", "--out", dir.file("y"), "--format", "der"},
+       2,
        "--format must be json or pem"},
-      {{"key", "generate", "--type", "X448", "--out", "/nonexistent/dir/k"}, 1, "/nonexistent/dir/k"},
+      {{"key", "generate", "--type", "X448", "--out", "/nonexistent/dir/k"},
+       1,
+       "/nonexistent/dir/k"},
       {{"key", "id", dir.file("missing")}, 1, dir.file("missing")},
       {{"key", "id"}, 2, "missing argument KEYFILE"},
   };
@@ -220,8 +236,10 @@ TEST(MeshCli, KeyIdRefusesAnExposedPrivateKeyAndSaysHowToFixIt) {
   ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
   auto r = runMeshgate({"key", "id", key});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(contains(r.err, key + ": private key file is readable by group or others (mode "
-                                    "0644); run: chmod 600 " + key))
+  EXPECT_TRUE(contains(r.err, key +
+                                  ": private key file is readable by group or others (mode "
+                                  "0644); run: chmod 600 " +
+                                  key))
       << r.err;
 }
 
@@ -230,9 +248,13 @@ TEST(MeshCli, KeyIdRefusesAnExposedPrivateKeyAndSaysHowToFixIt) {
 class DareCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const auto& [name, type] : std::vector<std::pair<std::string, std::string>>{
-             {"alice", "Ed25519"}, {"carol", "Ed448"}, {"bob", "X25519"}, {"dave", "X448"},
-             {"eve", "Ed25519"}, {"mallory", "X25519"}}) {
+    for (const auto& [name, type] :
+         std::vector<std::pair<std::string, std::string>>{{"alice", "Ed25519"},
+                                                          {"carol", "Ed448"},
+                                                          {"bob", "X25519"},
+                                                          {"dave", "X448"},
+                                                          {"eve", "Ed25519"},
+                                                          {"mallory", "X25519"}}) {
       auto r = runMeshgate({"key", "generate", "--type", type, "--out", dir_.file(name + ".key")});
       ASSERT_EQ(r.exit_code, 0) << r.err;
       kid_[name] = r.out.substr(0, r.out.size() - 1);
@@ -264,7 +286,8 @@ TEST_F(DareCli, SignVerifyPrintsEachSigner) {
   EXPECT_EQ(embedded.out,
             "Verified: " + kid_["alice"] +
                 " (ED25519; key: embedded SignatureKey; covers: header, payload and trailer)\n"
-                "Verified: " + kid_["carol"] +
+                "Verified: " +
+                kid_["carol"] +
                 " (ED448; key: embedded SignatureKey; covers: header, payload and trailer)\n");
   auto given = runMeshgate({"dare", "verify", "--key", pub("alice"), "--key", pub("carol"), env});
   EXPECT_EQ(given.exit_code, 0) << given.err;
@@ -296,11 +319,20 @@ TEST_F(DareCli, VerifyFailuresExitOneWithTheReason) {
   };
   const std::vector<Case> cases = {
       {"dig changed", flip("\"dig\":\"S512\"", "\"dig\":\"S256\""), {}, "header dig \"S256\""},
-      {"header member added", flip("\"dig\":", "\"X\":1,\"dig\":"), {}, "does not verify over the header-bound (MGB1) manifest"},
-      {"binding stripped", flip("\"MeshgateBinding\":\"MGB1\",", ""), {}, "does not verify over the reference (payload-only) manifest"},
+      {"header member added",
+       flip("\"dig\":", "\"X\":1,\"dig\":"),
+       {},
+       "does not verify over the header-bound (MGB1) manifest"},
+      {"binding stripped",
+       flip("\"MeshgateBinding\":\"MGB1\",", ""),
+       {},
+       "does not verify over the reference (payload-only) manifest"},
       {"not JSON", "garbage", {}, "invalid JSON"},
       {"untrusted signer only", text, {"--no-embedded-keys"}, "no key to verify with"},
-      {"wrong trusted key", text, {"--no-embedded-keys", "--key", pub("eve")}, "no key to verify with"},
+      {"wrong trusted key",
+       text,
+       {"--no-embedded-keys", "--key", pub("eve")},
+       "no key to verify with"},
   };
   for (const Case& c : cases) {
     dir_.write("bad.dare", c.text);
@@ -329,9 +361,9 @@ TEST_F(DareCli, PayloadTamperingIsCaught) {
 }
 
 TEST_F(DareCli, SignAndEncryptThenOpen) {
-  const std::string env = seal("sealed.dare", {"--sign", key("alice"), "--encrypt-to", pub("bob"),
-                                               "--encrypt-to", pub("dave"), "--content-type",
-                                               "message/rfc822"});
+  const std::string env =
+      seal("sealed.dare", {"--sign", key("alice"), "--encrypt-to", pub("bob"), "--encrypt-to",
+                           pub("dave"), "--content-type", "message/rfc822"});
   EXPECT_FALSE(contains(readFile(env), "Subject")) << "the payload is encrypted";
   for (const char* recipient : {"bob", "dave"}) {
     auto r = runMeshgate({"dare", "open", "--key", key(recipient), env});
@@ -374,9 +406,13 @@ TEST_F(DareCli, ReferenceSignaturesAndRequireBinding) {
 
 TEST_F(DareCli, SealRefusesUnfitKeys) {
   const std::vector<UsageCase> cases = {
-      {{"dare", "seal", "--sign", key("bob"), dir_.file("msg.eml")}, 1, "a key of type X25519 cannot sign"},
+      {{"dare", "seal", "--sign", key("bob"), dir_.file("msg.eml")},
+       1,
+       "a key of type X25519 cannot sign"},
       {{"dare", "seal", "--sign", pub("alice"), dir_.file("msg.eml")}, 1, "holds a public key"},
-      {{"dare", "seal", "--encrypt-to", pub("alice"), dir_.file("msg.eml")}, 1, "cannot encrypt to a key of type Ed25519"},
+      {{"dare", "seal", "--encrypt-to", pub("alice"), dir_.file("msg.eml")},
+       1,
+       "cannot encrypt to a key of type Ed25519"},
       {{"dare", "seal", "--sign", dir_.file("nokey"), dir_.file("msg.eml")}, 1, dir_.file("nokey")},
       {{"dare", "open", dir_.file("msg.eml")}, 2, "missing required option --key"},
       {{"dare", "verify"}, 2, "missing argument ENVELOPE"},
