@@ -69,40 +69,66 @@ inline std::vector<std::string> memberNames(const nlohmann::json& object) {
   return names;  // sorted: nlohmann::json objects are ordered maps
 }
 
+// What one structure's round trip produced. Filled by the template below, checked by
+// checkRoundTrip (model_test_support.cc), so the gtest assertions are compiled once rather than
+// once per structure.
+struct RoundTrip {
+  std::string type_name;
+  bool abstract = false;
+  nlohmann::json json;                  // toJson(value)
+  std::vector<std::string> expected_members;
+  Status from_json;                     // fromJson<T>(json)
+  bool from_json_equal = false;         // ... == value
+  bool value_is_default = false;        // value == T{}
+  std::string from_json_text;           // toJson(fromJson<T>(json)), for the message
+  std::string text;                     // serialize(value)
+  Status parse;                         // parse<T>(text)
+  bool parse_equal = false;
+  std::string parse_serialized;         // serialize(parse<T>(text))
+  Status parse_message;                 // parseMessage(text)
+  TypeId any_type = TypeId::kNone;
+  std::string any_type_name;
+  bool any_get_equal = false;           // *any->get<T>() == value
+  std::string any_serialized;           // serialize(*any)
+};
+
+void checkRoundTrip(const RoundTrip& r);
+
 // toJson/fromJson, and for concrete structures serialize/parse<T>/parseMessage, all give back
 // `value`; the JSON object has exactly `expected_members` (sorted).
 template <typename T>
 void expectRoundTrip(const T& value, const std::vector<std::string>& expected_members) {
-  SCOPED_TRACE(std::string(T::kTypeName));
-  const nlohmann::json json = toJson(value);
-  ASSERT_TRUE(json.is_object());
-  EXPECT_EQ(memberNames(json), expected_members);
-
-  Result<T> back = fromJson<T>(json, T::kTypeName);
-  ASSERT_TRUE(back.ok()) << back.status().toString();
-  EXPECT_TRUE(*back == value) << dumpJson(json) << "\nread back as\n" << dumpJson(toJson(*back));
-  if (!expected_members.empty()) {
-    EXPECT_FALSE(*back == T{});
+  RoundTrip r;
+  r.type_name = std::string(T::kTypeName);
+  r.abstract = T::kAbstract;
+  r.json = toJson(value);
+  r.expected_members = expected_members;
+  r.value_is_default = value == T{};
+  Result<T> back = fromJson<T>(r.json, T::kTypeName);
+  r.from_json = back.status();
+  if (back.ok()) {
+    r.from_json_equal = *back == value;
+    r.from_json_text = dumpJson(toJson(*back));
   }
-
   if constexpr (!T::kAbstract) {
-    const std::string text = serialize(value);
-    EXPECT_EQ(text.rfind("{\"" + std::string(T::kTypeName) + "\":{", 0), 0u) << text;
-
-    Result<T> parsed = parse<T>(text);
-    ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
-    EXPECT_TRUE(*parsed == value);
-    EXPECT_EQ(serialize(*parsed), text);
-
-    Result<AnyMessage> any = parseMessage(text);
-    ASSERT_TRUE(any.ok()) << any.status().toString();
-    EXPECT_EQ(any->type(), T::kTypeId);
-    EXPECT_EQ(any->typeName(), T::kTypeName);
-    ASSERT_NE(any->template get<T>(), nullptr);
-    EXPECT_TRUE(*any->template get<T>() == value);
-    EXPECT_TRUE(*any == AnyMessage(value));
-    EXPECT_EQ(serialize(*any), text);
+    r.text = serialize(value);
+    Result<T> parsed = parse<T>(r.text);
+    r.parse = parsed.status();
+    if (parsed.ok()) {
+      r.parse_equal = *parsed == value;
+      r.parse_serialized = serialize(*parsed);
+    }
+    Result<AnyMessage> any = parseMessage(r.text);
+    r.parse_message = any.status();
+    if (any.ok()) {
+      r.any_type = any->type();
+      r.any_type_name = std::string(any->typeName());
+      const T* typed = any->template get<T>();
+      r.any_get_equal = typed != nullptr && *typed == value;
+      r.any_serialized = serialize(*any);
+    }
   }
+  checkRoundTrip(r);
 }
 
 // A polymorphic holder is wrapped by its alternative's name and reads back equal.
