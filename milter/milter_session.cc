@@ -182,12 +182,24 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
   }
   const config::Config& cfg = msg_.engine->config();
 
+  // Past the header limit some copies of a forged signal may not have been seen, so their
+  // deletion cannot be guaranteed: refuse rather than deliver a forgery.
+  if (msg_.headers->overflowed()) {
+    result.step.kind = Step::Kind::kReject;
+    result.step.code = "552";
+    result.step.enhanced = "5.3.4";
+    result.step.text = "message header too large (too many header fields)";
+    log::warning("%s: milter: from=<%s> action=reject rule=limits.headers (over %zu header fields)",
+                 qidOrNoqueue(queue_id).c_str(), log::sanitize(msg_.request.sender).c_str(),
+                 msg_.headers->size());
+    return result;
+  }
+
   // Forged copies of our header go first, whatever else happens: from the last copy back to
   // the first, because each deletion shifts the indexes of the copies after it.
-  const size_t forged = msg_.headers->count(policy::kSignalHeader);
-  for (size_t i = forged; i >= 1; --i) {
+  for (size_t index : msg_.headers->deletionIndexes(policy::kSignalHeader)) {
     result.changes.push_back({HeaderChange::Kind::kDelete, std::string(policy::kSignalHeader),
-                              static_cast<int>(i), ""});
+                              static_cast<int>(index), ""});
   }
 
   mail::MessageView view = mail::parseMime(*msg_.headers, msg_.body);

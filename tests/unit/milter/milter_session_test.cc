@@ -208,3 +208,22 @@ TEST_F(Session, StateIsResetBetweenMessagesAndOnAbort) {
 
 }  // namespace
 }  // namespace meshgate::milter
+
+namespace meshgate::milter {
+namespace {
+
+TEST_F(Session, TooManyHeadersIsRefusedNotDeliveredWithUnseenForgeries) {
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  for (int i = 0; i < 10'001; ++i) s.onHeader("X-Filler", "x");
+  s.onHeader("Mesh-Security-Signal", "v=1; forged");
+  EomResult r = s.onEndOfMessage("Q");
+  EXPECT_EQ(r.step.kind, Step::Kind::kReject);
+  EXPECT_EQ(r.step.code, "552");
+  EXPECT_EQ(r.step.enhanced, "5.3.4");
+  EXPECT_TRUE(r.changes.empty());
+}
+
+}  // namespace
+}  // namespace meshgate::milter
