@@ -150,8 +150,13 @@ Result<KeyText> parseMeshJson(std::string_view text) {
   json doc;
   try {
     doc = json::parse(text.begin(), text.end());
-  } catch (const std::exception& e) {
-    return invalidArgument(std::string("not a key (neither PEM nor Mesh JSON): ") + e.what());
+  } catch (const json::parse_error& e) {
+    // Only the position: the parser's own message quotes the text it read, which may be part
+    // of a private key.
+    return invalidArgument("not a key (neither PEM nor Mesh JSON): invalid JSON at byte " +
+                           std::to_string(e.byte));
+  } catch (const std::exception&) {
+    return invalidArgument("not a key (neither PEM nor Mesh JSON)");
   }
   if (!doc.is_object() || doc.size() != 1) {
     return invalidArgument(

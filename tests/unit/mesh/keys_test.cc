@@ -170,6 +170,19 @@ TEST(Keys, MalformedKeyTextsAreErrors) {
   }
 }
 
+TEST(Keys, ErrorsNeverQuotePrivateKeyText) {
+  const std::string secret = "SECRETSECRETSECRETSECRET";
+  for (const std::string& text : {
+           "{\"PrivateKeyECDH\":{\"crv\":\"Ed25519\",\"Private\":\"" + secret,
+           "{\"PrivateKeyECDH\":{\"crv\":\"Ed25519\",\"Private\":\"" + secret + "\"}}",
+           "{\"PrivateKeyECDH\":{\"crv\":\"Ed25519\",\"Private\":\"" + secret + "!\"}}",
+       }) {
+    auto k = parseKeyText(text);
+    ASSERT_FALSE(k.ok());
+    EXPECT_EQ(k.status().message().find("SECRET"), std::string::npos) << k.status().message();
+  }
+}
+
 TEST(Keys, PemOfAnRsaKeyIsRefused) {
   // A P-256 public key (not a Mesh key type).
   const std::string p256 =
