@@ -1,0 +1,74 @@
+# Integration tests: the real meshgate binary against miltertest, a private Postfix on
+# loopback (own config/queue/data folders and ports, relaying to smtp-sink) and a private
+# PostgreSQL. Included from tests/CMakeLists.txt. See docs/testing.md.
+#
+#   ctest -L integration                  all of them
+#   ctest -R integration.postfix.forged   one
+#
+# Each test is `python3 <suite>.py NAME --meshgate <binary>` (Python 3 standard library only;
+# harness in lib/mgharness.py). Exit 77 = skipped, printed with the reason, when a prerequisite
+# is genuinely missing (not root, Postfix/miltertest/PostgreSQL not installed): ctest reports
+# it as "Skipped", never as passed. Tests need no lock between them: every test has its own
+# folders and ports. The 1,000-message test asks for 2 processors so that under `ctest -j2` it
+# runs alone and its timings stay meaningful.
+#
+# Timeouts: each test aborts itself at its budget (times 3 for a sanitizer build, whose
+# meshgate is several times slower) and still tears everything down; ctest's TIMEOUT is a
+# backstop above that.
+
+set(_mg_it_dir ${CMAKE_CURRENT_LIST_DIR})
+if(MESHGATE_SANITIZE)
+  set(_mg_it_slow 3)
+else()
+  set(_mg_it_slow 1)
+endif()
+
+# meshgate_integration_test(SUITE NAME BUDGET_SECONDS [PROCESSORS n])
+function(meshgate_integration_test suite name budget)
+  cmake_parse_arguments(arg "" "PROCESSORS" "" ${ARGN})
+  set(test integration.${suite}.${name})
+  if(suite STREQUAL "miltertest")
+    set(script ${_mg_it_dir}/milter_tests.py)
+  else()
+    set(script ${_mg_it_dir}/postfix_tests.py)
+  endif()
+  add_test(NAME ${test}
+           COMMAND ${Python3_EXECUTABLE} ${script} ${name} --meshgate $<TARGET_FILE:meshgate>
+                   --budget ${budget})
+  math(EXPR timeout "${budget} * ${_mg_it_slow} + 120")
+  set_tests_properties(${test} PROPERTIES
+    LABELS "integration;${suite}"
+    SKIP_RETURN_CODE 77
+    TIMEOUT ${timeout})
+  if(arg_PROCESSORS)
+    set_tests_properties(${test} PROPERTIES PROCESSORS ${arg_PROCESSORS})
+  endif()
+endfunction()
+
+# miltertest Lua scripts (tests/integration/miltertest/) against `meshgate milter`.
+meshgate_integration_test(miltertest negotiation 60)
+meshgate_integration_test(miltertest per_recipient_reject 60)
+meshgate_integration_test(miltertest quarantine 60)
+meshgate_integration_test(miltertest signal_insert 60)
+meshgate_integration_test(miltertest forged_signal 60)
+meshgate_integration_test(miltertest store_locked_sqlite 90)
+meshgate_integration_test(miltertest store_gone_postgresql 150)
+meshgate_integration_test(miltertest store_hung_postgresql 150)
+
+# End to end through a real Postfix (issue 5 item 8).
+meshgate_integration_test(postfix known_contact_signal 90)
+meshgate_integration_test(postfix contacts_only_reject 90)
+meshgate_integration_test(postfix forged_signal 90)
+meshgate_integration_test(postfix quarantine_hold 90)
+meshgate_integration_test(postfix store_locked_tempfail 90)
+meshgate_integration_test(postfix policyd_rcpt_reject 90)
+meshgate_integration_test(postfix kill_restart_no_loss 300 PROCESSORS 2)
+
+# The harness itself: Python syntax of every file, so a broken edit fails at once (parsed
+# only: nothing is written to the source tree).
+add_test(NAME integration.harness_compiles
+         COMMAND ${Python3_EXECUTABLE} -c
+                 "import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]"
+                 ${_mg_it_dir}/lib/mgharness.py ${_mg_it_dir}/milter_tests.py
+                 ${_mg_it_dir}/postfix_tests.py)
+set_tests_properties(integration.harness_compiles PROPERTIES LABELS "integration")
