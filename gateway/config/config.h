@@ -153,6 +153,17 @@ struct AbuseSection {
   bool exempt_authenticated = true;  // SASL-authenticated clients are not counted
 };
 
+// The append-only, hash-chained audit log (seed 7.2.4, 7.1.7).
+struct AuditSection {
+  bool enabled = true;
+  // When a decision cannot be written to the audit log: tempfail the message (nothing decided
+  // goes unrecorded) or log the failure and go on.
+  enum class OnFailure { kTempfail, kLog } on_failure = OnFailure::kTempfail;
+  // How often the chain head is signed with the service key into a checkpoint (the Mesh
+  // Status transaction returns the latest).
+  Millis checkpoint_interval{3600000};
+};
+
 struct LoggingSection {
   bool debug = false;
 };
@@ -172,6 +183,7 @@ struct Config {
   EgressSection egress;
   TooStupidSection too_stupid;
   BrandsSection brands;
+  AuditSection audit;
   LoggingSection logging;
 
   bool isLocalDomain(std::string_view domain) const;

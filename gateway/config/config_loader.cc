@@ -279,6 +279,14 @@ void readAbuse(YamlMap m, AbuseSection& s) {
   m.finish();
 }
 
+void readAudit(YamlMap m, AuditSection& s) {
+  m.boolean("enabled", s.enabled);
+  m.choice("on_failure", s.on_failure,
+           {{"tempfail", AuditSection::OnFailure::kTempfail}, {"log", AuditSection::OnFailure::kLog}});
+  m.duration("checkpoint_interval", s.checkpoint_interval, 1s, 7 * 24h);
+  m.finish();
+}
+
 void readLogging(YamlMap m, LoggingSection& s) {
   m.boolean("debug", s.debug);
   m.finish();
@@ -326,6 +334,7 @@ LoadResult parse(const std::string& text, const std::string& name) {
           readIngress(root.map("ingress"), config->ingress);
           readAbuse(root.map("abuse"), config->abuse);
           readContentSections(root, *config);
+          readAudit(root.map("audit"), config->audit);
           readLogging(root.map("logging"), config->logging);
           crossChecks(errors, root, *config);
           root.finish();
