@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+# NAME
+#   milter_bench.py - milter throughput through a real Postfix: no milter, a null libmilter
+#   milter, meshgate; and the per-message milter latency measured from outside.
+#   Run it through bench/milter_bench.sh.
+#
+# DESCRIPTION
+#   One session (one work folder, one private Postfix on loopback relaying to smtp-sink, the
+#   test harness of tests/integration/lib/mgharness.py): smtp-source sends --messages 2 KiB
+#   messages over --sessions parallel SMTP sessions (one message per session, as smtp-source
+#   does by default) for each configuration, switching Postfix's smtpd_milters with
+#   `postconf -e` + `postfix reload`:
+#     none       no milter
+#     null       bench/null_milter: envfrom + eom only (adds one header), every other step
+#                skipped in negotiation - the cheapest possible milter, the issue's baseline
+#     null-all   bench/null_milter -a: the same, but registered for every step meshgate uses
+#                (connect, helo, mail, rcpt, headers, eoh, body, eom): the same conversation as
+#                meshgate with no work in it
+#     meshgate   `meshgate milter`, the recipient contacts-only with a 100,000-contact catalog
+#                (imported with `meshgate contacts import`) that holds the sender, abuse limits
+#                counting every message in the store (not exempted, limits never reached), the
+#                content checks at their defaults (on), the signal signed and inserted
+#   Each round runs every configuration once, the order rotating between rounds; the median
+#   of the rounds is reported. Before each measurement: reload, a warm-up of 100 messages and
+#   an empty queue; after it, the queue must drain (deliveries to the sink finish) before the
+#   next one starts.
+#
+#   Latency: meshgate has no metrics endpoint yet, so a unix-socket proxy (MilterProxy below)
+#   sits between Postfix and the milter and timestamps every milter command and the milter's
+#   final reply to it. Per message it sums the waits from MAIL to the end-of-message reply:
+#   that is the time Postfix spent waiting for the milter (decisions at MAIL, RCPT and EOM,
+#   plus header/body acknowledgements). It is measured in a separate run at lower concurrency
+#   (--latency-sessions) so that the Python proxy itself is not the bottleneck, for null-all
+#   and meshgate alike, and reported as p50/p99.
+#
+#   Checks that the numbers mean what they say: smtp-source must exit 0 (it stops at the first
+#   4xx/5xx), Postfix's maillog must show no milter reject/tempfail, and meshgate's log must
+#   show one "action=accept ... contact=known-contact" decision per message it was sent.
+import argparse
+import os
+import platform
+import re
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(SOURCE, "tests", "integration", "lib"))
+import mgharness  # noqa: E402
+from mgharness import Harness, Process, TestFailed, check, log, run  # noqa: E402
+
+SENDER = "friend@partner.example"
+RECIPIENT = "bob@example.com"
+
+# ---------------------------------------------------------------------------------------------
+# the timing proxy
+
+# Commands the MTA sends that get no reply: macros, abort, quit, quit-new-connection.
+NO_REPLY = set(b"DAQK")
+# Replies that are not the final answer to a command (end-of-message modifications, progress).
+NOT_FINAL = set(b"hi m q + - 2 b e p".replace(b" ", b""))
+
+
+class MilterProxy:
+    """Postfix -> this unix socket -> the milter's socket. Records, per message, how long each
+    command waited for the milter's final reply."""
+
+    def __init__(self, listen_path, target_path):
+        self.target = target_path
+        self.lock = threading.Lock()
+        self.messages = []  # dicts: stage -> seconds
+        if os.path.exists(listen_path):
+            os.unlink(listen_path)
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(listen_path)
+        os.chmod(listen_path, 0o666)
+        self.server.listen(256)
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def close(self):
+        self.stopping = True
+        self.server.close()
+
+    def _serve(self, client):
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            upstream.connect(self.target)
+        except OSError:
+            client.close()
+            return
+        pending = []  # (command, time it was forwarded)
+        message = None
+        down = b""
+        up = b""
+        import select
+        try:
+            while True:
+                readable, _, _ = select.select([client, upstream], [], [], 60)
+                if not readable:
+                    return
+                if client in readable:
+                    data = client.recv(65536)
+                    if not data:
+                        return
+                    upstream.sendall(data)
+                    now = time.perf_counter()
+                    down += data
+                    while len(down) >= 5:
+                        n = struct.unpack(">I", down[:4])[0]
+                        if len(down) < 4 + n:
+                            break
+                        cmd = down[4]
+                        down = down[4 + n:]
+                        if cmd == ord("M"):
+                            message = {}
+                        if cmd not in NO_REPLY:
+                            pending.append((cmd, now))
+                if upstream in readable:
+                    data = upstream.recv(65536)
+                    if not data:
+                        return
+                    client.sendall(data)
+                    now = time.perf_counter()
+                    up += data
+                    while len(up) >= 5:
+                        n = struct.unpack(">I", up[:4])[0]
+                        if len(up) < 4 + n:
+                            break
+                        reply = up[4]
+                        up = up[4 + n:]
+                        if reply in NOT_FINAL or not pending:
+                            continue
+                        cmd, t0 = pending.pop(0)
+                        if message is None:
+                            continue
+                        stage = {ord("M"): "mail", ord("R"): "rcpt", ord("L"): "header",
+                                 ord("N"): "header", ord("B"): "body",
+                                 ord("E"): "eom"}.get(cmd)
+                        if stage:
+                            message[stage] = message.get(stage, 0.0) + (now - t0)
+                        if cmd == ord("E"):
+                            with self.lock:
+                                self.messages.append(message)
+                            message = None
+        except OSError:
+            return
+        finally:
+            client.close()
+            upstream.close()
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def smtp_source(port, messages, sessions, size, timeout):
+    cmd = ["smtp-source", "-4", "-s", str(sessions), "-m", str(messages), "-l", str(size),
+           "-f", SENDER, "-t", RECIPIENT, "127.0.0.1:%d" % port]
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    elapsed = time.monotonic() - t0
+    check(p.returncode == 0, "smtp-source failed (exit %d): %s%s" %
+          (p.returncode, p.stdout, p.stderr))
+    return elapsed
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", SOURCE, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--meshgate", required=True)
+    ap.add_argument("--null-milter", required=True)
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--size", type=int, default=2048)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--contacts", type=int, default=100000)
+    ap.add_argument("--latency-messages", type=int, default=1000)
+    ap.add_argument("--latency-sessions", type=int, default=5)
+    ap.add_argument("--out", help="write the Markdown section here too")
+    ap.add_argument("--command", default="bench/milter_bench.sh",
+                    help="the command line to print in the results")
+    args = ap.parse_args()
+    mgharness.require_prerequisites(need_postfix=True)
+    mgharness.reap_orphans()
+
+    h = Harness("milter_bench", os.path.abspath(args.meshgate), 3600)
+    log("work folder %s" % h.dir)
+    try:
+        section = bench(h, args)
+        print(section)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(section)
+        status = 0
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        print("milter_bench: FAILED: %s (work folder kept: %s)" % (e, h.dir), flush=True)
+        status = 1
+    finally:
+        for p in h.teardown():
+            print("teardown: %s" % p)
+        h.finished()
+    if status == 0:
+        import shutil
+        shutil.rmtree(h.dir, ignore_errors=True)
+    return status
+
+
+def bench(h, args):
+    load_start = time.monotonic()
+    # meshgate: recipient contacts-only, 100k contacts including the sender.
+    mg = h.meshgate()
+    limits = [("per-client", "client_address", "1m", 10_000_000, "tempfail"),
+              ("per-sender", "sender", "1h", 10_000_000, "tempfail")]
+    mg.write_config(abuse_exempt_loopback=False, abuse_limits=limits)
+    mg.account(RECIPIENT, "contacts-only")
+    csv = h.path("contacts.csv")
+    with open(csv, "w") as f:
+        f.write("email,name\n")
+        for i in range(args.contacts - 1):
+            f.write("c%06d@example.net,Contact %d\n" % (i, i))
+            if i == args.contacts // 2:
+                f.write("%s,The Friend\n" % SENDER)
+    mg.cli("contacts", "import", csv, "--account", RECIPIENT, timeout=1800)
+    listed = mg.cli("contacts", "list", "--account", RECIPIENT, timeout=600)
+    n_contacts = len(listed.stdout.splitlines())
+    check(n_contacts == args.contacts, "catalog has %d contacts, expected %d" %
+          (n_contacts, args.contacts))
+    log("catalog of %s: %d contacts loaded in %.0fs" % (RECIPIENT, n_contacts,
+                                                        time.monotonic() - load_start))
+    mg.start("milter")
+
+    null_sock = h.path("null.sock")
+    null_all_sock = h.path("null-all.sock")
+    for name, extra, sock in (("null_milter", [], null_sock),
+                              ("null_milter_all", ["-a"], null_all_sock)):
+        p = Process(h, name, [args.null_milter] + extra + ["unix:" + sock],
+                    h.path(name + ".log"))
+        h.on_teardown(p.stop, "stop " + name)
+    for path in (null_sock, null_all_sock):
+        deadline = time.monotonic() + 10
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(os.path.exists(path), "null_milter did not create " + path)
+
+    sink = h.smtp_sink(dump=False)
+    pf = h.postfix(sink, milter=None)
+    milters = {"none": "", "null": "unix:" + null_sock, "null-all": "unix:" + null_all_sock,
+               "meshgate": "unix:" + mg.socket_path}
+    order = ["none", "null", "null-all", "meshgate"]
+    sent_to_meshgate = 0
+    results = {k: [] for k in order}
+
+    def use(name):
+        pf.set(smtpd_milters=milters[name])
+        pf.reload()
+        time.sleep(1.0)
+
+    def measure(name, n, sessions):
+        use(name)
+        smtp_source(pf.port, 100, sessions, args.size, 600)  # warm-up
+        check(pf.wait_queue_empty(300), "queue did not drain after the warm-up")
+        elapsed = smtp_source(pf.port, n, sessions, args.size, 1800)
+        check(pf.wait_queue_empty(600), "queue did not drain after %s" % name)
+        return elapsed
+
+    for rnd in range(args.rounds):
+        rotated = order[rnd % len(order):] + order[:rnd % len(order)]
+        for name in rotated:
+            elapsed = measure(name, args.messages, args.sessions)
+            rate = args.messages / elapsed
+            results[name].append(rate)
+            if name == "meshgate":
+                sent_to_meshgate += args.messages + 100
+            log("round %d: %-9s %7.1f msg/s (%d messages in %.1fs)" %
+                (rnd + 1, name, rate, args.messages, elapsed))
+
+    # Latency through the timing proxy, at lower concurrency.
+    latency = {}
+    for name, target in (("null-all", null_all_sock), ("meshgate", mg.socket_path)):
+        proxy_path = h.path("proxy-%s.sock" % name)
+        proxy = MilterProxy(proxy_path, target)
+        milters["proxy-" + name] = "unix:" + proxy_path
+        use("proxy-" + name)
+        smtp_source(pf.port, 100, args.latency_sessions, args.size, 600)
+        check(pf.wait_queue_empty(300), "queue did not drain")
+        with proxy.lock:
+            proxy.messages.clear()
+        smtp_source(pf.port, args.latency_messages, args.latency_sessions, args.size, 1800)
+        check(pf.wait_queue_empty(600), "queue did not drain")
+        proxy.close()
+        with proxy.lock:
+            samples = list(proxy.messages)
+        latency[name] = samples
+        if name == "meshgate":
+            sent_to_meshgate += args.latency_messages + 100
+        log("latency %s: %d messages timed" % (name, len(samples)))
+
+    # Sanity: the numbers are of mail that went through the whole decision.
+    maillog = pf.maillog()
+    check("milter-reject" not in maillog, "a milter rejected or tempfailed mail during the bench")
+    decisions = [line for line in mg.log().splitlines()
+                 if "milter: from=<%s> to=<%s>" % (SENDER, RECIPIENT) in line]
+    accepted = [line for line in decisions
+                if "action=accept" in line and "contact=known-contact" in line]
+    check(len(accepted) == sent_to_meshgate == len(decisions),
+          "meshgate logged %d decisions, %d known-contact accepts, for %d messages" %
+          (len(decisions), len(accepted), sent_to_meshgate))
+    mg.stop()
+    return report(args, results, latency, n_contacts)
+
+
+def report(args, results, latency, n_contacts):
+    med = {k: statistics.median(v) for k, v in results.items()}
+    lines = []
+    lines.append("## Milter throughput through Postfix: no milter, null milter, meshgate "
+                 "(milter_bench, %s)" % time.strftime("%Y-%m-%d"))
+    lines.append("")
+    lines.append("Command: `%s` (commit %s; %d rounds of %d messages per configuration, "
+                 "%d sessions, %d-byte bodies, one message per SMTP session; the order of the "
+                 "configurations rotates between rounds; median of the rounds)" %
+                 (args.command, git_commit(), args.rounds, args.messages, args.sessions,
+                  args.size))
+    lines.append("Machine: %d CPUs, %s; %s; Postfix %s; load average before the run %s" %
+                 (os.cpu_count(), cpu_model(), platform.platform(),
+                  run(["postconf", "-h", "mail_version"]).stdout.strip(),
+                  " ".join("%.1f" % x for x in os.getloadavg())))
+    lines.append("")
+    lines.append("| configuration | msg/s (median) | rounds | ratio to null milter |")
+    lines.append("|---|---:|---|---:|")
+    names = {"none": "no milter", "null": "null milter (envfrom+eom only, adds one header)",
+             "null-all": "null milter -a (every step meshgate uses, adds one header)",
+             "meshgate": "meshgate, %d-contact catalog, all checks on" % n_contacts}
+    for k in ("none", "null", "null-all", "meshgate"):
+        ratio = med[k] / med["null"] if med["null"] else float("nan")
+        lines.append("| %s | %.1f | %s | %.2f |" %
+                     (names[k], med[k], ", ".join("%.1f" % x for x in results[k]), ratio))
+    lines.append("")
+    lines.append("**meshgate / null milter = %.2f** (target >= 0.9); meshgate / null milter -a "
+                 "= %.2f; null milter / no milter = %.2f." %
+                 (med["meshgate"] / med["null"], med["meshgate"] / med["null-all"],
+                  med["null"] / med["none"]))
+    lines.append("")
+    lines.append("Milter time per message, measured outside meshgate (it has no metrics yet): "
+                 "a unix-socket proxy between Postfix and the milter timestamps each milter "
+                 "command and the milter's final reply; per message, the waits from MAIL FROM "
+                 "to the end-of-message reply are summed. %d messages, %d sessions (lower "
+                 "concurrency, so that the Python proxy is not the bottleneck; the proxy adds "
+                 "its own scheduling delay to both rows alike):" %
+                 (args.latency_messages, args.latency_sessions))
+    lines.append("")
+    lines.append("| milter | messages | total p50 ms | total p99 ms | MAIL p50/p99 ms | "
+                 "RCPT p50/p99 ms | headers+EOH p50/p99 ms | body p50/p99 ms | "
+                 "EOM p50/p99 ms |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in ("null-all", "meshgate"):
+        samples = latency.get(name, [])
+        tot = [sum(m.values()) * 1000 for m in samples]
+        row = ["null milter -a" if name == "null-all" else "meshgate", str(len(samples)),
+               "%.2f" % percentile(tot, 50), "%.2f" % percentile(tot, 99)]
+        for stage in ("mail", "rcpt", "header", "body", "eom"):
+            vals = [m.get(stage, 0.0) * 1000 for m in samples]
+            row.append("%.2f / %.2f" % (percentile(vals, 50), percentile(vals, 99)))
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
