@@ -61,10 +61,14 @@ int runServices(const Args& args, Which which, const std::string& command,
   };
   host.add(std::make_unique<RuntimeHandle>(runtime));
   auto engine = [runtime] { return runtime->engine(); };
+  auto audit = [runtime](const AuditRecord& r) -> Status {
+    auto appended = runtime->store().appendAudit(r);
+    return appended.ok() ? Status() : appended.status();
+  };
   bool any = false;
   if ((which == Which::kAll && cfg.milter.enabled) || which == Which::kMilter) {
     host.add(milter::makeMilterService(
-        milter::makeMilterContext(engine, [runtime] { return runtime->gatewayKey(); })));
+        milter::makeMilterContext(engine, [runtime] { return runtime->gatewayKey(); }, audit)));
     any = true;
   }
   if ((which == Which::kAll && cfg.mesh_service.enabled) || which == Which::kPolicy) {

@@ -330,8 +330,10 @@ std::unique_ptr<Service> makeMilterService(MilterContext context) {
 
 MilterContext makeMilterContext(
     std::function<std::shared_ptr<const policy::DecisionEngine>()> engine,
-    std::function<std::shared_ptr<const mesh::PrivateKey>()> key) {
+    std::function<std::shared_ptr<const mesh::PrivateKey>()> key,
+    std::function<Status(const AuditRecord&)> audit) {
   MilterContext c;
+  c.audit = std::move(audit);
   c.engine = std::move(engine);
   c.gateway_key = std::move(key);
   c.now = [] {

@@ -30,6 +30,7 @@ std::unique_ptr<Service> makeMilterService(MilterContext context);
 // A context with the real clock and random nonces.
 MilterContext makeMilterContext(
     std::function<std::shared_ptr<const policy::DecisionEngine>()> engine,
-    std::function<std::shared_ptr<const mesh::PrivateKey>()> key);
+    std::function<std::shared_ptr<const mesh::PrivateKey>()> key,
+    std::function<Status(const AuditRecord&)> audit);
 
 }  // namespace meshgate::milter

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "gateway/mail/mime.h"
+#include "gateway/policy/audit_record.h"
 #include "gateway/policy/security_signal.h"
 #include "gateway/util/log.h"
 #include "gateway/util/strings.h"
@@ -76,6 +77,18 @@ Step MilterSession::fail(const Status& status, const char* stage) {
   return errorStep(action, status);
 }
 
+Status MilterSession::record(const AuditRecord& rec) {
+  if (!context_.audit || !msg_.engine || !msg_.engine->config().audit.enabled) return Status();
+  Status st = context_.audit(rec);
+  if (st.ok()) return st;
+  if (msg_.engine->config().audit.on_failure == config::AuditSection::OnFailure::kLog) {
+    log::error("%s: milter: audit log append failed: %s (audit.on_failure=log: going on)",
+               rec.queue_id.c_str(), log::sanitize(st.toString()).c_str());
+    return Status();
+  }
+  return st.withContext("audit log");
+}
+
 void MilterSession::onConnect(std::string hostname, std::string address, std::string daemon_name) {
   client_ = policy::ClientInfo{};
   client_.hostname = std::move(hostname);
@@ -123,6 +136,9 @@ Step MilterSession::onRecipient(std::string_view recipient) {
       msg_.request.recipients.push_back(rcpt);
       msg_.recipients.push_back(std::move(*r));
     } else {
+      Status audited = record(policy::auditRecordForRecipient(
+          msg_.request, *r, msg_.engine->config().gateway.node, context_.now()));
+      if (!audited.ok()) return fail(audited, "rcpt");
       log::info("NOQUEUE: milter: from=<%s> to=<%s> client=%s action=%s rule=%s contact=%s",
                 log::sanitize(msg_.request.sender).c_str(), log::sanitize(rcpt).c_str(),
                 log::sanitize(client_.address).c_str(),
@@ -217,6 +233,13 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
     return result;  // forged headers are still deleted if the step lets the message through
   }
   policy::Decision& d = *decided;
+  Status audited = record(policy::auditRecordForMessage(msg_.request, d, cfg.gateway.node,
+                                                        context_.now()));
+  if (!audited.ok()) {
+    EomResult failed;
+    failed.step = fail(audited, "eom");
+    return failed;
+  }
   result.step = stepFor(d.verdict, d.reply);
   if (result.step.kind == Step::Kind::kReject || result.step.kind == Step::Kind::kTempfail) {
     logDecision(d, queue_id);

@@ -52,6 +52,8 @@ struct MilterContext {
   std::function<std::shared_ptr<const mesh::PrivateKey>()> gateway_key;
   std::function<int64_t()> now;
   std::function<std::string()> nonce;  // random token for signals
+  // Appends a decision to the audit log; null = auditing off.
+  std::function<Status(const AuditRecord&)> audit;
 };
 
 struct Step {
@@ -104,6 +106,8 @@ class MilterSession {
   };
 
   Step fail(const Status& status, const char* stage);
+  // Records a decision; a failure is returned only when audit.on_failure is tempfail.
+  Status record(const AuditRecord& record);
   EomResult decideEndOfMessage(std::string queue_id);
   void logDecision(const policy::Decision& d, std::string_view qid);
 

@@ -32,6 +32,9 @@ class Session : public ::testing::Test {
       r.address = std::string(a);
       return r;
     });
+    // Content checks (impersonation) read the account names.
+    ON_CALL(store_, listAccounts())
+        .WillByDefault(::testing::Return(Result<std::vector<AccountRecord>>(std::vector<AccountRecord>{})));
     ON_CALL(store_, findContact(_, _))
         .WillByDefault([](std::string_view, const std::vector<std::string>& c)
                            -> Result<std::optional<ContactMatch>> {
@@ -223,6 +226,71 @@ TEST_F(Session, TooManyHeadersIsRefusedNotDeliveredWithUnseenForgeries) {
   EXPECT_EQ(r.step.code, "552");
   EXPECT_EQ(r.step.enhanced, "5.3.4");
   EXPECT_TRUE(r.changes.empty());
+}
+
+}  // namespace
+}  // namespace meshgate::milter
+
+namespace meshgate::milter {
+namespace {
+
+TEST_F(Session, EveryDecisionIsAudited) {
+  std::vector<AuditRecord> records;
+  MilterContext ctx;
+  ctx.engine = [this] { return engine_; };
+  ctx.gateway_key = [this] { return key_; };
+  ctx.now = [] { return int64_t{1'800'000'000}; };
+  ctx.nonce = [] { return std::string("n"); };
+  ctx.audit = [&records](const AuditRecord& r) {
+    records.push_back(r);
+    return Status();
+  };
+  MilterSession s(ctx);
+  s.onConnect("h", "198.51.100.7", "");
+  ASSERT_EQ(s.onMail("<mallory@evil.example>", "").kind, Step::Kind::kContinue);
+  EXPECT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kReject);
+  ASSERT_EQ(s.onRecipient("<x@elsewhere.net>").kind, Step::Kind::kContinue);
+  s.onHeader("Message-ID", "<m1@evil.example>");
+  s.onBody("x");
+  ASSERT_EQ(s.onEndOfMessage("QID7").step.kind, Step::Kind::kContinue);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].queue_id, "NOQUEUE");
+  EXPECT_EQ(records[0].action, "reject");
+  EXPECT_EQ(records[0].rule, "ingress.contacts-only");
+  EXPECT_EQ(records[0].recipients, "bob@example.com");
+  EXPECT_EQ(records[0].sender, "mallory@evil.example");
+  EXPECT_EQ(records[1].queue_id, "QID7");
+  EXPECT_EQ(records[1].message_id, "<m1@evil.example>");
+  EXPECT_EQ(records[1].action, "accept");
+  EXPECT_EQ(records[1].recipients, "x@elsewhere.net");
+  EXPECT_EQ(records[1].node, "mx.example.com");
+  EXPECT_EQ(records[1].time, 1'800'000'000);
+}
+
+TEST_F(Session, AnUnrecordableDecisionTempfailsUnlessConfiguredToLog) {
+  for (const char* on_failure : {"tempfail", "log"}) {
+    auto loaded = config::loadConfigString(
+        std::string("gateway:\n  node: mx.example.com\n  domains: [example.com]\nabuse:\n  "
+                    "enabled: false\naudit:\n  on_failure: ") + on_failure + "\n",
+        "t.yaml");
+    ASSERT_TRUE(loaded.ok());
+    engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
+    MilterContext ctx;
+    ctx.engine = [this] { return engine_; };
+    ctx.gateway_key = [this] { return key_; };
+    ctx.now = [] { return int64_t{1}; };
+    ctx.nonce = [] { return std::string("n"); };
+    ctx.audit = [](const AuditRecord&) { return unavailable("database is locked"); };
+    MilterSession s(ctx);
+    s.onConnect("h", "198.51.100.7", "");
+    ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+    ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+    s.onBody("x");
+    EomResult r = s.onEndOfMessage("Q");
+    EXPECT_EQ(r.step.kind, std::string(on_failure) == "tempfail" ? Step::Kind::kTempfail
+                                                                  : Step::Kind::kContinue)
+        << on_failure;
+  }
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ class SignalVerifyCli : public ::testing::Test {
       r.address = std::string(a);
       return r;
     });
+    // Content checks (impersonation) read the account names.
+    ON_CALL(store_, listAccounts())
+        .WillByDefault(::testing::Return(Result<std::vector<AccountRecord>>(std::vector<AccountRecord>{})));
     ON_CALL(store_, findContact(_, _))
         .WillByDefault(::testing::Return(
             Result<std::optional<ContactMatch>>(std::optional<ContactMatch>())));
