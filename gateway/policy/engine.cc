@@ -2,7 +2,11 @@
 #include "gateway/policy/engine.h"
 
 #include "gateway/policy/abuse_filter.h"
+#include "gateway/policy/egress_filter.h"
+#include "gateway/policy/impersonation_filter.h"
 #include "gateway/policy/ingress_filter.h"
+#include "gateway/policy/payment_filter.h"
+#include "gateway/policy/too_stupid_filter.h"
 
 namespace meshgate::policy {
 
@@ -11,6 +15,16 @@ DecisionEngine::DecisionEngine(std::shared_ptr<const config::Config> config, Sto
     : config_(std::move(config)) {
   if (config_->abuse.enabled) filters_.push_back(std::make_unique<AbuseFilter>(config_, store, clock));
   filters_.push_back(std::make_unique<IngressFilter>(config_, store));
+  // Content checks; each looks at req.direction itself (inbound: payment, impersonation;
+  // outbound: egress, then too-stupid, which learns correspondents only from mail that leaves).
+  if (config_->payment.enabled) filters_.push_back(std::make_unique<PaymentFilter>(config_));
+  if (config_->impersonation.enabled) {
+    filters_.push_back(std::make_unique<ImpersonationFilter>(config_, store, clock));
+  }
+  if (config_->egress.enabled) filters_.push_back(std::make_unique<EgressFilter>(config_));
+  if (config_->too_stupid.enabled) {
+    filters_.push_back(std::make_unique<TooStupidFilter>(config_, store, clock));
+  }
 }
 
 Result<Decision> DecisionEngine::onSender(const MessageRequest& req) const {
