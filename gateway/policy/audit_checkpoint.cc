@@ -1,0 +1,54 @@
+// audit_checkpoint.cc - see audit_checkpoint.h.
+#include "gateway/policy/audit_checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/mesh/dare.h"
+#include "gateway/util/encoding.h"
+
+namespace meshgate::policy {
+
+Result<AuditCheckpoint> makeAuditCheckpoint(const AuditRecord& head, int64_t now,
+                                            const std::string& node, const mesh::PrivateKey& key) {
+  nlohmann::json payload = {{"AuditCheckpoint",
+                             {{"Sequence", head.sequence},
+                              {"Time", now},
+                              {"Node", node},
+                              {"HeadHash", head.hash}}}};
+  std::string text = payload.dump();
+  mesh::DareSealOptions options;
+  options.signers.push_back(key);
+  options.content_type = "application/meshgate-audit-checkpoint+json";
+  auto env = mesh::sealDare(asBytes(text), options);
+  if (!env.ok()) return env.status();
+  AuditCheckpoint c;
+  c.sequence = head.sequence;
+  c.time = now;
+  c.head_hash = head.hash;
+  c.signature = mesh::serializeDareEnvelope(*env);
+  return c;
+}
+
+Status verifyAuditCheckpoint(const AuditCheckpoint& checkpoint, const mesh::PublicKey& key) {
+  auto env = mesh::parseDareEnvelope(checkpoint.signature);
+  if (!env.ok()) return dataLoss("checkpoint is not a DARE envelope: " + env.status().message());
+  mesh::DareVerifyOptions options;
+  options.allow_embedded_keys = false;
+  options.require_header_binding = true;
+  std::vector<mesh::PublicKey> keys{key};
+  auto checked = mesh::verifyDare(*env, keys, options);
+  if (!checked.ok()) return dataLoss("checkpoint signature: " + checked.status().message());
+  nlohmann::json payload = nlohmann::json::parse(toString(env->payload), nullptr, false);
+  if (payload.is_discarded() || !payload.contains("AuditCheckpoint")) {
+    return dataLoss("checkpoint payload is not an AuditCheckpoint");
+  }
+  const auto& c = payload["AuditCheckpoint"];
+  if (!c.contains("Sequence") || !c["Sequence"].is_number_integer() ||
+      c["Sequence"].get<int64_t>() != checkpoint.sequence || !c.contains("HeadHash") ||
+      !c["HeadHash"].is_string() || c["HeadHash"].get<std::string>() != checkpoint.head_hash) {
+    return dataLoss("checkpoint payload does not match its sequence/head hash");
+  }
+  return Status();
+}
+
+}  // namespace meshgate::policy
