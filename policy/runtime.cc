@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "gateway/policy/audit_checkpoint.h"
 #include "gateway/util/log.h"
 #include "policy/store/store_factory.h"
 
@@ -25,6 +26,18 @@ Status Runtime::start(std::shared_ptr<const config::Config> config) {
   std::lock_guard<std::mutex> lock(mutex_);
   gateway_key_ = std::make_shared<const mesh::PrivateKey>(std::move(key).value());
   engine_ = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
+  stopping_ = false;
+  checkpointer_ = std::thread([this] {
+    std::unique_lock<std::mutex> guard(mutex_);
+    for (;;) {
+      auto interval = engine_->config().audit.checkpoint_interval;
+      if (wake_.wait_for(guard, interval, [this] { return stopping_; })) return;
+      guard.unlock();
+      Status st = checkpointAudit();
+      if (!st.ok()) log::error("audit checkpoint: %s", st.toString().c_str());
+      guard.lock();
+    }
+  });
   log::info("store: %s; gateway key %s", config->store.backend == config::StoreBackend::kSqlite
                                              ? ("sqlite " + config->store.sqlite.path).c_str()
                                              : "postgresql",
@@ -49,6 +62,30 @@ Result<mesh::PrivateKey> loadOrCreateGatewayKey(const std::string& path) {
   return key;
 }
 
+Status Runtime::checkpointAudit() {
+  auto key = gatewayKey();
+  auto cfg = config();
+  if (!key || !cfg || !store_) return failedPrecondition("runtime not started");
+  auto latest = store_->latestCheckpoint();
+  if (!latest.ok()) return latest.status();
+  int64_t from = latest->has_value() ? (*latest)->sequence : 1;
+  std::optional<AuditRecord> head;
+  constexpr int kBatch = 1000;
+  for (;;) {
+    auto batch = store_->readAudit(from, kBatch);
+    if (!batch.ok()) return batch.status();
+    if (!batch->empty()) head = batch->back();
+    if (static_cast<int>(batch->size()) < kBatch) break;
+    from = batch->back().sequence + 1;
+  }
+  if (!head || (latest->has_value() && (*latest)->sequence == head->sequence)) return Status();
+  auto c = policy::makeAuditCheckpoint(*head, clock_.now(), cfg->gateway.node, *key);
+  if (!c.ok()) return c.status();
+  MESHGATE_RETURN_IF_ERROR(store_->putCheckpoint(*c));
+  log::info("audit: checkpoint at record %lld", static_cast<long long>(c->sequence));
+  return Status();
+}
+
 std::shared_ptr<const mesh::PrivateKey> Runtime::gatewayKey() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return gateway_key_;
@@ -70,6 +107,12 @@ Status Runtime::reload(std::shared_ptr<const config::Config> config) {
 }
 
 void Runtime::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
   std::lock_guard<std::mutex> lock(mutex_);
   engine_.reset();
   gateway_key_.reset();

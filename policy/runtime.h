@@ -15,8 +15,10 @@
 //   engine() and store() may be called from any thread after start().
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "gateway/mesh/keys.h"
 #include "gateway/policy/engine.h"
@@ -40,6 +42,11 @@ class Runtime : public Service {
   std::shared_ptr<const config::Config> config() const;
   Store& store() { return *store_; }
   std::shared_ptr<const mesh::PrivateKey> gatewayKey() const;
+
+  // Signs the audit chain head into a checkpoint now (also done every
+  // audit.checkpoint_interval by a background thread). OK and nothing stored when the log is
+  // empty or the head is already checkpointed.
+  Status checkpointAudit();
   const Clock& clock() const { return clock_; }
 
  private:
@@ -48,6 +55,10 @@ class Runtime : public Service {
   mutable std::mutex mutex_;
   std::shared_ptr<const policy::DecisionEngine> engine_;
   std::shared_ptr<const mesh::PrivateKey> gateway_key_;
+
+  std::thread checkpointer_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
 };
 
 // Loads the private key at `path`, or creates an Ed25519 key there (and path + ".pub") when

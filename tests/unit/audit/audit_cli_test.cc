@@ -128,3 +128,29 @@ TEST_F(AuditCli, ShowFilters) {
 
 }  // namespace
 }  // namespace meshgate
+
+#include "tests/support/background_process.h"
+
+namespace meshgate {
+namespace {
+
+TEST_F(AuditCli, RunningServicesCheckpointPeriodically) {
+  int port = testing::freeTcpPort();
+  std::string cfg = dir_.file("run.yaml");
+  dir_.write("run.yaml", "gateway:\n  node: mx1.example.com\n  domains: [example.com]\n"
+                         "  data_dir: " + dir_.path() + "\n  key_file: " +
+                             dir_.file("keys/gateway.key") + "\nstore:\n  sqlite:\n    path: " +
+                             dir_.file("store.db") +
+                             "\nmilter:\n  enabled: false\nmesh_service:\n  enabled: false\n"
+                             "policyd:\n  listen: 127.0.0.1:" + std::to_string(port) +
+                             "\naudit:\n  checkpoint_interval: 1s\n");
+  testing::BackgroundProcess server(
+      {MESHGATE_BINARY, "run", "--config", cfg, "--foreground"});
+  ASSERT_TRUE(server.waitForOutput("audit: checkpoint at record 5", 15000)) << server.output();
+  auto r = runMeshgate({"audit", "verify", "--config", cfg});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("checkpoint at record 5"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace meshgate
