@@ -68,7 +68,9 @@ int runServices(const Args& args, Which which, const std::string& command,
   bool any = false;
   if ((which == Which::kAll && cfg.milter.enabled) || which == Which::kMilter) {
     host.add(milter::makeMilterService(
-        milter::makeMilterContext(engine, [runtime] { return runtime->gatewayKey(); }, audit)));
+        milter::makeMilterContext(
+        engine, [runtime] { return runtime->gatewayKey(); }, audit,
+        [runtime](const QuarantineRecord& q) { return runtime->store().putQuarantine(q); })));
     any = true;
   }
   if ((which == Which::kAll && cfg.mesh_service.enabled) || which == Which::kPolicy) {

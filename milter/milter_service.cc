@@ -331,9 +331,11 @@ std::unique_ptr<Service> makeMilterService(MilterContext context) {
 MilterContext makeMilterContext(
     std::function<std::shared_ptr<const policy::DecisionEngine>()> engine,
     std::function<std::shared_ptr<const mesh::PrivateKey>()> key,
-    std::function<Status(const AuditRecord&)> audit) {
+    std::function<Status(const AuditRecord&)> audit,
+    std::function<Status(const QuarantineRecord&)> quarantine) {
   MilterContext c;
   c.audit = std::move(audit);
+  c.quarantine = std::move(quarantine);
   c.engine = std::move(engine);
   c.gateway_key = std::move(key);
   c.now = [] {

@@ -31,6 +31,7 @@ std::unique_ptr<Service> makeMilterService(MilterContext context);
 MilterContext makeMilterContext(
     std::function<std::shared_ptr<const policy::DecisionEngine>()> engine,
     std::function<std::shared_ptr<const mesh::PrivateKey>()> key,
-    std::function<Status(const AuditRecord&)> audit);
+    std::function<Status(const AuditRecord&)> audit,
+    std::function<Status(const QuarantineRecord&)> quarantine);
 
 }  // namespace meshgate::milter

@@ -293,6 +293,27 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
   }
   if (d.verdict == Verdict::kHold) {
     result.quarantine_reason = "meshgate: " + (d.hold_reason.empty() ? d.rule : d.hold_reason);
+    if (context_.quarantine) {
+      QuarantineRecord q;
+      q.id = queue_id.empty() ? msg_.request.message_id : queue_id;
+      q.queue_id = queue_id;
+      q.message_id = msg_.request.message_id;
+      q.sender = msg_.request.sender;
+      std::vector<std::string> rcpts;
+      for (const auto& rc : d.recipients) rcpts.push_back(rc.recipient);
+      q.recipients = joinList(rcpts, ",");
+      q.reason = d.hold_reason.empty() ? d.rule : d.hold_reason;
+      q.subject = view.subject().substr(0, 200);
+      q.time = context_.now();
+      q.state = "held";
+      // Without its record an administrator could not find the message: tempfail instead.
+      Status st = context_.quarantine(q);
+      if (!st.ok()) {
+        EomResult failed;
+        failed.step = fail(st.withContext("quarantine record"), "eom");
+        return failed;
+      }
+    }
   }
   logDecision(d, queue_id);
   return result;

@@ -54,6 +54,8 @@ struct MilterContext {
   std::function<std::string()> nonce;  // random token for signals
   // Appends a decision to the audit log; null = auditing off.
   std::function<Status(const AuditRecord&)> audit;
+  // Records a held message's metadata (the message itself stays in the MTA's hold queue).
+  std::function<Status(const QuarantineRecord&)> quarantine;
 };
 
 struct Step {

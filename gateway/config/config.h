@@ -164,6 +164,15 @@ struct AuditSection {
   Millis checkpoint_interval{3600000};
 };
 
+// Where held messages live (the Postfix hold queue) and how administrators act on them.
+struct QuarantineSection {
+  std::string postfix_config_dir;  // "" = Postfix's default (/etc/postfix); passed as -c
+  std::string postsuper = "/usr/sbin/postsuper";
+  std::string postcat = "/usr/sbin/postcat";
+  std::string sendmail = "/usr/sbin/sendmail";  // for digest mail
+  std::string digest_from;                      // "" = postmaster@<first gateway domain>
+};
+
 struct LoggingSection {
   bool debug = false;
 };
@@ -184,6 +193,7 @@ struct Config {
   TooStupidSection too_stupid;
   BrandsSection brands;
   AuditSection audit;
+  QuarantineSection quarantine;
   LoggingSection logging;
 
   bool isLocalDomain(std::string_view domain) const;

@@ -287,6 +287,16 @@ void readAudit(YamlMap m, AuditSection& s) {
   m.finish();
 }
 
+void readQuarantine(YamlMap m, QuarantineSection& s, const GatewaySection& g) {
+  m.string("postfix_config_dir", s.postfix_config_dir);
+  m.nonEmptyString("postsuper", s.postsuper);
+  m.nonEmptyString("postcat", s.postcat);
+  m.nonEmptyString("sendmail", s.sendmail);
+  m.string("digest_from", s.digest_from);
+  m.finish();
+  if (s.digest_from.empty() && !g.domains.empty()) s.digest_from = "postmaster@" + g.domains.front();
+}
+
 void readLogging(YamlMap m, LoggingSection& s) {
   m.boolean("debug", s.debug);
   m.finish();
@@ -335,6 +345,7 @@ LoadResult parse(const std::string& text, const std::string& name) {
           readAbuse(root.map("abuse"), config->abuse);
           readContentSections(root, *config);
           readAudit(root.map("audit"), config->audit);
+          readQuarantine(root.map("quarantine"), config->quarantine, config->gateway);
           readLogging(root.map("logging"), config->logging);
           crossChecks(errors, root, *config);
           root.finish();

@@ -1,0 +1,250 @@
+// quarantine_command.cc - `meshgate quarantine list|show|release|delete|digest`: messages held
+// by the milter (smfi_quarantine -> the Postfix hold queue) with their metadata in the store.
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <map>
+
+#include "cli/admin_support.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/exec.h"
+#include "gateway/util/strings.h"
+
+namespace meshgate::cli {
+namespace {
+
+std::string utc(int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// postsuper/postcat with -c when a Postfix instance other than the default is configured.
+std::vector<std::string> postfixTool(const config::Config& c, const std::string& tool) {
+  std::vector<std::string> argv{tool};
+  if (!c.quarantine.postfix_config_dir.empty()) {
+    argv.push_back("-c");
+    argv.push_back(c.quarantine.postfix_config_dir);
+  }
+  return argv;
+}
+
+// Queue ids are [0-9A-Za-z]; anything else never reaches postsuper.
+bool validQueueId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+Status recordAdminAction(Store& store, const config::Config& c, const QuarantineRecord& q,
+                         const std::string& action) {
+  AuditRecord a;
+  a.time = static_cast<int64_t>(std::time(nullptr));
+  a.node = c.gateway.node;
+  a.kind = "admin";
+  a.message_id = q.message_id;
+  a.queue_id = q.queue_id;
+  a.sender = q.sender;
+  a.recipients = q.recipients;
+  a.rule = "quarantine." + action;
+  a.action = action;
+  const char* user = std::getenv("SUDO_USER");
+  if (!user) user = std::getenv("USER");
+  a.detail = std::string("by=") + (user ? user : "unknown");
+  auto r = store.appendAudit(a);
+  return r.ok() ? Status() : r.status();
+}
+
+struct Common {
+  std::string config_path = kDefaultConfigPath;
+};
+
+int quarantineList(const Args& args) {
+  const std::string cmd = "meshgate quarantine list";
+  Common o;
+  std::string state = "held", recipient;
+  ArgParser p(cmd, "List quarantined messages (newest last).");
+  p.option("state", "STATE", "held (default), released, deleted, or all", &state);
+  p.option("recipient", "ADDRESS", "only messages held for this recipient", &recipient);
+  p.option("config", "FILE", "configuration file", &o.config_path);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  if (state != "held" && state != "released" && state != "deleted" && state != "all") {
+    return p.usageError("--state: expected held, released, deleted or all");
+  }
+  auto ctx = openAdmin(cmd, o.config_path);
+  if (!ctx) return 1;
+  auto list = ctx->store->listQuarantine(state == "all" ? "" : state);
+  if (!list.ok()) return reportError(cmd, list.status());
+  std::string want = toLowerAscii(recipient);
+  size_t n = 0;
+  for (const auto& q : *list) {
+    if (!want.empty()) {
+      bool found = false;
+      for (const auto& r : splitList(q.recipients, ',')) found |= toLowerAscii(r) == want;
+      if (!found) continue;
+    }
+    ++n;
+    std::cout << std::left << std::setw(14) << q.id << " " << utc(q.time) << " " << q.state
+              << " from=<" << q.sender << "> to=<" << q.recipients << "> reason=\"" << q.reason
+              << "\" subject=\"" << q.subject << "\"\n";
+  }
+  std::cerr << n << " message(s)\n";
+  return 0;
+}
+
+std::unique_ptr<AdminContext> openWithRecord(const std::string& cmd, const Args& args,
+                                             const std::string& description, QuarantineRecord* q,
+                                             int* rc) {
+  Common o;
+  std::string id;
+  ArgParser p(cmd, description);
+  p.positional("ID", "the quarantine id (the Postfix queue id) from `meshgate quarantine list`", &id);
+  p.option("config", "FILE", "configuration file", &o.config_path);
+  if (int r = p.parse(args); r != ArgParser::kContinue) {
+    *rc = r;
+    return nullptr;
+  }
+  if (!validQueueId(id)) {
+    *rc = p.usageError("\"" + id + "\" is not a queue id (letters and digits)");
+    return nullptr;
+  }
+  auto ctx = openAdmin(cmd, o.config_path);
+  if (!ctx) {
+    *rc = 1;
+    return nullptr;
+  }
+  auto rec = ctx->store->getQuarantine(id);
+  if (!rec.ok()) {
+    *rc = reportError(cmd, rec.status().code() == StatusCode::kNotFound
+                               ? notFound("no quarantined message " + id +
+                                          " (see meshgate quarantine list)")
+                               : rec.status());
+    return nullptr;
+  }
+  *q = *rec;
+  return ctx;
+}
+
+int quarantineShow(const Args& args) {
+  const std::string cmd = "meshgate quarantine show";
+  QuarantineRecord q;
+  int rc = 0;
+  auto ctx = openWithRecord(cmd, args, "Show a quarantined message: why it was held, then the "
+                                       "message itself (postcat).", &q, &rc);
+  if (!ctx) return rc;
+  std::cout << "id:       " << q.id << "\nstate:    " << q.state << "\nheld:     " << utc(q.time)
+            << "\nreason:   " << q.reason << "\nfrom:     " << q.sender << "\nto:       "
+            << q.recipients << "\nsubject:  " << q.subject << "\n\n";
+  if (q.state != "held") return 0;
+  auto argv = postfixTool(*ctx->config, ctx->config->quarantine.postcat);
+  argv.insert(argv.end(), {"-q", q.queue_id});
+  auto r = execProgram(argv, "", 30000);
+  if (!r.ok()) return reportError(cmd, r.status());
+  std::cout << r->out;
+  if (r->exit_code != 0) {
+    std::cerr << r->err;
+    return reportError(cmd, unavailable("postcat failed (exit " + std::to_string(r->exit_code) + ")"));
+  }
+  return 0;
+}
+
+int changeState(const Args& args, const std::string& action) {
+  const std::string cmd = "meshgate quarantine " + action;
+  QuarantineRecord q;
+  int rc = 0;
+  auto ctx = openWithRecord(cmd, args,
+                            action == "release"
+                                ? "Release a held message: Postfix delivers it (postsuper -H)."
+                                : "Delete a held message from the Postfix queue (postsuper -d).",
+                            &q, &rc);
+  if (!ctx) return rc;
+  if (q.state != "held") return reportError(cmd, failedPrecondition(q.id + " is already " + q.state));
+  auto argv = postfixTool(*ctx->config, ctx->config->quarantine.postsuper);
+  argv.insert(argv.end(), {action == "release" ? "-H" : "-d", q.queue_id});
+  auto r = execProgram(argv, "", 30000);
+  if (!r.ok()) return reportError(cmd, r.status());
+  if (r->exit_code != 0) {
+    std::cerr << r->err;
+    return reportError(cmd, unavailable("postsuper failed (exit " + std::to_string(r->exit_code) + ")"));
+  }
+  q.state = action == "release" ? "released" : "deleted";
+  Status st = ctx->store->putQuarantine(q);
+  if (!st.ok()) return reportError(cmd, st);
+  st = recordAdminAction(*ctx->store, *ctx->config, q, action);
+  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
+  std::cout << q.id << ": " << q.state << "\n";
+  return 0;
+}
+
+int quarantineRelease(const Args& args) { return changeState(args, "release"); }
+int quarantineDelete(const Args& args) { return changeState(args, "delete"); }
+
+int quarantineDigest(const Args& args) {
+  const std::string cmd = "meshgate quarantine digest";
+  Common o;
+  bool send = false;
+  ArgParser p(cmd, "Compose, for each recipient, a list of the messages held for them; print the "
+                   "digests,\nor with --send mail each one through quarantine.sendmail.");
+  p.flag("send", "mail the digests instead of printing them", &send);
+  p.option("config", "FILE", "configuration file", &o.config_path);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  auto ctx = openAdmin(cmd, o.config_path);
+  if (!ctx) return 1;
+  auto list = ctx->store->listQuarantine("held");
+  if (!list.ok()) return reportError(cmd, list.status());
+  std::map<std::string, std::vector<QuarantineRecord>> by_recipient;
+  for (const auto& q : *list) {
+    for (const auto& r : splitList(q.recipients, ',')) {
+      if (ctx->config->isLocalDomain(addressDomain(r))) by_recipient[toLowerAscii(r)].push_back(q);
+    }
+  }
+  for (const auto& [rcpt, held] : by_recipient) {
+    std::string mail = "From: " + ctx->config->quarantine.digest_from + "\nTo: " + rcpt +
+                       "\nSubject: " + std::to_string(held.size()) +
+                       " message(s) held for you by meshgate\nAuto-Submitted: auto-generated\n"
+                       "Content-Type: text/plain; charset=utf-8\n\n"
+                       "These messages were held for review before delivery to you. Ask your mail\n"
+                       "administrator to release the ones you want (quote the id).\n\n";
+    for (const auto& q : held) {
+      mail += "  " + q.id + "  " + utc(q.time) + "  from " + q.sender + "\n      subject: " +
+              q.subject + "\n      reason:  " + q.reason + "\n";
+    }
+    if (!send) {
+      std::cout << mail << "\n";
+      continue;
+    }
+    auto r = execProgram({ctx->config->quarantine.sendmail, "-i", "-f",
+                          ctx->config->quarantine.digest_from, "--", rcpt},
+                         mail, 60000);
+    if (!r.ok() || r->exit_code != 0) {
+      return reportError(cmd, unavailable("sendmail failed for " + rcpt +
+                                          (r.ok() ? ": " + r->err : ": " + r.status().message())));
+    }
+    std::cerr << "digest sent to " << rcpt << " (" << held.size() << " message(s))\n";
+  }
+  return 0;
+}
+
+int quarantine(const Args& args) {
+  return runGroup("meshgate quarantine",
+                  "Messages held by meshgate (in the Postfix hold queue, metadata in the store).",
+                  {{"list", "list held messages", quarantineList},
+                   {"show", "show why a message was held, and the message", quarantineShow},
+                   {"release", "deliver a held message (postsuper -H)", quarantineRelease},
+                   {"delete", "delete a held message (postsuper -d)", quarantineDelete},
+                   {"digest", "tell each recipient what is held for them", quarantineDigest}},
+                  args);
+}
+
+}  // namespace
+
+MESHGATE_COMMAND(quarantine, "quarantine", "list, show, release or delete held messages", quarantine,
+                 43);
+
+}  // namespace meshgate::cli
