@@ -604,8 +604,8 @@ class Postfix:
         return out
 
     def start(self):
+        self.running = True  # so that teardown stops whatever part of it did start
         self.command("start", timeout=self.h.scaled(60))
-        self.running = True
         wait_port(self.port, self.h.scaled(20), "Postfix smtpd")
         return self
 
@@ -995,14 +995,33 @@ class Harness:
         return mg
 
     def smtp_sink(self, dump=True):
-        sink = SmtpSink(self, dump=dump)
-        self.on_teardown(sink.stop, "stop smtp-sink")
-        return sink
+        # A port picked free can be taken before smtp-sink binds it: then try another.
+        for attempt in range(3):
+            if os.path.exists(self.path("sink")):
+                shutil.rmtree(self.path("sink"))
+            sink = SmtpSink(self, dump=dump)
+            self.on_teardown(sink.stop, "stop smtp-sink")
+            time.sleep(0.2)
+            if sink.process.alive():
+                return sink
+            log("smtp-sink could not use port %d; trying another" % sink.port)
+        raise TestFailed("smtp-sink does not start: " + self.path("smtp-sink.log"))
 
-    def postfix(self, sink, milter=None, extra=None, start=True):
-        pf = Postfix(self, sink, milter=milter, extra=extra)
-        self.on_teardown(pf.stop, "stop Postfix")
-        return pf.start() if start else pf
+    def postfix(self, sink, milter=None, extra=None, start=True, name="postfix"):
+        for attempt in range(3):
+            if os.path.exists(self.path(name)):
+                shutil.rmtree(self.path(name))
+            pf = Postfix(self, sink, milter=milter, extra=extra, name=name)
+            self.on_teardown(pf.stop, "stop Postfix")
+            if not start:
+                return pf
+            try:
+                return pf.start()
+            except TestFailed as e:
+                # A port picked free can be taken before master binds it: then try another.
+                if "Address already in use" not in str(e) or attempt == 2:
+                    raise
+                log("Postfix could not bind port %d; trying another" % pf.port)
 
     def pg_server(self):
         pg = PgServer(self)
