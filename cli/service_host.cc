@@ -2,7 +2,12 @@
 #include "cli/service_host.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include <cerrno>
 #include <csignal>
@@ -63,6 +68,12 @@ int ServiceHost::run() {
     while (started-- > 0) services_[started]->stop();
     return 1;
   }
+  Status dropped = dropPrivileges(config_->gateway.user, config_->gateway.data_dir);
+  if (!dropped.ok()) {
+    log::fatal("%s", dropped.message().c_str());
+    for (auto it = services_.rbegin(); it != services_.rend(); ++it) (*it)->stop();
+    return 1;
+  }
   log::info("meshgate ready: %zu service(s), configuration %s", services_.size(),
             config_path_.c_str());
 
@@ -102,6 +113,38 @@ int ServiceHost::run() {
   // Destroy in reverse too: later services may refer to earlier ones (the runtime's store).
   while (!services_.empty()) services_.pop_back();
   return 0;
+}
+
+Status ServiceHost::dropPrivileges(const std::string& user, const std::string& data_dir) {
+  if (user.empty()) return Status();
+  if (geteuid() != 0) {
+    log::info("gateway.user %s: not running as root; keeping the current user", user.c_str());
+    return Status();
+  }
+  struct passwd* pw = getpwnam(user.c_str());
+  if (!pw) return invalidArgument("gateway.user: no such user \"" + user + "\" (create it, e.g. adduser --system " + user + ")");
+  const uid_t uid = pw->pw_uid;
+  const gid_t gid = pw->pw_gid;
+  if (uid == 0) return invalidArgument("gateway.user must not be root");
+  // The store, keys and sockets created at start belong to root; hand them to the user so the
+  // dropped process can keep writing (new WAL files, per-account keys).
+  std::error_code ec;
+  if (lchown(data_dir.c_str(), uid, gid) != 0) {
+    return unavailable("chown " + data_dir + ": " + std::strerror(errno));
+  }
+  for (auto it = std::filesystem::recursive_directory_iterator(data_dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (lchown(it->path().c_str(), uid, gid) != 0) {
+      return unavailable("chown " + it->path().string() + ": " + std::strerror(errno));
+    }
+  }
+  if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+    return unavailable("cannot drop privileges to " + user + ": " + std::strerror(errno));
+  }
+  if (setuid(0) == 0) return internalError("dropped to " + user + " but could regain root");
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // no core dumps with keys in them
+  log::info("running as user %s (uid %u)", user.c_str(), static_cast<unsigned>(uid));
+  return Status();
 }
 
 void ServiceHost::reload() {

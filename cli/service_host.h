@@ -34,6 +34,11 @@ class ServiceHost {
   // Blocks the signals the host waits for; call before creating any thread.
   static void blockSignals();
 
+  // When running as root and `user` is not empty: hands `data_dir` (recursively) to the user,
+  // then sets the user's groups, gid and uid, and checks root cannot be regained. Called once
+  // every service has opened its sockets and read its keys.
+  static Status dropPrivileges(const std::string& user, const std::string& data_dir);
+
  private:
   void reload();
 
