@@ -68,8 +68,11 @@ std::string PaymentFilter::replyToMismatch(const mail::MessageView& view) {
   for (const auto& r : view.replyTo()) {
     const std::string& d = r.address.domain();
     if (d.empty()) continue;
-    // Replies to billing.example.com for mail from example.com stay with one organization.
-    if (!isSameOrSubdomain(d, from) && !isSameOrSubdomain(from, d)) return d;
+    // Replies to billing.example.com for mail from example.com stay with one organization;
+    // a one-label "parent" (a top-level domain) is no organization.
+    bool related = isSameOrSubdomain(d, from) ||
+                   (d.find('.') != std::string::npos && isSameOrSubdomain(from, d));
+    if (!related) return d;
   }
   return "";
 }
