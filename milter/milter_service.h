@@ -5,7 +5,7 @@
 //   Registers the callbacks with libmilter, opens milter.socket (unix socket with
 //   milter.socket_mode / socket_group so Postfix's smtpd can write it; or TCP with TCP_NODELAY
 //   on the listener), and runs smfi_main() on its own thread. Negotiates only the actions it
-//   uses (add/change headers, quarantine, delete recipients, macro lists) and skips the steps
+//   uses (add/change headers, quarantine, macro lists) and skips the steps
 //   it does not need (unknown commands, DATA). Callbacks forward one to one to MilterSession.
 //
 // SECURITY

@@ -6,6 +6,7 @@
 #include "gateway/mail/mime.h"
 #include "gateway/policy/audit_record.h"
 #include "gateway/policy/security_signal.h"
+#include "gateway/ports/deadline.h"
 #include "gateway/util/log.h"
 #include "gateway/util/strings.h"
 
@@ -109,6 +110,7 @@ Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
     msg_.request.client = client_;
     msg_.request.sender = normalizeAddress(sender);
     msg_.headers = std::make_unique<mail::HeaderList>();
+    DeadlineScope budget(msg_.engine->config().milter.decision_timeout);
     auto d = msg_.engine->onSender(msg_.request);
     if (!d.ok()) return fail(d.status(), "mail");
     msg_.sender_decision = std::move(*d);
@@ -129,6 +131,7 @@ Step MilterSession::onRecipient(std::string_view recipient) {
   try {
     if (!msg_.active || !msg_.engine) return fail(internalError("RCPT before MAIL"), "rcpt");
     std::string rcpt = normalizeAddress(recipient);
+    DeadlineScope budget(msg_.engine->config().milter.decision_timeout);
     auto r = msg_.engine->onRecipient(msg_.request, rcpt);
     if (!r.ok()) return fail(r.status(), "rcpt");
     Step s = stepFor(r->verdict, r->reply);
@@ -180,6 +183,8 @@ void MilterSession::onAbort() {
 EomResult MilterSession::onEndOfMessage(std::string queue_id) {
   EomResult r;
   try {
+    DeadlineScope budget(msg_.engine ? msg_.engine->config().milter.decision_timeout
+                                     : std::chrono::milliseconds(5000));
     r = decideEndOfMessage(std::move(queue_id));
   } catch (const std::exception& e) {
     r = EomResult{};

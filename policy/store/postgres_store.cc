@@ -4,11 +4,14 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
 
+#include "gateway/ports/deadline.h"
 #include "policy/store/sql_store.h"
 #include "policy/store/store_schema.h"
 
@@ -45,8 +48,11 @@ Status pgStatus(std::string_view sqlstate, const std::string& message) {
 
 class PostgresConnection final : public SqlConnection {
  public:
-  explicit PostgresConnection(PGconn* conn) : conn_(conn) {}
-  ~PostgresConnection() override { PQfinish(conn_); }
+  PostgresConnection(PGconn* conn, std::chrono::milliseconds query_timeout)
+      : conn_(conn), query_timeout_(query_timeout) {}
+  ~PostgresConnection() override {
+    if (conn_) PQfinish(conn_);
+  }
 
   PostgresConnection(const PostgresConnection&) = delete;
   PostgresConnection& operator=(const PostgresConnection&) = delete;
@@ -80,8 +86,11 @@ class PostgresConnection final : public SqlConnection {
       }
     }
     for (const std::string& s : storage) values.push_back(s.c_str());
-    PgResult res(PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()),
-                                values.data(), nullptr, nullptr, 0));
+    if (!PQsendQueryPrepared(conn_, name->c_str(), static_cast<int>(values.size()),
+                             values.data(), nullptr, nullptr, 0)) {
+      return check(nullptr, sql);
+    }
+    MESHGATE_ASSIGN_OR_RETURN(PgResult res, awaitResult(sql));
     MESHGATE_RETURN_IF_ERROR(check(res.get(), sql));
     const int columns = PQnfields(res.get());
     const int rows = PQntuples(res.get());
@@ -98,11 +107,20 @@ class PostgresConnection final : public SqlConnection {
   }
 
   Status runScript(const std::string& sql) override {
-    PgResult res(PQexec(conn_, sql.c_str()));
-    return check(res.get(), "script");
+    if (!PQsendQuery(conn_, sql.c_str())) return check(nullptr, "script");
+    // A script has one result per statement; the last error (if any) is the answer.
+    Status status;
+    for (;;) {
+      auto res = awaitResult("script");
+      if (!res.ok()) return res.status();
+      if (!res->get()) break;
+      Status st = check(res->get(), "script");
+      if (!st.ok() && status.ok()) status = st;
+    }
+    return status;
   }
 
-  bool healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
+  bool healthy() const override { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
 
   // Session settings, bound like any value (set_config instead of SET, which takes no
   // parameters).
@@ -115,15 +133,57 @@ class PostgresConnection final : public SqlConnection {
 
  private:
   Status command(const char* sql) {
-    PgResult res(PQexec(conn_, sql));
+    if (!PQsendQuery(conn_, sql)) return check(nullptr, sql);
+    MESHGATE_ASSIGN_OR_RETURN(PgResult res, awaitResult(sql));
     return check(res.get(), sql);
+  }
+
+  // Waits for the result of the query in flight, within query_timeout and the caller's
+  // decision deadline: libpq's own calls block for as long as the server takes, and a hung
+  // server (stopped, partitioned) would hold the mail transaction past Postfix's timeouts.
+  // On timeout the connection is closed (the server rolls back when it notices) and reported
+  // unhealthy, so the pool discards it. Then drains the remaining results (the final
+  // nullptr) so the connection is ready for the next query.
+  Result<PgResult> awaitResult(std::string_view what) {
+    const auto budget = Deadline::remaining(query_timeout_);
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    PgResult first(nullptr);
+    bool have_first = false;
+    for (;;) {
+      while (PQisBusy(conn_)) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          PQfinish(conn_);
+          conn_ = nullptr;
+          return unavailable("the database did not answer within " +
+                             std::to_string(budget.count()) + " ms (" + std::string(what) + ")");
+        }
+        pollfd p{PQsocket(conn_), POLLIN, 0};
+        int n = poll(&p, 1, static_cast<int>(left.count()));
+        if (n < 0 && errno != EINTR) return unavailable("poll: " + std::string(std::strerror(errno)));
+        if (n > 0 && !PQconsumeInput(conn_)) return check(nullptr, what);
+      }
+      PGresult* r = PQgetResult(conn_);
+      if (r == nullptr) break;
+      if (!have_first) {
+        first = PgResult(r);
+        have_first = true;
+      } else {
+        PQclear(r);  // later results of a multi-statement command
+      }
+    }
+    return first;
   }
 
   Result<const std::string*> prepare(const std::string& sql, int params) {
     auto found = statements_.find(sql);
     if (found != statements_.end()) return &found->second;
     std::string name = "mg" + std::to_string(statements_.size() + 1);
-    PgResult res(PQprepare(conn_, name.c_str(), sql.c_str(), params, nullptr));
+    if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), params, nullptr)) {
+      return check(nullptr, sql).withContext("prepare");
+    }
+    MESHGATE_ASSIGN_OR_RETURN(PgResult res, awaitResult(sql));
     MESHGATE_RETURN_IF_ERROR(check(res.get(), sql).withContext("prepare"));
     auto [it, inserted] = statements_.emplace(sql, std::move(name));
     return &it->second;
@@ -142,6 +202,7 @@ class PostgresConnection final : public SqlConnection {
   }
 
   PGconn* conn_;
+  const std::chrono::milliseconds query_timeout_;
   std::unordered_map<std::string, std::string> statements_;  // SQL -> prepared name
 };
 
@@ -192,9 +253,27 @@ class PostgresPool final : public SqlConnectionPool {
   }
 
   Result<std::unique_ptr<SqlConnection>> connect() {
-    PGconn* conn = PQconnectdb(options_.dsn.c_str());
+    // Non-blocking connect bounded like a query: PQconnectdb waits as long as the network.
+    PGconn* conn = PQconnectStart(options_.dsn.c_str());
     if (conn == nullptr) return unavailable("cannot allocate a PostgreSQL connection");
-    auto connection = std::make_unique<PostgresConnection>(conn);
+    auto connection = std::make_unique<PostgresConnection>(conn, options_.query_timeout);
+    const auto budget = Deadline::remaining(options_.connect_timeout);
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
+    while (PQstatus(conn) != CONNECTION_BAD && polling != PGRES_POLLING_OK &&
+           polling != PGRES_POLLING_FAILED) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return unavailable("cannot connect to PostgreSQL within " +
+                           std::to_string(budget.count()) + " ms");
+      }
+      pollfd p{PQsocket(conn), static_cast<short>(polling == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+        return unavailable(std::string("poll: ") + std::strerror(errno));
+      }
+      polling = PQconnectPoll(conn);
+    }
     if (PQstatus(conn) != CONNECTION_OK) {
       return unavailable("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn)));
     }

@@ -56,6 +56,11 @@ struct PostgresStoreOptions {
   // up a mail transaction past Postfix's timeouts.
   std::chrono::milliseconds lock_timeout{5000};
   std::chrono::milliseconds statement_timeout{10000};
+  // Client-side bounds (a hung server never answers, so server-side timeouts cannot help):
+  // how long one query may wait for its result, and a connection attempt for the server. A
+  // caller's Deadline (gateway/ports/deadline.h) shortens both.
+  std::chrono::milliseconds query_timeout{10000};
+  std::chrono::milliseconds connect_timeout{5000};
   // Tests only: stop migrating at this schema version (0 = the latest).
   int schema_version = 0;
 };
