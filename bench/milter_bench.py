@@ -40,6 +40,7 @@ import argparse
 import os
 import platform
 import re
+import resource
 import socket
 import statistics
 import struct
@@ -175,6 +176,45 @@ def percentile(values, p):
 
 
 # ---------------------------------------------------------------------------------------------
+# CPU accounting: robust where wall-clock rates are not (a shared, loaded machine)
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid, with_children=False):
+    """CPU seconds (user + system, all threads) of a process; with its waited-for children."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICK
+
+
+class CpuMeter:
+    """CPU used by each party of a run: every Postfix daemon of the instance (the live ones,
+    plus the master's reaped children: smtpd processes come and go), the milter process, and
+    the load tools (smtp-source, a child of ours; smtp-sink)."""
+
+    def __init__(self, pf, sink):
+        self.pf = pf
+        self.sink = sink
+
+    def snapshot(self, milter_pid):
+        master = self.pf.master_pid()
+        postfix = proc_cpu(master, with_children=True) + sum(
+            proc_cpu(p) for p in mgharness.processes_with_mail_config(self.pf.config_dir)
+            if p != master)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        tools = children.ru_utime + children.ru_stime + proc_cpu(self.sink.process.pid)
+        milter = proc_cpu(milter_pid) if milter_pid else 0.0
+        return {"postfix": postfix, "milter": milter, "tools": tools}
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def smtp_source(port, messages, sessions, size, timeout):
@@ -250,6 +290,7 @@ def main():
 
 
 def bench(h, args):
+    args.load_before = os.getloadavg()
     load_start = time.monotonic()
     # meshgate: recipient contacts-only, 100k contacts including the sender.
     mg = h.meshgate()
@@ -275,11 +316,13 @@ def bench(h, args):
 
     null_sock = h.path("null.sock")
     null_all_sock = h.path("null-all.sock")
+    null_procs = []
     for name, extra, sock in (("null_milter", [], null_sock),
                               ("null_milter_all", ["-a"], null_all_sock)):
         p = Process(h, name, [args.null_milter] + extra + ["unix:" + sock],
                     h.path(name + ".log"))
         h.on_teardown(p.stop, "stop " + name)
+        null_procs.append(p)
     for path in (null_sock, null_all_sock):
         deadline = time.monotonic() + 10
         while not os.path.exists(path) and time.monotonic() < deadline:
@@ -299,12 +342,21 @@ def bench(h, args):
         pf.reload()
         time.sleep(1.0)
 
+    meter = CpuMeter(pf, sink)
+    milter_pid = {"none": None, "null": null_procs[0].pid, "null-all": null_procs[1].pid,
+                  "meshgate": mg.process.pid}
+    cpu = {k: [] for k in order}
+
     def measure(name, n, sessions):
         use(name)
         smtp_source(pf.port, 100, sessions, args.size, 600)  # warm-up
         check(pf.wait_queue_empty(300), "queue did not drain after the warm-up")
+        before = meter.snapshot(milter_pid.get(name))
         elapsed = smtp_source(pf.port, n, sessions, args.size, 1800)
         check(pf.wait_queue_empty(600), "queue did not drain after %s" % name)
+        after = meter.snapshot(milter_pid.get(name))
+        if name in cpu:
+            cpu[name].append({k: (after[k] - before[k]) * 1000.0 / n for k in after})
         return elapsed
 
     for rnd in range(args.rounds):
@@ -350,10 +402,10 @@ def bench(h, args):
           "meshgate logged %d decisions, %d known-contact accepts, for %d messages" %
           (len(decisions), len(accepted), sent_to_meshgate))
     mg.stop()
-    return report(args, results, latency, n_contacts)
+    return report(args, results, latency, n_contacts, cpu)
 
 
-def report(args, results, latency, n_contacts):
+def report(args, results, latency, n_contacts, cpu):
     med = {k: statistics.median(v) for k, v in results.items()}
     lines = []
     lines.append("## Milter throughput through Postfix: no milter, null milter, meshgate "
@@ -364,9 +416,11 @@ def report(args, results, latency, n_contacts):
                  "configurations rotates between rounds; median of the rounds)" %
                  (args.command, git_commit(), args.rounds, args.messages, args.sessions,
                   args.size))
-    lines.append("Machine: %d CPUs, %s; %s; Postfix %s; load average before the run %s" %
+    lines.append("Machine: %d CPUs, %s; %s; Postfix %s; load average (1/5/15 min) %s at the "
+                 "start, %s at the end (the machine is shared: other jobs ran meanwhile)" %
                  (os.cpu_count(), cpu_model(), platform.platform(),
                   run(["postconf", "-h", "mail_version"]).stdout.strip(),
+                  " ".join("%.1f" % x for x in args.load_before),
                   " ".join("%.1f" % x for x in os.getloadavg())))
     lines.append("")
     lines.append("| configuration | msg/s (median) | rounds | ratio to null milter |")
@@ -383,6 +437,31 @@ def report(args, results, latency, n_contacts):
                  "= %.2f; null milter / no milter = %.2f." %
                  (med["meshgate"] / med["null"], med["meshgate"] / med["null-all"],
                   med["null"] / med["none"]))
+    lines.append("")
+    lines.append("CPU per message (ms, median of the rounds; user+system from /proc): every "
+                 "Postfix daemon of the instance (live ones plus the master's reaped children), "
+                 "the milter process, and the load tools (smtp-source, smtp-sink, the harness's "
+                 "postqueue polls). Unlike msg/s it does not depend on what else the machine "
+                 "runs. \"Modeled msg/s\" = %d CPUs / total CPU per message, what a machine "
+                 "of this size doing nothing else would reach if CPU-bound:" % os.cpu_count())
+    lines.append("")
+    lines.append("| configuration | Postfix | milter | tools | total | modeled msg/s | "
+                 "modeled ratio to null milter |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    med_cpu = {}
+    for k in ("none", "null", "null-all", "meshgate"):
+        if not cpu.get(k):
+            continue
+        med_cpu[k] = {part: statistics.median(r[part] for r in cpu[k])
+                      for part in ("postfix", "milter", "tools")}
+        med_cpu[k]["total"] = sum(med_cpu[k].values())
+    for k, c in med_cpu.items():
+        modeled = os.cpu_count() * 1000.0 / c["total"] if c["total"] else float("nan")
+        base = os.cpu_count() * 1000.0 / med_cpu["null"]["total"] if "null" in med_cpu \
+            else float("nan")
+        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f |" %
+                     (names[k], c["postfix"], c["milter"], c["tools"], c["total"], modeled,
+                      modeled / base))
     lines.append("")
     lines.append("Milter time per message, measured outside meshgate (it has no metrics yet): "
                  "a unix-socket proxy between Postfix and the milter timestamps each milter "
