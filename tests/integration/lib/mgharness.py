@@ -29,7 +29,7 @@
 #   meshgate and smtp-sink also get PR_SET_PDEATHSIG, so they die with the harness.
 #
 #   The folder is removed after a passing test and kept after a failing one (its path is
-#   printed); MESHGATE_IT_KEEP=1 keeps it always.
+#   printed; the next run removes it a day later); MESHGATE_IT_KEEP=1 keeps it always.
 #
 #   Exit status of run_tests(): 0 passed, 1 failed, 77 skipped (ctest SKIP_RETURN_CODE) with the
 #   reason printed, only when a prerequisite is truly missing (not root, no postfix, ...).
@@ -62,6 +62,7 @@ import traceback
 SKIP = 77
 WORK_PREFIX = "mgit-"
 WORK_PARENT = "/tmp"
+KEEP_FAILED_SECONDS = 24 * 3600
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.abspath(os.path.join(LIB_DIR, "..", "..", ".."))
 
@@ -1058,7 +1059,13 @@ def reap_orphans():
                 reg = json.load(f)
         except (OSError, ValueError):
             continue
-        if pid_alive(reg.get("owner", 0)) or reg.get("reaped") or reg.get("finished"):
+        if reg.get("finished") or reg.get("reaped"):
+            # A failed test's folder is kept for debugging; a day later it goes.
+            with contextlib.suppress(OSError):
+                if time.time() - os.path.getmtime(reg_path) > KEEP_FAILED_SECONDS:
+                    shutil.rmtree(os.path.join(WORK_PARENT, name), ignore_errors=True)
+            continue
+        if pid_alive(reg.get("owner", 0)):
             continue
         log("reaping leftovers of an interrupted test run in %s/%s (%s)" %
             (WORK_PARENT, name, reg.get("test")))
