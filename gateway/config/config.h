@@ -106,6 +106,13 @@ struct MeshServiceSection {
   int max_connections = 256;
   int threads = 16;
   Millis request_timeout{10000};
+  Millis keep_alive_timeout{15000};  // an idle keep-alive connection is closed after this
+  // Public key files of the service's administrators: they may sign any request (create and
+  // delete accounts, Transfer). Ed25519/Ed448, Mesh JSON or PEM.
+  std::vector<std::string> admin_keys;
+  // A signed request is accepted only within this much of its Created time (either way), and
+  // its nonce is remembered that long (replay protection, seed 8.1.4).
+  Millis replay_window{300000};
 };
 
 struct PolicydSection {

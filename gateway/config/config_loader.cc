@@ -193,6 +193,12 @@ void readMeshService(YamlMap m, MeshServiceSection& s, const GatewaySection& g) 
   m.integer("max_connections", s.max_connections, 1, 100000);
   m.integer("threads", s.threads, 1, 1024);
   m.duration("request_timeout", s.request_timeout, 100ms, 600s);
+  m.duration("keep_alive_timeout", s.keep_alive_timeout, 100ms, 3600s);
+  m.stringList("admin_keys", s.admin_keys);
+  for (const std::string& k : s.admin_keys) {
+    if (k.empty()) m.error("admin_keys", "an empty file name");
+  }
+  m.duration("replay_window", s.replay_window, 10s, 86400s);
   if (s.plain_http && !isLoopback(s.listen.host)) {
     m.error("plain_http",
             "plain HTTP is only allowed on a loopback address (listen is " + s.listen.host +
