@@ -281,16 +281,21 @@ std::optional<SecretMatch> findApiToken(std::string_view t) {
       {"sk_live_", "stripe-key", 24, 255, false, false, false},
       {"rk_live_", "stripe-key", 24, 255, false, false, false},
   };
-  for (const auto& tok : kTokens) {
-    for (size_t pos = t.find(tok.prefix); pos != std::string_view::npos;
-         pos = t.find(tok.prefix, pos + 1)) {
-      if (!boundaryBefore(t, pos)) continue;
+  // One pass over word starts: the tokens' first letters are few, and searching the text once
+  // per prefix would cost a pass each.
+  for (size_t pos = 0; pos < t.size(); ++pos) {
+    const char c = t[pos];
+    if ((c != 'A' && c != 'g' && c != 'x' && c != 's' && c != 'r') || !boundaryBefore(t, pos)) {
+      continue;
+    }
+    for (const auto& tok : kTokens) {
+      if (tok.prefix[0] != c || t.compare(pos, tok.prefix.size(), tok.prefix) != 0) continue;
       size_t start = pos + tok.prefix.size();
       size_t len = runLength(t, start, tok.dash, tok.underscore);
       if (len < tok.min_len || len > tok.max_len) continue;
       if (tok.upper_digits_only) {
         std::string_view run = t.substr(start, len);
-        if (!std::all_of(run.begin(), run.end(), [](char c) { return isUpper(c) || isDigit(c); })) {
+        if (!std::all_of(run.begin(), run.end(), [](char ch) { return isUpper(ch) || isDigit(ch); })) {
           continue;
         }
       }

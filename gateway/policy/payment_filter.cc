@@ -23,14 +23,24 @@ PaymentFilter::Finding PaymentFilter::examine(const mail::MessageView& view) con
   std::vector<std::string_view> words;
   auto look = [&](std::string_view text) {
     if (text.empty()) return;
+    std::string folded = foldForMatching(text);
     if (!phrases_.empty()) {
-      std::string folded = foldForMatching(text);
       splitWords(folded, &words);
       lists |= phrases_.scanWords(words);
     }
     if (p.iban_weight > 0 && !iban) iban = findIban(text).has_value();
-    if (p.bic_weight > 0 && !bic) bic = findBic(text).has_value();
-    if (p.routing_number_weight > 0 && !routing) routing = findRoutingNumber(text).has_value();
+    // BICs and routing numbers only count next to their label: without the label anywhere in
+    // the text there is nothing to scan for.
+    if (p.bic_weight > 0 && !bic &&
+        (folded.find("bic") != std::string::npos || folded.find("swift") != std::string::npos)) {
+      bic = findBic(text).has_value();
+    }
+    if (p.routing_number_weight > 0 && !routing &&
+        (folded.find("routing") != std::string::npos || folded.find("aba") != std::string::npos ||
+         folded.find("rtn") != std::string::npos || folded.find("ach") != std::string::npos ||
+         folded.find("transit") != std::string::npos)) {
+      routing = findRoutingNumber(text).has_value();
+    }
     if (p.crypto_wallet_weight > 0 && !wallet) wallet = findCryptoWallet(text).has_value();
   };
   look(view.subject());

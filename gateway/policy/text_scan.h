@@ -17,9 +17,9 @@
 //   A phrase matches whole words only, except that a '*' at the end of its last word makes
 //   that word a prefix.
 //
-//   The matcher is a trie over words (hash maps keyed by word), so a scan costs one hash
-//   lookup per word of text plus the rare partial matches: linear in the text, independent of
-//   the number of phrases. Hand-written scanners rather than std::regex because std::regex
+//   The matcher is a trie over words (hash maps keyed by word); a bit table of the first two
+//   bytes and the length of every phrase's first word turns most words of a text away before
+//   any hashing. A scan is linear in the text and independent of the number of phrases. Hand-written scanners rather than std::regex because std::regex
 //   backtracks recursively (stack exhaustion on hostile input) and is slow.
 //
 // ERRORS
@@ -38,8 +38,11 @@
 
 namespace meshgate::policy {
 
-// NFKC_Casefold of UTF-8 text (lower-cased ASCII when the text is ASCII).
+// NFKC_Casefold of UTF-8 text. ASCII and Latin-1 letters are folded without ICU (the bulk
+// of en/de/fr/es text); every other piece of text between ASCII separators goes through ICU.
 std::string foldForMatching(std::string_view utf8);
+// The same, all through ICU: the reference the fast path is tested against.
+std::string foldForMatchingWithIcu(std::string_view utf8);
 
 // The words of folded text, in order (views into `folded`).
 void splitWords(std::string_view folded, std::vector<std::string_view>* words);
@@ -77,7 +80,16 @@ class PhraseMatcher {
     uint64_t categories = 0;       // phrases that end here
   };
 
+  // Which words can start a phrase, by (first byte, second byte, length) for whole words and
+  // by (first byte, second byte) for prefixes: most words of a text start none, and this
+  // answers that without hashing the word.
+  static size_t startKey(std::string_view w);
+  static size_t prefixKey(std::string_view w);
+  bool mayStart(std::string_view w) const;
+
   std::vector<Node> nodes_;
+  std::vector<bool> start_words_;     // startKey -> some root child may be this word
+  std::vector<bool> start_prefixes_;  // prefixKey -> some root prefix may start this word
   size_t phrase_count_ = 0;
 };
 

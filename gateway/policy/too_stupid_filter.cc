@@ -70,6 +70,24 @@ TooStupidFilter::TooStupidFilter(std::shared_ptr<const config::Config> config, S
     languages_.push_back(language);
   }
   for (auto p : kDisclaimerPhrases) disclaimer_words_.add(p, 0);
+  for (const auto& d : config_->gateway.domains) {
+    own_domains_.push_back(std::make_shared<const mail::LookalikeDomain>(mail::LookalikeDomain::make(d)));
+  }
+}
+
+std::shared_ptr<const mail::LookalikeDomain> TooStupidFilter::prepared(const std::string& domain) {
+  constexpr size_t kMaxPrepared = 50'000;
+  {
+    std::lock_guard<std::mutex> lock(prepared_mu_);
+    auto it = prepared_.find(domain);
+    if (it != prepared_.end()) return it->second;
+  }
+  // Prepared without the lock (ICU work); two threads may prepare the same domain, harmlessly.
+  auto made = std::make_shared<const mail::LookalikeDomain>(mail::LookalikeDomain::make(domain));
+  std::lock_guard<std::mutex> lock(prepared_mu_);
+  if (prepared_.size() >= kMaxPrepared) prepared_.clear();
+  prepared_.emplace(domain, made);
+  return made;
 }
 
 bool TooStupidFilter::isReply(const mail::MessageView& view) {
@@ -232,17 +250,19 @@ Status TooStupidFilter::onMessage(const MessageRequest& req, Decision& decision)
   const int max = s.lookalike_recipient.max_remembered_domains;
   MESHGATE_ASSIGN_OR_RETURN(std::vector<std::string> known, correspondents_.domains(sender, max));
   std::set<std::string> known_set(known.begin(), known.end());
-  std::vector<mail::LookalikeDomain> candidates;
-  for (const auto& d : config_->gateway.domains) candidates.push_back(mail::LookalikeDomain::make(d));
-  for (const auto& d : known) candidates.push_back(mail::LookalikeDomain::make(d));
   std::vector<std::string> fresh;
+  std::vector<std::shared_ptr<const mail::LookalikeDomain>> candidates;
   for (const auto& domain : external_domains) {
     if (known_set.count(domain) != 0) continue;
-    mail::LookalikeDomain prepared = mail::LookalikeDomain::make(domain);
+    if (candidates.empty()) {  // only a domain not written to before needs the comparison
+      candidates = own_domains_;
+      for (const auto& d : known) candidates.push_back(prepared(d));
+    }
+    mail::LookalikeDomain candidate = mail::LookalikeDomain::make(domain);
     std::string imitated;
     for (const auto& c : candidates) {
-      if (mail::looksLike(prepared, c)) {
-        imitated = c.ascii();
+      if (mail::looksLike(candidate, *c)) {
+        imitated = c->ascii();
         break;
       }
     }

@@ -35,14 +35,17 @@
 //   the front-end tempfails.
 //
 // THREAD SAFETY
-//   Immutable after construction (compiled word lists).
+//   Word lists are immutable after construction; the cache of prepared domains is locked.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "gateway/config/config.h"
+#include "gateway/mail/lookalike.h"
 #include "gateway/policy/correspondents.h"
 #include "gateway/policy/filter.h"
 #include "gateway/policy/text_scan.h"
@@ -74,12 +77,19 @@ class TooStupidFilter : public Filter {
  private:
   void act(Decision& decision, const config::CheckSetting& setting, std::string_view check,
            std::string_view detail) const;
+  // The domain prepared for looksLike (ICU skeleton and U-label), from a cache: a sender's
+  // history is compared on every message, and preparing it is most of the check's cost.
+  std::shared_ptr<const mail::LookalikeDomain> prepared(const std::string& domain);
 
   std::shared_ptr<const config::Config> config_;
   CorrespondentLog correspondents_;
   PhraseMatcher attachment_words_;
   std::vector<std::string> languages_;  // category -> language
   PhraseMatcher disclaimer_words_;
+  std::vector<std::shared_ptr<const mail::LookalikeDomain>> own_domains_;
+  std::mutex prepared_mu_;
+  // Cleared when it reaches kMaxPrepared entries (a bound, not an LRU: refilling is cheap).
+  std::unordered_map<std::string, std::shared_ptr<const mail::LookalikeDomain>> prepared_;
 };
 
 }  // namespace meshgate::policy
