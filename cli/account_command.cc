@@ -1,4 +1,6 @@
-// account_command.cc - `meshgate account create|delete|list|show`.
+// account_command.cc - `meshgate account create|delete|list|set|provision`. Creating an
+// account also gives it its Mesh keys and signed profile (policy/accounts/account_provisioner.h);
+// deleting it removes its key folder.
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -7,7 +9,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "gateway/policy/ingress_filter.h"
+#include "gateway/ports/clock.h"
 #include "gateway/util/strings.h"
+#include "policy/accounts/account_provisioner.h"
 
 namespace meshgate::cli {
 namespace {
@@ -18,7 +22,8 @@ int accountCreate(const Args& args) {
   const std::string cmd = "meshgate account create";
   std::string config_path = kDefaultConfigPath, address, ingress, name;
   ArgParser p(cmd, "Create a local account: the address whose contacts catalog decides who may "
-                   "reach it (seed 7.2.1).");
+                   "reach it (seed 7.2.1), with its Mesh keys (under gateway.data_dir/accounts/) "
+                   "and its profile signed by them and by the gateway key.");
   p.positional("ADDRESS", "the account's address, e.g. bob@example.com (a local domain)", &address);
   p.option("ingress", "POLICY",
            "open, tag-unknown, quarantine-unknown or contacts-only (default: ingress.default)",
@@ -46,12 +51,17 @@ int accountCreate(const Args& args) {
   r.ingress_policy = ingress;
   r.display_name = name;
   r.created = r.updated = nowSeconds();
-  Status st = ctx->store->createAccount(r);
-  if (!st.ok()) return reportError(cmd, st);
+  SystemClock clock;
+  auto provisioner = accounts::AccountProvisioner::open(*ctx->config, clock);
+  if (!provisioner.ok()) return reportError(cmd, provisioner.status());
+  auto made = provisioner->createAccount(*ctx->store, r);
+  if (!made.ok()) return reportError(cmd, made.status());
   std::cout << "created account " << r.address << " (ingress "
             << (ingress.empty() ? "default: " + std::string(config::ingressPolicyName(
                                                     ctx->config->ingress.default_policy))
                                 : ingress)
+            << ")\n"
+            << "profile " << made->record.profile_udf << " (keys in " << made->key_folder
             << ")\n";
   return 0;
 }
@@ -59,7 +69,8 @@ int accountCreate(const Args& args) {
 int accountDelete(const Args& args) {
   const std::string cmd = "meshgate account delete";
   std::string config_path = kDefaultConfigPath, address;
-  ArgParser p(cmd, "Delete a local account with its catalogs (contacts, applications, devices).");
+  ArgParser p(cmd, "Delete a local account with its catalogs (contacts, applications, devices) "
+                   "and its Mesh keys.");
   p.positional("ADDRESS", "the account's address", &address);
   p.option("config", "FILE", "configuration file", &config_path);
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
@@ -67,9 +78,38 @@ int accountDelete(const Args& args) {
   if (!addr.ok()) return p.usageError(addr.status().message());
   auto ctx = openAdmin(cmd, config_path);
   if (!ctx) return 1;
-  Status st = ctx->store->deleteAccount(*addr);
+  SystemClock clock;
+  auto provisioner = accounts::AccountProvisioner::open(*ctx->config, clock);
+  if (!provisioner.ok()) return reportError(cmd, provisioner.status());
+  Status st = provisioner->deleteAccount(*ctx->store, *addr);
   if (!st.ok()) return reportError(cmd, st);
-  std::cout << "deleted account " << *addr << "\n";
+  std::cout << "deleted account " << *addr << " and its keys\n";
+  return 0;
+}
+
+int accountProvision(const Args& args) {
+  const std::string cmd = "meshgate account provision";
+  std::string config_path = kDefaultConfigPath, address;
+  bool renew = false;
+  ArgParser p(cmd, "Give an existing account its Mesh keys and signed profile (accounts created "
+                   "before profiles existed). The keys already in its key folder are used if "
+                   "there are some.");
+  p.positional("ADDRESS", "the account's address", &address);
+  p.flag("renew", "sign the profile again (same keys, same UDF, current service profile) even "
+                  "if the account has one", &renew);
+  p.option("config", "FILE", "configuration file", &config_path);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  auto addr = parseAccountAddress(address);
+  if (!addr.ok()) return p.usageError(addr.status().message());
+  auto ctx = openAdmin(cmd, config_path);
+  if (!ctx) return 1;
+  SystemClock clock;
+  auto provisioner = accounts::AccountProvisioner::open(*ctx->config, clock);
+  if (!provisioner.ok()) return reportError(cmd, provisioner.status());
+  auto made = provisioner->provisionAccount(*ctx->store, *addr, renew);
+  if (!made.ok()) return reportError(cmd, made.status());
+  std::cout << "account " << *addr << ": profile " << made->record.profile_udf
+            << (made->new_keys ? " (new keys in " : " (keys from ") << made->key_folder << ")\n";
   return 0;
 }
 
@@ -129,7 +169,8 @@ int account(const Args& args) {
                   {{"create", "create an account", accountCreate},
                    {"delete", "delete an account and its catalogs", accountDelete},
                    {"list", "list accounts", accountList},
-                   {"set", "change an account's ingress policy or name", accountSet}},
+                   {"set", "change an account's ingress policy or name", accountSet},
+                   {"provision", "give an account its Mesh keys and profile", accountProvision}},
                   args);
 }
 

@@ -74,7 +74,7 @@ int runServices(const Args& args, Which which, const std::string& command,
     any = true;
   }
   if ((which == Which::kAll && cfg.mesh_service.enabled) || which == Which::kPolicy) {
-    host.add(policy::makeMeshService());
+    host.add(policy::makeMeshService(runtime));
     any = true;
   }
   if ((which == Which::kAll && cfg.policyd.enabled) || which == Which::kPolicyd) {

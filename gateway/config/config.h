@@ -180,6 +180,34 @@ struct QuarantineSection {
   std::string digest_from;                      // "" = postmaster@<first gateway domain>
 };
 
+// A Mesh service URL from resolver.services: https://HOST[:PORT][/PATH].
+struct ServiceUrl {
+  std::string text;  // as written
+  std::string host;  // name or address (IPv6 without brackets)
+  uint16_t port = 443;
+  std::string path = "/.well-known/mmm/";
+};
+
+// The profile resolver: address -> verified Mesh profile (local accounts, else the domain's
+// Mesh service found by resolver.services, DNS SRV _mmm._tcp.<domain>, or mmm.<domain>:443).
+struct ResolverSection {
+  Millis cache_ttl{3600000};    // verified profiles
+  Millis negative_ttl{600000};  // "no profile" answers and refused (unverifiable) profiles
+  Millis failure_ttl{60000};    // unreachable services, timeouts
+  int max_cache_entries = 100000;
+  bool discovery = true;  // look up domains not in `services` (SRV, then mmm.<domain>)
+  Millis dns_timeout{2000};
+  Millis connect_timeout{2000};  // TCP connect + TLS handshake, per address tried
+  Millis total_timeout{5000};    // everything one resolution does; far below Postfix's 30 s
+  uint64_t max_response_bytes = 1024 * 1024;
+  std::map<std::string, ServiceUrl> services;  // domain (lower case) -> URL
+  // Server certificates: verified against ca_file ("" = the system CA store) and the name
+  // connected to or the domain; a certificate listed in trusted_certificates (PEM files) is
+  // accepted as it is (pinned), whatever its issuer and names.
+  std::string ca_file;
+  std::vector<std::string> trusted_certificates;
+};
+
 struct LoggingSection {
   bool debug = false;
 };
@@ -201,6 +229,7 @@ struct Config {
   BrandsSection brands;
   AuditSection audit;
   QuarantineSection quarantine;
+  ResolverSection resolver;
   LoggingSection logging;
 
   bool isLocalDomain(std::string_view domain) const;

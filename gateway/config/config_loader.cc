@@ -303,6 +303,111 @@ void readQuarantine(YamlMap m, QuarantineSection& s, const GatewaySection& g) {
   if (s.digest_from.empty() && !g.domains.empty()) s.digest_from = "postmaster@" + g.domains.front();
 }
 
+// https://HOST[:PORT][/PATH]; no user info, query or fragment. An empty path or "/" is the
+// well-known Mesh path.
+bool parseServiceUrl(const std::string& text, ServiceUrl& out, std::string& why) {
+  const std::string scheme = "https://";
+  if (toLower(text.substr(0, scheme.size())) != scheme) {
+    why = "must start with https:// (the Mesh service protocol runs over TLS)";
+    return false;
+  }
+  std::string rest = text.substr(scheme.size());
+  if (rest.find_first_of("@?# \t") != std::string::npos) {
+    why = "must not contain user info, a query, a fragment or spaces";
+    return false;
+  }
+  auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  std::string path = slash == std::string::npos ? "" : rest.substr(slash);
+  ServiceUrl url;
+  url.text = text;
+  if (!path.empty() && path != "/") url.path = path;
+  std::string port;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string::npos) {
+      why = "unterminated [IPv6 address]";
+      return false;
+    }
+    url.host = authority.substr(1, close - 1);
+    std::string after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        why = "expected :PORT after the [IPv6 address]";
+        return false;
+      }
+      port = after.substr(1);
+    }
+  } else {
+    auto colon = authority.find(':');
+    url.host = toLower(authority.substr(0, colon));
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+    if (!url.host.empty() && !isValidDomain(url.host)) {
+      why = "\"" + url.host + "\" is not a host name or address";
+      return false;
+    }
+  }
+  if (url.host.empty()) {
+    why = "no host";
+    return false;
+  }
+  if (!port.empty() && !parsePort(port, url.port)) {
+    why = "port \"" + port + "\" is not 1-65535";
+    return false;
+  }
+  out = url;
+  return true;
+}
+
+void readResolver(YamlMap m, ResolverSection& s) {
+  m.duration("cache_ttl", s.cache_ttl, 1s, 7 * 24h);
+  m.duration("negative_ttl", s.negative_ttl, 1s, 24h);
+  m.duration("failure_ttl", s.failure_ttl, 1s, 1h);
+  m.integer("max_cache_entries", s.max_cache_entries, 1, 10'000'000);
+  m.boolean("discovery", s.discovery);
+  m.duration("dns_timeout", s.dns_timeout, 100ms, 25s);
+  m.duration("connect_timeout", s.connect_timeout, 100ms, 25s);
+  m.duration("total_timeout", s.total_timeout, 100ms, 25s);
+  m.size("max_response_bytes", s.max_response_bytes, 4 * 1024, 64ull * 1024 * 1024);
+  YamlMap services = m.map("services");
+  if (services.present() && services.node().IsMap()) {
+    for (auto it = services.node().begin(); it != services.node().end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string key = it->first.Scalar();
+      std::string text;
+      services.string(key, text);
+      const std::string domain = toLower(key);
+      if (!isValidDomain(domain)) {
+        services.error(key, "\"" + key + "\" is not a domain name (expected e.g. example.net)");
+        continue;
+      }
+      ServiceUrl url;
+      std::string why;
+      if (!parseServiceUrl(text, url, why)) {
+        services.error(key, "\"" + text + "\": " + why +
+                                " (expected e.g. https://mmm.example.net or "
+                                "https://127.0.0.1:15099/.well-known/mmm/)");
+        continue;
+      }
+      s.services[domain] = url;
+    }
+  }
+  services.finish();
+  m.string("ca_file", s.ca_file);
+  m.stringList("trusted_certificates", s.trusted_certificates);
+  for (const auto& f : s.trusted_certificates) {
+    if (f.empty()) m.error("trusted_certificates", "a file name is empty");
+  }
+  if (s.connect_timeout > s.total_timeout) {
+    m.error("connect_timeout", "must not be longer than total_timeout");
+  }
+  if (s.dns_timeout > s.total_timeout) {
+    m.error("dns_timeout", "must not be longer than total_timeout");
+  }
+  if (s.negative_ttl > s.cache_ttl) m.error("negative_ttl", "must not be longer than cache_ttl");
+  m.finish();
+}
+
 void readLogging(YamlMap m, LoggingSection& s) {
   m.boolean("debug", s.debug);
   m.finish();
@@ -352,6 +457,7 @@ LoadResult parse(const std::string& text, const std::string& name) {
           readContentSections(root, *config);
           readAudit(root.map("audit"), config->audit);
           readQuarantine(root.map("quarantine"), config->quarantine, config->gateway);
+          readResolver(root.map("resolver"), config->resolver);
           readLogging(root.map("logging"), config->logging);
           crossChecks(errors, root, *config);
           root.finish();

@@ -1,0 +1,700 @@
+// http_server.cc - see http_server.h.
+#include "policy/mesh/http_server.h"
+
+#include <sys/socket.h>
+
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnection.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/Net/TCPServerParams.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/URI.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "gateway/util/log.h"
+
+namespace meshgate::meshsvc {
+
+using SteadyClock = std::chrono::steady_clock;
+using Deadline = SteadyClock::time_point;
+
+namespace {
+
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kMaxChunkLine = 1024;
+constexpr int kMaxTrailerLines = 32;
+constexpr size_t kRefuserQueue = 64;
+constexpr auto kRefuserTimeout = std::chrono::milliseconds(1000);
+constexpr auto kLingerTime = std::chrono::milliseconds(500);
+constexpr size_t kLingerBytes = 256 * 1024;
+
+Poco::Timespan timespanOf(std::chrono::microseconds d) {
+  // Never 0: Poco reads a zero timeout as "wait forever".
+  return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(std::max<int64_t>(d.count(), 1000)));
+}
+
+std::string reasonFor(int status) {
+  return Poco::Net::HTTPResponse::getReasonForStatus(
+      static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+}
+
+// Sends all of `data`; false on error or timeout.
+bool sendAll(Poco::Net::StreamSocket& s, std::string_view data, std::chrono::milliseconds timeout) {
+  try {
+    s.setSendTimeout(timespanOf(timeout));
+    size_t sent = 0;
+    while (sent < data.size()) {
+      int n = s.sendBytes(data.data() + sent, static_cast<int>(std::min<size_t>(data.size() - sent, 1 << 20)));
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  } catch (const Poco::Exception&) {
+    return false;
+  }
+}
+
+std::string serializeResponse(const HttpResponse& r, bool keep_alive, bool http10) {
+  std::string out;
+  out.reserve(160 + r.body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  out += reasonFor(r.status);
+  out += "\r\nContent-Type: ";
+  out += r.content_type;
+  out += "\r\nContent-Length: ";
+  out += std::to_string(r.body.size());
+  out += "\r\n";
+  for (const auto& [name, value] : r.headers) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (http10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  out += r.body;
+  return out;
+}
+
+}  // namespace
+
+Result<Poco::Net::Context::Ptr> makeServerTlsContext(const std::string& certificate_file,
+                                                     const std::string& private_key_file) {
+  try {
+    Poco::Net::initializeSSL();
+    Poco::Net::Context::Params params;
+    params.privateKeyFile = private_key_file;
+    params.certificateFile = certificate_file;
+    params.verificationMode = Poco::Net::Context::VERIFY_NONE;
+    params.loadDefaultCAs = false;
+    params.cipherList = "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!CAMELLIA:!ARIA:!PSK:!SRP";
+    Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+    // Explicitly, whatever the system OpenSSL configuration would allow: no SSL 2/3, no TLS 1.0
+    // or 1.1.
+    ctx->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                          Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+    ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    ctx->preferServerCiphers();
+    ctx->enableSessionCache(true, "meshgate-mesh");
+    return ctx;
+  } catch (const Poco::Exception& e) {
+    return failedPrecondition("TLS certificate " + certificate_file + " / key " + private_key_file +
+                              ": " + e.displayText());
+  } catch (const std::exception& e) {
+    return internalError(std::string("TLS context: ") + e.what());
+  }
+}
+
+// ---- the server ----------------------------------------------------------------------------
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, HttpHandler handler, HttpErrorBody error_body)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        error_body_(std::move(error_body)),
+        limits_(options_.limits) {}
+
+  ~Impl() { stop(); }
+
+  Status start();
+  void stop();
+  uint16_t port() const { return port_; }
+
+  void setLimits(const HttpLimits& l) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    limits_ = l;
+  }
+  HttpLimits limits() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return limits_;
+  }
+
+  // Acceptor thread: room for one more connection? Counts it if so.
+  bool admit() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (open_ >= limits_.max_connections) return false;
+    ++open_;
+    return true;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --open_;
+  }
+  void track(Poco::Net::StreamSocket* s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sockets_.insert(s);
+  }
+  void untrack(Poco::Net::StreamSocket* s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sockets_.erase(s);
+  }
+  bool stopping() const { return stopping_.load(); }
+  bool othersWaiting() const { return server_ && server_->queuedConnections() > 0; }
+
+  void refuse(const Poco::Net::StreamSocket& socket) {
+    counters_.refused++;
+    std::lock_guard<std::mutex> lock(refuser_mutex_);
+    if (refuse_queue_.size() >= kRefuserQueue) return;  // dropped: closed when `socket` goes
+    refuse_queue_.push_back(socket);
+    refuser_wake_.notify_one();
+  }
+
+  HttpResponse errorResponse(const Status& st) const {
+    try {
+      return error_body_(st);
+    } catch (...) {
+      HttpResponse r;
+      r.status = 500;
+      r.body = "{}";
+      return r;
+    }
+  }
+
+  HttpResponse handle(const HttpRequest& request) {
+    try {
+      return handler_(request);
+    } catch (const std::exception& e) {
+      log::error("%s: handler: %s", options_.name.c_str(), log::sanitize(e.what()).c_str());
+    } catch (...) {
+      log::error("%s: handler: unknown exception", options_.name.c_str());
+    }
+    return errorResponse(internalError("internal error"));
+  }
+
+  const std::string& name() const { return options_.name; }
+  bool tls() const { return options_.tls; }
+  HttpCounters counters_;
+
+ private:
+  void refuserLoop();
+  void refuseOne(Poco::Net::StreamSocket& s);
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  HttpErrorBody error_body_;
+  mutable std::mutex mutex_;
+  HttpLimits limits_;
+  int open_ = 0;
+  std::set<Poco::Net::StreamSocket*> sockets_;
+  std::atomic<bool> stopping_{false};
+  uint16_t port_ = 0;
+  std::unique_ptr<Poco::ThreadPool> pool_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
+
+  std::mutex refuser_mutex_;
+  std::condition_variable refuser_wake_;
+  std::deque<Poco::Net::StreamSocket> refuse_queue_;
+  bool refuser_stop_ = false;
+  std::thread refuser_;
+};
+
+namespace {
+
+// One client connection: reads requests (bounded by the deadline and the limits), calls the
+// handler, writes responses.
+class Connection : public Poco::Net::TCPServerConnection {
+ public:
+  Connection(const Poco::Net::StreamSocket& socket, HttpServer::Impl& server)
+      : Poco::Net::TCPServerConnection(socket), server_(server), accepted_(SteadyClock::now()) {}
+  ~Connection() override { server_.release(); }
+
+  void run() override;
+
+ private:
+  enum class Read { kOk, kClosed, kTimeout, kError };
+
+  Read fill(Deadline deadline);
+  // The head through its empty line; kOk with `head` set, or why not.
+  Read readHead(Deadline deadline, size_t max_bytes, std::string& head, bool& too_large);
+  Read readExact(size_t n, Deadline deadline, std::string& out);
+  Read readLine(Deadline deadline, std::string& line, bool& too_long);
+  // Sends the response; false when the connection must end.
+  bool respond(const HttpResponse& r, bool keep_alive, bool http10);
+  void lingeringClose();
+  bool serveOne(bool first, const HttpLimits& limits);
+
+  HttpServer::Impl& server_;
+  Deadline accepted_;
+  std::string buffer_;  // bytes read and not yet used
+  std::string peer_;
+  std::string last_error_;
+};
+
+Connection::Read Connection::fill(Deadline deadline) {
+  auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
+  if (remaining.count() <= 0) return Read::kTimeout;
+  char buf[kReadChunk];
+  try {
+    socket().setReceiveTimeout(timespanOf(remaining));
+    int n = socket().receiveBytes(buf, static_cast<int>(sizeof buf));
+    if (n <= 0) return Read::kClosed;
+    buffer_.append(buf, static_cast<size_t>(n));
+    return Read::kOk;
+  } catch (const Poco::TimeoutException&) {
+    return Read::kTimeout;
+  } catch (const Poco::Exception& e) {
+    last_error_ = e.displayText();
+    return Read::kError;
+  }
+}
+
+Connection::Read Connection::readHead(Deadline deadline, size_t max_bytes, std::string& head,
+                                      bool& too_large) {
+  size_t scanned = 0;
+  for (;;) {
+    // Tolerate (RFC 9112 2.2) empty lines before a request.
+    while (buffer_.starts_with("\r\n")) buffer_.erase(0, 2);
+    auto end = buffer_.find("\r\n\r\n", scanned > 3 ? scanned - 3 : 0);
+    if (end != std::string::npos) {
+      if (end + 4 > max_bytes) {
+        too_large = true;
+        return Read::kError;
+      }
+      head = buffer_.substr(0, end + 4);
+      buffer_.erase(0, end + 4);
+      return Read::kOk;
+    }
+    scanned = buffer_.size();
+    if (buffer_.size() > max_bytes) {
+      too_large = true;
+      return Read::kError;
+    }
+    Read r = fill(deadline);
+    if (r != Read::kOk) return r;
+  }
+}
+
+Connection::Read Connection::readExact(size_t n, Deadline deadline, std::string& out) {
+  while (buffer_.size() < n) {
+    Read r = fill(deadline);
+    if (r != Read::kOk) return r;
+  }
+  out.append(buffer_, 0, n);
+  buffer_.erase(0, n);
+  return Read::kOk;
+}
+
+Connection::Read Connection::readLine(Deadline deadline, std::string& line, bool& too_long) {
+  for (;;) {
+    auto end = buffer_.find("\r\n");
+    if (end != std::string::npos) {
+      if (end > kMaxChunkLine) {
+        too_long = true;
+        return Read::kError;
+      }
+      line = buffer_.substr(0, end);
+      buffer_.erase(0, end + 2);
+      return Read::kOk;
+    }
+    if (buffer_.size() > kMaxChunkLine) {
+      too_long = true;
+      return Read::kError;
+    }
+    Read r = fill(deadline);
+    if (r != Read::kOk) return r;
+  }
+}
+
+bool Connection::respond(const HttpResponse& r, bool keep_alive, bool http10) {
+  return sendAll(socket(), serializeResponse(r, keep_alive, http10), server_.limits().request_timeout);
+}
+
+void Connection::lingeringClose() {
+  // Half-close and drain what the client is still sending, so that it reads our response
+  // rather than a connection reset.
+  try {
+    if (!server_.tls()) ::shutdown(socket().impl()->sockfd(), SHUT_WR);
+    Deadline until = SteadyClock::now() + kLingerTime;
+    size_t drained = 0;
+    while (drained < kLingerBytes) {
+      buffer_.clear();
+      if (fill(until) != Read::kOk) break;
+      drained += buffer_.size();
+    }
+  } catch (...) {
+  }
+}
+
+// Serves one request; false when the connection must end.
+bool Connection::serveOne(bool first, const HttpLimits& limits) {
+  // 1. Wait for the request to begin: an idle keep-alive connection just closes.
+  Deadline deadline;
+  if (first) {
+    deadline = accepted_ + limits.request_timeout;
+  } else {
+    if (buffer_.empty()) {
+      Read r = fill(SteadyClock::now() + limits.keep_alive_timeout);
+      if (r != Read::kOk) return false;
+    }
+    deadline = SteadyClock::now() + limits.request_timeout;
+  }
+  auto fail = [&](const Status& st, bool linger) {
+    HttpResponse r = server_.errorResponse(st);
+    respond(r, false, false);
+    if (linger) lingeringClose();
+    return false;
+  };
+
+  // 2. The head.
+  std::string head;
+  bool too_large = false;
+  Read r = readHead(deadline, limits.max_header_bytes, head, too_large);
+  if (too_large) {
+    server_.counters_.too_large++;
+    return fail(resourceExhausted("the request head is larger than " +
+                                  std::to_string(limits.max_header_bytes) + " bytes"),
+                true);
+  }
+  if (r == Read::kTimeout) {
+    // An idle kept-alive connection is handled above; here the client started (or, on a
+    // connection's first request, connected) and did not finish in time.
+    server_.counters_.timeouts++;
+    return fail(deadlineExceeded("the request was not received within " +
+                                 std::to_string(limits.request_timeout.count()) + " ms"),
+                false);
+  }
+  if (r == Read::kError) {
+    // A failed TLS handshake (an old protocol, plain HTTP on the TLS port) or a reset.
+    log::debug("%s: %s: %s", server_.name().c_str(), peer_.c_str(),
+               log::sanitize(last_error_).c_str());
+    return false;
+  }
+  if (r != Read::kOk) return false;
+
+  Poco::Net::HTTPRequest request;
+  try {
+    std::istringstream in(head);
+    request.read(in);
+  } catch (const Poco::Exception& e) {
+    server_.counters_.bad_requests++;
+    return fail(invalidArgument("malformed HTTP request: " + e.message()), true);
+  }
+  const std::string& version = request.getVersion();
+  const bool http10 = version == Poco::Net::HTTPMessage::HTTP_1_0;
+  if (!http10 && version != Poco::Net::HTTPMessage::HTTP_1_1) {
+    server_.counters_.bad_requests++;
+    return fail(invalidArgument("unsupported HTTP version"), true);
+  }
+  bool keep_alive = request.getKeepAlive();
+  server_.counters_.requests++;
+
+  // 3. The body.
+  HttpRequest req;
+  req.method = request.getMethod();
+  req.host = request.getHost();
+  req.peer = peer_;
+  const std::string& uri = request.getURI();
+  if (!uri.empty() && uri.front() == '/') {
+    req.path = uri.substr(0, uri.find('?'));
+  } else {
+    try {
+      req.path = Poco::URI(uri).getPath();
+    } catch (const Poco::Exception&) {
+      server_.counters_.bad_requests++;
+      return fail(invalidArgument("malformed request URI"), true);
+    }
+  }
+  const bool chunked = request.getChunkedTransferEncoding();
+  const bool has_te = request.has("Transfer-Encoding");
+  if (has_te && !chunked) {
+    server_.counters_.bad_requests++;
+    return fail(invalidArgument("unsupported Transfer-Encoding (only chunked)"), true);
+  }
+  if (chunked && request.hasContentLength()) {
+    server_.counters_.bad_requests++;
+    return fail(invalidArgument("both Content-Length and Transfer-Encoding"), true);
+  }
+  auto tooLarge = [&]() {
+    server_.counters_.too_large++;
+    return fail(resourceExhausted("the request body is larger than " +
+                                  std::to_string(limits.max_body_bytes) + " bytes"),
+                true);
+  };
+  auto timedOut = [&]() {
+    server_.counters_.timeouts++;
+    return fail(deadlineExceeded("the request was not received within " +
+                                 std::to_string(limits.request_timeout.count()) + " ms"),
+                false);
+  };
+  int64_t length = 0;
+  if (!chunked && request.hasContentLength()) {
+    try {
+      length = request.getContentLength64();
+    } catch (const Poco::Exception&) {
+      length = -1;
+    }
+    if (length < 0) {
+      server_.counters_.bad_requests++;
+      return fail(invalidArgument("malformed Content-Length"), true);
+    }
+    if (static_cast<uint64_t>(length) > limits.max_body_bytes) return tooLarge();
+  }
+  if ((chunked || length > 0) && request.getExpectContinue() && !http10) {
+    if (!sendAll(socket(), "HTTP/1.1 100 Continue\r\n\r\n", limits.request_timeout)) return false;
+  }
+  if (chunked) {
+    for (;;) {
+      std::string line;
+      bool too_long = false;
+      r = readLine(deadline, line, too_long);
+      if (too_long) {
+        server_.counters_.bad_requests++;
+        return fail(invalidArgument("malformed chunked body"), true);
+      }
+      if (r == Read::kTimeout) return timedOut();
+      if (r != Read::kOk) return false;
+      std::string size_text = line.substr(0, line.find(';'));
+      while (!size_text.empty() && (size_text.back() == ' ' || size_text.back() == '\t')) {
+        size_text.pop_back();
+      }
+      if (size_text.empty() || size_text.size() > 15 ||
+          size_text.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+        server_.counters_.bad_requests++;
+        return fail(invalidArgument("malformed chunk size"), true);
+      }
+      const uint64_t size = std::stoull(size_text, nullptr, 16);
+      if (size == 0) break;
+      if (req.body.size() + size > limits.max_body_bytes) return tooLarge();
+      r = readExact(size, deadline, req.body);
+      if (r == Read::kTimeout) return timedOut();
+      if (r != Read::kOk) return false;
+      std::string crlf;
+      r = readExact(2, deadline, crlf);
+      if (r == Read::kTimeout) return timedOut();
+      if (r != Read::kOk) return false;
+      if (crlf != "\r\n") {
+        server_.counters_.bad_requests++;
+        return fail(invalidArgument("malformed chunked body"), true);
+      }
+    }
+    for (int lines = 0;; ++lines) {  // trailer fields, ignored
+      std::string line;
+      bool too_long = false;
+      r = readLine(deadline, line, too_long);
+      if (too_long || lines > kMaxTrailerLines) {
+        server_.counters_.bad_requests++;
+        return fail(invalidArgument("malformed chunked trailer"), true);
+      }
+      if (r == Read::kTimeout) return timedOut();
+      if (r != Read::kOk) return false;
+      if (line.empty()) break;
+    }
+  } else if (length > 0) {
+    r = readExact(static_cast<size_t>(length), deadline, req.body);
+    if (r == Read::kTimeout) return timedOut();
+    if (r != Read::kOk) return false;
+  }
+
+  // 4. The answer.
+  HttpResponse response = server_.handle(req);
+  if (server_.stopping() || server_.othersWaiting()) keep_alive = false;
+  if (!respond(response, keep_alive, http10)) return false;
+  return keep_alive;
+}
+
+void Connection::run() {
+  server_.counters_.connections++;
+  server_.track(&socket());
+  try {
+    peer_ = socket().peerAddress().host().toString();
+  } catch (const Poco::Exception&) {
+    peer_ = "unknown";
+  }
+  try {
+    socket().setNoDelay(true);
+    for (bool first = true; !server_.stopping(); first = false) {
+      if (!serveOne(first, server_.limits())) break;
+    }
+  } catch (const std::exception& e) {
+    log::error("%s: %s: connection: %s", server_.name().c_str(), peer_.c_str(),
+               log::sanitize(e.what()).c_str());
+  } catch (...) {
+    log::error("%s: %s: connection: unknown exception", server_.name().c_str(), peer_.c_str());
+  }
+  server_.untrack(&socket());
+}
+
+class Factory : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  explicit Factory(HttpServer::Impl& server) : server_(server) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& s) override {
+    return new Connection(s, server_);
+  }
+
+ private:
+  HttpServer::Impl& server_;
+};
+
+class Admission : public Poco::Net::TCPServerConnectionFilter {
+ public:
+  explicit Admission(HttpServer::Impl& server) : server_(server) {}
+  bool accept(const Poco::Net::StreamSocket& socket) override {
+    if (server_.stopping()) return false;
+    if (server_.admit()) return true;
+    server_.refuse(socket);
+    return false;
+  }
+
+ private:
+  HttpServer::Impl& server_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::refuseOne(Poco::Net::StreamSocket& s) {
+  HttpResponse r = errorResponse(unavailable("too many connections; try again shortly"));
+  r.headers.emplace_back("Retry-After", "1");
+  try {
+    s.setReceiveTimeout(timespanOf(kRefuserTimeout));
+    if (sendAll(s, serializeResponse(r, false, false), kRefuserTimeout)) {
+      if (!options_.tls) ::shutdown(s.impl()->sockfd(), SHUT_WR);
+      // Drain briefly so the client sees the response, not a reset.
+      char buf[4096];
+      Deadline until = SteadyClock::now() + std::chrono::milliseconds(200);
+      size_t drained = 0;
+      while (SteadyClock::now() < until && drained < 64 * 1024) {
+        s.setReceiveTimeout(timespanOf(std::chrono::duration_cast<std::chrono::microseconds>(
+            until - SteadyClock::now())));
+        int n = s.receiveBytes(buf, sizeof buf);
+        if (n <= 0) break;
+        drained += static_cast<size_t>(n);
+      }
+    }
+  } catch (...) {
+  }
+  try {
+    s.close();
+  } catch (...) {
+  }
+}
+
+void HttpServer::Impl::refuserLoop() {
+  for (;;) {
+    Poco::Net::StreamSocket s;
+    {
+      std::unique_lock<std::mutex> lock(refuser_mutex_);
+      refuser_wake_.wait(lock, [this] { return refuser_stop_ || !refuse_queue_.empty(); });
+      if (refuser_stop_) {
+        refuse_queue_.clear();
+        return;
+      }
+      s = refuse_queue_.front();
+      refuse_queue_.pop_front();
+    }
+    refuseOne(s);
+  }
+}
+
+Status HttpServer::Impl::start() {
+  try {
+    Poco::Net::SocketAddress address(options_.host, options_.port);
+    const HttpLimits l = limits();
+    std::unique_ptr<Poco::Net::ServerSocket> socket;
+    if (options_.tls) {
+      auto ctx = makeServerTlsContext(options_.certificate_file, options_.private_key_file);
+      if (!ctx.ok()) return ctx.status();
+      socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 128, *ctx);
+    } else {
+      socket = std::make_unique<Poco::Net::ServerSocket>(address, 128);
+    }
+    port_ = socket->address().port();
+    pool_ = std::make_unique<Poco::ThreadPool>(2, options_.threads + 2, 60);
+    auto* params = new Poco::Net::TCPServerParams;
+    params->setMaxThreads(options_.threads);
+    // Admission (above) keeps at most max_connections open, so the queue never overflows
+    // (an overflow would drop a connection silently).
+    params->setMaxQueued(std::max(l.max_connections, 1) + 16);
+    params->setThreadIdleTime(Poco::Timespan(30, 0));
+    server_ = std::make_unique<Poco::Net::TCPServer>(new Factory(*this), *pool_, *socket, params);
+    server_->setConnectionFilter(new Admission(*this));
+    refuser_stop_ = false;
+    refuser_ = std::thread([this] { refuserLoop(); });
+    server_->start();
+  } catch (const Poco::Exception& e) {
+    server_.reset();
+    return unavailable(options_.name + ": cannot listen on " + options_.host + ":" +
+                       std::to_string(options_.port) + ": " + e.displayText());
+  }
+  return Status();
+}
+
+void HttpServer::Impl::stop() {
+  if (!server_) return;
+  stopping_ = true;
+  server_->stop();
+  {
+    // Wake connections blocked in a read so their threads end now, not at a timeout.
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto* s : sockets_) {
+      try {
+        ::shutdown(s->impl()->sockfd(), SHUT_RDWR);
+      } catch (...) {
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(refuser_mutex_);
+    refuser_stop_ = true;
+  }
+  refuser_wake_.notify_all();
+  if (refuser_.joinable()) refuser_.join();
+  pool_->joinAll();
+  server_.reset();
+  pool_.reset();
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, HttpErrorBody error_body)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(error_body))) {}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::start() { return impl_->start(); }
+void HttpServer::stop() { impl_->stop(); }
+uint16_t HttpServer::port() const { return impl_->port(); }
+void HttpServer::setLimits(const HttpLimits& limits) { impl_->setLimits(limits); }
+const HttpCounters& HttpServer::counters() const { return impl_->counters_; }
+
+}  // namespace meshgate::meshsvc

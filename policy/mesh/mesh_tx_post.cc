@@ -1,0 +1,240 @@
+// mesh_tx_post.cc - Post (meshgate): another service delivers Mesh Messages to a local
+// account, subject to that account's contact-catalog ingress control (seed 7.2.1).
+//
+// Each envelope is judged on its own: it must carry an EnvelopeId and verify (its signer's key
+// embedded); the sender's identity is what can be verified about that signer (verifySender
+// below); DecisionEngine::onRecipient(protocol "mesh") decides as it does for SMTP. Accepted
+// envelopes are stored in the account's "inbound" catalog (first contacts held by
+// quarantine-unknown in "held") keyed by EnvelopeId, so a retried Post stores nothing twice; a
+// refused envelope gets a MessageError (ErrorCode "ContactRequired" when the account accepts
+// only its contacts). A decision is not an error: the Post itself succeeds (201) with
+// Accepted/Rejected/Errors. An error (the store or the engine cannot decide) answers the
+// whole Post with its Status; envelopes stored before it stay stored, and the retry finds them.
+#include "gateway/mesh/crypto.h"
+#include "gateway/policy/decision.h"
+#include "gateway/util/log.h"
+#include "gateway/util/strings.h"
+#include "policy/mesh/dispatcher_internal.h"
+
+namespace meshgate::meshsvc {
+namespace {
+
+struct Outcome {
+  bool accepted = false;
+  std::string envelope_id;
+  model::MessageError error;  // when !accepted
+};
+
+Outcome refuse(std::string id, std::string code, const std::optional<std::string>& message_id,
+               const std::string& account) {
+  Outcome o;
+  o.envelope_id = std::move(id);
+  o.error.error_code = std::move(code);
+  o.error.recipient = account;
+  if (message_id) {
+    model::Reference ref;
+    ref.message_id = *message_id;
+    ref.relationship = "Reject";
+    o.error.references.push_back(std::move(ref));
+  }
+  return o;
+}
+
+// Who the message is from, as far as the signer's key proves it:
+//  - always its Mesh identity: the profile fingerprint of the signing key (the key is its own
+//    proof; contacts anchored "udf:MB..." match it);
+//  - the claimed Sender address only when that address's profile lists the key: a local
+//    account's from the store, another domain's through verify_remote_sender (the resolver).
+//    An unverified address is NOT given to ingress control, which then sees a first contact.
+Result<VerifiedSender> verifySender(Call& call, const std::string& claimed,
+                                    const mesh::PublicKey& signer) {
+  VerifiedSender v;
+  std::vector<mesh::PublicKey> root{signer};
+  auto self = mesh::profileFingerprint(root);
+  if (self.ok()) v.profile_udf = *self;
+  if (claimed.empty()) return v;
+  const std::string address = toLowerAscii(claimed);
+  const std::string domain = addressDomain(address);
+  if (domain.empty()) return v;
+  if (call.config().isLocalDomain(domain)) {
+    auto record = call.store().getAccount(address);
+    if (!record.ok()) {
+      if (record.status().code() == StatusCode::kNotFound) return v;
+      return record.status();
+    }
+    auto authority = loadAccountAuthority(call.store(), *record);
+    if (!authority.ok()) return authority.status();
+    if (authority->authorizes(signer)) {
+      v.address = address;
+      if (!record->profile_udf.empty()) v.profile_udf = record->profile_udf;
+    }
+    return v;
+  }
+  if (call.env.verify_remote_sender) {
+    auto remote = call.env.verify_remote_sender(address, signer);
+    if (!remote.ok()) return remote.status();
+    if (!remote->address.empty()) {
+      v.address = remote->address;
+      if (remote->profile_udf) v.profile_udf = remote->profile_udf;
+    }
+  }
+  return v;
+}
+
+std::string errorCodeFor(const policy::RecipientDecision& d) {
+  if (d.verdict == policy::Verdict::kTempfail) return "TryLater";
+  if (d.rule == "ingress.contacts-only") return "ContactRequired";
+  return "Refused";
+}
+
+Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
+                        const std::string& account, const mesh::DareEnvelope& env, size_t index) {
+  const std::string fallback_id = "#" + std::to_string(index);
+  if (!env.header.envelope_id || !isEntryKey(*env.header.envelope_id)) {
+    return refuse(fallback_id, "InvalidEnvelope", std::nullopt, account);
+  }
+  const std::string id = *env.header.envelope_id;
+  if (!env.trailer || !env.trailer->signatures || env.trailer->signatures->empty()) {
+    return refuse(id, "NotSigned", std::nullopt, account);
+  }
+  mesh::DareVerifyOptions options;
+  options.allow_embedded_keys = true;
+  auto checks = mesh::verifyDare(env, {}, options);
+  if (!checks.ok()) return refuse(id, "BadSignature", std::nullopt, account);
+  std::optional<mesh::PublicKey> signer;
+  for (const auto& s : *env.trailer->signatures) {
+    if (!s.signature_key) continue;
+    auto k = mesh::publicKeyFromDareKey(*s.signature_key);
+    if (k.ok()) {
+      signer = *k;
+      break;
+    }
+  }
+  if (!signer) return refuse(id, "NotSigned", std::nullopt, account);
+
+  std::string claimed;
+  std::optional<std::string> message_id;
+  if (!env.header.enc) {
+    auto message = model::parseMessage(toString(env.payload));
+    const model::Message* m = message.ok() ? message->get<model::Message>() : nullptr;
+    if (m == nullptr) return refuse(id, "InvalidMessage", std::nullopt, account);
+    claimed = m->sender.value_or("");
+    message_id = m->message_id;
+  } else if (env.header.content_meta_data) {
+    // End-to-end encrypted: the service cannot read the message; the sender may say who it is
+    // in the (signed, header-bound) metadata.
+    auto meta = model::parseJsonText(toString(*env.header.content_meta_data),
+                                     {.max_bytes = 16 * 1024, .max_depth = 8});
+    if (meta.ok() && meta->is_object() && meta->contains("Sender") && (*meta)["Sender"].is_string()) {
+      claimed = (*meta)["Sender"].get<std::string>();
+    }
+  }
+
+  const std::string digest = hexEncode(mesh::sha512(asBytes(model::dumpJson(mesh::dareToJson(env)))));
+  for (std::string_view catalog : {kInboundCatalog, kHeldCatalog}) {
+    auto existing = call.store().getEntry(account, catalog, id);
+    if (existing.ok()) {
+      auto data = model::parseJsonText(existing->data);
+      if (data.ok() && data->is_object() && data->contains("Digest") &&
+          (*data)["Digest"] == digest) {
+        Outcome o;  // a retry of an envelope already delivered: not stored twice
+        o.accepted = true;
+        o.envelope_id = id;
+        return o;
+      }
+      return refuse(id, "DuplicateEnvelopeId", message_id, account);
+    }
+    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  }
+
+  MESHGATE_ASSIGN_OR_RETURN(VerifiedSender sender, verifySender(call, claimed, *signer));
+  policy::MessageRequest req;
+  req.front_end = "mesh";
+  req.protocol = "mesh";
+  req.client.address = call.context.peer;
+  req.message_id = message_id.value_or(id);
+  req.sender = sender.address;
+  req.mesh_sender_udf = sender.profile_udf;
+  req.recipients = {account};
+  auto decision = engine.onRecipient(req, account);
+  if (!decision.ok()) return decision.status();
+  const policy::RecipientDecision& d = *decision;
+  nlohmann::json detail = {{"envelope_id", id},
+                           {"claimed_sender", claimed},
+                           {"sender_udf", sender.profile_udf.value_or("")},
+                           {"signer", signer->kid()},
+                           {"contact", std::string(policy::contactStatusName(d.contact))}};
+  const std::string audited_sender = sender.address.empty() ? claimed : sender.address;
+  if (d.verdict == policy::Verdict::kReject || d.verdict == policy::Verdict::kTempfail) {
+    MESHGATE_RETURN_IF_ERROR(auditChange(call, d.verdict == policy::Verdict::kReject ? "reject" : "tempfail",
+                                         account, detail, d.rule, id, audited_sender));
+    log::info("mesh: post %s from=<%s> to=<%s> action=%s rule=%s", log::sanitize(id).c_str(),
+              log::sanitize(audited_sender).c_str(), account.c_str(),
+              std::string(policy::verdictName(d.verdict)).c_str(), d.rule.c_str());
+    return refuse(id, errorCodeFor(d), message_id, account);
+  }
+  Outcome o;
+  o.accepted = true;
+  o.envelope_id = id;
+  if (d.verdict == policy::Verdict::kDiscard) {
+    MESHGATE_RETURN_IF_ERROR(auditChange(call, "discard", account, detail, d.rule, id, audited_sender));
+    return o;
+  }
+  const bool held = d.verdict == policy::Verdict::kHold || d.contact == policy::ContactStatus::kQuarantined;
+  const std::string action = held ? "hold" : "accept";
+  MESHGATE_RETURN_IF_ERROR(auditChange(call, action, account, detail, d.rule, id, audited_sender));
+  nlohmann::json data = {{"EnvelopeId", id},
+                         {"Envelope", mesh::dareToJson(env)},
+                         {"Digest", digest},
+                         {"Sender", sender.address},
+                         {"ClaimedSender", claimed},
+                         {"SenderUdf", sender.profile_udf.value_or("")},
+                         {"Contact", std::string(policy::contactStatusName(d.contact))},
+                         {"Rule", d.rule},
+                         {"Via", call.principal},
+                         {"Received", call.now}};
+  CatalogEntry entry{account, std::string(held ? kHeldCatalog : kInboundCatalog), id,
+                     model::dumpJson(data), call.now, 0};
+  auto put = call.store().putEntry(entry, std::nullopt);
+  if (!put.ok()) {
+    auditFailed(call, action, account, put.status());
+    return put.status();
+  }
+  log::info("mesh: post %s from=<%s> to=<%s> action=%s rule=%s", log::sanitize(id).c_str(),
+            log::sanitize(audited_sender).c_str(), account.c_str(), action.c_str(), d.rule.c_str());
+  return o;
+}
+
+}  // namespace
+
+Result<nlohmann::json> handlePost(Call& call, const model::PostRequest& request) {
+  MESHGATE_RETURN_IF_ERROR(requireAnySigner(call, "service"));
+  MESHGATE_ASSIGN_OR_RETURN(std::string account,
+                            localAccountAddress(call, request.account, "PostRequest.Account"));
+  if (request.envelopes.empty()) return invalidArgument("PostRequest.Envelopes is empty");
+  if (static_cast<int>(request.envelopes.size()) > kMaxEnvelopesPerPost) {
+    return invalidArgument("PostRequest.Envelopes: at most " +
+                           std::to_string(kMaxEnvelopesPerPost) + " per request");
+  }
+  auto record = call.store().getAccount(account);
+  if (!record.ok()) {
+    if (record.status().code() == StatusCode::kNotFound) return notFound("no account " + account);
+    return record.status();
+  }
+  auto engine = call.env.engine ? call.env.engine() : nullptr;
+  if (!engine) return unavailable("the decision engine is not ready");
+  MESHGATE_RETURN_IF_ERROR(consumeNonce(call));
+  model::PostResponse r;
+  for (size_t i = 0; i < request.envelopes.size(); ++i) {
+    MESHGATE_ASSIGN_OR_RETURN(Outcome o, postOne(call, *engine, account, request.envelopes[i], i));
+    if (o.accepted) {
+      r.accepted.push_back(o.envelope_id);
+    } else {
+      r.rejected.push_back(o.envelope_id);
+      r.errors.push_back(std::move(o.error));
+    }
+  }
+  return model::toJson(r);
+}
+
+}  // namespace meshgate::meshsvc
