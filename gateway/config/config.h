@@ -208,6 +208,17 @@ struct ResolverSection {
   std::vector<std::string> trusted_certificates;
 };
 
+// The SSH adapter (`meshgate ssh authorized-keys` for sshd's AuthorizedKeysCommand): which
+// account a local login stands for and how long its local cache may answer alone.
+struct SshSection {
+  std::string cache_file;        // "" = <gateway.data_dir>/ssh-cache.json
+  Millis cache_refresh{300000};  // younger than this: answered from the cache alone
+  Millis cache_max_age{86400000};  // older than this: not trusted, nothing is printed
+  Millis store_timeout{25};      // budget for asking the store when the cache is stale
+  std::string domain;            // login -> login@domain; "" = the first gateway domain
+  std::map<std::string, std::string> users;  // login -> account address (overrides domain)
+};
+
 struct LoggingSection {
   bool debug = false;
 };
@@ -230,6 +241,7 @@ struct Config {
   AuditSection audit;
   QuarantineSection quarantine;
   ResolverSection resolver;
+  SshSection ssh;
   LoggingSection logging;
 
   bool isLocalDomain(std::string_view domain) const;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <tuple>
 #include <fstream>
@@ -408,6 +409,47 @@ void readResolver(YamlMap m, ResolverSection& s) {
   m.finish();
 }
 
+void readSsh(YamlMap m, SshSection& s, const GatewaySection& g) {
+  m.string("cache_file", s.cache_file);
+  m.duration("cache_refresh", s.cache_refresh, 0ms, 7 * 24h);
+  m.duration("cache_max_age", s.cache_max_age, 1s, 365 * 24h);
+  m.duration("store_timeout", s.store_timeout, 1ms, 10s);
+  m.string("domain", s.domain);
+  YamlMap users = m.map("users");
+  if (users.present() && users.node().IsMap()) {
+    for (auto it = users.node().begin(); it != users.node().end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string login = it->first.Scalar();
+      std::string account;
+      users.nonEmptyString(login, account);
+      bool login_ok = !login.empty() && login.size() <= 64 && login.front() != '-';
+      for (char c : login) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+          login_ok = false;
+        }
+      }
+      if (!login_ok) {
+        users.error(login, "\"" + login + "\" is not a login name (letters, digits, . _ -)");
+        continue;
+      }
+      auto at = account.rfind('@');
+      if (at == std::string::npos || at == 0 || at + 1 >= account.size()) {
+        users.error(login, "\"" + account + "\" is not an account address (expected user@domain)");
+        continue;
+      }
+      s.users[login] = toLower(account);
+    }
+  }
+  users.finish();
+  if (s.cache_refresh > s.cache_max_age) {
+    m.error("cache_refresh", "must not be longer than cache_max_age");
+  }
+  m.finish();
+  if (s.cache_file.empty()) s.cache_file = g.data_dir + "/ssh-cache.json";
+  s.domain = toLower(s.domain);
+  if (s.domain.empty() && !g.domains.empty()) s.domain = g.domains.front();
+}
+
 void readLogging(YamlMap m, LoggingSection& s) {
   m.boolean("debug", s.debug);
   m.finish();
@@ -458,6 +500,7 @@ LoadResult parse(const std::string& text, const std::string& name) {
           readAudit(root.map("audit"), config->audit);
           readQuarantine(root.map("quarantine"), config->quarantine, config->gateway);
           readResolver(root.map("resolver"), config->resolver);
+          readSsh(root.map("ssh"), config->ssh, config->gateway);
           readLogging(root.map("logging"), config->logging);
           crossChecks(errors, root, *config);
           root.finish();
