@@ -165,6 +165,12 @@ class Sendmail:
             (os.path.basename(self.binary), self.port, self.process.pid))
         return self
 
+    def command(self, *args):
+        """`sendmail -C CF ARGS` (e.g. -bp to list the queue), in the same host name."""
+        return run(["unshare", "--uts", "sh", "-c", 'hostname mx.example.com && exec "$0" "$@"',
+                    self.binary, "-C", self.cf_path] + list(args), check_rc=False,
+                   timeout=self.h.scaled(30))
+
     def _our_processes(self):
         """Sendmail's children (one per connection or queue run) work in our queue folder."""
         pids = []
@@ -338,6 +344,48 @@ def test_forged_signal(h):
     mg.stop()
 
 
+def test_quarantine_hold(h):
+    """quarantine-unknown: a stranger's message to carol is accepted (250) and held in
+    Sendmail's queue as quarantined (smfi_quarantine: the qf file becomes an hf file with the
+    reason on a q line), not delivered; `sendmail -bp -qQ` lists it. Released with
+    `sendmail -Q -qQ -qI<queue id>`, it is delivered once with a signal saying contact=quarantined."""
+    mg, sink, sm = gateway(h)
+    msg, mid = make_message(STRANGER, ["carol@example.com"], subject="for carol")
+    r = send_ok(sm, STRANGER, ["carol@example.com"], msg, "stranger -> carol")
+    qid = r.data[1].split()[1]
+    deadline = time.monotonic() + h.scaled(20)
+    held = []
+    while time.monotonic() < deadline and not held:
+        held = [n for n in os.listdir(sm.queue_dir) if n == "hf" + qid]
+        time.sleep(0.2)
+    check(held, "message %s is not quarantined in Sendmail's queue: %s" %
+          (qid, os.listdir(sm.queue_dir)))
+    with open(os.path.join(sm.queue_dir, held[0]), "rb") as f:
+        reasons = [line[1:].decode(errors="replace") for line in f.read().split(b"\n")
+                   if line.startswith(b"q")]
+    log("%s quarantined, reason: %s" % (qid, reasons))
+    check(reasons and reasons[0].strip(), "no quarantine reason in %s" % held[0])
+    listed = sm.command("-bp", "-qQ")
+    log("sendmail -bp -qQ:\n%s" % (listed.stdout + listed.stderr).strip())
+    check(qid in listed.stdout and "QUARANTINE" in listed.stdout.upper(),
+          "sendmail -bp -qQ does not list %s as quarantined" % qid)
+    time.sleep(6.0)  # a queue run (-q5s) must not deliver it
+    check(not sink.files(), "the quarantined message was delivered")
+    check(not sm.queued(), "the message is also in the normal queue: %s" % sm.queued())
+
+    # The administrator releases it (sendmail -Q without a reason, -qQ -qI for that quarantined
+    # queue id); the next queue run (-q5s) delivers it once, with the signal meshgate inserted
+    # before holding it.
+    released = sm.command("-Q", "-qQ", "-qI" + qid)
+    log("sendmail -Q -qQ -qI%s: exit %d %s" % (qid, released.returncode,
+                                              (released.stdout + released.stderr).strip()))
+    check(released.returncode == 0, "sendmail -Q -qQ -qI%s failed" % qid)
+    got = settle(h, sm, sink, 1, "released")
+    check(len(by_message_id(got, mid)) == 1, "the released message was not delivered once")
+    check_signal(h, mg, got[0], "quarantined")
+    mg.stop()
+
+
 def test_milter_down_tempfail(h):
     """meshgate is not running: Sendmail (F=T) answers 4xx, queues nothing and delivers
     nothing unchecked. The client keeps the message and retries; once meshgate is back the
@@ -408,4 +456,5 @@ if __name__ == "__main__":
         "known_contact_signal": (test_known_contact_signal, {"budget": 120}),
         "forged_signal": (test_forged_signal, {"budget": 120}),
         "milter_down_tempfail": (test_milter_down_tempfail, {"budget": 120}),
+        "quarantine_hold": (test_quarantine_hold, {"budget": 120}),
     }))
