@@ -29,6 +29,8 @@ function(meshgate_integration_test suite name budget)
   set(test integration.${suite}.${name})
   if(suite STREQUAL "miltertest")
     set(script ${_mg_it_dir}/milter_tests.py)
+  elseif(suite STREQUAL "sendmail" OR suite STREQUAL "package")
+    set(script ${_mg_it_dir}/${suite}_tests.py)
   else()
     set(script ${_mg_it_dir}/postfix_tests.py)
   endif()
@@ -64,11 +66,22 @@ meshgate_integration_test(postfix store_locked_tempfail 90)
 meshgate_integration_test(postfix policyd_rcpt_reject 90)
 meshgate_integration_test(postfix kill_restart_no_loss 300 PROCESSORS 2)
 
+# End to end through a real Sendmail, unpacked from the Debian packages (issue 10 item 2).
+meshgate_integration_test(sendmail contacts_only_reject 120)
+meshgate_integration_test(sendmail known_contact_signal 120)
+meshgate_integration_test(sendmail forged_signal 120)
+meshgate_integration_test(sendmail milter_down_tempfail 120)
+meshgate_integration_test(sendmail quarantine_hold 120)
+
+# The Debian package installed on this machine, run as its unit says, purged (issue 10 item 1).
+meshgate_integration_test(package install_run_purge 180)
+
 # The harness itself: Python syntax of every file, so a broken edit fails at once (parsed
 # only: nothing is written to the source tree).
 add_test(NAME integration.harness_compiles
          COMMAND ${Python3_EXECUTABLE} -c
                  "import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]"
                  ${_mg_it_dir}/lib/mgharness.py ${_mg_it_dir}/milter_tests.py
-                 ${_mg_it_dir}/postfix_tests.py)
+                 ${_mg_it_dir}/postfix_tests.py ${_mg_it_dir}/sendmail_tests.py
+                 ${_mg_it_dir}/package_tests.py)
 set_tests_properties(integration.harness_compiles PROPERTIES LABELS "integration")
