@@ -497,6 +497,9 @@ def test_install_run_purge(h):
         pf.stop()
         reinstall_keeps_config_and_service(deb, service)
         remove_then_purge(service)
+        out = service.output()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            check(marker not in out, "sanitizer report from the packaged service:\n" + out[-4000:])
     finally:
         by_hand = force_clean()
         if service is not None and service.alive():
