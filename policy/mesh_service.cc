@@ -2,11 +2,16 @@
 // dispatcher, with the Runtime's store, clock, engine and key.
 #include "policy/mesh_service.h"
 
+#include <Poco/Net/IPAddress.h>
+
+#include <chrono>
 #include <mutex>
 #include <optional>
+#include <span>
 
 #include "gateway/mesh/profile.h"
 #include "gateway/util/log.h"
+#include "gateway/util/metrics.h"
 #include "meshgate/mesh_model.h"
 #include "policy/mesh/http_server.h"
 #include "policy/mesh/mesh_dispatcher.h"
@@ -20,8 +25,6 @@ namespace {
 using meshsvc::HttpRequest;
 using meshsvc::HttpResponse;
 
-constexpr std::string_view kHealthPath = "/healthz";
-
 meshsvc::HttpLimits limitsOf(const config::MeshServiceSection& m) {
   meshsvc::HttpLimits l;
   l.max_body_bytes = m.max_body_bytes;
@@ -31,9 +34,12 @@ meshsvc::HttpLimits limitsOf(const config::MeshServiceSection& m) {
   return l;
 }
 
-bool isMeshPath(const std::string& path) {
-  const std::string_view prefix = meshsvc::kWellKnownPath;  // "/.well-known/mmm/"
-  return path == prefix.substr(0, prefix.size() - 1) || path.starts_with(prefix);
+// The configuration loader refuses plain_http on another address; checked again here because
+// a Config can also be built in code.
+bool isLoopbackHost(const std::string& host) {
+  if (host == "localhost") return true;
+  Poco::Net::IPAddress ip;
+  return Poco::Net::IPAddress::tryParse(host, ip) && ip.isLoopback();
 }
 
 HttpResponse jsonResponse(const nlohmann::json& body, int status) {
@@ -43,9 +49,33 @@ HttpResponse jsonResponse(const nlohmann::json& body, int status) {
   return r;
 }
 
+// The transaction as a metric label: only the names of the schema's requests, so that a
+// client cannot mint label values (and series) with made-up type names.
+std::string transactionLabel(const std::string& type) {
+  if (type.empty()) return "none";
+  auto id = mesh::model::typeIdFromName(type);
+  if (id && mesh::model::inheritsFrom(*id, mesh::model::TypeId::kMeshRequest)) return type;
+  return "other";
+}
+
+void countRequest(const std::string& transaction, int status) {
+  metrics::counter("meshgate_mesh_requests_total",
+                   "Mesh service requests, by transaction and response status (transaction "
+                   "\"http\": refused by the HTTP layer before any transaction was read).",
+                   {{"transaction", transaction}, {"status", std::to_string(status)}})
+      .inc();
+}
+
+metrics::Histogram& requestLatency() {
+  static metrics::Histogram& h = metrics::histogram(
+      "meshgate_request_seconds", "Time to answer one request, by front-end.",
+      {{"frontend", "mesh"}});
+  return h;
+}
+
 class MeshService : public Service {
  public:
-  explicit MeshService(std::shared_ptr<Runtime> runtime) : runtime_(std::move(runtime)) {}
+  explicit MeshService(MeshServiceEnv env) : env_(std::move(env)) {}
   ~MeshService() override { stop(); }
 
   std::string name() const override { return "policy"; }
@@ -54,15 +84,20 @@ class MeshService : public Service {
     auto settings = meshsvc::makeDispatcherSettings(config);
     if (!settings.ok()) return settings.status();
     const auto& m = config->mesh_service;
+    if (m.plain_http && !isLoopbackHost(m.listen.host)) {
+      return failedPrecondition("mesh_service.plain_http is only allowed on a loopback listen "
+                                "address (not " + m.listen.host + "); use TLS");
+    }
     if (!m.plain_http) MESHGATE_RETURN_IF_ERROR(meshsvc::ensureTlsFiles(m));
     makeServiceProfile();
 
     meshsvc::DispatcherEnv env;
-    env.store = &runtime_->store();
-    env.clock = &runtime_->clock();
-    auto runtime = runtime_;
-    env.engine = [runtime] { return runtime->engine(); };
-    env.service_key = [runtime] { return runtime->gatewayKey(); };
+    store_ = env_.store ? env_.store() : nullptr;
+    if (store_ == nullptr || env_.clock == nullptr) return internalError("mesh service: no store");
+    env.store = store_;
+    env.clock = env_.clock;
+    env.engine = env_.engine;
+    env.service_key = env_.service_key;
     env.service_profile = [this]() -> std::optional<mesh::DareEnvelope> {
       std::lock_guard<std::mutex> lock(mutex_);
       return service_profile_;
@@ -82,7 +117,9 @@ class MeshService : public Service {
     http_ = std::make_unique<meshsvc::HttpServer>(
         options, [this](const HttpRequest& r) { return handle(r); },
         [](const Status& st) {
-          return jsonResponse(meshsvc::meshErrorBody(st), meshsvc::meshStatusFor(st.code()).status);
+          const int status = meshsvc::meshStatusFor(st.code()).status;
+          countRequest("http", status);
+          return jsonResponse(meshsvc::meshErrorBody(st), status);
         });
     Status st = http_->start();
     if (!st.ok()) {
@@ -91,6 +128,7 @@ class MeshService : public Service {
       return st;
     }
     listen_ = m;
+    if (env_.listening) env_.listening(http_->port());
     log::info("mesh: serving %s://%s:%u%s for %s (%zu administrator key(s), replay window %llds)",
               m.plain_http ? "http" : "https", m.listen.host.c_str(), http_->port(),
               std::string(meshsvc::kWellKnownPath).c_str(), (*settings)->service_name.c_str(),
@@ -126,11 +164,42 @@ class MeshService : public Service {
   }
 
  private:
+  // The endpoints. `path` ending in '/' is a prefix (and also matches without the slash).
+  // Adding an endpoint is one row here and one member function.
+  struct Route {
+    std::string_view path;
+    std::string_view methods;  // comma-separated; HEAD is answered like GET without a body
+    HttpResponse (MeshService::*serve)(const HttpRequest&);
+  };
+  static std::span<const Route> routes() {
+    static constexpr Route kRoutes[] = {
+        {meshsvc::kWellKnownPath, "POST", &MeshService::serveMesh},
+        {"/healthz", "GET,HEAD", &MeshService::serveHealth},
+        {"/metrics", "GET,HEAD", &MeshService::serveMetrics},
+    };
+    return kRoutes;
+  }
+
+  static bool routeMatches(std::string_view route, const std::string& path) {
+    if (!route.ends_with('/')) return path == route;
+    return path.starts_with(route) || path == route.substr(0, route.size() - 1);
+  }
+
+  static bool allows(std::string_view methods, const std::string& method) {
+    while (!methods.empty()) {
+      auto comma = methods.find(',');
+      if (methods.substr(0, comma) == method) return true;
+      if (comma == std::string_view::npos) break;
+      methods.remove_prefix(comma + 1);
+    }
+    return false;
+  }
+
   void makeServiceProfile() {
-    auto key = runtime_->gatewayKey();
+    auto key = env_.service_key ? env_.service_key() : nullptr;
     if (!key) return;
     auto profile = mesh::makeServiceProfile(
-        *key, mesh::model::DateTime(std::chrono::seconds(runtime_->clock().now())));
+        *key, mesh::model::DateTime(std::chrono::seconds(env_.clock->now())));
     std::lock_guard<std::mutex> lock(mutex_);
     if (profile.ok()) {
       service_profile_ = profile->envelope;
@@ -142,25 +211,26 @@ class MeshService : public Service {
   }
 
   HttpResponse handle(const HttpRequest& request) {
-    if (request.path == kHealthPath) {
-      if (request.method != "GET" && request.method != "HEAD") return methodNotAllowed("GET");
-      Status ping = runtime_->store().ping();
-      HttpResponse r = ping.ok() ? jsonResponse({{"Status", "ok"}}, 200)
-                                 : jsonResponse(meshsvc::meshErrorBody(ping),
-                                                meshsvc::meshStatusFor(ping.code()).status);
+    for (const Route& route : routes()) {
+      if (!routeMatches(route.path, request.path)) continue;
+      if (!allows(route.methods, request.method)) return methodNotAllowed(route.methods);
+      HttpResponse r = (this->*route.serve)(request);
       if (request.method == "HEAD") r.body.clear();
       return r;
     }
-    if (!isMeshPath(request.path)) {
-      return jsonResponse(meshsvc::meshErrorBody(notFound("no such endpoint (the Mesh service "
-                                                          "is at /.well-known/mmm/)")),
-                          meshsvc::meshStatusFor(StatusCode::kNotFound).status);
-    }
-    if (request.method != "POST") return methodNotAllowed("POST");
+    return jsonResponse(meshsvc::meshErrorBody(notFound("no such endpoint (the Mesh service "
+                                                        "is at /.well-known/mmm/)")),
+                        meshsvc::meshStatusFor(StatusCode::kNotFound).status);
+  }
+
+  HttpResponse serveMesh(const HttpRequest& request) {
+    metrics::ScopedTimer timer(requestLatency());
     meshsvc::DispatchResult d = dispatcher_->dispatch(request.body, {request.peer});
+    countRequest(transactionLabel(d.transaction), d.status);
     if (d.status >= 400) {
       log::info("mesh: %s %s -> %d", request.peer.c_str(),
-                d.transaction.empty() ? "(no transaction)" : d.transaction.c_str(), d.status);
+                d.transaction.empty() ? "(no transaction)" : log::sanitize(d.transaction).c_str(),
+                d.status);
     } else {
       log::debug("mesh: %s %s -> %d", request.peer.c_str(), d.transaction.c_str(), d.status);
     }
@@ -170,14 +240,32 @@ class MeshService : public Service {
     return r;
   }
 
-  static HttpResponse methodNotAllowed(const char* allow) {
-    const meshsvc::MeshStatus row = meshsvc::meshMethodNotAllowed();
-    HttpResponse r = jsonResponse(meshsvc::meshErrorBody(row, std::string("use ") + allow), row.status);
-    r.headers.emplace_back("Allow", allow);
+  // 200 when the store answers a round trip, else its error (503 for a store that is down).
+  HttpResponse serveHealth(const HttpRequest&) {
+    Status ping = store_->ping();
+    if (ping.ok()) return jsonResponse({{"Status", "ok"}}, 200);
+    log::warning("mesh: health check: the store does not answer: %s", ping.toString().c_str());
+    return jsonResponse(meshsvc::meshErrorBody(ping), meshsvc::meshStatusFor(ping.code()).status);
+  }
+
+  HttpResponse serveMetrics(const HttpRequest&) {
+    HttpResponse r;
+    r.status = 200;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics::renderPrometheus();
     return r;
   }
 
-  std::shared_ptr<Runtime> runtime_;
+  static HttpResponse methodNotAllowed(std::string_view allow) {
+    const meshsvc::MeshStatus row = meshsvc::meshMethodNotAllowed();
+    std::string methods(allow);
+    HttpResponse r = jsonResponse(meshsvc::meshErrorBody(row, "use " + methods), row.status);
+    r.headers.emplace_back("Allow", methods);
+    return r;
+  }
+
+  MeshServiceEnv env_;
+  Store* store_ = nullptr;
   std::unique_ptr<meshsvc::MeshDispatcher> dispatcher_;
   std::unique_ptr<meshsvc::HttpServer> http_;
   config::MeshServiceSection listen_;
@@ -187,8 +275,19 @@ class MeshService : public Service {
 
 }  // namespace
 
+std::unique_ptr<Service> makeMeshService(MeshServiceEnv env) {
+  return std::make_unique<MeshService>(std::move(env));
+}
+
 std::unique_ptr<Service> makeMeshService(std::shared_ptr<Runtime> runtime) {
-  return std::make_unique<MeshService>(std::move(runtime));
+  // The Runtime is started before this service (ServiceHost order) and outlives it; the
+  // lambdas keep it alive regardless.
+  MeshServiceEnv env;
+  env.store = [runtime] { return &runtime->store(); };
+  env.clock = &runtime->clock();
+  env.engine = [runtime] { return runtime->engine(); };
+  env.service_key = [runtime] { return runtime->gatewayKey(); };
+  return std::make_unique<MeshService>(std::move(env));
 }
 
 }  // namespace meshgate::policy

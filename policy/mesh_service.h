@@ -8,8 +8,11 @@
 // DESCRIPTION
 //   POST https://<mesh_service.listen>/.well-known/mmm/ with a Mesh service request (the
 //   transactions of seed section 3 and meshgate's Post; policy/mesh/mesh_dispatcher.h), and
-//   GET /healthz (200 when the store answers, 503 when it does not). Anything else: 404, or
-//   405 for another method at /.well-known/mmm/. The HTTP layer and its limits are
+//   GET /healthz (200 when the store answers, 503 when it does not), GET /metrics (Prometheus
+//   text of gateway/util/metrics.h: meshgate_mesh_requests_total by transaction and status,
+//   meshgate_request_seconds{frontend="mesh"}, and every other metric of the process).
+//   Anything else: 404, or 405 (with Allow) for another method on a known path. The endpoints
+//   are one table in mesh_service.cc (a row per path). The HTTP layer and its limits are
 //   policy/mesh/http_server.h; the wire format and authentication docs/mesh-service.md.
 //
 //   start(): loads mesh_service.admin_keys, creates a self-signed certificate on first start
@@ -28,13 +31,32 @@
 //   start/reload/stop from the supervising thread; requests run on the server's threads.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 
+#include "gateway/mesh/keys.h"
+#include "gateway/policy/engine.h"
+#include "gateway/ports/clock.h"
 #include "gateway/ports/service.h"
+#include "gateway/ports/store.h"
 #include "policy/runtime.h"
 
 namespace meshgate::policy {
 
+// What the service uses; the Runtime provides all of it (makeMeshService(runtime)), tests can
+// provide their own store (a fake whose ping fails, for /healthz).
+struct MeshServiceEnv {
+  // Read at start() (the Runtime opens its store when it starts, after this is made).
+  std::function<Store*()> store;
+  const Clock* clock = nullptr;
+  std::function<std::shared_ptr<const DecisionEngine>()> engine;
+  std::function<std::shared_ptr<const mesh::PrivateKey>()> service_key;
+  // Called by start() with the bound port (mesh_service.listen port 0 = any free port).
+  std::function<void(uint16_t)> listening;
+};
+
 std::unique_ptr<Service> makeMeshService(std::shared_ptr<Runtime> runtime);
+std::unique_ptr<Service> makeMeshService(MeshServiceEnv env);
 
 }  // namespace meshgate::policy

@@ -287,6 +287,7 @@ class Responder {
   Responder(const DispatcherEnv& env, int64_t now) : env_(env), now_(now) {}
 
   DispatchResult plain(const Status& error, std::string transaction = "") const {
+    logServerError(transaction, error);
     DispatchResult r;
     r.status = meshStatusFor(error.code()).status;
     r.body = model::dumpJson(meshErrorBody(error));
@@ -298,6 +299,7 @@ class Responder {
   DispatchResult respond(const std::string& request_type, nlohmann::json object,
                          const Status& status, const std::string& nonce) const {
     const std::string type = responseTypeFor(request_type);
+    logServerError(request_type, status);
     if (!object.is_object()) object = nlohmann::json::object();
     setMeshStatus(object, status);
     DispatchResult r;
@@ -324,6 +326,13 @@ class Responder {
   }
 
  private:
+  // The client may get only "Internal error" (status_table.h); the operator gets the reason.
+  static void logServerError(std::string_view transaction, const Status& status) {
+    if (meshStatusFor(status.code()).status < 500) return;
+    log::error("mesh: %s: %s", transaction.empty() ? "(no transaction)" : std::string(transaction).c_str(),
+               log::sanitize(status.toString()).c_str());
+  }
+
   const DispatcherEnv& env_;
   int64_t now_;
 };

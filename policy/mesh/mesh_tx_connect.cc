@@ -247,12 +247,10 @@ Result<nlohmann::json> handleConnectComplete(Call& call,
   data["State"] = verdict == "Accept" ? "accepted" : verdict == "Reject" ? "rejected" : "pending";
   data["Result"] = mesh::dareToJson(result);
   data["Completed"] = call.now;
-  CatalogEntry updated{account, std::string(kPendingCatalog), id, model::dumpJson(data), call.now, 0};
-  auto put = call.store().putEntry(updated, std::nullopt);
-  if (!put.ok()) {
-    auditFailed(call, "connect-complete", account, put.status());
-    return put.status();
-  }
+  // The device entry first, then the request's new state: if the second write fails the
+  // request still reads "pending" and the administrator's retry writes both again (each put
+  // replaces), so the two never disagree in the direction that matters (a device shown
+  // accepted whose key is not authorized).
   if (verdict == "Accept") {
     nlohmann::json device = {{"DeviceKid", device_kid},
                              {"DeviceKey", stringMember(data, "DeviceKey")},
@@ -266,6 +264,20 @@ Result<nlohmann::json> handleConnectComplete(Call& call,
       auditFailed(call, "connect-complete", account, put_device.status());
       return put_device.status();
     }
+  }
+  if (verdict == "Reject" && !device_kid.empty()) {
+    // A later Reject withdraws an earlier Accept: the key no longer speaks for the account.
+    Status removed = call.store().deleteEntry(account, kDevicesCatalog, device_kid);
+    if (!removed.ok() && removed.code() != StatusCode::kNotFound) {
+      auditFailed(call, "connect-complete", account, removed);
+      return removed;
+    }
+  }
+  CatalogEntry updated{account, std::string(kPendingCatalog), id, model::dumpJson(data), call.now, 0};
+  auto put = call.store().putEntry(updated, std::nullopt);
+  if (!put.ok()) {
+    auditFailed(call, "connect-complete", account, put.status());
+    return put.status();
   }
   log::info("mesh: connection request %s for %s: %s (signed by %s)", log::sanitize(id).c_str(),
             account.c_str(), verdict.c_str(), admin_kid.c_str());

@@ -10,6 +10,9 @@ namespace {
 struct Row {
   StatusCode code;
   MeshStatus mesh;
+  // False: the Status message stays in the log (it may name files, tables, hosts) and the
+  // client gets the description only.
+  bool detail_to_client = true;
 };
 
 constexpr std::array<Row, 13> kMeshStatusTable{{
@@ -22,8 +25,8 @@ constexpr std::array<Row, 13> kMeshStatusTable{{
     {StatusCode::kAlreadyExists, {409, "Already exists"}},
     {StatusCode::kFailedPrecondition, {409, "Conflict"}},
     {StatusCode::kResourceExhausted, {413, "Request too large"}},
-    {StatusCode::kDataLoss, {500, "Internal error"}},
-    {StatusCode::kInternal, {500, "Internal error"}},
+    {StatusCode::kDataLoss, {500, "Internal error"}, false},
+    {StatusCode::kInternal, {500, "Internal error"}, false},
     {StatusCode::kUnavailable, {503, "Service unavailable"}},
     // A transport condition with no Status code of its own; found by meshMethodNotAllowed().
     {StatusCode::kOk, {kMeshMethodNotAllowed, "Method not allowed"}},
@@ -45,9 +48,18 @@ MeshStatus meshMethodNotAllowed() {
   return {kMeshMethodNotAllowed, "Method not allowed"};
 }
 
+bool meshDetailToClient(StatusCode code) {
+  for (const Row& row : kMeshStatusTable) {
+    if (row.code == code) return row.detail_to_client;
+  }
+  return false;
+}
+
 std::string meshStatusDescription(const Status& status) {
   std::string out(meshStatusFor(status.code()).description);
-  if (!status.message().empty()) out += ": " + status.message();
+  if (!status.message().empty() && meshDetailToClient(status.code())) {
+    out += ": " + status.message();
+  }
   return out;
 }
 

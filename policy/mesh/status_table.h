@@ -30,7 +30,9 @@
 //     kInternal            500          Internal error           a bug, an exception
 //     kUnavailable         503          Service unavailable      store down, too many connections
 //
-//   The description is followed by ": " and the Status message when there is one.
+//   The description is followed by ": " and the Status message when there is one, except for
+//   kDataLoss and kInternal: their messages may name files, tables or hosts, so they go to the
+//   log (the dispatcher logs every 5xx) and the client reads "Internal error" only.
 //
 // THREAD SAFETY
 //   Constant data and pure functions.
@@ -57,7 +59,11 @@ MeshStatus meshStatusFor(StatusCode code);
 // The row for 405, which has no Status code (a transport condition only).
 MeshStatus meshMethodNotAllowed();
 
-// "Unauthorized: replayed nonce" (description, then the message when not empty).
+// False for codes whose Status message is kept from clients (kDataLoss, kInternal).
+bool meshDetailToClient(StatusCode code);
+
+// "Unauthorized: replayed nonce" (description, then the message when not empty and
+// meshDetailToClient).
 std::string meshStatusDescription(const Status& status);
 
 // Fills MeshResponse members of `object` (Status, StatusDescription) from `status`.
