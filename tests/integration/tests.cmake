@@ -76,6 +76,16 @@ meshgate_integration_test(sendmail quarantine_hold 120)
 # The Debian package installed on this machine, run as its unit says, purged (issue 10 item 1).
 meshgate_integration_test(package install_run_purge 180)
 
+# The SSH adapter against a real sshd on loopback (issue 7 item 4): ssh_tests.py.
+foreach(_mg_ssh_test catalog_decides store_unavailable)
+  add_test(NAME integration.ssh.${_mg_ssh_test}
+           COMMAND ${Python3_EXECUTABLE} ${_mg_it_dir}/ssh_tests.py ${_mg_ssh_test}
+                   --meshgate $<TARGET_FILE:meshgate> --budget 90)
+  math(EXPR _mg_ssh_timeout "90 * ${_mg_it_slow} + 120")
+  set_tests_properties(integration.ssh.${_mg_ssh_test} PROPERTIES
+    LABELS "integration;ssh" SKIP_RETURN_CODE 77 TIMEOUT ${_mg_ssh_timeout})
+endforeach()
+
 # The harness itself: Python syntax of every file, so a broken edit fails at once (parsed
 # only: nothing is written to the source tree).
 add_test(NAME integration.harness_compiles

@@ -1,0 +1,315 @@
+// ssh_authorized_keys_test.cc - the AuthorizedKeysCommand answer: login mapping, the cache file,
+// freshness, store fallback, fail-closed revocation and expiry.
+#include "adapters/ssh_authorized_keys.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "policy/store/sqlite_store.h"
+
+namespace meshgate::adapters {
+namespace {
+
+AccountRecord account(const std::string& address) {
+  AccountRecord a;
+  a.address = address;
+  return a;
+}
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+constexpr const char* kAlice =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINpAD8ObLaowLdHI7Rwy697t0tWAm5uMGoILELxBVepq "
+    "alice-laptop";
+constexpr const char* kBob =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBR0KxzGWvRjyYzBYX6JvMzX3ucwEOLCE4lLht1zX13K bob";
+constexpr int64_t kDay = 86400;
+
+SshKeyEntry entryFor(const char* line, std::vector<std::string> options = {}) {
+  auto key = parseSshPublicKey(line);
+  EXPECT_TRUE(key.ok());
+  auto e = makeSshKeyEntry(*key);
+  EXPECT_TRUE(e.ok());
+  e->options = std::move(options);
+  return *e;
+}
+
+SshCache cacheAt(int64_t t) {
+  SshCache c;
+  c.service_fetched = t;
+  c.accounts["alice@example.com"] = {.fetched = t, .exists = true,
+                                     .keys = {entryFor(kAlice, {"pty"}), entryFor(kBob)}};
+  return c;
+}
+
+TEST(SshLogin, MapsThroughUsersThenDomain) {
+  config::SshSection s;
+  s.domain = "example.com";
+  s.users = {{"root", "admin@example.net"}};
+  EXPECT_EQ(accountForLogin(s, "root"), "admin@example.net");
+  EXPECT_EQ(accountForLogin(s, "Alice"), "alice@example.com");
+  EXPECT_EQ(accountForLogin(s, "a.b-c_d"), "a.b-c_d@example.com");
+  EXPECT_EQ(accountForLogin(s, "x@y"), "");
+  EXPECT_EQ(accountForLogin(s, "a b"), "");
+  EXPECT_EQ(accountForLogin(s, ""), "");
+  s.domain = "";
+  EXPECT_EQ(accountForLogin(s, "alice"), "");
+  EXPECT_EQ(accountForLogin(s, "root"), "admin@example.net");
+}
+
+TEST(SshAnswer, EveryPermittedKeyOrJustTheOfferedOne) {
+  SshCache c = cacheAt(1000);
+  auto all = answerAuthorizedKeys(c, "alice@example.com", std::nullopt, 1010, kDay);
+  ASSERT_TRUE(all.ok()) << all.status().toString();
+  ASSERT_EQ(all->lines.size(), 2u);
+  EXPECT_EQ(all->lines[0].rfind("restrict,pty ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINpAD8", 0), 0u);
+  EXPECT_NE(all->lines[0].find(" udf:" + entryFor(kAlice).udf + " alice@example.com"),
+            std::string::npos);
+  EXPECT_EQ(all->lines[1].rfind("restrict ssh-ed25519 ", 0), 0u);
+
+  auto one = answerAuthorizedKeys(c, "alice@example.com", entryFor(kBob).udf, 1010, kDay);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->lines.size(), 1u);
+  EXPECT_NE(one->lines[0].find("udf:" + entryFor(kBob).udf), std::string::npos);
+
+  auto other = answerAuthorizedKeys(c, "alice@example.com", std::string("MXXX-NOT-THERE"), 1010, kDay);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->lines.empty());
+}
+
+TEST(SshAnswer, RevokedKeysAreWithheldWhateverTheGrant) {
+  SshCache c = cacheAt(1000);
+  c.revoked.push_back(entryFor(kBob));
+  auto all = answerAuthorizedKeys(c, "alice@example.com", std::nullopt, 1010, kDay);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->lines.size(), 1u);
+  EXPECT_NE(all->lines[0].find(entryFor(kAlice).udf), std::string::npos);
+  EXPECT_EQ(all->revoked_udfs, std::vector<std::string>{entryFor(kBob).udf});
+  auto bob = answerAuthorizedKeys(c, "alice@example.com", entryFor(kBob).udf, 1010, kDay);
+  ASSERT_TRUE(bob.ok());
+  EXPECT_TRUE(bob->lines.empty());
+}
+
+TEST(SshAnswer, EntriesWithoutPermitGrantNothing) {
+  SshCache c = cacheAt(1000);
+  c.accounts["alice@example.com"].keys[0].permit = false;
+  auto all = answerAuthorizedKeys(c, "alice@example.com", std::nullopt, 1010, kDay);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->lines.size(), 1u);
+}
+
+TEST(SshAnswer, FailsClosedWhenNothingTrustworthyIsKnown) {
+  SshCache c = cacheAt(1000);
+  // Older than max_age: the grants and the revocation list are both untrusted.
+  EXPECT_EQ(answerAuthorizedKeys(c, "alice@example.com", std::nullopt, 1000 + kDay + 1, kDay)
+                .status().code(),
+            StatusCode::kFailedPrecondition);
+  // Grants fresh but the revocation list never read.
+  SshCache no_service = c;
+  no_service.service_fetched = 0;
+  EXPECT_FALSE(answerAuthorizedKeys(no_service, "alice@example.com", std::nullopt, 1010, kDay).ok());
+  // An account never read.
+  EXPECT_FALSE(answerAuthorizedKeys(c, "bob@example.com", std::nullopt, 1010, kDay).ok());
+  // A cache from the future (clock set back) is not trusted either.
+  EXPECT_FALSE(answerAuthorizedKeys(c, "alice@example.com", std::nullopt, 100, kDay).ok());
+}
+
+TEST(SshKnownHosts, CertAuthorityAndRevokedLines) {
+  SshCache c = cacheAt(1000);
+  SshKeyEntry ca = entryFor(kAlice);
+  ca.permit = false;
+  ca.hosts = "*.example.com,example.com";
+  c.hosts.push_back(ca);
+  c.revoked.push_back(entryFor(kBob));
+  SshKeyEntry unreadable;
+  unreadable.udf = "MUNR-EADA-BLE";
+  c.revoked.push_back(unreadable);
+  auto lines = knownHostsLines(c, 1010, kDay);
+  ASSERT_TRUE(lines.ok());
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_EQ((*lines)[0].rfind("@cert-authority *.example.com,example.com ssh-ed25519 AAAAC3", 0), 0u);
+  EXPECT_EQ((*lines)[1].rfind("@revoked * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBR0", 0), 0u);
+  EXPECT_FALSE(knownHostsLines(c, 1000 + 2 * kDay, kDay).ok());
+}
+
+TEST(SshCacheFormat, RoundTripsAndRefusesDamage) {
+  SshCache c = cacheAt(1234);
+  c.revoked.push_back(entryFor(kBob));
+  c.accounts["gone@example.com"] = {.fetched = 1200, .exists = false, .keys = {}};
+  auto back = parseSshCache(serializeSshCache(c));
+  ASSERT_TRUE(back.ok()) << back.status().toString();
+  // `updated` is kept; fingerprints are carried, not recomputed.
+  EXPECT_EQ(*back, c);
+  EXPECT_FALSE(parseSshCache("").ok());
+  EXPECT_FALSE(parseSshCache("{\"MeshgateSshCache\":2}").ok());
+  std::string text = serializeSshCache(c);
+  ASSERT_NE(text.find("\"pty\""), std::string::npos);
+  text.replace(text.find("\"pty\""), 5, "\"p\\\"\"");  // an option that would end the quote
+  EXPECT_FALSE(parseSshCache(text).ok());
+}
+
+class SshCacheSource : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mg-ssh-cache-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    config_.cache_file = (dir_ / "ssh-cache.json").string();
+    config_.cache_refresh = 300s;
+    config_.cache_max_age = 86400s;
+    config_.domain = "example.com";
+    db_ = (dir_ / "store.db").string();
+    auto s = store::openSqliteStore({.path = db_, .busy_timeout = 2000ms});
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->createAccount(account("alice@example.com")).ok());
+    ASSERT_TRUE(putSshKey(**s, "alice@example.com", kSshCatalog, entryFor(kAlice), 1).ok());
+    ASSERT_TRUE(putSshKey(**s, "alice@example.com", kSshCatalog, entryFor(kBob), 1).ok());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  StoreOpener realStore() {
+    return [this]() -> Result<std::unique_ptr<Store>> {
+      ++opens_;
+      return store::openSqliteStore({.path = db_, .busy_timeout = 2000ms});
+    };
+  }
+  StoreOpener downStore() {
+    return [this]() -> Result<std::unique_ptr<Store>> {
+      ++opens_;
+      return unavailable("store is down (test)");
+    };
+  }
+
+  fs::path dir_;
+  std::string db_;
+  config::SshSection config_;
+  int opens_ = 0;
+};
+
+TEST_F(SshCacheSource, WriteIsAtomicWithMode0640) {
+  ASSERT_TRUE(writeSshCacheFile(config_.cache_file, cacheAt(5)).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(config_.cache_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    (void)e;
+    ++files;
+  }
+  EXPECT_EQ(files, 2);  // the store and the cache; no temporary file left behind
+  auto back = readSshCacheFile(config_.cache_file);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, cacheAt(5));
+  EXPECT_EQ(readSshCacheFile((dir_ / "absent").string()).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(writeSshCacheFile((dir_ / "no-such-dir" / "cache").string(), cacheAt(5)).ok());
+}
+
+TEST_F(SshCacheSource, NoCacheAsksTheStoreAndWritesTheCache) {
+  int64_t now = 10'000;
+  SshKeySource source(config_, realStore(), [&] { return now; });
+  auto view = source.forAccount("alice@example.com");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->source, "store");
+  EXPECT_EQ(opens_, 1);
+  auto answer = answerAuthorizedKeys(view->cache, "alice@example.com", std::nullopt, now, 86400);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->lines.size(), 2u);
+  auto file = readSshCacheFile(config_.cache_file);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->accounts.at("alice@example.com").fetched, now);
+}
+
+TEST_F(SshCacheSource, AFreshCacheAnswersWithoutTheStore) {
+  int64_t now = 10'000;
+  ASSERT_TRUE(SshKeySource(config_, realStore(), [&] { return now; }).forAccount("alice@example.com").ok());
+  ASSERT_EQ(opens_, 1);
+  now += 299;
+  SshKeySource source(config_, realStore(), [&] { return now; });
+  auto view = source.forAccount("alice@example.com");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->source, "cache");
+  EXPECT_EQ(opens_, 1);
+  // Another account is not in the cache yet: the store is asked.
+  auto bob = source.forAccount("bob@example.com");
+  ASSERT_TRUE(bob.ok());
+  EXPECT_EQ(opens_, 2);
+  EXPECT_FALSE(bob->cache.accounts.at("bob@example.com").exists);
+}
+
+TEST_F(SshCacheSource, AStaleCacheIsRefreshedFromTheStore) {
+  int64_t now = 10'000;
+  ASSERT_TRUE(SshKeySource(config_, realStore(), [&] { return now; }).forAccount("alice@example.com").ok());
+  // Revoke Bob's key in the store; the cache does not know yet.
+  {
+    auto s = store::openSqliteStore({.path = db_, .busy_timeout = 2000ms});
+    ASSERT_TRUE(s.ok());
+    SshKeyEntry r = entryFor(kBob);
+    r.permit = false;
+    ASSERT_TRUE(putSshKey(**s, "", kSshRevokedCatalog, r, 2).ok());
+  }
+  now += 301;
+  SshKeySource source(config_, realStore(), [&] { return now; });
+  auto view = source.forAccount("alice@example.com");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->source, "store");
+  auto answer = answerAuthorizedKeys(view->cache, "alice@example.com", std::nullopt, now, 86400);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->lines.size(), 1u);
+  EXPECT_EQ(readSshCacheFile(config_.cache_file)->revoked.size(), 1u);
+}
+
+TEST_F(SshCacheSource, StoreDownAnswersFromTheCacheAndKeepsRevocations) {
+  int64_t now = 10'000;
+  {
+    auto s = store::openSqliteStore({.path = db_, .busy_timeout = 2000ms});
+    SshKeyEntry r = entryFor(kBob);
+    r.permit = false;
+    ASSERT_TRUE(putSshKey(**s, "", kSshRevokedCatalog, r, 2).ok());
+  }
+  ASSERT_TRUE(SshKeySource(config_, realStore(), [&] { return now; }).forAccount("alice@example.com").ok());
+  now += 3600;  // stale, not expired
+  SshKeySource source(config_, downStore(), [&] { return now; });
+  auto view = source.forAccount("alice@example.com");
+  ASSERT_TRUE(view.ok());
+  EXPECT_NE(view->source.find("store unavailable"), std::string::npos);
+  auto alice = answerAuthorizedKeys(view->cache, "alice@example.com", entryFor(kAlice).udf, now, 86400);
+  ASSERT_TRUE(alice.ok());
+  EXPECT_EQ(alice->lines.size(), 1u);
+  auto bob = answerAuthorizedKeys(view->cache, "alice@example.com", entryFor(kBob).udf, now, 86400);
+  ASSERT_TRUE(bob.ok());
+  EXPECT_TRUE(bob->lines.empty());
+  // A day later the cache is no longer trusted at all.
+  now += 86400;
+  auto late = SshKeySource(config_, downStore(), [&] { return now; }).forAccount("alice@example.com");
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(answerAuthorizedKeys(late->cache, "alice@example.com", std::nullopt, now, 86400).ok());
+}
+
+TEST_F(SshCacheSource, AnUnreadableCacheIsNotTrusted) {
+  { std::ofstream(config_.cache_file) << "{\"MeshgateSshCache\":1,\"Service\":"; }
+  int64_t now = 10'000;
+  auto view = SshKeySource(config_, downStore(), [&] { return now; }).forAccount("alice@example.com");
+  ASSERT_TRUE(view.ok());
+  EXPECT_FALSE(answerAuthorizedKeys(view->cache, "alice@example.com", std::nullopt, now, 86400).ok());
+}
+
+TEST_F(SshCacheSource, RefreshAllReadsEveryAccount) {
+  config_.users = {{"root", "nobody@example.org"}};
+  int64_t now = 10'000;
+  auto view = SshKeySource(config_, realStore(), [&] { return now; }).refreshAll();
+  ASSERT_TRUE(view.ok()) << view.status().toString();
+  EXPECT_EQ(view->cache.accounts.at("alice@example.com").keys.size(), 2u);
+  EXPECT_FALSE(view->cache.accounts.at("nobody@example.org").exists);
+  EXPECT_EQ(*readSshCacheFile(config_.cache_file), view->cache);
+  EXPECT_FALSE(SshKeySource(config_, downStore(), [&] { return now; }).refreshAll().ok());
+}
+
+}  // namespace
+}  // namespace meshgate::adapters
