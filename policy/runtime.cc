@@ -26,6 +26,7 @@ Status Runtime::start(std::shared_ptr<const config::Config> config) {
   std::lock_guard<std::mutex> lock(mutex_);
   gateway_key_ = std::make_shared<const mesh::PrivateKey>(std::move(key).value());
   engine_ = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
+  if (!engine_->setupStatus().ok()) return engine_->setupStatus();
   stopping_ = false;
   checkpointer_ = std::thread([this] {
     std::unique_lock<std::mutex> guard(mutex_);
@@ -93,6 +94,7 @@ std::shared_ptr<const mesh::PrivateKey> Runtime::gatewayKey() const {
 
 Status Runtime::reload(std::shared_ptr<const config::Config> config) {
   auto engine = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
+  if (!engine->setupStatus().ok()) return engine->setupStatus();  // keep the running engine
   std::lock_guard<std::mutex> lock(mutex_);
   const auto& old = engine_->config().store;
   const auto& now = config->store;

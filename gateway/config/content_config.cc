@@ -610,6 +610,86 @@ void readTooStupid(YamlMap m, TooStupidSection& s) {
   m.finish();
 }
 
+bool isHttpsUrl(const std::string& u) {
+  return u.rfind("https://", 0) == 0 && u.size() > 8 && isPrintableAscii(u) &&
+         u.find_first_of(" \t\"<>") == std::string::npos;
+}
+
+void readBrands(YamlMap m, BrandsSection& s, const GatewaySection& gateway) {
+  m.boolean("enabled", s.enabled);
+  m.string("organization", s.organization);
+  if (s.organization.find_first_of("\r\n") != std::string::npos) {
+    m.error("organization", "must be one line");
+  }
+  if (m.has("list")) {
+    std::vector<Brand> brands;
+    m.listOfMaps("list", [&](YamlMap& b) {
+      Brand brand;
+      b.nonEmptyString("name", brand.name, /*required=*/true);
+      if (brand.name.find_first_of("\r\n") != std::string::npos) b.error("name", "must be one line");
+      for (const auto& other : brands) {
+        if (other.name == brand.name) b.error("name", "\"" + brand.name + "\" is listed twice");
+      }
+      readDomainList(b, "domains", brand.domains);
+      readAddresses(b, "addresses", brand.addresses);
+      if (brand.domains.empty() && brand.addresses.empty() && b.has("name")) {
+        b.error("name", "brand \"" + brand.name +
+                            "\" needs domains or addresses (which mail speaks for it)");
+      }
+      b.string("logo_url", brand.logo_url);
+      if (!brand.logo_url.empty() && !isHttpsUrl(brand.logo_url)) {
+        b.error("logo_url", "expected an https:// URL, got \"" + brand.logo_url + "\"");
+      }
+      b.string("organization", brand.organization);
+      b.finish();
+      brands.push_back(std::move(brand));
+    });
+    s.list = std::move(brands);
+  } else {
+    m.known("list");
+  }
+  if (m.has("trusted_gateways")) {
+    std::vector<TrustedGateway> gws;
+    m.listOfMaps("trusted_gateways", [&](YamlMap& g) {
+      TrustedGateway gw;
+      g.nonEmptyString("name", gw.name, /*required=*/true);
+      if (!gw.name.empty() && !isName(gw.name)) {
+        g.error("name", "\"" + gw.name + "\": use letters, digits, '-', '_', '.' (it appears in logs)");
+      }
+      g.nonEmptyString("key_file", gw.key_file, /*required=*/true);
+      g.finish();
+      gws.push_back(std::move(gw));
+    });
+    s.trusted_gateways = std::move(gws);
+  } else {
+    m.known("trusted_gateways");
+  }
+  m.duration("max_assertion_age", s.max_assertion_age, std::chrono::minutes(1),
+             std::chrono::hours(24 * 365));
+  YamlMap n = m.map("sender_notice");
+  n.boolean("enabled", s.sender_notice.enabled);
+  n.duration("interval", s.sender_notice.interval, std::chrono::minutes(1),
+             std::chrono::hours(24 * 365));
+  n.string("from", s.sender_notice.from);
+  if (!s.sender_notice.from.empty()) {
+    std::string a = lower(s.sender_notice.from);
+    auto at = a.rfind('@');
+    if (at == std::string::npos || at == 0 || !isAsciiDomain(a.substr(at + 1))) {
+      n.error("from", "\"" + s.sender_notice.from + "\" is not an address (expected user@example.com)");
+    }
+  }
+  readReplyText(n, "subject", s.sender_notice.subject);
+  n.nonEmptyString("text", s.sender_notice.text);
+  n.finish();
+  YamlMap u = m.map("unverified_claim");
+  readCheckSetting(u, s.unverified_claim, ActionSet::kFull);
+  u.finish();
+  m.finish();
+  if (s.enabled && s.organization.empty() && !gateway.domains.empty()) {
+    s.organization = gateway.domains.front();
+  }
+}
+
 }  // namespace
 
 void readContentSections(YamlMap& root, Config& config) {
@@ -617,6 +697,7 @@ void readContentSections(YamlMap& root, Config& config) {
   readImpersonation(root.map("impersonation"), config.impersonation);
   readEgress(root.map("egress"), config.egress);
   readTooStupid(root.map("too_stupid"), config.too_stupid);
+  readBrands(root.map("brands"), config.brands, config.gateway);
 }
 
 }  // namespace meshgate::config

@@ -233,6 +233,53 @@ struct TooStupidSection {
       "a recipient domain looks like, but is not, a domain you write to; check the address");
 };
 
-struct BrandsSection {};
+// ---- brand accountability (seed 7.2.3.1; gateway/policy/brand_filter.h)
+
+// A brand the organization sends mail for, and protects against imitation.
+struct Brand {
+  std::string name;                    // as people know it ("Example Bank"); UTF-8
+  std::vector<std::string> domains;    // lower-case A-labels; each covers its subdomains
+  std::vector<std::string> addresses;  // lower-case; mail From: these speaks for the brand
+  std::string logo_url;                // optional https:// URL, carried in the assertion
+  std::string organization;            // accountable organization; "" = brands.organization
+};
+
+// A gateway whose Mesh-Brand-Assertion headers are believed on inbound mail.
+struct TrustedGateway {
+  std::string name;      // for logs and the check detail
+  std::string key_file;  // its public signing key (Mesh JSON or PEM), e.g. gateway.key.pub
+};
+
+// The reminder to people who send as a brand (delivered by the milter through
+// quarantine.sendmail; at most once per sender address per interval, counted in the store).
+struct BrandSenderNotice {
+  bool enabled = true;
+  std::chrono::milliseconds interval{86'400'000};
+  std::string from;  // "" = postmaster@<first gateway domain>
+  std::string subject = "You are sending mail on behalf of %b";
+  std::string text =
+      "Your message \"%s\" was sent from %a, an address of %b. Mail from this address carries "
+      "a signed statement that %o is accountable for it: write as %b would, and do not send "
+      "personal or unapproved content from it.\n\nThis reminder is sent at most once a day.";
+};
+
+struct BrandsSection {
+  bool enabled = true;
+  std::string organization;  // accountable organization; "" = the first gateway domain
+  std::vector<Brand> list;
+  std::vector<TrustedGateway> trusted_gateways;
+  // Inbound assertions older than this (by their t=) are not believed.
+  std::chrono::milliseconds max_assertion_age{7 * 86'400'000LL};
+  BrandSenderNotice sender_notice;
+  // Inbound mail that names a brand of `list` (display name, the brand's domain, or a
+  // lookalike of it) without a valid assertion for it.
+  CheckSetting unverified_claim = [] {
+    CheckSetting c;
+    c.action = CheckAction::kTag;
+    c.subject_tag = "[UNVERIFIED BRAND]";
+    c.reject_text = "this message claims to come from a brand but carries no valid brand assertion";
+    return c;
+  }();
+};
 
 }  // namespace meshgate::config

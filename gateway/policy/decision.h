@@ -14,6 +14,8 @@
 //   Value types.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +72,30 @@ struct CheckResult {
   std::string detail;
 };
 
+// A reminder to someone who sent mail as a brand (brand_filter.h); the front-end delivers it.
+struct SenderNotice {
+  std::string to;       // the sender's address
+  std::string from;     // the notice's sender (brands.sender_notice.from or postmaster@...)
+  std::string subject;  // placeholders already filled in
+  std::string text;
+};
+
+// What brand accountability (seed 7.2.3.1) decided for one message.
+struct BrandOutcome {
+  // Outbound: sign a Mesh-Brand-Assertion for this brand ("" = the mail speaks for none).
+  std::string assert_brand;
+  std::string organization;
+  std::string logo_url;
+  std::string address;  // the From: address the brand speaks through
+  // Inbound: the brand a trusted gateway asserted, and that gateway's trust-list name.
+  std::string verified;
+  std::string verified_by;
+  // Inbound: occurrences (1-based, among Mesh-Brand-Assertion fields) that verified; every
+  // other incoming copy is deleted.
+  std::vector<size_t> keep_incoming;
+  std::optional<SenderNotice> notice;
+};
+
 struct Decision {
   Verdict verdict = Verdict::kAccept;
   std::string rule;
@@ -79,6 +105,7 @@ struct Decision {
   std::vector<HeaderEdit> header_edits;
   std::string subject_tag;   // prepended to Subject: when not empty
   std::string hold_reason;   // set with Verdict::kHold
+  BrandOutcome brand;
 
   // Moves the message verdict to `v` if it is more severe than the current one
   // (accept < hold < tempfail < reject; discard only from an explicit rule).

@@ -2,6 +2,7 @@
 #include "gateway/policy/engine.h"
 
 #include "gateway/policy/abuse_filter.h"
+#include "gateway/policy/brand_filter.h"
 #include "gateway/policy/egress_filter.h"
 #include "gateway/policy/impersonation_filter.h"
 #include "gateway/policy/ingress_filter.h"
@@ -24,6 +25,12 @@ DecisionEngine::DecisionEngine(std::shared_ptr<const config::Config> config, Sto
   if (config_->egress.enabled) filters_.push_back(std::make_unique<EgressFilter>(config_));
   if (config_->too_stupid.enabled) {
     filters_.push_back(std::make_unique<TooStupidFilter>(config_, store, clock));
+  }
+  // Last: a message another check refuses gets no brand assertion and no sender notice.
+  if (config_->brands.enabled) {
+    auto brands = std::make_unique<BrandFilter>(config_, store, clock);
+    setup_ = brands->setupStatus();
+    filters_.push_back(std::move(brands));
   }
 }
 

@@ -11,7 +11,7 @@
 // DESCRIPTION
 //   Built once per configuration (a reload builds a new engine and front-ends swap the
 //   shared_ptr), the engine runs its filters in order: abuse limits, ingress control, then the
-//   content checks. A filter's non-OK Status stops the chain and is returned as is: the caller
+//   content checks, brand accountability last. A filter's non-OK Status stops the chain and is returned as is: the caller
 //   maps it through its error table (tempfail by default). Decisions are never errors.
 //
 // THREAD SAFETY
@@ -42,6 +42,10 @@ class DecisionEngine {
   // accepted recipients' RecipientDecisions in so_far.recipients.
   Result<Decision> onMessage(const MessageRequest& req, Decision so_far) const;
 
+  // Why the engine cannot be used as configured (a trusted brand key file that cannot be
+  // read, ...), or OK. Front-ends refuse to start or reload with an engine that is not OK.
+  const Status& setupStatus() const { return setup_; }
+
   const config::Config& config() const { return *config_; }
   std::shared_ptr<const config::Config> configPtr() const { return config_; }
 
@@ -52,6 +56,7 @@ class DecisionEngine {
  private:
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<Filter>> filters_;
+  Status setup_;
 };
 
 }  // namespace meshgate::policy

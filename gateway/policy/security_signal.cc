@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "gateway/mesh/crypto.h"
+#include "gateway/policy/brand_assertion.h"
 #include "gateway/util/encoding.h"
 #include "gateway/util/strings.h"
 
@@ -48,7 +49,9 @@ std::string canonicalTags(const SecuritySignal& s) {
   return out;
 }
 
-std::string headerDigest(const std::vector<std::string>& names, const mail::HeaderList& headers) {
+}  // namespace
+
+std::string boundHeaderDigest(const std::vector<std::string>& names, const mail::HeaderList& headers) {
   std::string data;
   for (const auto& name : names) {
     // Every occurrence, in order: a second From: cannot be slipped past the signal.
@@ -62,8 +65,6 @@ std::string headerDigest(const std::vector<std::string>& names, const mail::Head
   }
   return base64UrlEncode(mesh::sha512(asBytes(data)));
 }
-
-}  // namespace
 
 const std::vector<std::string>& defaultBoundHeaders() {
   static const std::vector<std::string> kHeaders = {"from",     "sender", "reply-to", "to",
@@ -123,6 +124,8 @@ SecuritySignal signalFromDecision(const Decision& decision, std::string gateway,
       s.checks.push_back(c.name);
     }
   }
+  // A brand a trusted gateway asserted (brand_filter.h); names may hold spaces: encoded.
+  s.brand = encodeTagValue(decision.brand.verified);
   return s;
 }
 
@@ -138,7 +141,7 @@ Result<std::string> signSignal(SecuritySignal& signal, const mail::HeaderList& h
       return invalidArgument("check name \"" + c + "\" is not a token");
     }
   }
-  signal.header_digest = headerDigest(signal.bound_headers, headers);
+  signal.header_digest = boundHeaderDigest(signal.bound_headers, headers);
   auto sig = key.sign(asBytes(canonicalTags(signal)));
   if (!sig.ok()) return sig.status();
   signal.signature = base64UrlEncode(*sig);
@@ -221,7 +224,7 @@ Status verifySignal(const SecuritySignal& signal, const mail::HeaderList& header
   if (signal.kid != key.kid()) {
     return dataLoss("signed by key " + signal.kid + ", not by the gateway key " + key.kid());
   }
-  if (headerDigest(signal.bound_headers, headers) != signal.header_digest) {
+  if (boundHeaderDigest(signal.bound_headers, headers) != signal.header_digest) {
     return dataLoss("the message's headers (" + joinList(signal.bound_headers, ", ") +
                     ") changed since the gateway signed them");
   }

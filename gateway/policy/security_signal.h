@@ -13,7 +13,7 @@
 //   The header value is a list of tag=value pairs (the format is specified in
 //   docs/security-signal.md):
 //     v=1; gw=<node>; kid=<key UDF>; t=<unix time>; contact=<status>; checks=<a,b>;
-//     [brand=<name>;] [n=<nonce>; rcpt=<hash:status,...>;] h=<from:to:...>; bh=<digest>; s=<sig>
+//     [brand=<name, percent-encoded>;] [n=<nonce>; rcpt=<hash:status,...>;] h=<from:to:...>; bh=<digest>; s=<sig>
 //   `bh` binds the signal to this message: a SHA-512 over the canonical values of the headers
 //   listed in `h`, so the signal cannot be moved to another message. `s` is an Ed25519/Ed448
 //   signature over the canonical tag list (every tag but s, in order). Senders cannot forge it:
@@ -81,6 +81,10 @@ Result<SecuritySignal> parseSignal(std::string_view header_value);
 // Checks kid, the header digest over `headers` and the signature.
 Status verifySignal(const SecuritySignal& signal, const mail::HeaderList& headers,
                     const mesh::PublicKey& key);
+
+// base64url(SHA-512) over the canonical values of every occurrence of each named header, in
+// order (the bh= of signals and brand assertions).
+std::string boundHeaderDigest(const std::vector<std::string>& names, const mail::HeaderList& headers);
 
 // A header's value in canonical form: unfolded, runs of whitespace as one space, trimmed.
 std::string canonicalHeaderValue(std::string_view value);

@@ -84,6 +84,20 @@ TEST(ContentConfig, ShippedExampleShowsTheBuiltInDefaults) {
   EXPECT_TRUE(sameCheck(t.lookalike_recipient, d.lookalike_recipient));
   EXPECT_EQ(t.lookalike_recipient.max_remembered_domains,
             d.lookalike_recipient.max_remembered_domains);
+
+  const BrandsSection& b = a.brands;
+  const BrandsSection& bd = defaults.brands;
+  EXPECT_EQ(b.enabled, bd.enabled);
+  EXPECT_EQ(b.organization, a.gateway.domains.front());  // "" in the file = the first domain
+  EXPECT_TRUE(b.list.empty());
+  EXPECT_TRUE(b.trusted_gateways.empty());
+  EXPECT_EQ(b.max_assertion_age, bd.max_assertion_age);
+  EXPECT_EQ(b.sender_notice.enabled, bd.sender_notice.enabled);
+  EXPECT_EQ(b.sender_notice.interval, bd.sender_notice.interval);
+  EXPECT_EQ(b.sender_notice.from, bd.sender_notice.from);
+  EXPECT_EQ(b.sender_notice.subject, bd.sender_notice.subject);
+  EXPECT_EQ(b.sender_notice.text, bd.sender_notice.text);
+  EXPECT_TRUE(sameCheck(b.unverified_claim, bd.unverified_claim));
 }
 
 TEST(ContentConfig, DefaultsCoverFourLanguagesAndHoldNothing) {
