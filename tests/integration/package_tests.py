@@ -164,7 +164,7 @@ def build_package(h, binary):
     out = h.path("package")
     started = time.monotonic()
     p = run([os.path.join(SOURCE_DIR, "scripts", "package"), "--build-dir", build_dir,
-             "--output", out], timeout=h.scaled(300))
+             "--output", out, "--fast"], timeout=h.scaled(300))
     deb = p.stdout.strip().splitlines()[-1]
     log("scripts/package --build-dir %s: %s (%.1fs, %d kB)" %
         (build_dir, deb, time.monotonic() - started, os.path.getsize(deb) // 1024))
