@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -82,47 +83,112 @@ bool trusted(int64_t fetched, int64_t now, int64_t max_age) {
 
 }  // namespace
 
+// The file is one line per part so that a login decodes only what it needs: the header line,
+// the service line (revocations and host CAs), and the line of the one account asked about;
+// other accounts' lines are carried verbatim. Each part is compact JSON (no raw line breaks).
+//   MeshgateSshCache 1
+//   S <fetched> {"Revoked":[...],"Hosts":[...]}
+//   A <account> <fetched> <exists 0|1> [keys...]
 std::string serializeSshCache(const SshCache& cache) {
-  json revoked = json::array(), hosts = json::array(), accounts = json::object();
+  json revoked = json::array(), hosts = json::array();
   for (const auto& e : cache.revoked) revoked.push_back(entryToJson(e));
   for (const auto& e : cache.hosts) hosts.push_back(entryToJson(e));
+  std::string out = "MeshgateSshCache " + std::to_string(kCacheFormat) + "\n";
+  out += "S " + std::to_string(cache.service_fetched) + " " +
+         json{{"Revoked", revoked}, {"Hosts", hosts}}.dump() + "\n";
+  std::map<std::string, std::string> lines = cache.other_accounts;
   for (const auto& [name, a] : cache.accounts) {
+    if (name.empty() || name.find_first_of(" \t\r\n") != std::string::npos) continue;
     json keys = json::array();
     for (const auto& e : a.keys) keys.push_back(entryToJson(e));
-    accounts[name] = {{"Fetched", a.fetched}, {"Exists", a.exists}, {"Keys", keys}};
+    lines[name] = "A " + name + " " + std::to_string(a.fetched) + " " + (a.exists ? "1" : "0") +
+                  " " + keys.dump();
   }
-  json doc = {{"MeshgateSshCache", kCacheFormat},
-              {"Service", {{"Fetched", cache.service_fetched}, {"Revoked", revoked}, {"Hosts", hosts}}},
-              {"Accounts", accounts}};
-  return doc.dump() + "\n";
+  for (const auto& [name, line] : lines) out += line + "\n";
+  return out;
 }
 
-Result<SshCache> parseSshCache(std::string_view text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) return dataLoss("not JSON");
-  try {
-    if (doc.value("MeshgateSshCache", 0) != kCacheFormat) {
-      return dataLoss("not a meshgate SSH cache (format " + std::to_string(kCacheFormat) + ")");
+namespace {
+
+// Splits off the next space-separated word of `rest`.
+std::string_view nextWord(std::string_view& rest) {
+  auto sp = rest.find(' ');
+  std::string_view word = rest.substr(0, sp);
+  rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
+  return word;
+}
+
+bool parseInt(std::string_view text, int64_t& out) {
+  if (text.empty() || text.size() > 18) return false;
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+Result<SshCache> parseSshCache(std::string_view text, const std::string* only_account) {
+  SshCache cache;
+  size_t pos = 0;
+  int line_no = 0;
+  bool seen_header = false, seen_service = false;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) return dataLoss("truncated (no final line end)");
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    const std::string where = "line " + std::to_string(line_no);
+    if (!seen_header) {
+      if (line != "MeshgateSshCache " + std::to_string(kCacheFormat)) {
+        return dataLoss("not a meshgate SSH cache (format " + std::to_string(kCacheFormat) + ")");
+      }
+      seen_header = true;
+      continue;
     }
-    SshCache cache;
-    const json& service = doc.at("Service");
-    cache.service_fetched = service.value("Fetched", int64_t{0});
-    MESHGATE_ASSIGN_OR_RETURN(cache.revoked, entriesFromJson(service.value("Revoked", json()), "Revoked"));
-    MESHGATE_ASSIGN_OR_RETURN(cache.hosts, entriesFromJson(service.value("Hosts", json()), "Hosts"));
-    for (const auto& [name, a] : doc.at("Accounts").items()) {
+    std::string_view rest = line;
+    std::string_view kind = nextWord(rest);
+    if (kind == "A") {
+      std::string_view name = nextWord(rest);
+      if (name.empty()) return dataLoss(where + ": account line without an account");
+      if (only_account && name != *only_account) {
+        cache.other_accounts[std::string(name)] = std::string(line);
+        continue;
+      }
       SshCache::Account account;
-      account.fetched = a.value("Fetched", int64_t{0});
-      account.exists = a.value("Exists", false);
-      MESHGATE_ASSIGN_OR_RETURN(account.keys, entriesFromJson(a.value("Keys", json()), "Keys"));
-      cache.accounts[name] = std::move(account);
+      if (!parseInt(nextWord(rest), account.fetched)) return dataLoss(where + ": bad time");
+      std::string_view exists = nextWord(rest);
+      if (exists != "0" && exists != "1") return dataLoss(where + ": malformed account line");
+      account.exists = exists == "1";
+      json keys = json::parse(rest, nullptr, false);
+      if (keys.is_discarded()) return dataLoss(where + ": keys are not JSON");
+      MESHGATE_ASSIGN_OR_RETURN(account.keys, entriesFromJson(keys, "Keys"));
+      cache.accounts[std::string(name)] = std::move(account);
+    } else if (kind == "S") {
+      if (!parseInt(nextWord(rest), cache.service_fetched)) return dataLoss(where + ": bad time");
+      json service = json::parse(rest, nullptr, false);
+      if (service.is_discarded() || !service.is_object()) {
+        return dataLoss(where + ": service lists are not JSON");
+      }
+      MESHGATE_ASSIGN_OR_RETURN(cache.revoked,
+                                entriesFromJson(service.value("Revoked", json()), "Revoked"));
+      MESHGATE_ASSIGN_OR_RETURN(cache.hosts, entriesFromJson(service.value("Hosts", json()), "Hosts"));
+      seen_service = true;
+    } else {
+      return dataLoss(where + ": unknown line");
     }
-    return cache;
-  } catch (const json::exception& e) {
-    return dataLoss(std::string("malformed: ") + e.what());
   }
+  if (!seen_header) return dataLoss("empty");
+  // Without the service line there is no revocation list: nothing may be trusted.
+  if (!seen_service) return dataLoss("no revocation list");
+  return cache;
 }
 
-Result<SshCache> readSshCacheFile(const std::string& path) {
+Result<SshCache> readSshCacheFile(const std::string& path, const std::string* only_account) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     if (errno == ENOENT) return notFound(path + ": no SSH cache yet");
@@ -130,7 +196,7 @@ Result<SshCache> readSshCacheFile(const std::string& path) {
   }
   std::stringstream buf;
   buf << in.rdbuf();
-  auto cache = parseSshCache(buf.str());
+  auto cache = parseSshCache(buf.str(), only_account);
   if (!cache.ok()) {
     return cache.status().withContext(path + " (remove it; the next lookup that reaches the "
                                               "store rewrites it)");
@@ -288,7 +354,7 @@ Result<SshView> SshKeySource::forAccount(const std::string& account) {
   const int64_t now = now_();
   const int64_t refresh = config_.cache_refresh.count() / 1000;
   SshView view;
-  auto cached = readSshCacheFile(config_.cache_file);
+  auto cached = readSshCacheFile(config_.cache_file, &account);
   if (cached.ok()) {
     view.cache = std::move(cached).value();
   } else if (cached.status().code() != StatusCode::kNotFound) {
@@ -314,7 +380,7 @@ Result<SshView> SshKeySource::forAccount(const std::string& account) {
     if (!store.ok()) {
       st = store.status();
     } else {
-      SshCache updated = view.cache;
+      SshCache updated = view.cache;  // other accounts' lines are carried as they are
       st = refreshServiceLists(**store, updated, now);
       if (st.ok() && !account.empty()) st = refreshAccount(**store, updated, account, now);
       if (st.ok()) view.cache = std::move(updated);

@@ -59,14 +59,20 @@ struct SshCache {
   std::vector<SshKeyEntry> revoked;
   std::vector<SshKeyEntry> hosts;
   std::map<std::string, Account> accounts;
+  // Accounts read but not decoded (parseSshCache with only_account): their lines, verbatim.
+  std::map<std::string, std::string> other_accounts;
 
   friend bool operator==(const SshCache&, const SshCache&) = default;
 };
 
+// The cache file: a header line, one line for the service-wide lists, one line per account,
+// so a login decodes only the account it asks about (only_account; the other accounts' lines
+// are kept verbatim in other_accounts and written back unchanged).
 std::string serializeSshCache(const SshCache& cache);
-Result<SshCache> parseSshCache(std::string_view text);
+Result<SshCache> parseSshCache(std::string_view text, const std::string* only_account = nullptr);
 // kNotFound when the file does not exist; other errors name the file.
-Result<SshCache> readSshCacheFile(const std::string& path);
+Result<SshCache> readSshCacheFile(const std::string& path,
+                                  const std::string* only_account = nullptr);
 // Temporary file in the same folder, fsync, rename over `path`, mode 0640; when run as root
 // the file gets the folder's owner and group (the gateway user's data_dir).
 Status writeSshCacheFile(const std::string& path, const SshCache& cache);

@@ -20,7 +20,6 @@
 #   The store and keys are made with the real CLI (account create, ssh allow, ssh refresh).
 #   Prints a Markdown section (median, p95, max in ms and the ratio of medians to the
 #   baseline); --record appends it to bench/RESULTS.md.
-import json
 import os
 import platform
 import shutil
@@ -56,7 +55,7 @@ store:
   sqlite:
     path: {work}/var/meshgate.db
 ssh:
-  cache_file: {cache_file or work + "/var/ssh-cache.json"}
+  cache_file: {cache_file or work + "/var/ssh.cache"}
   cache_refresh: {refresh}
   users:
     root: alice@example.com
@@ -98,16 +97,15 @@ def main():
             f.write(lines)
         baseline = ["cat", work + "/authorized_keys"]
 
-        small_cache = work + "/var/ssh-cache.json"
+        small_cache = work + "/var/ssh.cache"
         with open(small_cache) as f:
-            doc = json.load(f)
-        big = json.loads(json.dumps(doc))
-        template = doc["Accounts"]["bob@example.com"]
-        for i in range(5000):
-            big["Accounts"]["user%05d@example.com" % i] = template
-        big_path = work + "/big-cache.json"
+            lines = f.read().splitlines()
+        bob = next(l for l in lines if l.startswith("A bob@example.com "))
+        big = lines + [bob.replace("bob@example.com", "user%05d@example.com" % i, 1)
+                       for i in range(5000)]
+        big_path = work + "/big.cache"
         with open(big_path, "w") as f:
-            json.dump(big, f)
+            f.write("\n".join(big) + "\n")
         big_conf = work + "/big.yaml"
         write_config(big_conf, work, "1h", cache_file=big_path)
 
@@ -117,7 +115,7 @@ def main():
         for d in (down, up):
             os.makedirs(d + "/var")
             shutil.copy(work + "/var/meshgate.db", d + "/var/meshgate.db")
-            shutil.copy(small_cache, d + "/var/ssh-cache.json")
+            shutil.copy(small_cache, d + "/var/ssh.cache")
             write_config(d + "/meshgate.yaml", d, "0s")
         os.rename(down + "/var/meshgate.db", down + "/var/meshgate.db.away")
         os.mkdir(down + "/var/meshgate.db")

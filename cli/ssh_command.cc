@@ -91,7 +91,7 @@ Status recordAdminAction(Store& store, const config::Config& c, const std::strin
 // ssh.cache_refresh. Not fatal: the change is in the store either way.
 void updateCache(const std::string& cmd, AdminContext& ctx, const std::string& account) {
   adapters::SshCache cache;
-  auto cached = adapters::readSshCacheFile(ctx.config->ssh.cache_file);
+  auto cached = adapters::readSshCacheFile(ctx.config->ssh.cache_file, &account);
   if (cached.ok()) cache = std::move(cached).value();
   const int64_t now = nowSeconds();
   Status st = adapters::refreshServiceLists(*ctx.store, cache, now);

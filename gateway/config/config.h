@@ -211,7 +211,7 @@ struct ResolverSection {
 // The SSH adapter (`meshgate ssh authorized-keys` for sshd's AuthorizedKeysCommand): which
 // account a local login stands for and how long its local cache may answer alone.
 struct SshSection {
-  std::string cache_file;        // "" = <gateway.data_dir>/ssh-cache.json
+  std::string cache_file;        // "" = <gateway.data_dir>/ssh.cache
   Millis cache_refresh{300000};  // younger than this: answered from the cache alone
   Millis cache_max_age{86400000};  // older than this: not trusted, nothing is printed
   Millis store_timeout{25};      // budget for asking the store when the cache is stale

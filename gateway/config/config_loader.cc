@@ -445,7 +445,7 @@ void readSsh(YamlMap m, SshSection& s, const GatewaySection& g) {
     m.error("cache_refresh", "must not be longer than cache_max_age");
   }
   m.finish();
-  if (s.cache_file.empty()) s.cache_file = g.data_dir + "/ssh-cache.json";
+  if (s.cache_file.empty()) s.cache_file = g.data_dir + "/ssh.cache";
   s.domain = toLower(s.domain);
   if (s.domain.empty() && !g.domains.empty()) s.domain = g.domains.front();
 }

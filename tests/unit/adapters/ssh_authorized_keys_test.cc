@@ -137,6 +137,29 @@ TEST(SshKnownHosts, CertAuthorityAndRevokedLines) {
   EXPECT_FALSE(knownHostsLines(c, 1000 + 2 * kDay, kDay).ok());
 }
 
+TEST(SshCacheFormat, OnlyTheAccountAskedAboutIsDecodedTheRestKeptVerbatim) {
+  SshCache c = cacheAt(1234);
+  c.accounts["bob@example.com"] = {.fetched = 1000, .exists = true, .keys = {entryFor(kBob)}};
+  const std::string text = serializeSshCache(c);
+  const std::string alice = "alice@example.com";
+  auto part = parseSshCache(text, &alice);
+  ASSERT_TRUE(part.ok()) << part.status().toString();
+  EXPECT_EQ(part->accounts.size(), 1u);
+  EXPECT_EQ(part->accounts.at(alice), c.accounts.at(alice));
+  ASSERT_EQ(part->other_accounts.count("bob@example.com"), 1u);
+  // Written back after a change to alice, bob's line is unchanged.
+  part->accounts[alice].fetched = 2000;
+  auto again = parseSshCache(serializeSshCache(*part));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->accounts.at("bob@example.com"), c.accounts.at("bob@example.com"));
+  EXPECT_EQ(again->accounts.at(alice).fetched, 2000);
+  // A damaged line of another account does not stop alice's answer (and is kept as it is).
+  std::string damaged = text;
+  damaged.replace(damaged.find("A bob@example.com 1000 1 ["), 26, "A bob@example.com 1000 1 {");
+  EXPECT_TRUE(parseSshCache(damaged, &alice).ok());
+  EXPECT_FALSE(parseSshCache(damaged).ok());
+}
+
 TEST(SshCacheFormat, RoundTripsAndRefusesDamage) {
   SshCache c = cacheAt(1234);
   c.revoked.push_back(entryFor(kBob));
@@ -146,7 +169,10 @@ TEST(SshCacheFormat, RoundTripsAndRefusesDamage) {
   // `updated` is kept; fingerprints are carried, not recomputed.
   EXPECT_EQ(*back, c);
   EXPECT_FALSE(parseSshCache("").ok());
-  EXPECT_FALSE(parseSshCache("{\"MeshgateSshCache\":2}").ok());
+  EXPECT_FALSE(parseSshCache("MeshgateSshCache 2\n").ok());
+  EXPECT_FALSE(parseSshCache("MeshgateSshCache 1\n").ok());  // no revocation list
+  std::string whole = serializeSshCache(c);
+  EXPECT_FALSE(parseSshCache(whole.substr(0, whole.size() - 1)).ok());  // cut short
   std::string text = serializeSshCache(c);
   ASSERT_NE(text.find("\"pty\""), std::string::npos);
   text.replace(text.find("\"pty\""), 5, "\"p\\\"\"");  // an option that would end the quote
@@ -161,7 +187,7 @@ class SshCacheSource : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    config_.cache_file = (dir_ / "ssh-cache.json").string();
+    config_.cache_file = (dir_ / "ssh.cache").string();
     config_.cache_refresh = 300s;
     config_.cache_max_age = 86400s;
     config_.domain = "example.com";
