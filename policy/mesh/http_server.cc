@@ -43,6 +43,11 @@ constexpr size_t kRefuserQueue = 64;
 constexpr auto kRefuserTimeout = std::chrono::milliseconds(1000);
 constexpr auto kLingerTime = std::chrono::milliseconds(500);
 constexpr size_t kLingerBytes = 256 * 1024;
+// A body announced too large is still drained (and discarded) up to this much, for at most
+// kLargeLingerTime, so that a client that writes its whole body before reading (Poco's
+// HTTPClientSession, most simple clients) reads the 413 instead of a broken pipe.
+constexpr auto kLargeLingerTime = std::chrono::milliseconds(3000);
+constexpr size_t kMaxLingerBytes = 16 * 1024 * 1024;
 
 Poco::Timespan timespanOf(std::chrono::microseconds d) {
   // Never 0: Poco reads a zero timeout as "wait forever".
@@ -253,7 +258,8 @@ class Connection : public Poco::Net::TCPServerConnection {
   Read readLine(Deadline deadline, std::string& line, bool& too_long);
   // Sends the response; false when the connection must end.
   bool respond(const HttpResponse& r, bool keep_alive, bool http10);
-  void lingeringClose();
+  // `expected`: body bytes the client announced and will still send (0: unknown).
+  void lingeringClose(size_t expected = 0);
   bool serveOne(bool first, const HttpLimits& limits);
 
   HttpServer::Impl& server_;
@@ -342,14 +348,15 @@ bool Connection::respond(const HttpResponse& r, bool keep_alive, bool http10) {
   return sendAll(socket(), serializeResponse(r, keep_alive, http10), server_.limits().request_timeout);
 }
 
-void Connection::lingeringClose() {
+void Connection::lingeringClose(size_t expected) {
   // Half-close and drain what the client is still sending, so that it reads our response
   // rather than a connection reset.
   try {
     if (!server_.tls()) ::shutdown(socket().impl()->sockfd(), SHUT_WR);
-    Deadline until = SteadyClock::now() + kLingerTime;
+    const size_t budget = std::min(std::max(expected, kLingerBytes), kMaxLingerBytes);
+    Deadline until = SteadyClock::now() + (expected > kLingerBytes ? kLargeLingerTime : kLingerTime);
     size_t drained = 0;
-    while (drained < kLingerBytes) {
+    while (drained < budget) {
       buffer_.clear();
       if (fill(until) != Read::kOk) break;
       drained += buffer_.size();
@@ -371,10 +378,10 @@ bool Connection::serveOne(bool first, const HttpLimits& limits) {
     }
     deadline = SteadyClock::now() + limits.request_timeout;
   }
-  auto fail = [&](const Status& st, bool linger) {
+  auto fail = [&](const Status& st, bool linger, size_t expected = 0) {
     HttpResponse r = server_.errorResponse(st);
     respond(r, false, false);
-    if (linger) lingeringClose();
+    if (linger) lingeringClose(expected);
     return false;
   };
 
@@ -447,11 +454,11 @@ bool Connection::serveOne(bool first, const HttpLimits& limits) {
     server_.counters_.bad_requests++;
     return fail(invalidArgument("both Content-Length and Transfer-Encoding"), true);
   }
-  auto tooLarge = [&]() {
+  auto tooLarge = [&](size_t announced) {
     server_.counters_.too_large++;
     return fail(resourceExhausted("the request body is larger than " +
                                   std::to_string(limits.max_body_bytes) + " bytes"),
-                true);
+                true, announced);
   };
   auto timedOut = [&]() {
     server_.counters_.timeouts++;
@@ -470,7 +477,13 @@ bool Connection::serveOne(bool first, const HttpLimits& limits) {
       server_.counters_.bad_requests++;
       return fail(invalidArgument("malformed Content-Length"), true);
     }
-    if (static_cast<uint64_t>(length) > limits.max_body_bytes) return tooLarge();
+    if (static_cast<uint64_t>(length) > limits.max_body_bytes) {
+      return tooLarge(buffer_.size() >= static_cast<uint64_t>(length)
+                          ? 0
+                          : static_cast<size_t>(std::min<int64_t>(
+                                length - static_cast<int64_t>(buffer_.size()),
+                                static_cast<int64_t>(kMaxLingerBytes))));
+    }
   }
   if ((chunked || length > 0) && request.getExpectContinue() && !http10) {
     if (!sendAll(socket(), "HTTP/1.1 100 Continue\r\n\r\n", limits.request_timeout)) return false;
@@ -497,7 +510,7 @@ bool Connection::serveOne(bool first, const HttpLimits& limits) {
       }
       const uint64_t size = std::stoull(size_text, nullptr, 16);
       if (size == 0) break;
-      if (req.body.size() + size > limits.max_body_bytes) return tooLarge();
+      if (req.body.size() + size > limits.max_body_bytes) return tooLarge(0);
       r = readExact(size, deadline, req.body);
       if (r == Read::kTimeout) return timedOut();
       if (r != Read::kOk) return false;

@@ -23,6 +23,9 @@
 //       flood costs it nothing it cannot shed.
 //     - max_body_bytes: a Content-Length over it is refused before any body byte is read
 //       (also before "100 Continue"); a chunked body is counted while it is decoded. -> 413.
+//       The refused body is then read and discarded (at most 16 MiB, 3 s) before the
+//       connection closes, so a client that writes its whole body before reading still reads
+//       the 413 rather than a broken pipe; nothing of it reaches the handler.
 //     - the head is limited to max_header_bytes -> 413.
 //   Requests on a keep-alive connection are served in order (pipelining works: bytes read past
 //   one request are the next's). An idle keep-alive connection is closed after

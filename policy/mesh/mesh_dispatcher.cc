@@ -373,7 +373,13 @@ DispatchResult dispatchBody(const DispatcherEnv& env, const DispatcherSettings& 
   Responder responder(env, now);
   const model::ParseLimits limits{.max_bytes = settings.max_body_bytes, .max_depth = 64};
   auto json = model::parseJsonText(body, limits);
-  if (!json.ok()) return responder.plain(json.status());
+  if (!json.ok()) {
+    // Too deep is malformed input (400); only a body over the size limit is 413.
+    if (json.status().code() == StatusCode::kResourceExhausted && body.size() <= limits.max_bytes) {
+      return responder.plain(invalidArgument(json.status().message()));
+    }
+    return responder.plain(json.status());
+  }
   if (!json->is_object() || json->size() != 1) {
     return responder.plain(invalidArgument(
         "a request is one JSON object wrapped by its type name, e.g. {\"HelloRequest\":{}}"));

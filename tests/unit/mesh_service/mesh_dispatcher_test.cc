@@ -1,0 +1,812 @@
+// The Mesh service's dispatcher, per transaction and per error, against a real SQLite store:
+// what each transaction answers, who may call it, and that a refused request changes nothing
+// (no account, no entry, no audit record, not even its nonce).
+#include <gtest/gtest.h>
+
+#include "gateway/mesh/profile.h"
+#include "gateway/policy/audit_checkpoint.h"
+#include "policy/mesh/status_table.h"
+#include "tests/unit/mesh_service/mesh_test_world.h"
+
+namespace meshgate::meshtest {
+namespace {
+
+using nlohmann::json;
+namespace model = mesh::model;
+
+const json kPortal = "example.com";
+
+json req(const std::string& type, json fields = json::object()) {
+  fields["Portal"] = kPortal;
+  return json{{type, fields}};
+}
+
+// Status of a plain response, checking that the HTTP status mirrors the payload's.
+int plainStatus(const meshsvc::DispatchResult& r) {
+  PlainResponse p = parsePlain(r.body);
+  EXPECT_FALSE(p.type.empty()) << r.body;
+  EXPECT_EQ(p.object.value("Status", -1), r.status) << r.body;
+  return r.status;
+}
+
+class Dispatcher : public ::testing::Test {
+ protected:
+  // Dispatches a signed request and returns the verified response object (tag checked).
+  json signedCall(const json& request, const mesh::PrivateKey& signer, int expect_status,
+                  const std::string& account_meta = "") {
+    const std::string body =
+        world_.signedRequest(request, signer, "", std::nullopt, account_meta);
+    const std::string nonce = world_.lastNonce();
+    meshsvc::DispatchResult r = world_.dispatch(body);
+    EXPECT_EQ(r.status, expect_status) << r.body;
+    auto opened = world_.openSigned(r.body, nonce);
+    EXPECT_TRUE(opened.ok()) << opened.status().toString() << "\n" << r.body;
+    if (!opened.ok()) return json();
+    EXPECT_EQ(opened->size(), 1u);
+    const json& inner = opened->begin().value();
+    EXPECT_EQ(inner.value("Status", -1), expect_status) << *opened;
+    return inner;
+  }
+
+  json plainCall(const json& request, int expect_status, std::string expect_type = "") {
+    meshsvc::DispatchResult r = world_.dispatch(request.dump());
+    EXPECT_EQ(r.status, expect_status) << r.body;
+    PlainResponse p = parsePlain(r.body);
+    EXPECT_EQ(p.object.value("Status", -1), expect_status) << r.body;
+    if (!expect_type.empty()) {
+      EXPECT_EQ(p.type, expect_type) << r.body;
+    }
+    return p.object;
+  }
+
+  bool accountExists(const std::string& a) { return world_.store().getAccount(a).ok(); }
+
+  MeshWorld world_;
+};
+
+// ---- Hello, ValidateAccount --------------------------------------------------------------------
+
+TEST_F(Dispatcher, HelloPlainAnswersVersionAndSignedServiceProfile) {
+  json r = plainCall(json{{"HelloRequest", json::object()}}, 201, "HelloResponse");
+  EXPECT_EQ(r["Version"]["Major"], 3);
+  EXPECT_EQ(r["Version"]["Encodings"][0]["ID"][0], "application/json");
+  EXPECT_EQ(r["Version"]["URI"][0], "https://example.com/.well-known/mmm/");
+  ASSERT_TRUE(r.contains("EnvelopedProfileService")) << r;
+  auto env = mesh::dareFromJson(r["EnvelopedProfileService"]);
+  ASSERT_TRUE(env.ok());
+  mesh::ProfileCheck check;
+  check.now = model::DateTime(std::chrono::seconds(kNow));
+  auto verified = mesh::verifyServiceProfile(*env, check);
+  ASSERT_TRUE(verified.ok()) << verified.status().toString();
+  EXPECT_EQ(r["StatusDescription"], "OK");
+}
+
+TEST_F(Dispatcher, HelloSignedByAnyKeyGetsAResponseBoundToItsNonce) {
+  const std::string body = world_.signedRequest(req("HelloRequest"), newSigningKey());
+  const std::string nonce = world_.lastNonce();
+  auto r = world_.dispatch(body);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto env = mesh::parseDareEnvelope(r.body);
+  ASSERT_TRUE(env.ok()) << r.body;
+  // Bound to this request: a client waiting for another nonce refuses it.
+  EXPECT_TRUE(meshsvc::openResponse(*env, world_.serviceKey().publicKey(), nonce, kNow, 300).ok());
+  auto other = meshsvc::openResponse(*env, world_.serviceKey().publicKey(), meshsvc::newNonce(),
+                                     kNow, 300);
+  EXPECT_EQ(other.status().code(), StatusCode::kDataLoss);
+  // Signed by the service key only: checked against another key it fails.
+  auto forged = meshsvc::openResponse(*env, newSigningKey().publicKey(), nonce, kNow, 300);
+  EXPECT_EQ(forged.status().code(), StatusCode::kDataLoss);
+  // Too old for a client to accept (a response replayed much later).
+  auto stale = meshsvc::openResponse(*env, world_.serviceKey().publicKey(), nonce, kNow + 3600, 300);
+  EXPECT_EQ(stale.status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(Dispatcher, ValidateAccountJudgesNames) {
+  world_.addAccount("taken@example.com");
+  struct Case {
+    std::string account;
+    bool valid;
+  } cases[] = {{"alice@example.com", true},  {"Alice.B@Example.com", true},
+               {"taken@example.com", false}, {"bad name@example.com", false},
+               {"a..b@example.com", false},  {"bob@elsewhere.net", false},
+               {"bob+tag@example.com", false}};
+  for (const auto& c : cases) {
+    json r = plainCall(json{{"ValidateRequest", {{"Account", c.account}}}}, 201,
+                       "ValidateResponse");
+    EXPECT_EQ(r.value("Valid", !c.valid), c.valid) << c.account << " " << r;
+    if (!c.valid) {
+      EXPECT_TRUE(r.contains("Reason")) << c.account;
+    }
+  }
+  plainCall(json{{"ValidateRequest", json::object()}}, 400, "ValidateResponse");
+}
+
+// ---- CreateAccount, DeleteAccount -------------------------------------------------------------
+
+TEST_F(Dispatcher, CreateAccountOnlyByAnAdministrator) {
+  const int64_t audit_before = world_.auditCount();
+  // Unsigned: 401, nothing written.
+  plainCall(json{{"CreateRequest", {{"Account", "new@example.com"}}}}, 401, "CreateResponse");
+  // Signed by a key that is no administrator (here: an account's own key): 401.
+  AccountKeys alice = world_.addAccount("alice@example.com");
+  signedCall(req("CreateRequest", {{"Account", "new@example.com"}}), alice.authentication, 401);
+  signedCall(req("CreateRequest", {{"Account", "new@example.com"}}), newSigningKey(), 401);
+  EXPECT_FALSE(accountExists("new@example.com"));
+  EXPECT_EQ(world_.auditCount(), audit_before);
+
+  signedCall(req("CreateRequest", {{"Account", "New@Example.com"}}), world_.adminKey(), 201);
+  EXPECT_TRUE(accountExists("new@example.com"));
+  EXPECT_EQ(world_.auditCount(), audit_before + 1);
+  auto audit = world_.store().readAudit(1, 100);
+  ASSERT_TRUE(audit.ok());
+  EXPECT_EQ(audit->back().action, "create-account");
+  EXPECT_EQ(audit->back().recipients, "new@example.com");
+  EXPECT_EQ(audit->back().sender, "admin:" + world_.adminKey().kid());
+
+  signedCall(req("CreateRequest", {{"Account", "new@example.com"}}), world_.adminKey(), 409);
+  signedCall(req("CreateRequest", {{"Account", "no way@example.com"}}), world_.adminKey(), 400);
+  signedCall(req("CreateRequest", {{"Account", "x@not-ours.example"}}), world_.adminKey(), 400);
+  signedCall(req("CreateRequest"), world_.adminKey(), 400);
+  EXPECT_EQ(world_.auditCount(), audit_before + 1);
+}
+
+TEST_F(Dispatcher, DeleteAccountByItsOwnKeyOrAnAdministrator) {
+  AccountKeys alice = world_.addAccount("alice@example.com");
+  AccountKeys bob = world_.addAccount("bob@example.com");
+  // A stranger, or another account's key: 401 and alice stays.
+  signedCall(req("DeleteRequest", {{"Account", "alice@example.com"}}), newSigningKey(), 401);
+  signedCall(req("DeleteRequest", {{"Account", "alice@example.com"}}), bob.authentication, 401);
+  plainCall(json{{"DeleteRequest", {{"Account", "alice@example.com"}}}}, 401);
+  EXPECT_TRUE(accountExists("alice@example.com"));
+  // A stranger learns nothing about accounts that do not exist: 401 as well.
+  signedCall(req("DeleteRequest", {{"Account", "ghost@example.com"}}), newSigningKey(), 401);
+
+  signedCall(req("DeleteRequest", {{"Account", "alice@example.com"}}), alice.authentication, 201);
+  EXPECT_FALSE(accountExists("alice@example.com"));
+  signedCall(req("DeleteRequest", {{"Account", "bob@example.com"}}), world_.adminKey(), 201);
+  EXPECT_FALSE(accountExists("bob@example.com"));
+  signedCall(req("DeleteRequest", {{"Account", "ghost@example.com"}}), world_.adminKey(), 404);
+}
+
+// ---- Get ----------------------------------------------------------------------------------------
+
+TEST_F(Dispatcher, GetByAccountReturnsTheVerifiableProfileWithoutCredentials) {
+  AccountKeys alice = world_.addAccount("alice@example.com");
+  json r = plainCall(json{{"GetRequest", {{"Account", "Alice@example.com"}}}}, 201, "GetResponse");
+  ASSERT_EQ(r["DataItems"].size(), 1u) << r;
+  EXPECT_EQ(r["DataItems"][0]["Key"], "alice@example.com");
+  auto env = mesh::dareFromJson(r["DataItems"][0]["Envelope"]);
+  ASSERT_TRUE(env.ok());
+  // As another domain's resolver checks it: with the service profile it carries.
+  mesh::ProfileCheck check;
+  check.now = model::DateTime(std::chrono::seconds(kNow));
+  check.expected_udf = alice.profile_udf;
+  auto verified = mesh::verifyAccountProfileWithEmbeddedService(*env, check);
+  ASSERT_TRUE(verified.ok()) << verified.status().toString();
+  EXPECT_EQ(verified->udf, alice.profile_udf);
+  EXPECT_TRUE(mesh::checkListsAddress(verified->profile, "alice@example.com").ok());
+
+  plainCall(json{{"GetRequest", {{"Account", "nobody@example.com"}}}}, 404, "GetResponse");
+  plainCall(json{{"GetRequest", {{"Account", "bob@elsewhere.net"}}}}, 404, "GetResponse");
+  plainCall(json{{"GetRequest", {{"Account", "not an address"}}}}, 400, "GetResponse");
+  plainCall(json{{"GetRequest", json::object()}}, 400, "GetResponse");
+}
+
+TEST_F(Dispatcher, GetByIdentifierFindsProfilesAndPublications) {
+  AccountKeys alice = world_.addAccount("alice@example.com");
+  json r = plainCall(json{{"GetRequest", {{"Identifier", alice.profile_udf}}}}, 201);
+  ASSERT_EQ(r["DataItems"].size(), 1u) << r;
+  EXPECT_EQ(r["DataItems"][0]["Key"], "alice@example.com");
+  // Lower case, without dashes: the same fingerprint.
+  std::string loose;
+  for (char c : alice.profile_udf) {
+    if (c != '-') loose += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  r = plainCall(json{{"GetRequest", {{"Identifier", loose}}}}, 201);
+  EXPECT_EQ(r["DataItems"].size(), 1u);
+
+  signedCall(req("PublishRequest",
+                 {{"Entry", {{"Key", "service-note"}, {"Data", base64UrlEncode(asBytes("hi"))}}}}),
+             world_.adminKey(), 201);
+  r = plainCall(json{{"GetRequest", {{"Identifier", "service-note"}}}}, 201);
+  ASSERT_EQ(r["DataItems"].size(), 1u) << r;
+  EXPECT_EQ(r["DataItems"][0]["Data"], base64UrlEncode(asBytes("hi")));
+  plainCall(json{{"GetRequest", {{"Identifier", "MBQX-NONE-XXXX-XXXX"}}}}, 404);
+  plainCall(json{{"GetRequest", {{"Identifier", "has space"}}}}, 400);
+}
+
+class GetCatalog : public Dispatcher {
+ protected:
+  void SetUp() override {
+    alice_ = world_.addAccount("alice@example.com");
+    // 25 entries, one per 10 s, data "entry-NN".
+    for (int i = 0; i < 25; ++i) {
+      CatalogEntry e;
+      e.account = "alice@example.com";
+      e.catalog = "applications";
+      e.key = "k" + std::to_string(100 + i);
+      e.data = "{\"n\":" + std::to_string(i) + "}";
+      e.updated = kNow + 10 * i;
+      ASSERT_TRUE(world_.store().putEntry(e, std::nullopt).ok());
+    }
+  }
+  json get(json constraints, int status = 201, const std::string& key = "") {
+    json kv = json::array({{{"Key", "Catalog"}, {"Value", "applications"}}});
+    if (!key.empty()) kv.push_back({{"Key", "Key"}, {"Value", key}});
+    json fields = {{"Account", "alice@example.com"}, {"KeyValues", kv}};
+    if (!constraints.is_null()) fields["SearchConstraints"] = constraints;
+    return signedCall(req("GetRequest", fields), alice_->authentication, status);
+  }
+  static std::vector<std::string> keys(const json& r) {
+    std::vector<std::string> out;
+    for (const auto& item : r.value("DataItems", json::array())) out.push_back(item["Key"]);
+    return out;
+  }
+  std::optional<AccountKeys> alice_;
+};
+
+TEST_F(GetCatalog, PagesWithMaxEntriesAndPageKey) {
+  json p1 = get({{"MaxEntries", 10}});
+  ASSERT_EQ(keys(p1).size(), 10u) << p1;
+  EXPECT_EQ(keys(p1).front(), "k100");
+  ASSERT_TRUE(p1.contains("PageKey"));
+  json p2 = get({{"MaxEntries", 10}, {"PageKey", p1["PageKey"]}});
+  ASSERT_EQ(keys(p2).size(), 10u);
+  EXPECT_EQ(keys(p2).front(), "k110");
+  json p3 = get({{"MaxEntries", 10}, {"PageKey", p2["PageKey"]}});
+  ASSERT_EQ(keys(p3).size(), 5u);
+  EXPECT_EQ(keys(p3).back(), "k124");
+  EXPECT_FALSE(p3.contains("PageKey"));
+  // Every entry's data comes back intact.
+  EXPECT_EQ(p1["DataItems"][3]["Data"], base64UrlEncode(asBytes("{\"n\":3}")));
+}
+
+TEST_F(GetCatalog, TimeWindowIsKeptAcrossPages) {
+  // [kNow+50, kNow+150): entries 5..14.
+  json p1 = get({{"NotBefore", "2026-01-01T00:00:50Z"},
+                 {"Before", "2026-01-01T00:02:30Z"},
+                 {"MaxEntries", 4}});
+  EXPECT_EQ(keys(p1), (std::vector<std::string>{"k105", "k106", "k107", "k108"}));
+  std::vector<std::string> all = keys(p1);
+  json page = p1;
+  for (int i = 0; i < 5 && page.contains("PageKey"); ++i) {
+    // With a page key the other constraints are ignored (seed 3.4.2): the window carries on.
+    page = get({{"MaxEntries", 4}, {"PageKey", page["PageKey"]}});
+    for (const auto& k : keys(page)) all.push_back(k);
+  }
+  ASSERT_EQ(all.size(), 10u);
+  EXPECT_EQ(all.back(), "k114");
+}
+
+TEST_F(GetCatalog, MaxBytesAndKeyLookup) {
+  json small = get({{"MaxBytes", 10}});
+  EXPECT_GE(keys(small).size(), 1u);
+  EXPECT_LT(keys(small).size(), 25u);
+  EXPECT_TRUE(small.contains("PageKey"));
+  json one = get(nullptr, 201, "k107");
+  EXPECT_EQ(keys(one), std::vector<std::string>{"k107"});
+  get(nullptr, 404, "k999");
+}
+
+TEST_F(GetCatalog, RefusesBadConstraintsAndStrangers) {
+  get({{"MaxEntries", 0}}, 400);
+  get({{"MaxBytes", -1}}, 400);
+  get({{"PageKey", "!!not base64!!"}}, 400);
+  get({{"PageKey", base64UrlEncode(asBytes("{\"x\":1}"))}}, 400);
+  json fields = {{"Account", "alice@example.com"},
+                 {"KeyValues", json::array({{{"Key", "Catalog"}, {"Value", "applications"}}})}};
+  // Unsigned, a stranger, another account: 401.
+  plainCall(json{{"GetRequest", fields}}, 401);
+  signedCall(req("GetRequest", fields), newSigningKey(), 401);
+  AccountKeys bob = world_.addAccount("bob@example.com");
+  signedCall(req("GetRequest", fields), bob.authentication, 401);
+  // The administrator may read it.
+  EXPECT_EQ(keys(signedCall(req("GetRequest", fields), world_.adminKey(), 201)).size(), 25u);
+  // Unknown selector keys and malformed catalog names.
+  json bad = fields;
+  bad["KeyValues"] = json::array({{{"Key", "Colour"}, {"Value", "red"}}});
+  signedCall(req("GetRequest", bad), alice_->authentication, 400);
+  bad["KeyValues"] = json::array({{{"Key", "Catalog"}, {"Value", "../etc"}}});
+  signedCall(req("GetRequest", bad), alice_->authentication, 400);
+}
+
+// ---- Publish -------------------------------------------------------------------------------------
+
+TEST_F(Dispatcher, PublishByAnAccountIsItsOwnKey) {
+  AccountKeys alice = world_.addAccount("alice@example.com");
+  AccountKeys bob = world_.addAccount("bob@example.com");
+  json entry = {{"Entry", {{"Key", "alice-card"}, {"Data", base64UrlEncode(asBytes("card"))}}}};
+  // No account named in the metadata and no administrator: 401.
+  signedCall(req("PublishRequest", entry), alice.authentication, 401);
+  // Names alice but signed by bob: 401.
+  signedCall(req("PublishRequest", entry), bob.authentication, 401, "alice@example.com");
+  plainCall(json{{"PublishRequest", entry}}, 401);
+  plainCall(json{{"GetRequest", {{"Identifier", "alice-card"}}}}, 404);
+
+  signedCall(req("PublishRequest", entry), alice.authentication, 201, "alice@example.com");
+  plainCall(json{{"GetRequest", {{"Identifier", "alice-card"}}}}, 201);
+  // Bob cannot take over alice's key; alice may replace it; the administrator may too.
+  json other = {{"Entry", {{"Key", "alice-card"}, {"Data", base64UrlEncode(asBytes("bob"))}}}};
+  signedCall(req("PublishRequest", other), bob.authentication, 409, "bob@example.com");
+  signedCall(req("PublishRequest", entry), alice.authentication, 201, "alice@example.com");
+  signedCall(req("PublishRequest", other), world_.adminKey(), 201);
+  // Malformed entries.
+  signedCall(req("PublishRequest"), world_.adminKey(), 400);
+  signedCall(req("PublishRequest", {{"Entry", {{"Key", "x"}}}}), world_.adminKey(), 400);
+  signedCall(req("PublishRequest", {{"Entry", {{"Data", "AA"}}}}), world_.adminKey(), 400);
+}
+
+// ---- Status, Transfer ----------------------------------------------------------------------------
+
+TEST_F(Dispatcher, StatusReturnsTheLastSignedCheckpoint) {
+  // Empty log: nothing to report but success.
+  json r = plainCall(json{{"StatusRequest", json::object()}}, 201, "StatusResponse");
+  EXPECT_FALSE(r.contains("CheckpointValue"));
+  EXPECT_FALSE(r.contains("LastWriteTime"));
+
+  world_.clock().set(kNow + 60);
+  signedCall(req("CreateRequest", {{"Account", "a1@example.com"}}), world_.adminKey(), 201);
+  auto head = world_.store().readAudit(1, 10);
+  ASSERT_TRUE(head.ok() && !head->empty());
+  auto checkpoint = policy::makeAuditCheckpoint(head->back(), kNow + 120, "test-node",
+                                                world_.serviceKey());
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status().toString();
+  ASSERT_TRUE(world_.store().putCheckpoint(*checkpoint).ok());
+  world_.clock().set(kNow + 180);
+  signedCall(req("CreateRequest", {{"Account", "a2@example.com"}}), world_.adminKey(), 201);
+
+  r = plainCall(json{{"StatusRequest", json::object()}}, 201, "StatusResponse");
+  EXPECT_EQ(r["LastWriteTime"], "2026-01-01T00:03:00Z");
+  EXPECT_EQ(r["LastCheckpointTime"], "2026-01-01T00:02:00Z");
+  EXPECT_EQ(r["NextCheckpointTime"], "2026-01-01T01:02:00Z");  // + audit.checkpoint_interval 1h
+  ASSERT_TRUE(r["CheckpointValue"].is_string());
+  // The value is the checkpoint itself: anyone with the service key can check it.
+  AuditCheckpoint returned = *checkpoint;
+  returned.signature = r["CheckpointValue"].get<std::string>();
+  EXPECT_TRUE(policy::verifyAuditCheckpoint(returned, world_.serviceKey().publicKey()).ok());
+  // Signed, it is answered signed.
+  json s = signedCall(req("StatusRequest"), newSigningKey(), 201);
+  EXPECT_EQ(s["CheckpointValue"], r["CheckpointValue"]);
+}
+
+TEST_F(Dispatcher, TransferOnlyForAdministratorsAndPaged) {
+  for (int i = 0; i < 7; ++i) {
+    world_.clock().set(kNow + i);
+    signedCall(req("CreateRequest", {{"Account", "t" + std::to_string(i) + "@example.com"}}),
+               world_.adminKey(), 201);
+  }
+  plainCall(json{{"TransferRequest", json::object()}}, 401, "TransferResponse");
+  AccountKeys alice = world_.addAccount("alice@example.com");
+  signedCall(req("TransferRequest"), alice.authentication, 401);
+  signedCall(req("TransferRequest"), alice.offline, 401);
+
+  json p1 = signedCall(req("TransferRequest", {{"SearchConstraints", {{"MaxEntries", 3}}}}),
+                       world_.adminKey(), 201);
+  ASSERT_EQ(p1["DataItems"].size(), 3u) << p1;
+  ASSERT_TRUE(p1.contains("PageKey"));
+  EXPECT_EQ(p1["DataItems"][0]["Key"], "1");
+  auto record = json::parse(toString(*base64UrlDecode(p1["DataItems"][0]["Data"].get<std::string>())));
+  EXPECT_EQ(record["Action"], "create-account");
+  EXPECT_EQ(record["Recipients"], "t0@example.com");
+  EXPECT_EQ(record["Hash"].get<std::string>().size(), 128u);
+  std::vector<std::string> seen;
+  json page = p1;
+  for (const auto& i : page["DataItems"]) seen.push_back(i["Key"]);
+  while (page.contains("PageKey")) {
+    page = signedCall(req("TransferRequest", {{"SearchConstraints",
+                                               {{"MaxEntries", 3}, {"PageKey", page["PageKey"]}}}}),
+                      world_.adminKey(), 201);
+    for (const auto& i : page["DataItems"]) seen.push_back(i["Key"]);
+  }
+  // 7 creates plus 2 Transfers are not changes: exactly the 7 records, in order, once each.
+  EXPECT_EQ(seen, (std::vector<std::string>{"1", "2", "3", "4", "5", "6", "7"}));
+  // A time window: the records of seconds 2..4.
+  json w = signedCall(req("TransferRequest",
+                          {{"SearchConstraints", {{"NotBefore", "2026-01-01T00:00:02Z"},
+                                                  {"Before", "2026-01-01T00:00:05Z"}}}}),
+                      world_.adminKey(), 201);
+  EXPECT_EQ(w["DataItems"].size(), 3u) << w;
+  signedCall(req("TransferRequest", {{"SearchConstraints", {{"PageKey", "abc"}}}}),
+             world_.adminKey(), 400);
+}
+
+// ---- Connect -------------------------------------------------------------------------------------
+
+TEST_F(Dispatcher, DeviceConnectionFromStartToAuthorizedRequests) {
+  AccountKeys alice = world_.addAccount("alice@example.com");
+  mesh::PrivateKey device = newSigningKey();
+  const std::string request_id = "NCON-0001-REQUEST";
+  json rc = {{"RequestConnection",
+              {{"MessageID", request_id}, {"AccountAddress", "alice@example.com"}}}};
+  std::vector<mesh::PrivateKey> dev{device};
+  auto signed_rc = mesh::sealAssertionJson(rc.dump(), dev);
+  ASSERT_TRUE(signed_rc.ok());
+  json start = req("ConnectStartRequest", {{"AccountID", "alice@example.com"},
+                                           {"SignedRequest", mesh::dareToJson(*signed_rc)}});
+  // The request envelope must be signed by the same key as the RequestConnection.
+  signedCall(start, newSigningKey(), 401);
+  plainCall(start, 401);
+  signedCall(start, device, 201);
+  signedCall(start, device, 201);  // the same request again: still one pending entry
+
+  json status = req("ConnectStatusRequest",
+                    {{"AccountID", "alice@example.com"}, {"DeviceID", device.kid()}});
+  json s1 = signedCall(status, device, 201);
+  EXPECT_FALSE(s1.contains("Result")) << s1;  // pending
+  signedCall(status, newSigningKey(), 401);   // someone else asking about this device
+
+  json pending = req("ConnectPendingRequest", {{"AccountID", "alice@example.com"}});
+  signedCall(pending, device, 401);  // the device is not the account (yet)
+  json p = signedCall(pending, alice.authentication, 201);
+  ASSERT_EQ(p["Pending"].size(), 1u) << p;
+
+  // A device key may not yet read the account's catalogs.
+  json read = req("GetRequest",
+                  {{"Account", "alice@example.com"},
+                   {"KeyValues", json::array({{{"Key", "Catalog"}, {"Value", "contacts"}}})}});
+  signedCall(read, device, 401);
+
+  json respond = {{"RespondConnection",
+                   {{"MessageID", "NRES-0001-RESPONSE"},
+                    {"Result", "Accept"},
+                    {"References", json::array({{{"MessageID", request_id}}})},
+                    {"CatalogedDevice", {{"UDF", device.kid()}}}}}};
+  // Signed by a key that is not an administration key of the profile: 403.
+  std::vector<mesh::PrivateKey> wrong{alice.authentication};
+  auto wrong_result = mesh::sealAssertionJson(respond.dump(), wrong);
+  ASSERT_TRUE(wrong_result.ok());
+  signedCall(req("ConnectCompleteRequest", {{"AccountID", "alice@example.com"},
+                                            {"Result", mesh::dareToJson(*wrong_result)}}),
+             alice.authentication, 403);
+  signedCall(read, device, 401);
+
+  std::vector<mesh::PrivateKey> admin{alice.administration};
+  auto result = mesh::sealAssertionJson(respond.dump(), admin);
+  ASSERT_TRUE(result.ok());
+  json complete = req("ConnectCompleteRequest", {{"AccountID", "alice@example.com"},
+                                                 {"Result", mesh::dareToJson(*result)}});
+  signedCall(complete, newSigningKey(), 401);  // the request itself must come from the account
+  signedCall(complete, alice.authentication, 201);
+
+  json s2 = signedCall(status, device, 201);
+  ASSERT_TRUE(s2.contains("Result")) << s2;
+  EXPECT_EQ(s2["Result"], mesh::dareToJson(*result));
+  EXPECT_EQ(signedCall(pending, alice.authentication, 201)["Pending"].size(), 0u);
+  // Now the device speaks for the account.
+  signedCall(read, device, 201);
+}
+
+TEST_F(Dispatcher, ConnectStartRefusesMalformedRequests) {
+  world_.addAccount("alice@example.com");
+  mesh::PrivateKey device = newSigningKey();
+  std::vector<mesh::PrivateKey> dev{device};
+  auto other_account = mesh::sealAssertionJson(
+      json{{"RequestConnection", {{"MessageID", "NCON-2"}, {"AccountAddress", "bob@example.com"}}}}
+          .dump(),
+      dev);
+  auto no_id = mesh::sealAssertionJson(json{{"RequestConnection", json::object()}}.dump(), dev);
+  ASSERT_TRUE(other_account.ok() && no_id.ok());
+  signedCall(req("ConnectStartRequest", {{"AccountID", "alice@example.com"},
+                                         {"SignedRequest", mesh::dareToJson(*other_account)}}),
+             device, 400);
+  signedCall(req("ConnectStartRequest", {{"AccountID", "alice@example.com"},
+                                         {"SignedRequest", mesh::dareToJson(*no_id)}}),
+             device, 400);
+  signedCall(req("ConnectStartRequest", {{"AccountID", "alice@example.com"}}), device, 400);
+  auto ok = mesh::sealAssertionJson(
+      json{{"RequestConnection", {{"MessageID", "NCON-3"}}}}.dump(), dev);
+  signedCall(req("ConnectStartRequest", {{"AccountID", "ghost@example.com"},
+                                         {"SignedRequest", mesh::dareToJson(*ok)}}),
+             device, 404);
+  auto pending = world_.store().listEntries("alice@example.com", meshsvc::kPendingCatalog, {});
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->items.empty());
+}
+
+// ---- Post and ingress control ------------------------------------------------------------------
+
+class Post : public Dispatcher {
+ protected:
+  json post(const std::string& account, const std::vector<mesh::DareEnvelope>& envelopes,
+            const mesh::PrivateKey& service, int status = 201) {
+    json list = json::array();
+    for (const auto& e : envelopes) list.push_back(mesh::dareToJson(e));
+    return signedCall(req("PostRequest", {{"Account", account}, {"Envelopes", list}}), service,
+                      status);
+  }
+  size_t stored(const std::string& account, std::string_view catalog) {
+    auto page = world_.store().listEntries(account, catalog, {});
+    return page.ok() ? page->items.size() : 999;
+  }
+  mesh::PrivateKey remote_service_ = newSigningKey();
+};
+
+TEST_F(Post, ContactsOnlyAccountRefusesStrangersWithMessageError) {
+  world_.addAccount("alice@example.com", "contacts-only");
+  mesh::PrivateKey stranger = newSigningKey();
+  json r = post("alice@example.com",
+                {makeMessageEnvelope("EAAA-STRANGER-1", "mallory@evil.example", stranger)},
+                remote_service_);
+  EXPECT_TRUE(r.value("Accepted", json::array()).empty()) << r;
+  ASSERT_EQ(r["Rejected"], json::array({"EAAA-STRANGER-1"}));
+  ASSERT_EQ(r["Errors"].size(), 1u);
+  EXPECT_EQ(r["Errors"][0]["ErrorCode"], "ContactRequired");
+  EXPECT_EQ(r["Errors"][0]["Recipient"], "alice@example.com");
+  EXPECT_EQ(r["Errors"][0]["References"][0]["MessageID"], "NAAA-EAAA-STRANGER-1");
+  EXPECT_EQ(stored("alice@example.com", meshsvc::kInboundCatalog), 0u);
+  // The refusal is in the audit log.
+  auto audit = world_.store().readAudit(1, 100);
+  ASSERT_TRUE(audit.ok() && !audit->empty());
+  EXPECT_EQ(audit->back().action, "reject");
+  EXPECT_EQ(audit->back().rule, "ingress.contacts-only");
+}
+
+TEST_F(Post, ContactByMeshIdentityIsAcceptedOnceEvenWhenRetried) {
+  world_.addAccount("alice@example.com", "contacts-only");
+  mesh::PrivateKey friend_key = newSigningKey();
+  world_.addContact("alice@example.com", "udf:" + keyIdentity(friend_key), {"mesh"});
+  auto env = makeMessageEnvelope("EAAA-FRIEND-1", "carol@elsewhere.example", friend_key);
+  json r = post("alice@example.com", {env}, remote_service_);
+  EXPECT_EQ(r["Accepted"], json::array({"EAAA-FRIEND-1"})) << r;
+  EXPECT_TRUE(r.value("Rejected", json::array()).empty());
+  EXPECT_EQ(stored("alice@example.com", meshsvc::kInboundCatalog), 1u);
+  auto entry = world_.store().getEntry("alice@example.com", meshsvc::kInboundCatalog,
+                                       "EAAA-FRIEND-1");
+  ASSERT_TRUE(entry.ok());
+  auto data = json::parse(entry->data);
+  EXPECT_EQ(data["Contact"], "known-contact");
+  EXPECT_EQ(data["Sender"], "");  // the claimed address was not verified, only the key
+  EXPECT_EQ(data["SenderUdf"], keyIdentity(friend_key));
+  // A retry (new request, same envelope) is accepted and not stored twice.
+  r = post("alice@example.com", {env}, remote_service_);
+  EXPECT_EQ(r["Accepted"], json::array({"EAAA-FRIEND-1"}));
+  EXPECT_EQ(stored("alice@example.com", meshsvc::kInboundCatalog), 1u);
+  // Another envelope under the same id is refused, the stored one kept.
+  r = post("alice@example.com",
+           {makeMessageEnvelope("EAAA-FRIEND-1", "carol@elsewhere.example", newSigningKey())},
+           remote_service_);
+  EXPECT_EQ(r["Errors"][0]["ErrorCode"], "DuplicateEnvelopeId");
+}
+
+TEST_F(Post, LocalSenderVerifiedByItsProfileMatchesAnAddressContact) {
+  world_.addAccount("alice@example.com", "contacts-only");
+  AccountKeys bob = world_.addAccount("bob@example.com");
+  world_.addContact("alice@example.com", "bob@example.com");
+  // Bob's own key, claiming bob: verified against his profile, the address contact matches.
+  json r = post("alice@example.com",
+                {makeMessageEnvelope("EAAA-BOB-1", "bob@example.com", bob.authentication),
+                 // Someone else claiming to be bob: not verified, a stranger.
+                 makeMessageEnvelope("EAAA-FAKEBOB", "bob@example.com", newSigningKey())},
+                remote_service_);
+  EXPECT_EQ(r["Accepted"], json::array({"EAAA-BOB-1"})) << r;
+  EXPECT_EQ(r["Rejected"], json::array({"EAAA-FAKEBOB"}));
+  EXPECT_EQ(r["Errors"][0]["ErrorCode"], "ContactRequired");
+}
+
+TEST_F(Post, OpenAccountAcceptsAndQuarantineHolds) {
+  world_.addAccount("open@example.com", "open");
+  world_.addAccount("careful@example.com", "quarantine-unknown");
+  json r = post("open@example.com", {makeMessageEnvelope("EAAA-O1", "x@y.example", newSigningKey())},
+                remote_service_);
+  EXPECT_EQ(r["Accepted"].size(), 1u) << r;
+  EXPECT_EQ(stored("open@example.com", meshsvc::kInboundCatalog), 1u);
+  r = post("careful@example.com", {makeMessageEnvelope("EAAA-Q1", "x@y.example", newSigningKey())},
+           remote_service_);
+  EXPECT_EQ(r["Accepted"].size(), 1u) << r;
+  EXPECT_EQ(stored("careful@example.com", meshsvc::kInboundCatalog), 0u);
+  EXPECT_EQ(stored("careful@example.com", meshsvc::kHeldCatalog), 1u);
+}
+
+TEST_F(Post, RefusesUnsignedRequestsAndBadEnvelopes) {
+  world_.addAccount("alice@example.com", "open");
+  auto good = makeMessageEnvelope("EAAA-G1", "x@y.example", newSigningKey());
+  plainCall(json{{"PostRequest",
+                  {{"Account", "alice@example.com"},
+                   {"Envelopes", json::array({mesh::dareToJson(good)})}}}},
+            401, "PostResponse");
+  auto tampered = good;
+  tampered.header.envelope_id = "EAAA-G2";  // header-bound: the signature no longer holds
+  mesh::DareEnvelope unsigned_env;
+  unsigned_env.header.envelope_id = "EAAA-G3";
+  unsigned_env.payload = toBytes("{\"RequestContact\":{}}");
+  mesh::DareEnvelope no_id = good;
+  no_id.header.envelope_id.reset();
+  json r = post("alice@example.com", {tampered, unsigned_env, no_id}, remote_service_);
+  EXPECT_TRUE(r.value("Accepted", json::array()).empty()) << r;
+  ASSERT_EQ(r["Errors"].size(), 3u) << r;
+  EXPECT_EQ(r["Errors"][0]["ErrorCode"], "BadSignature");
+  EXPECT_EQ(r["Errors"][1]["ErrorCode"], "NotSigned");
+  EXPECT_EQ(r["Errors"][2]["ErrorCode"], "InvalidEnvelope");
+  EXPECT_EQ(stored("alice@example.com", meshsvc::kInboundCatalog), 0u);
+  post("ghost@example.com", {good}, remote_service_, 404);
+  post("alice@example.com", {}, remote_service_, 400);
+}
+
+// ---- authentication and replay (seed 8.1.4, 8.1.5) ----------------------------------------------
+
+TEST_F(Dispatcher, StaleOrFutureTimestampIsRefusedAndChangesNothing) {
+  const std::string create = req("CreateRequest", {{"Account", "late@example.com"}}).dump();
+  for (int64_t skew : {-301, 301, -86400}) {
+    std::string body = world_.signedRequest(json::parse(create), world_.adminKey(), "",
+                                            kNow + skew);
+    auto r = world_.dispatch(body);
+    EXPECT_EQ(r.status, 401) << skew << " " << r.body;
+    auto opened = world_.openSigned(r.body, world_.lastNonce());
+    ASSERT_TRUE(opened.ok()) << r.body;  // the error is signed and bound too
+    EXPECT_NE(opened->begin().value().value("StatusDescription", "").find("window"),
+              std::string::npos);
+  }
+  EXPECT_FALSE(accountExists("late@example.com"));
+  EXPECT_EQ(world_.auditCount(), 0);
+  // Inside the window either way: accepted.
+  std::string body = world_.signedRequest(json::parse(create), world_.adminKey(), "", kNow - 299);
+  EXPECT_EQ(world_.dispatch(body).status, 201);
+}
+
+TEST_F(Dispatcher, ReplayedNonceIsRefusedAndChangesNothing) {
+  AccountKeys alice = world_.addAccount("alice@example.com");
+  std::string body =
+      world_.signedRequest(req("DeleteRequest", {{"Account", "alice@example.com"}}),
+                           alice.authentication);
+  ASSERT_EQ(world_.dispatch(body).status, 201);
+  world_.addAccount("alice@example.com");  // recreated by someone
+  const int64_t audit = world_.auditCount();
+  auto replay = world_.dispatch(body);  // the very same bytes, later
+  EXPECT_EQ(replay.status, 401) << replay.body;
+  EXPECT_TRUE(accountExists("alice@example.com"));
+  EXPECT_EQ(world_.auditCount(), audit);
+  // The same nonce on a new, validly signed request: refused too.
+  std::string again = world_.signedRequest(req("CreateRequest", {{"Account", "z@example.com"}}),
+                                           world_.adminKey(), world_.lastNonce());
+  EXPECT_EQ(world_.dispatch(again).status, 401);
+  EXPECT_FALSE(accountExists("z@example.com"));
+}
+
+TEST_F(Dispatcher, FailedAuthenticationDoesNotSpendTheNonce) {
+  AccountKeys alice = world_.addAccount("alice@example.com");
+  const std::string nonce = meshsvc::newNonce();
+  // A stranger's attempt with some nonce...
+  auto r = world_.dispatch(world_.signedRequest(
+      req("DeleteRequest", {{"Account", "alice@example.com"}}), newSigningKey(), nonce));
+  EXPECT_EQ(r.status, 401);
+  // ...does not burn it for the rightful owner.
+  r = world_.dispatch(world_.signedRequest(req("DeleteRequest", {{"Account", "alice@example.com"}}),
+                                           alice.authentication, nonce));
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
+TEST_F(Dispatcher, TamperedOrMisboundRequestsAre401) {
+  const json create = req("CreateRequest", {{"Account", "t@example.com"}});
+  // Payload changed after signing.
+  {
+    auto env = mesh::parseDareEnvelope(world_.signedRequest(create, world_.adminKey()));
+    ASSERT_TRUE(env.ok());
+    env->payload = toBytes(req("CreateRequest", {{"Account", "evil@example.com"}}).dump());
+    auto r = world_.dispatch(mesh::serializeDareEnvelope(*env));
+    EXPECT_EQ(r.status, 401) << r.body;
+    EXPECT_TRUE(world_.openSigned(r.body, world_.lastNonce()).ok());
+  }
+  // Metadata changed after signing (a fresh nonce spliced in): the header is bound.
+  {
+    auto env = mesh::parseDareEnvelope(world_.signedRequest(create, world_.adminKey()));
+    ASSERT_TRUE(env.ok());
+    auto meta = json::parse(toString(*env->header.content_meta_data));
+    meta["UniqueId"] = meshsvc::newNonce();
+    env->header.content_meta_data = toBytes(meta.dump());
+    EXPECT_EQ(world_.dispatch(mesh::serializeDareEnvelope(*env)).status, 401);
+  }
+  // No Portal, another Portal: signed for another service.
+  {
+    json no_portal = {{"CreateRequest", {{"Account", "t@example.com"}}}};
+    EXPECT_EQ(world_.dispatch(world_.signedRequest(no_portal, world_.adminKey())).status, 401);
+    json other = {{"CreateRequest", {{"Account", "t@example.com"}, {"Portal", "example.net"}}}};
+    EXPECT_EQ(world_.dispatch(world_.signedRequest(other, world_.adminKey())).status, 401);
+  }
+  // MessageType that does not name the payload.
+  {
+    meshsvc::RequestMetadata meta{meshsvc::newNonce(), "HelloRequest", kNow, ""};
+    auto env = meshsvc::sealRequest(create.dump(), meta, world_.adminKey());
+    ASSERT_TRUE(env.ok());
+    EXPECT_EQ(world_.dispatch(mesh::serializeDareEnvelope(*env)).status, 401);
+  }
+  // A nonce too short to be random.
+  {
+    auto env = mesh::parseDareEnvelope(world_.signedRequest(create, world_.adminKey()));
+    auto meta = json::parse(toString(*env->header.content_meta_data));
+    meta["UniqueId"] = "short";
+    env->header.content_meta_data = toBytes(meta.dump());
+    std::vector<mesh::PrivateKey> k{world_.adminKey()};
+    env->trailer.reset();
+    env->header.dig.reset();
+    ASSERT_TRUE(mesh::signDare(*env, k, true, true).ok());
+    EXPECT_EQ(world_.dispatch(mesh::serializeDareEnvelope(*env)).status, 401);
+  }
+  EXPECT_FALSE(accountExists("t@example.com"));
+  EXPECT_FALSE(accountExists("evil@example.com"));
+  EXPECT_EQ(world_.auditCount(), 0);
+}
+
+// ---- bad input ---------------------------------------------------------------------------------
+
+TEST_F(Dispatcher, MalformedBodiesAre400WithAMeshResponse) {
+  const std::string bodies[] = {
+      "",
+      "{",
+      "not json",
+      "[]",
+      "\"HelloRequest\"",
+      "{}",
+      "{\"HelloRequest\":{},\"GetRequest\":{}}",
+      "{\"NoSuchRequest\":{}}",
+      "{\"HelloResponse\":{}}",             // a response is no request
+      "{\"ProfileAccount\":{}}",            // a data type is no request
+      "{\"GetRequest\":{\"Account\":5}}",   // wrong member type
+      "{\"GetRequest\":[]}",
+      "{\"DareEnvelope\":[1,2,3]}",
+      "{\"DareEnvelope\":[{},\"@@@\",{}]}",
+      std::string(200, '[') + std::string(200, ']'),  // deeper than the parser allows
+  };
+  for (const std::string& body : bodies) {
+    auto r = world_.dispatch(body);
+    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+    PlainResponse p = parsePlain(r.body);
+    EXPECT_FALSE(p.type.empty()) << r.body;
+    EXPECT_EQ(p.object.value("Status", -1), 400) << r.body;
+    EXPECT_TRUE(p.object.value("StatusDescription", "").starts_with("Bad request")) << r.body;
+  }
+  // An unknown transaction names itself in the description.
+  auto r = world_.dispatch("{\"NoSuchRequest\":{}}");
+  EXPECT_NE(r.body.find("NoSuchRequest"), std::string::npos) << r.body;
+}
+
+TEST_F(Dispatcher, InvalidUtf8AndHugeNumbersAreRefusedNotCrashed) {
+  const std::string bodies[] = {
+      "{\"GetRequest\":{\"Account\":\"\xff\xfe@example.com\"}}",
+      "{\"GetRequest\":{\"SearchConstraints\":{\"MaxEntries\":1e400}}}",
+      "{\"ValidateRequest\":{\"Account\":\"" + std::string(100000, 'a') + "@example.com\"}}",
+  };
+  for (const std::string& body : bodies) {
+    auto r = world_.dispatch(body);
+    EXPECT_GE(r.status, 201) << r.body;
+    EXPECT_LT(r.status, 500) << r.body;
+    EXPECT_EQ(plainStatus(r), r.status);
+  }
+}
+
+// ---- the status table ----------------------------------------------------------------------------
+
+TEST(StatusTable, EveryCodeMapsToOneMeshStatusAndHttpMirrorsIt) {
+  struct Row {
+    StatusCode code;
+    int status;
+  } rows[] = {{StatusCode::kOk, 201},
+              {StatusCode::kInvalidArgument, 400},
+              {StatusCode::kUnauthenticated, 401},
+              {StatusCode::kPermissionDenied, 403},
+              {StatusCode::kNotFound, 404},
+              {StatusCode::kDeadlineExceeded, 408},
+              {StatusCode::kAlreadyExists, 409},
+              {StatusCode::kFailedPrecondition, 409},
+              {StatusCode::kResourceExhausted, 413},
+              {StatusCode::kDataLoss, 500},
+              {StatusCode::kInternal, 500},
+              {StatusCode::kUnavailable, 503}};
+  for (const auto& row : rows) {
+    EXPECT_EQ(meshsvc::meshStatusFor(row.code).status, row.status);
+  }
+  EXPECT_EQ(meshsvc::meshMethodNotAllowed().status, 405);
+  json body = meshsvc::meshErrorBody(unavailable("store down"));
+  EXPECT_EQ(body["MeshResponse"]["Status"], 503);
+  EXPECT_EQ(body["MeshResponse"]["StatusDescription"], "Service unavailable: store down");
+}
+
+TEST(StatusTable, InternalDetailsAreNotSentToClients) {
+  json body = meshsvc::meshErrorBody(internalError("sqlite: /var/lib/meshgate/store.db: locked"));
+  EXPECT_EQ(body["MeshResponse"]["Status"], 500);
+  EXPECT_EQ(body["MeshResponse"]["StatusDescription"], "Internal error");
+  body = meshsvc::meshErrorBody(dataLoss("row 17 of table accounts is corrupt"));
+  EXPECT_EQ(body["MeshResponse"]["StatusDescription"], "Internal error");
+}
+
+}  // namespace
+}  // namespace meshgate::meshtest
