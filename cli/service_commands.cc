@@ -1,11 +1,14 @@
 // service_commands.cc - `meshgate run|milter|policy|policyd`: load the configuration, open the
 // log, and hand the chosen services to ServiceHost.
 #include <iostream>
+#include <thread>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/exec.h"
 #include "cli/service_host.h"
 #include "gateway/config/config_loader.h"
+#include "gateway/policy/brand_filter.h"
 #include "gateway/util/log.h"
 #include "milter/milter_service.h"
 #include "policy/mesh_service.h"
@@ -70,7 +73,25 @@ int runServices(const Args& args, Which which, const std::string& command,
     host.add(milter::makeMilterService(
         milter::makeMilterContext(
         engine, [runtime] { return runtime->gatewayKey(); }, audit,
-        [runtime](const QuarantineRecord& q) { return runtime->store().putQuarantine(q); })));
+        [runtime](const QuarantineRecord& q) { return runtime->store().putQuarantine(q); },
+        // Brand sender notices go through the local sendmail (quarantine.sendmail), off the
+        // milter's thread: the reply to the MTA never waits for it.
+        [runtime](const policy::SenderNotice& n) -> Status {
+          auto current = runtime->config();
+          if (!current) return unavailable("not started");
+          std::vector<std::string> argv = {current->quarantine.sendmail, "-i", "-f", n.from, "--",
+                                           n.to};
+          std::string message = policy::senderNoticeMessage(n);
+          std::thread([argv = std::move(argv), message = std::move(message), to = n.to] {
+            auto r = execProgram(argv, message, 60000);
+            if (!r.ok() || r->exit_code != 0) {
+              log::warning("milter: brand notice to <%s>: %s failed: %s", log::sanitize(to).c_str(),
+                           argv[0].c_str(),
+                           log::sanitize(r.ok() ? r->err : r.status().message()).c_str());
+            }
+          }).detach();
+          return Status();
+        })));
     any = true;
   }
   if ((which == Which::kAll && cfg.mesh_service.enabled) || which == Which::kPolicy) {

@@ -163,6 +163,7 @@ sfsistat onEom(SMFICTX* ctx) {
         case HeaderChange::Kind::kDelete: rc = smfi_chgheader(ctx, name, c.index, nullptr); break;
         case HeaderChange::Kind::kChange: rc = smfi_chgheader(ctx, name, c.index, value); break;
         case HeaderChange::Kind::kInsert: rc = smfi_insheader(ctx, c.index, name, value); break;
+        case HeaderChange::Kind::kAdd: rc = smfi_addheader(ctx, name, value); break;
       }
       if (rc != MI_SUCCESS) {
         // A forged signal we could not delete must not be delivered: tempfail, the client
@@ -333,8 +334,10 @@ MilterContext makeMilterContext(
     std::function<std::shared_ptr<const policy::DecisionEngine>()> engine,
     std::function<std::shared_ptr<const mesh::PrivateKey>()> key,
     std::function<Status(const AuditRecord&)> audit,
-    std::function<Status(const QuarantineRecord&)> quarantine) {
+    std::function<Status(const QuarantineRecord&)> quarantine,
+    std::function<Status(const policy::SenderNotice&)> notify) {
   MilterContext c;
+  c.notify = std::move(notify);
   c.audit = std::move(audit);
   c.quarantine = std::move(quarantine);
   c.engine = std::move(engine);

@@ -32,6 +32,7 @@ MilterContext makeMilterContext(
     std::function<std::shared_ptr<const policy::DecisionEngine>()> engine,
     std::function<std::shared_ptr<const mesh::PrivateKey>()> key,
     std::function<Status(const AuditRecord&)> audit,
-    std::function<Status(const QuarantineRecord&)> quarantine);
+    std::function<Status(const QuarantineRecord&)> quarantine,
+    std::function<Status(const policy::SenderNotice&)> notify = nullptr);
 
 }  // namespace meshgate::milter

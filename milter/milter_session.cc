@@ -1,13 +1,17 @@
 // milter_session.cc - see milter_session.h.
 #include "milter/milter_session.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "gateway/mail/mime.h"
 #include "gateway/policy/audit_record.h"
+#include "gateway/policy/brand_assertion.h"
+#include "gateway/policy/direction.h"
 #include "gateway/policy/security_signal.h"
 #include "gateway/ports/deadline.h"
 #include "gateway/util/log.h"
+#include "gateway/util/metrics.h"
 #include "gateway/util/strings.h"
 
 namespace meshgate::milter {
@@ -43,6 +47,14 @@ Step stepFor(Verdict verdict, const policy::Reply& reply) {
   return s;
 }
 
+// Time from end-of-message to the reply: the per-message decision latency (bench/RESULTS.md).
+metrics::Histogram& eomLatency() {
+  static metrics::Histogram& h = metrics::histogram(
+      "meshgate_decision_seconds", "Time to decide, by front-end and protocol stage.",
+      {{"frontend", "milter"}, {"stage", "eom"}});
+  return h;
+}
+
 std::string qidOrNoqueue(const std::string& qid) { return qid.empty() ? "NOQUEUE" : log::sanitize(qid); }
 
 }  // namespace
@@ -72,6 +84,10 @@ Step MilterSession::errorStep(config::FailureAction action, const Status& status
 Step MilterSession::fail(const Status& status, const char* stage) {
   config::FailureAction action = config::FailureAction::kTempfail;
   if (msg_.engine) action = msg_.engine->config().milter.on_error;
+  metrics::counter("meshgate_errors_total", "Decisions that failed, by front-end, stage and the action taken.",
+                   {{"frontend", "milter"}, {"stage", stage},
+                    {"action", std::string(config::failureActionName(action))}})
+      .inc();
   log::error("%s: milter: %s: cannot decide: %s; action=%s", qidOrNoqueue(msg_.request.queue_id).c_str(),
              stage, log::sanitize(status.toString()).c_str(),
              std::string(config::failureActionName(action)).c_str());
@@ -108,6 +124,9 @@ Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
     client_.auth_user = std::move(auth_user);
     msg_.request.front_end = "milter";
     msg_.request.client = client_;
+    // Outbound (egress rules, too-stupid, brand assertion) or inbound (ingress, payment,
+    // impersonation): from {auth_authen}, {daemon_name} and the client address.
+    msg_.request.direction = policy::classifyDirection(msg_.engine->config(), client_);
     msg_.request.sender = normalizeAddress(sender);
     msg_.headers = std::make_unique<mail::HeaderList>();
     DeadlineScope budget(msg_.engine->config().milter.decision_timeout);
@@ -132,6 +151,10 @@ Step MilterSession::onRecipient(std::string_view recipient) {
     if (!msg_.active || !msg_.engine) return fail(internalError("RCPT before MAIL"), "rcpt");
     std::string rcpt = normalizeAddress(recipient);
     DeadlineScope budget(msg_.engine->config().milter.decision_timeout);
+    static metrics::Histogram& rcpt_latency = metrics::histogram(
+        "meshgate_decision_seconds", "Time to decide, by front-end and protocol stage.",
+        {{"frontend", "milter"}, {"stage", "rcpt"}});
+    metrics::ScopedTimer timer(rcpt_latency);
     auto r = msg_.engine->onRecipient(msg_.request, rcpt);
     if (!r.ok()) return fail(r.status(), "rcpt");
     Step s = stepFor(r->verdict, r->reply);
@@ -185,6 +208,7 @@ EomResult MilterSession::onEndOfMessage(std::string queue_id) {
   try {
     DeadlineScope budget(msg_.engine ? msg_.engine->config().milter.decision_timeout
                                      : std::chrono::milliseconds(5000));
+    metrics::ScopedTimer timer(eomLatency());
     r = decideEndOfMessage(std::move(queue_id));
   } catch (const std::exception& e) {
     r = EomResult{};
@@ -233,6 +257,17 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
   so_far.recipients = msg_.recipients;
   auto decided = msg_.engine->onMessage(msg_.request, so_far);
   msg_.request.content = nullptr;
+  // Incoming brand assertions: those a trusted gateway signed for this very message stay (a
+  // client may check them itself; only inbound mail has any), every other copy goes, last
+  // first. Without a decision every copy counts as forged.
+  const std::vector<size_t> keep_brand =
+      decided.ok() ? decided->brand.keep_incoming : std::vector<size_t>{};
+  for (size_t index : msg_.headers->deletionIndexes(policy::kBrandAssertionHeader)) {
+    if (std::find(keep_brand.begin(), keep_brand.end(), index) != keep_brand.end()) continue;
+    result.changes.push_back({HeaderChange::Kind::kDelete,
+                              std::string(policy::kBrandAssertionHeader), static_cast<int>(index),
+                              ""});
+  }
   if (!decided.ok()) {
     result.step = fail(decided.status(), "eom");
     return result;  // forged headers are still deleted if the step lets the message through
@@ -253,10 +288,16 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
 
   // Our view of the headers as they will be delivered, for binding the signal.
   mail::HeaderList delivered;
+  size_t brand_occurrence = 0;
   for (const auto& h : *msg_.headers) {
     if (equalsIgnoreCase(h.name, policy::kSignalHeader)) continue;
+    if (equalsIgnoreCase(h.name, policy::kBrandAssertionHeader) &&
+        std::find(keep_brand.begin(), keep_brand.end(), ++brand_occurrence) == keep_brand.end()) {
+      continue;
+    }
     delivered.add(h.name, h.value);
   }
+  applyHeaderEdits(d, delivered, result);
   if (!d.subject_tag.empty()) {
     std::string subject = msg_.headers->find("Subject") ? *msg_.headers->find("Subject") : "";
     std::string tagged = d.subject_tag + " " + std::string(trimWhitespace(subject));
@@ -273,6 +314,30 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
     }
     if (!done) retagged.add("Subject", tagged);
     delivered = std::move(retagged);
+  }
+
+  // Outbound mail that speaks for a brand: the gateway's signed assertion, bound to the headers
+  // as delivered (brand_assertion.h), at the top.
+  if (!d.brand.assert_brand.empty()) {
+    auto key = context_.gateway_key();
+    if (!key) {
+      result.step = fail(unavailable("the gateway signing key is not loaded"), "eom");
+      return result;
+    }
+    policy::BrandAssertion a;
+    a.brand = d.brand.assert_brand;
+    a.organization = d.brand.organization;
+    a.logo_url = d.brand.logo_url;
+    a.address = d.brand.address;
+    a.gateway = cfg.gateway.node;
+    a.time = context_.now();
+    auto value = policy::signBrandAssertion(a, delivered, *key);
+    if (!value.ok()) {
+      result.step = fail(value.status().withContext("brand assertion"), "eom");
+      return result;
+    }
+    result.changes.push_back(
+        {HeaderChange::Kind::kInsert, std::string(policy::kBrandAssertionHeader), 0, *value});
   }
 
   bool local = false;
@@ -320,8 +385,56 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
       }
     }
   }
+  if (d.brand.notice) {
+    // A reminder, not a condition of delivery: a failure to send it is logged only.
+    const policy::SenderNotice& n = *d.brand.notice;
+    Status sent = context_.notify ? context_.notify(n) : unavailable("no notice delivery configured");
+    if (sent.ok()) {
+      log::info("%s: milter: brand notice to <%s> for %s", qidOrNoqueue(queue_id).c_str(),
+                log::sanitize(n.to).c_str(), log::sanitize(d.brand.assert_brand).c_str());
+    } else {
+      log::warning("%s: milter: brand notice to <%s> not sent: %s", qidOrNoqueue(queue_id).c_str(),
+                   log::sanitize(n.to).c_str(), log::sanitize(sent.toString()).c_str());
+    }
+  }
   logDecision(d, queue_id);
   return result;
+}
+
+void MilterSession::applyHeaderEdits(const policy::Decision& d, mail::HeaderList& delivered,
+                                     EomResult& result) const {
+  // Egress add-header / remove-header rules. Our own headers are not theirs to edit.
+  for (const auto& e : d.header_edits) {
+    if (equalsIgnoreCase(e.name, policy::kSignalHeader) ||
+        equalsIgnoreCase(e.name, policy::kBrandAssertionHeader)) {
+      continue;
+    }
+    switch (e.kind) {
+      case policy::HeaderEdit::Kind::kRemoveAll: {
+        for (size_t index : msg_.headers->deletionIndexes(e.name)) {
+          result.changes.push_back({HeaderChange::Kind::kDelete, e.name, static_cast<int>(index), ""});
+        }
+        mail::HeaderList kept;
+        for (const auto& h : delivered) {
+          if (!equalsIgnoreCase(h.name, e.name)) kept.add(h.name, h.value);
+        }
+        delivered = std::move(kept);
+        break;
+      }
+      case policy::HeaderEdit::Kind::kAdd:
+        result.changes.push_back({HeaderChange::Kind::kAdd, e.name, 0, e.value});
+        delivered.add(e.name, e.value);
+        break;
+      case policy::HeaderEdit::Kind::kInsertTop: {
+        result.changes.push_back({HeaderChange::Kind::kInsert, e.name, 0, e.value});
+        mail::HeaderList top;
+        top.add(e.name, e.value);
+        for (const auto& h : delivered) top.add(h.name, h.value);
+        delivered = std::move(top);
+        break;
+      }
+    }
+  }
 }
 
 void MilterSession::logDecision(const policy::Decision& d, std::string_view qid) {
@@ -333,6 +446,14 @@ void MilterSession::logDecision(const policy::Decision& d, std::string_view qid)
   }
   std::vector<std::string> checks;
   for (const auto& c : d.checks) checks.push_back(c.name);
+  metrics::counter("meshgate_decisions_total", "Message decisions, by front-end and action.",
+                   {{"frontend", "milter"}, {"action", std::string(policy::verdictName(d.verdict))}})
+      .inc();
+  for (const auto& name : checks) {
+    metrics::counter("meshgate_checks_total", "Checks that fired, by front-end and check.",
+                     {{"frontend", "milter"}, {"check", name}})
+        .inc();
+  }
   log::info("%s: milter: from=<%s> to=%s client=%s action=%s rule=%s contact=%s checks=%s",
             qidOrNoqueue(std::string(qid)).c_str(), log::sanitize(msg_.request.sender).c_str(),
             joinList(to, ",").c_str(), log::sanitize(client_.address).c_str(),

@@ -19,7 +19,12 @@
 //       always matches the step (5xx only with reject, 4xx only with tempfail);
 //     - at end of message, the header edits in the order the glue must apply them: every
 //       incoming copy of Mesh-Security-Signal deleted from the LAST index backwards (indices
-//       shift), the Subject tag, the new signal inserted at index 0, and the quarantine reason.
+//       shift), likewise every Mesh-Brand-Assertion that did not verify against a trusted
+//       gateway (outbound: every copy), the Subject tag, egress header edits, our own brand
+//       assertion (outbound brand mail) and then the new signal inserted at index 0, and the
+//       quarantine reason. A brand sender notice goes to MilterContext::notify.
+//   Direction (outbound: {auth_authen}, {daemon_name}, client network) is decided at MAIL by
+//   policy::classifyDirection.
 //   Errors from the core (store down, timeout) go through ONE table, errorStep(), driven by
 //   milter.on_error (tempfail by default); an exception never leaves a method.
 //
@@ -56,6 +61,8 @@ struct MilterContext {
   std::function<Status(const AuditRecord&)> audit;
   // Records a held message's metadata (the message itself stays in the MTA's hold queue).
   std::function<Status(const QuarantineRecord&)> quarantine;
+  // Delivers a brand sender notice (brand_filter.h); null = notices are only logged.
+  std::function<Status(const policy::SenderNotice&)> notify;
 };
 
 struct Step {
@@ -66,10 +73,10 @@ struct Step {
 };
 
 struct HeaderChange {
-  enum class Kind { kDelete, kChange, kInsert } kind;
+  enum class Kind { kDelete, kChange, kInsert, kAdd } kind;
   std::string name;
   int index = 0;  // kDelete/kChange: 1-based occurrence among headers of that name
-                  // kInsert: position among all headers (0 = top)
+                  // kInsert: position among all headers (0 = top); kAdd: unused (at the end)
   std::string value;
 };
 
@@ -108,6 +115,9 @@ class MilterSession {
   };
 
   Step fail(const Status& status, const char* stage);
+  // Egress header edits -> changes, and the same edits on our view of the delivered headers.
+  void applyHeaderEdits(const policy::Decision& d, mail::HeaderList& delivered,
+                        EomResult& result) const;
   // Records a decision; a failure is returned only when audit.on_failure is tempfail.
   Status record(const AuditRecord& record);
   EomResult decideEndOfMessage(std::string queue_id);

@@ -8,12 +8,14 @@
 #include <Poco/Net/TCPServerConnection.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/Net/TCPServerParams.h>
+#include <Poco/ThreadPool.h>
 
 #include <atomic>
 #include <mutex>
 #include <set>
 
 #include "gateway/util/log.h"
+#include "gateway/util/metrics.h"
 
 namespace meshgate::policyd {
 namespace {
@@ -61,11 +63,18 @@ class PolicydServer : public Service {
     try {
       Poco::Net::SocketAddress addr(listen.host, listen.port);
       Poco::Net::ServerSocket socket(addr, 64);
+      // Postfix keeps one connection per smtpd process open, each needing its own thread: a
+      // pool of our own (Poco's default pool holds 16), a few threads above max_connections
+      // so that a connection over the limit is taken, told nothing and closed at once
+      // (Connection::run) instead of waiting in the queue.
+      const int threads = config->policyd.max_connections + kSpareThreads;
+      pool_ = std::make_unique<Poco::ThreadPool>(2, threads, 60);
+      pool_capacity_ = threads;
       auto* params = new Poco::Net::TCPServerParams;
-      params->setMaxThreads(config->policyd.max_connections);
-      params->setMaxQueued(config->policyd.max_connections);
+      params->setMaxThreads(threads);
+      params->setMaxQueued(64);
       params->setThreadIdleTime(Poco::Timespan(10, 0));
-      server_ = std::make_unique<Poco::Net::TCPServer>(new Factory(*this), socket, params);
+      server_ = std::make_unique<Poco::Net::TCPServer>(new Factory(*this), *pool_, socket, params);
       server_->start();
       listen_ = listen;
       log::info("policyd: listening on %s:%u", listen.host.c_str(), listen.port);
@@ -78,6 +87,13 @@ class PolicydServer : public Service {
 
   Status reload(std::shared_ptr<const config::Config> config) override {
     applyLimits(*config);
+    const int wanted = config->policyd.max_connections + kSpareThreads;
+    if (pool_ && wanted > pool_capacity_) {
+      // The dispatcher's own maximum (TCPServerParams) is fixed at start: more connections
+      // than that wait in its queue until a restart.
+      pool_->addCapacity(wanted - pool_capacity_);
+      pool_capacity_ = wanted;
+    }
     if (config->policyd.listen.host != listen_.host || config->policyd.listen.port != listen_.port) {
       return failedPrecondition("policyd.listen changed; restart meshgate to listen on the new "
                                 "address (still serving " + listen_.host + ":" +
@@ -100,6 +116,8 @@ class PolicydServer : public Service {
       }
     }
     server_.reset();
+    if (pool_) pool_->joinAll();
+    pool_.reset();
   }
 
   Limits limits() {
@@ -128,7 +146,11 @@ class PolicydServer : public Service {
     limits_.max_connections = c.policyd.max_connections;
   }
 
+  static constexpr int kSpareThreads = 4;
+
   EngineSource engine_;
+  std::unique_ptr<Poco::ThreadPool> pool_;  // outlives server_ (declared first)
+  int pool_capacity_ = 0;
   std::unique_ptr<Poco::Net::TCPServer> server_;
   config::Endpoint listen_;
   std::mutex mutex_;
@@ -164,6 +186,10 @@ void Connection::run() {
       for (;;) {
         auto next = parser.next();
         if (!next.ok()) {
+          metrics::counter("meshgate_errors_total",
+                           "Decisions that failed, by front-end, stage and the action taken.",
+                           {{"frontend", "policyd"}, {"stage", "parse"}, {"action", "disconnect"}})
+              .inc();
           log::warning("policyd: %s: bad request: %s; closing without reply", peer.c_str(),
                        next.status().message().c_str());
           close = true;
@@ -172,6 +198,10 @@ void Connection::run() {
         if (!next->has_value()) break;
         auto reply = session.handle(**next);
         if (!reply.ok()) {
+          metrics::counter("meshgate_errors_total",
+                           "Decisions that failed, by front-end, stage and the action taken.",
+                           {{"frontend", "policyd"}, {"stage", "decide"}, {"action", "disconnect"}})
+              .inc();
           log::error("policyd: %s: cannot decide: %s; closing without reply (Postfix applies "
                      "smtpd_policy_service_default_action)",
                      peer.c_str(), reply.status().toString().c_str());

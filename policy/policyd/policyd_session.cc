@@ -1,7 +1,9 @@
 // policyd_session.cc - see policyd_session.h.
 #include "policy/policyd/policyd_session.h"
 
+#include "gateway/policy/direction.h"
 #include "gateway/util/log.h"
+#include "gateway/util/metrics.h"
 #include "gateway/util/strings.h"
 
 namespace meshgate::policyd {
@@ -16,6 +18,9 @@ policy::MessageRequest toMessageRequest(const PolicyRequest& r) {
   req.client.hostname = r.get("client_name");
   req.client.helo = r.get("helo_name");
   req.client.auth_user = r.get("sasl_username");
+  // check_policy_service { inet:..., policy_context=ORIGINATING } on the submission service
+  // plays the part of the milter's {daemon_name} (conf/postfix/master.cf).
+  req.client.daemon_name = r.get("policy_context");
   req.queue_id = r.get("queue_id");
   req.instance = r.get("instance");
   req.sender = normalizeAddress(r.get("sender"));
@@ -26,6 +31,13 @@ policy::MessageRequest toMessageRequest(const PolicyRequest& r) {
     if (c < '0' || c > '9' || req.size > (int64_t{1} << 50)) break;
     req.size = req.size * 10 + (c - '0');
   }
+  return req;
+}
+
+policy::MessageRequest toMessageRequest(const PolicyRequest& request,
+                                        const config::Config& config) {
+  policy::MessageRequest req = toMessageRequest(request);
+  req.direction = policy::classifyDirection(config, req.client);
   return req;
 }
 
@@ -59,22 +71,20 @@ Result<std::string> PolicydSession::handle(const PolicyRequest& request) {
   std::shared_ptr<const policy::DecisionEngine> engine = engine_();
   if (!engine) return unavailable("no decision engine");
   const std::string& state = request.get("protocol_state");
-  if (state == "RCPT") return onRecipient(request, *engine);
-  if (state == "END-OF-MESSAGE") {
-    log::info("%s: policyd: instance=%s from=<%s> nrcpt=%s size=%s",
-              request.get("queue_id").empty() ? "NOQUEUE" : log::sanitize(request.get("queue_id")).c_str(),
-              log::sanitize(request.get("instance")).c_str(),
-              log::sanitize(request.get("sender")).c_str(),
-              log::sanitize(request.get("recipient_count")).c_str(),
-              log::sanitize(request.get("size")).c_str());
-    instance_.clear();
+  if (state == "RCPT") {
+    static metrics::Histogram& rcpt_latency = metrics::histogram(
+        "meshgate_decision_seconds", "Time to decide, by front-end and protocol stage.",
+        {{"frontend", "policyd"}, {"stage", "rcpt"}});
+    metrics::ScopedTimer timer(rcpt_latency);
+    return onRecipient(request, *engine);
   }
+  if (state == "END-OF-MESSAGE") return onEndOfMessage(request, *engine);
   return formatReply("DUNNO");
 }
 
 Result<std::string> PolicydSession::onRecipient(const PolicyRequest& request,
                                                 const policy::DecisionEngine& engine) {
-  policy::MessageRequest req = toMessageRequest(request);
+  policy::MessageRequest req = toMessageRequest(request, engine.config());
   if (req.recipients.empty()) return invalidArgument("RCPT request without recipient");
   const std::string qid = req.queue_id.empty() ? "NOQUEUE" : log::sanitize(req.queue_id);
 
@@ -84,6 +94,7 @@ Result<std::string> PolicydSession::onRecipient(const PolicyRequest& request,
     if (!sender.ok()) return sender.status();
     sender_decision_ = std::move(*sender);
     instance_ = req.instance;
+    accepted_ = rejected_ = 0;
   }
   Verdict verdict = Verdict::kAccept;
   policy::Reply reply;
@@ -109,12 +120,50 @@ Result<std::string> PolicydSession::onRecipient(const PolicyRequest& request,
       rule = sender_decision_.rule;
     }
   }
-  log::info("%s: policyd: from=<%s> to=<%s> client=%s action=%s rule=%s contact=%s", qid.c_str(),
-            log::sanitize(req.sender).c_str(), log::sanitize(req.recipients.front()).c_str(),
+  if (verdict == Verdict::kReject || verdict == Verdict::kTempfail) {
+    ++rejected_;
+  } else {
+    ++accepted_;
+  }
+  metrics::counter("meshgate_decisions_total", "Message decisions, by front-end and action.",
+                   {{"frontend", "policyd"}, {"action", std::string(policy::verdictName(verdict))}})
+      .inc();
+  log::info("%s: policyd: from=<%s> to=<%s> client=%s action=%s rule=%s contact=%s direction=%s",
+            qid.c_str(), log::sanitize(req.sender).c_str(),
+            log::sanitize(req.recipients.front()).c_str(),
             log::sanitize(req.client.address).c_str(),
             std::string(policy::verdictName(verdict)).c_str(),
-            rule.empty() ? "default" : rule.c_str(), contact.c_str());
+            rule.empty() ? "default" : rule.c_str(), contact.c_str(),
+            std::string(policy::directionName(req.direction)).c_str());
   return actionFor(verdict, reply, verdict == Verdict::kHold ? "held by meshgate" : "");
+}
+
+Result<std::string> PolicydSession::onEndOfMessage(const PolicyRequest& request,
+                                                   const policy::DecisionEngine& engine) {
+  // One accounting line per message: Postfix's own count of accepted recipients
+  // (recipient_count) beside what this connection answered at RCPT for the same instance.
+  policy::MessageRequest req = toMessageRequest(request, engine.config());
+  const bool same = !req.instance.empty() && req.instance == instance_;
+  int64_t nrcpt = 0;
+  for (char c : request.get("recipient_count")) {
+    if (c < '0' || c > '9' || nrcpt > 1'000'000'000) break;
+    nrcpt = nrcpt * 10 + (c - '0');
+  }
+  log::info("%s: policyd: accounting instance=%s from=<%s> client=%s sasl_username=%s "
+            "direction=%s nrcpt=%lld size=%lld rcpt_accepted=%s rcpt_refused=%s",
+            req.queue_id.empty() ? "NOQUEUE" : log::sanitize(req.queue_id).c_str(),
+            req.instance.empty() ? "-" : log::sanitize(req.instance).c_str(),
+            log::sanitize(req.sender).c_str(),
+            req.client.address.empty() ? "-" : log::sanitize(req.client.address).c_str(),
+            req.client.auth_user.empty() ? "-" : log::sanitize(req.client.auth_user).c_str(),
+            std::string(policy::directionName(req.direction)).c_str(),
+            static_cast<long long>(nrcpt), static_cast<long long>(req.size),
+            same ? std::to_string(accepted_).c_str() : "-",
+            same ? std::to_string(rejected_).c_str() : "-");
+  instance_.clear();
+  sender_decision_ = policy::Decision{};
+  accepted_ = rejected_ = 0;
+  return formatReply("DUNNO");
 }
 
 }  // namespace meshgate::policyd

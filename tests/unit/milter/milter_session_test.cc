@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "gateway/config/config_loader.h"
+#include "gateway/policy/brand_assertion.h"
 #include "gateway/policy/security_signal.h"
+#include "gateway/util/metrics.h"
 #include "tests/support/mock_store.h"
+#include "tests/support/subprocess.h"
 
 namespace meshgate::milter {
 namespace {
@@ -291,6 +294,254 @@ TEST_F(Session, AnUnrecordableDecisionTempfailsUnlessConfiguredToLog) {
                                                                   : Step::Kind::kContinue)
         << on_failure;
   }
+}
+
+TEST_F(Session, DecisionsErrorsAndLatencyAreCountedInMetrics) {
+  auto& accepted = metrics::counter("meshgate_decisions_total", "",
+                                    {{"frontend", "milter"}, {"action", "accept"}});
+  auto& errors = metrics::counter(
+      "meshgate_errors_total", "",
+      {{"frontend", "milter"}, {"stage", "rcpt"}, {"action", "tempfail"}});
+  auto& eom = metrics::histogram("meshgate_decision_seconds", "",
+                                 {{"frontend", "milter"}, {"stage", "eom"}});
+  const uint64_t accepted_before = accepted.value();
+  const uint64_t errors_before = errors.value();
+  const uint64_t eom_before = eom.count();
+
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 0);
+  ASSERT_EQ(s.onEndOfMessage("4ABC").step.kind, Step::Kind::kContinue);
+  EXPECT_EQ(accepted.value(), accepted_before + 1);
+  EXPECT_EQ(eom.count(), eom_before + 1);
+
+  EXPECT_CALL(store_, getAccount(_))
+      .WillOnce(Return(Result<AccountRecord>(unavailable("database is locked"))));
+  MilterSession failing = makeSession();
+  ASSERT_EQ(failing.onMail("<a@partner.net>", "").kind, Step::Kind::kContinue);
+  EXPECT_EQ(failing.onRecipient("<bob@example.com>").kind, Step::Kind::kTempfail);
+  EXPECT_EQ(errors.value(), errors_before + 1);
+  EXPECT_NE(metrics::renderPrometheus().find("meshgate_decision_seconds_bucket{frontend=\"milter\","
+                                             "stage=\"eom\",le=\"0.001\"}"),
+            std::string::npos);
+}
+
+// ---- outbound detection (issue 6 item 1): {auth_authen}, {daemon_name}, client networks
+
+class OutboundSession : public Session {
+ protected:
+  void SetUp() override {
+    auto loaded = config::loadConfigString(
+        "gateway:\n  node: mx.example.com\n  domains: [example.com]\nabuse:\n  enabled: false\n"
+        "egress:\n  outbound:\n    networks: [10.9.0.0/16]\n  rules:\n    - name: no-rival\n"
+        "      match: {recipient_domain: [rival.example]}\n      action: reject\n"
+        "      reject_text: \"mail to %r is not allowed\"\n",
+        "t.yaml");
+    ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
+    engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
+    ON_CALL(store_, getAccount(_)).WillByDefault(Return(Result<AccountRecord>(notFound("none"))));
+  }
+  Step rcptFrom(const std::string& address, const std::string& daemon,
+                const std::string& auth_user) {
+    MilterContext ctx;
+    ctx.engine = [this] { return engine_; };
+    ctx.gateway_key = [this] { return key_; };
+    ctx.now = [] { return int64_t{1'800'000'000}; };
+    ctx.nonce = [] { return std::string("nonce"); };
+    MilterSession s(ctx);
+    s.onConnect("client.example", address, daemon);
+    s.onHelo("client.example");
+    Step mail = s.onMail("<alice@example.com>", auth_user);
+    if (mail.kind != Step::Kind::kContinue) return mail;
+    return s.onRecipient("<x@rival.example>");
+  }
+};
+
+TEST_F(OutboundSession, EgressRulesApplyOnlyToOutboundMail) {
+  struct Case {
+    const char* name;
+    const char* address;
+    const char* daemon;
+    const char* auth;
+    Step::Kind expected;
+  };
+  const Case cases[] = {
+      {"anonymous client on port 25 (inbound)", "203.0.113.9", "", "", Step::Kind::kContinue},
+      {"{auth_authen} set", "203.0.113.9", "", "alice", Step::Kind::kReject},
+      {"{daemon_name}=ORIGINATING (submission)", "203.0.113.9", "ORIGINATING", "",
+       Step::Kind::kReject},
+      {"{daemon_name} of another smtpd", "203.0.113.9", "MX", "", Step::Kind::kContinue},
+      {"client in egress.outbound.networks", "10.9.1.2", "", "", Step::Kind::kReject},
+  };
+  for (const auto& c : cases) {
+    Step s = rcptFrom(c.address, c.daemon, c.auth);
+    EXPECT_EQ(s.kind, c.expected) << c.name;
+    if (c.expected == Step::Kind::kReject) {
+      EXPECT_EQ(s.code, "550") << c.name;
+      EXPECT_NE(s.text.find("x@rival.example"), std::string::npos) << c.name << ": " << s.text;
+    }
+  }
+}
+
+// ---- brand accountability (issue 6 item 4) through the session
+
+class BrandSession : public Session {
+ protected:
+  void SetUp() override {
+    partner_ = std::make_unique<mesh::PrivateKey>(*mesh::PrivateKey::generate(mesh::KeyType::kEd25519));
+    ASSERT_TRUE(mesh::savePublicKeyFile(partner_->publicKey(), dir_.file("partner.pub")).ok());
+    auto loaded = config::loadConfigString(
+        "gateway:\n  node: mx.example.com\n  domains: [example.com]\nabuse:\n  enabled: false\n"
+        "ingress:\n  default: tag-unknown\ntoo_stupid:\n  enabled: false\nbrands:\n  list:\n    - name: Example Bank\n"
+        "      domains: [examplebank.com]\n      addresses: [news@example.com]\n"
+        "      organization: Example Bank plc\n  trusted_gateways:\n"
+        "    - {name: partner-gw, key_file: " + dir_.file("partner.pub") + "}\n",
+        "t.yaml");
+    ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
+    engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
+    ASSERT_TRUE(engine_->setupStatus().ok());
+    ON_CALL(store_, getAccount(_)).WillByDefault([](std::string_view a) -> Result<AccountRecord> {
+      if (a != "bob@example.com") return notFound("none");
+      AccountRecord r;
+      r.address = std::string(a);
+      return r;
+    });
+    ON_CALL(store_, listAccounts())
+        .WillByDefault(Return(Result<std::vector<AccountRecord>>(std::vector<AccountRecord>{})));
+    ON_CALL(store_, findContact(_, _)).WillByDefault(Return(Result<std::optional<ContactMatch>>(
+        std::optional<ContactMatch>())));
+    ON_CALL(store_, addToCounter(_, _, _, _))
+        .WillByDefault([this](std::string_view key, int64_t, int64_t n, int64_t) -> Result<int64_t> {
+          return counters_[std::string(key)] += n;
+        });
+  }
+  MilterSession session(const std::string& address, const std::string& daemon) {
+    MilterContext ctx;
+    ctx.engine = [this] { return engine_; };
+    ctx.gateway_key = [this] { return key_; };
+    ctx.now = [] { return int64_t{1'800'000'000}; };
+    ctx.nonce = [] { return std::string("nonce"); };
+    ctx.notify = [this](const policy::SenderNotice& n) {
+      notices_.push_back(n);
+      return Status();
+    };
+    MilterSession s(ctx);
+    s.onConnect("client.example", address, daemon);
+    s.onHelo("client.example");
+    return s;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<mesh::PrivateKey> partner_;
+  std::map<std::string, int64_t> counters_;
+  std::vector<policy::SenderNotice> notices_;
+};
+
+TEST_F(BrandSession, OutboundBrandMailGetsAnAssertionThatVerifiesAndIncomingCopiesGo) {
+  for (int message = 0; message < 2; ++message) {
+    MilterSession s = session("203.0.113.9", "ORIGINATING");
+    ASSERT_EQ(s.onMail("<alice@example.com>", "alice").kind, Step::Kind::kContinue);
+    ASSERT_EQ(s.onRecipient("<customer@example.net>").kind, Step::Kind::kContinue);
+    // The author's own client put two copies in: neither may leave.
+    s.onHeader("Mesh-Brand-Assertion", "v=1; brand=Example%20Bank; org=Me");
+    s.onHeader("From", "Example Bank <news@example.com>");
+    s.onHeader("MESH-BRAND-ASSERTION", "v=1; brand=Other");
+    s.onHeader("To", "customer@example.net");
+    s.onHeader("Subject", "Winter offers");
+    s.onBody("Dear customer,\r\n...\r\n");
+    EomResult r = s.onEndOfMessage("4BRAND");
+    ASSERT_EQ(r.step.kind, Step::Kind::kContinue);
+    ASSERT_EQ(r.changes.size(), 3u);
+    EXPECT_EQ(r.changes[0].kind, HeaderChange::Kind::kDelete);
+    EXPECT_EQ(r.changes[0].index, 2);
+    EXPECT_EQ(r.changes[1].kind, HeaderChange::Kind::kDelete);
+    EXPECT_EQ(r.changes[1].index, 1);
+    const HeaderChange& ins = r.changes[2];
+    EXPECT_EQ(ins.kind, HeaderChange::Kind::kInsert);
+    EXPECT_EQ(ins.index, 0);
+    EXPECT_EQ(ins.name, "Mesh-Brand-Assertion");
+    auto a = policy::parseBrandAssertion(ins.value);
+    ASSERT_TRUE(a.ok()) << a.status().toString();
+    EXPECT_EQ(a->brand, "Example Bank");
+    EXPECT_EQ(a->organization, "Example Bank plc");
+    EXPECT_EQ(a->address, "news@example.com");
+    EXPECT_EQ(a->gateway, "mx.example.com");
+    mail::HeaderList delivered;
+    delivered.add("Mesh-Brand-Assertion", ins.value);
+    delivered.add("From", "Example Bank <news@example.com>");
+    delivered.add("To", "customer@example.net");
+    delivered.add("Subject", "Winter offers");
+    EXPECT_TRUE(policy::verifyBrandAssertion(*a, delivered, key_->publicKey()).ok());
+  }
+  // Two brand messages, one reminder.
+  ASSERT_EQ(notices_.size(), 1u);
+  EXPECT_EQ(notices_[0].to, "alice@example.com");
+  EXPECT_EQ(notices_[0].subject, "You are sending mail on behalf of Example Bank");
+}
+
+TEST_F(BrandSession, InboundTrustedAssertionIsKeptAndTheSignalSaysVerified) {
+  mail::HeaderList signed_headers;
+  signed_headers.add("From", "Partner <news@partner.example>");
+  signed_headers.add("To", "bob@example.com");
+  signed_headers.add("Subject", "Statement");
+  policy::BrandAssertion a;
+  a.brand = "Partner";
+  a.organization = "Partner Org";
+  a.address = "news@partner.example";
+  a.gateway = "mx.partner.example";
+  a.time = 1'800'000'000 - 60;
+  auto value = policy::signBrandAssertion(a, signed_headers, *partner_);
+  ASSERT_TRUE(value.ok());
+
+  MilterSession s = session("198.51.100.7", "");
+  ASSERT_EQ(s.onMail("<news@partner.example>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  s.onHeader("Mesh-Brand-Assertion", "v=1; brand=Forged; org=X; addr=a@b.example; gw=x; kid=K; "
+                                     "t=1; h=from; bh=x; s=y");
+  s.onHeader("Mesh-Brand-Assertion", *value);
+  s.onHeader("Mesh-Brand-Assertion", "not even a tag list");
+  s.onHeader("From", "Partner <news@partner.example>");
+  s.onHeader("To", "bob@example.com");
+  s.onHeader("Subject", "Statement");
+  s.onBody("Hello\r\n");
+  EomResult r = s.onEndOfMessage("4IN");
+  ASSERT_EQ(r.step.kind, Step::Kind::kContinue);
+  // Copies 3 and 1 are deleted, last first; copy 2 verified and stays.
+  ASSERT_EQ(r.changes.size(), 3u);
+  EXPECT_EQ(r.changes[0].name, "Mesh-Brand-Assertion");
+  EXPECT_EQ(r.changes[0].index, 3);
+  EXPECT_EQ(r.changes[1].index, 1);
+  EXPECT_EQ(r.changes[2].name, "Mesh-Security-Signal");
+  auto signal = policy::parseSignal(r.changes[2].value);
+  ASSERT_TRUE(signal.ok());
+  EXPECT_EQ(signal->brand, "Partner");
+  EXPECT_NE(std::find(signal->checks.begin(), signal->checks.end(), "brand-verified"),
+            signal->checks.end());
+  EXPECT_TRUE(notices_.empty());
+}
+
+TEST_F(BrandSession, InboundClaimWithoutAssertionIsTaggedAndEveryCopyDeleted) {
+  MilterSession s = session("198.51.100.7", "");
+  ASSERT_EQ(s.onMail("<alerts@examp1ebank.com>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  s.onHeader("Mesh-Brand-Assertion", "v=1; brand=Example%20Bank; forged=yes");
+  s.onHeader("From", "Example Bank <alerts@examp1ebank.com>");
+  s.onHeader("To", "bob@example.com");
+  s.onHeader("Subject", "Verify your account");
+  s.onBody("Click\r\n");
+  EomResult r = s.onEndOfMessage("4CLAIM");
+  ASSERT_EQ(r.step.kind, Step::Kind::kContinue);
+  ASSERT_GE(r.changes.size(), 3u);
+  EXPECT_EQ(r.changes[0].kind, HeaderChange::Kind::kDelete);
+  EXPECT_EQ(r.changes[0].name, "Mesh-Brand-Assertion");
+  EXPECT_EQ(r.changes[1].kind, HeaderChange::Kind::kChange);
+  EXPECT_EQ(r.changes[1].name, "Subject");
+  EXPECT_EQ(r.changes[1].value.rfind("[UNVERIFIED BRAND] ", 0), 0u) << r.changes[1].value;
+  auto signal = policy::parseSignal(r.changes.back().value);
+  ASSERT_TRUE(signal.ok());
+  EXPECT_NE(std::find(signal->checks.begin(), signal->checks.end(), "brand-unverified"),
+            signal->checks.end());
 }
 
 }  // namespace

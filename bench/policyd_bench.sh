@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/policyd_bench.sh BUILD_DIR [SECONDS] - `meshgate policyd` vs postfwd2 (issue 6 item 7).
+#
+# Starts, side by side on loopback, `meshgate policyd` (SQLite store in a temporary folder) and
+# postfwd2 (Debian package postfwd; scripts/deps --test) with the same rule set:
+#   - a per-client-address rate limit, counted for every message but set too high to trigger
+#     (meshgate counts once per message `instance` in its store; postfwd2 counts requests in
+#     memory);
+#   - mail from an authenticated user (sasl_username) to the domain rival.example: REJECT
+#     (meshgate: an egress rule; direction outbound from sasl_username);
+#   - everything else: DUNNO (meshgate also runs its ingress check for local recipients).
+# Then drives each with policyd_bench (BUILD_DIR/bench/policyd_bench: persistent connections,
+# one request in flight per connection), alternating meshgate / postfwd2 twice at 10
+# connections and once at 1 connection, and prints the machine, the commands and the results.
+set -euo pipefail
+build=${1:?usage: bench/policyd_bench.sh BUILD_DIR [SECONDS]}
+seconds=${2:-5}
+meshgate=$build/cli/meshgate
+bench=$build/bench/policyd_bench
+[[ -x $meshgate && -x $bench ]] || { echo "build meshgate and policyd_bench in $build first" >&2; exit 1; }
+command -v postfwd2 >/dev/null || { echo "postfwd2 missing: scripts/deps --test" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/policyd-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mg_port=$(free_port)
+pf_port=$(free_port)
+
+cat > "$work/meshgate.yaml" <<YAML
+gateway:
+  node: bench.example.com
+  domains: [example.com]
+  data_dir: $work/var
+  key_file: $work/var/keys/gateway.key
+store:
+  sqlite:
+    path: $work/var/meshgate.db
+milter:
+  enabled: false
+mesh_service:
+  enabled: false
+policyd:
+  listen: 127.0.0.1:$mg_port
+  max_connections: 64
+ingress:
+  default: tag-unknown
+abuse:
+  exempt_authenticated: false
+  limits:
+    - {name: per-client, key: client_address, window: 1m, max: 1000000000, action: tempfail}
+egress:
+  rules:
+    - name: no-rival
+      match: {recipient_domain: [rival.example]}
+      action: reject
+      reject_text: "mail to %r is not allowed"
+YAML
+
+cat > "$work/postfwd.cf" <<'RULES'
+# the same rules as meshgate.yaml above
+id=RATE ; action=rate(client_address/1000000000/60/450 4.7.1 too much mail from you)
+id=EGRESS ; sasl_username=. ; recipient_domain==rival.example ; action=REJECT mail to this domain is not allowed
+RULES
+
+echo "## machine"
+echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "cpu:      $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "kernel:   $(uname -r)"
+echo "meshgate: $("$meshgate" --version 2>/dev/null | head -1 || echo "$meshgate")  (build $build)"
+echo "postfwd2: $(postfwd2 -V 2>&1 | head -1)"
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+"$meshgate" policyd --config "$work/meshgate.yaml" --foreground > "$work/meshgate.log" 2>&1 &
+pids+=($!)
+postfwd2 --nodaemon --file "$work/postfwd.cf" --interface 127.0.0.1 --port "$pf_port" \
+  --user nobody --group nogroup --min_servers 10 --max_servers 16 --min_spare_servers 2 \
+  --max_spare_servers 12 --nodns --nolog --pidfile "$work/postfwd.pid" > "$work/postfwd.log" 2>&1 &
+pids+=($!)
+for i in $(seq 1 200); do
+  grep -q "policyd: started" "$work/meshgate.log" 2>/dev/null &&
+    (exec 3<>/dev/tcp/127.0.0.1/$pf_port) 2>/dev/null && break
+  sleep 0.1
+done
+grep -q "policyd: started" "$work/meshgate.log" || { cat "$work/meshgate.log"; exit 1; }
+sleep 1  # let postfwd2 pre-fork its servers
+
+echo
+echo "## runs (policyd_bench --connections N --seconds $seconds --warmup 1)"
+run() {  # label port connections
+  "$bench" --label "$1" --port "$2" --connections "$3" --seconds "$seconds" --warmup 1
+}
+for round in 1 2; do
+  run meshgate "$mg_port" 10
+  run postfwd2 "$pf_port" 10
+done
+run meshgate "$mg_port" 1
+run postfwd2 "$pf_port" 1
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
