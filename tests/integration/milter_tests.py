@@ -27,7 +27,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from mgharness import (TestFailed, check, log, miltertest, run_tests)  # noqa: E402
+from mgharness import (TestFailed, check, log, miltertest, run, run_tests)  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "miltertest")
@@ -121,6 +121,115 @@ def test_forged_signal(h):
     run_script(h, mg, "forged_signal.lua")
     verify(mg, h.path("out", "delivered.eml"), 0, "contact:  first-contact",
            "result:   verified")
+    mg.stop()
+
+
+# Outbound detection, an egress rule and a brand (issue 6), shared with postfix_tests.py. The
+# notice goes to a stand-in for sendmail that keeps what it was given (NOTICE_SENDMAIL).
+def outbound_config(notice_dir):
+    return """egress:
+  labels:
+    - name: secret
+      subject_markers: ["[SECRET]"]
+  rules:
+    # First: a rule that needs only the envelope decides at RCPT (policy service and milter)
+    # only when no earlier rule that needs the content could match.
+    - name: no-rival
+      match: {recipient_domain: [rival.example]}
+      action: reject
+      reject_text: "mail to %%r is not allowed"
+    - name: no-secret-outside
+      match: {labels: [secret], recipient_scope: external}
+      action: reject
+      reject_text: "your message to %%r was not sent: it is classified SECRET"
+brands:
+  list:
+    - name: Example Bank
+      domains: [examplebank.com]
+      addresses: [news@example.com]
+      organization: Example Bank plc
+quarantine:
+  sendmail: %s/fake-sendmail
+""" % notice_dir
+
+
+NOTICE_SENDMAIL = """#!/bin/sh
+# Stands in for sendmail: keeps its arguments and the message it was given.
+n=$(ls "$(dirname "$0")"/notice-*.txt 2>/dev/null | wc -l)
+f="$(dirname "$0")/notice-$n.txt"
+echo "ARGS: $*" > "$f.tmp"
+cat >> "$f.tmp"
+mv "$f.tmp" "$f"
+"""
+
+
+def install_notice_sendmail(h):
+    d = h.path("notices")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "fake-sendmail")
+    with open(path, "w") as f:
+        f.write(NOTICE_SENDMAIL)
+    os.chmod(path, 0o755)
+    return d
+
+
+def notices(notice_dir):
+    out = []
+    for name in sorted(os.listdir(notice_dir)):
+        if name.startswith("notice-") and name.endswith(".txt"):
+            with open(os.path.join(notice_dir, name)) as f:
+                out.append(f.read())
+    return out
+
+
+def verify_brand(mg, path, want_rc, *needles):
+    p = run([mg.binary, "brand", "verify", path, "--key", mg.public_key], timeout=60,
+            check_rc=False)
+    out = p.stdout + p.stderr
+    log("meshgate brand verify %s -> exit %d\n%s" % (os.path.basename(path), p.returncode,
+                                                      out.rstrip()))
+    check(p.returncode == want_rc, "meshgate brand verify %s: exit %d, expected %d:\n%s" %
+          (path, p.returncode, want_rc, out))
+    for n in needles:
+        check(n in out, "meshgate brand verify %s: %r not in its output:\n%s" % (path, n, out))
+
+
+def test_brand_outbound(h):
+    notice_dir = install_notice_sendmail(h)
+    mg = start_milter(h, extra=outbound_config(notice_dir))
+    run_script(h, mg, "brand_outbound.lua")
+    verify_brand(mg, h.path("out", "brand.eml"), 0, "brand:        Example Bank",
+                 "organization: Example Bank plc", "address:      news@example.com",
+                 "result:       verified")
+    # A changed Subject breaks it.
+    with open(h.path("out", "brand.eml"), "rb") as f:
+        altered = f.read().replace(b"Winter offers", b"Winter offers!")
+    with open(h.path("out", "altered.eml"), "wb") as f:
+        f.write(altered)
+    verify_brand(mg, h.path("out", "altered.eml"), 1, "FAILED")
+    # One notice to the envelope sender, through the configured sendmail, without a shell.
+    deadline = time.monotonic() + h.scaled(20)
+    while not notices(notice_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    got = notices(notice_dir)
+    check(len(got) == 1, "expected one brand notice, got %d: %s" % (len(got), got))
+    check("ARGS: -i -f postmaster@example.com -- alice@example.com" in got[0],
+          "notice arguments: " + got[0][:300])
+    check("Subject: You are sending mail on behalf of Example Bank" in got[0],
+          "notice subject: " + got[0][:600])
+    check(log_lines(mg, "brand notice to <alice@example.com> for Example Bank"),
+          "no notice line in meshgate's log")
+    check(log_lines(mg, "from=<alice@example.com>", "action=reject",
+                    "rule=egress.no-secret-outside"),
+          "the SECRET reject is not in meshgate's log:\n" + mg.log()[-3000:])
+    mg.stop()
+
+
+def test_brand_inbound(h):
+    notice_dir = install_notice_sendmail(h)
+    mg = start_milter(h, extra=outbound_config(notice_dir))
+    run_script(h, mg, "brand_inbound.lua")
+    check(not notices(notice_dir), "a notice for inbound mail")
     mg.stop()
 
 
@@ -231,6 +340,8 @@ TESTS = {
     "quarantine": (test_quarantine, {"miltertest": True, "budget": 60}),
     "signal_insert": (test_signal_insert, {"miltertest": True, "budget": 60}),
     "forged_signal": (test_forged_signal, {"miltertest": True, "budget": 60}),
+    "brand_outbound": (test_brand_outbound, {"miltertest": True, "budget": 60}),
+    "brand_inbound": (test_brand_inbound, {"miltertest": True, "budget": 60}),
     "store_locked_sqlite": (test_store_locked_sqlite, {"miltertest": True, "budget": 90}),
     "store_gone_postgresql": (test_store_gone_postgresql, {"miltertest": True, "budget": 150}),
     "store_hung_postgresql": (test_store_hung_postgresql, {"miltertest": True, "budget": 150}),

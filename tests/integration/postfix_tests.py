@@ -28,9 +28,10 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from mgharness import (RetryingSender, check, log, make_message, run, run_tests,  # noqa: E402
-                       smtp_send)
-from milter_tests import FRIEND, LOCKER, setup_accounts  # noqa: E402
+from mgharness import (RetryingSender, check, free_port, log, make_message, run,  # noqa: E402
+                       run_tests, smtp_send, wait_port)
+from milter_tests import (FRIEND, LOCKER, install_notice_sendmail, notices,  # noqa: E402
+                          outbound_config, setup_accounts, verify_brand)
 
 STRANGER = "stranger@elsewhere.example"
 SIGNAL = "Mesh-Security-Signal"
@@ -341,6 +342,125 @@ def test_policyd_rcpt_reject(h):
     mg.stop()
 
 
+def outbound_gateway(h):
+    """`meshgate run` (milter + policy service) with the egress rules and brand of
+    milter_tests.outbound_config, behind a Postfix with two smtpd services, as in
+    conf/postfix/: port 25 (inbound; check_policy_service after reject_unauth_destination) and a
+    submission service marked outbound with -o milter_macro_daemon_name=ORIGINATING and
+    check_policy_service { ..., policy_context=ORIGINATING }."""
+    notice_dir = install_notice_sendmail(h)
+    mg = h.meshgate()
+    mg.write_config(policyd=True, extra=outbound_config(notice_dir))
+    setup_accounts(mg)
+    mg.start("run")
+    sink = h.smtp_sink()
+    policy = "inet:127.0.0.1:%d" % mg.policyd_port
+    extra = {
+        # rival.example is relayed as a backup MX would: inbound mail for it passes port 25.
+        "relay_domains": "example.com, rival.example",
+        "smtpd_recipient_restrictions":
+            "reject_unauth_destination, check_policy_service %s" % policy,
+        "submission_recipient_restrictions":
+            "check_policy_service { %s, policy_context=ORIGINATING }" % policy,
+    }
+    pf = h.postfix(sink, milter=mg, extra=extra, start=False)
+    submission_port = free_port()
+    with open(os.path.join(pf.config_dir, "master.cf"), "a") as f:
+        f.write("127.0.0.1:%d inet n - n - - smtpd\n"
+                "  -o syslog_name=postfix/submission\n"
+                "  -o smtpd_recipient_restrictions=$submission_recipient_restrictions\n"
+                "  -o milter_macro_daemon_name=ORIGINATING\n" % submission_port)
+    pf.start()
+    wait_port(submission_port, h.scaled(20), "Postfix submission smtpd")
+    return mg, sink, pf, submission_port, notice_dir
+
+
+def brand_message(subject, message_id):
+    lines = [
+        "Mesh-Brand-Assertion: v=1; brand=Example%20Bank; org=Someone%20Else; "
+        "addr=news@example.com; gw=x; kid=K; t=1; h=from; bh=x; s=y",
+        "From: Example Bank <news@example.com>",
+        "To: <customer@partner.example>",
+        "Subject: %s" % subject,
+        "Date: Mon, 2 Mar 2026 10:00:00 +0000",
+        "Message-ID: %s" % message_id,
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\nDear customer,\r\nour winter offers.\r\n").encode()
+
+
+def test_outbound_egress_and_brand(h):
+    """Issue 6 end to end, milter and policy service together. On the submission service
+    (outbound): a recipient in an egress-blocked domain is refused at RCPT by the policy
+    service; a message labelled [SECRET] to the outside is refused at end of DATA by the milter;
+    mail From: a brand address is delivered with the gateway's Mesh-Brand-Assertion as its
+    first header (the author's forged copy gone), which `meshgate brand verify` verifies, and
+    its sender gets one notice through sendmail. The same blocked recipient on port 25
+    (inbound) passes: direction, not the envelope, decides."""
+    mg, sink, pf, sub, notice_dir = outbound_gateway(h)
+
+    blocked, _ = make_message("alice@example.com", ["x@rival.example"], subject="hello rival")
+    r = smtp_send(sub, "alice@example.com", ["x@rival.example"], blocked)
+    log("submission alice -> rival: %r" % r)
+    code, text = r.rcpt["x@rival.example"]
+    check(code == 550 and "5.7.1" in text and "mail to <x@rival.example> is not allowed" in text,
+          "RCPT x@rival.example on submission: expected 550 5.7.1 from the egress rule, got %r" %
+          ((code, text),))
+    check(pf.wait_maillog(r"NOQUEUE: reject: RCPT from .*: 550 5\.7\.1 <x@rival\.example>: "
+                          r"Recipient address rejected: mail to <x@rival\.example> is not allowed"),
+          "no policy-service reject in the maillog:\n" + pf.maillog()[-3000:])
+    pd = [line for line in mg.log().splitlines()
+          if "policyd:" in line and "to=<x@rival.example>" in line]
+    check(pd and "rule=egress.no-rival" in pd[0] and "direction=outbound" in pd[0],
+          "meshgate's policy service did not log the outbound reject: %s" % pd)
+
+    inbound, inbound_mid = make_message("alice@example.com", ["x@rival.example"],
+                                        subject="inbound relay")
+    send_ok(pf, "alice@example.com", ["x@rival.example"], inbound, "port 25 -> rival (inbound)")
+
+    secret, secret_mid = make_message("alice@example.com", ["customer@partner.example"],
+                                      subject="[SECRET] merger plans")
+    r = smtp_send(sub, "alice@example.com", ["customer@partner.example"], secret)
+    log("submission [SECRET]: %r" % r)
+    check(r.data is not None and r.data[0] == 550 and "classified SECRET" in r.data[1],
+          "the [SECRET] message was not refused at DATA: %r" % r)
+    check(pf.wait_maillog(r"milter-reject: END-OF-MESSAGE from .*: 5\.7\.1 your message to "
+                          r"<customer@partner\.example> was not sent: it is classified SECRET"),
+          "no milter reject of the SECRET message in the maillog:\n" + pf.maillog()[-3000:])
+
+    brand_mid = "<brand-e2e@example.com>"
+    r = smtp_send(sub, "alice@example.com", ["customer@partner.example"],
+                  brand_message("Winter offers", brand_mid))
+    log("submission brand: %r" % r)
+    check(r.accepted, "the brand message was not accepted: %r" % r)
+
+    got = settle(h, pf, sink, 2, "outbound")
+    check(not by_message_id(got, secret_mid), "the SECRET message was delivered")
+    check(by_message_id(got, inbound_mid), "the inbound message to rival.example was not "
+          "delivered")
+    delivered = by_message_id(got, brand_mid)
+    check(len(delivered) == 1, "brand message delivered %d times" % len(delivered))
+    m = delivered[0]
+    names = m.header_names()
+    assertions = [n for n in names if n.lower() == "mesh-brand-assertion"]
+    check(len(assertions) == 1, "%d Mesh-Brand-Assertion headers, expected 1 (the forged copy "
+          "must be gone): %s" % (len(assertions), names))
+    check(names[0] == "Mesh-Brand-Assertion",
+          "the assertion is not the first header: %s" % names[:4])
+    check("Someone%20Else" not in m.headers("Mesh-Brand-Assertion")[0], "the forged copy survived")
+    check(not m.headers(SIGNAL), "a security signal on purely outbound mail")
+    path = m.write_message(h.path("brand-delivered.eml"))
+    verify_brand(mg, path, 0, "brand:        Example Bank", "organization: Example Bank plc",
+                 "gateway:      mx.example.com", "result:       verified")
+
+    deadline = time.monotonic() + h.scaled(20)
+    while not notices(notice_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    got_notices = notices(notice_dir)
+    check(len(got_notices) == 1 and "-- alice@example.com" in got_notices[0],
+          "expected one notice to alice: %s" % got_notices)
+    mg.stop()
+
+
 TESTS = {
     "known_contact_signal": (test_known_contact_signal, {"budget": 90}),
     "contacts_only_reject": (test_contacts_only_reject, {"budget": 90}),
@@ -349,6 +469,7 @@ TESTS = {
     "store_locked_tempfail": (test_store_locked_tempfail, {"budget": 90}),
     "kill_restart_no_loss": (test_kill_restart_no_loss, {"budget": 300}),
     "policyd_rcpt_reject": (test_policyd_rcpt_reject, {"budget": 90}),
+    "outbound_egress_and_brand": (test_outbound_egress_and_brand, {"budget": 120}),
 }
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ function(meshgate_integration_test suite name budget)
     set(script ${_mg_it_dir}/milter_tests.py)
   elseif(suite STREQUAL "sendmail" OR suite STREQUAL "package")
     set(script ${_mg_it_dir}/${suite}_tests.py)
+  elseif(suite STREQUAL "resolver")
+    set(script ${_mg_it_dir}/resolver_tests.py)
   else()
     set(script ${_mg_it_dir}/postfix_tests.py)
   endif()
@@ -53,6 +55,8 @@ meshgate_integration_test(miltertest per_recipient_reject 60)
 meshgate_integration_test(miltertest quarantine 60)
 meshgate_integration_test(miltertest signal_insert 60)
 meshgate_integration_test(miltertest forged_signal 60)
+meshgate_integration_test(miltertest brand_outbound 60)
+meshgate_integration_test(miltertest brand_inbound 60)
 meshgate_integration_test(miltertest store_locked_sqlite 90)
 meshgate_integration_test(miltertest store_gone_postgresql 150)
 meshgate_integration_test(miltertest store_hung_postgresql 150)
@@ -64,7 +68,13 @@ meshgate_integration_test(postfix forged_signal 90)
 meshgate_integration_test(postfix quarantine_hold 90)
 meshgate_integration_test(postfix store_locked_tempfail 90)
 meshgate_integration_test(postfix policyd_rcpt_reject 90)
+meshgate_integration_test(postfix outbound_egress_and_brand 120)
 meshgate_integration_test(postfix kill_restart_no_loss 300 PROCESSORS 2)
+
+# Profile resolver between two Mesh services on loopback (issue 4 item 6).
+meshgate_integration_test(resolver cross_domain 90)
+meshgate_integration_test(resolver tampered_profile 90)
+meshgate_integration_test(resolver silent_service 60)
 
 # End to end through a real Sendmail, unpacked from the Debian packages (issue 10 item 2).
 meshgate_integration_test(sendmail contacts_only_reject 120)
@@ -93,5 +103,5 @@ add_test(NAME integration.harness_compiles
                  "import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]"
                  ${_mg_it_dir}/lib/mgharness.py ${_mg_it_dir}/milter_tests.py
                  ${_mg_it_dir}/postfix_tests.py ${_mg_it_dir}/sendmail_tests.py
-                 ${_mg_it_dir}/package_tests.py)
+                 ${_mg_it_dir}/package_tests.py ${_mg_it_dir}/resolver_tests.py)
 set_tests_properties(integration.harness_compiles PROPERTIES LABELS "integration")

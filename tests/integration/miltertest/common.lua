@@ -66,11 +66,13 @@ function must(result, what)
   if result ~= nil then fail(what .. " failed: " .. tostring(result)) end
 end
 
-function open_session(client_ip)
+-- daemon_name: the {daemon_name} macro ("smtpd" = port 25; "ORIGINATING" = the submission
+-- service of conf/postfix/master.cf.snippet, i.e. outbound mail).
+function open_session(client_ip, daemon_name)
   local conn = mt.connect(socket, 40, 0.25)
   if conn == nil then fail("cannot connect to the milter at " .. socket) end
   mt.set_timeout(tonumber(read_timeout or "10"))
-  mt.macro(conn, SMFIC_CONNECT, "j", "mx.example.com", "{daemon_name}", "smtpd")
+  mt.macro(conn, SMFIC_CONNECT, "j", "mx.example.com", "{daemon_name}", daemon_name or "smtpd")
   must(mt.conninfo(conn, "client.example.net", client_ip or "192.0.2.10"), "mt.conninfo")
   expect_reply(conn, SMFIR_CONTINUE, "connect")
   must(mt.helo(conn, "client.example.net"), "mt.helo")
