@@ -79,17 +79,29 @@ echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 "$meshgate" policyd --config "$work/meshgate.yaml" --foreground > "$work/meshgate.log" 2>&1 &
 pids+=($!)
-postfwd2 --nodaemon --file "$work/postfwd.cf" --interface 127.0.0.1 --port "$pf_port" \
-  --user nobody --group nogroup --min_servers 10 --max_servers 16 --min_spare_servers 2 \
-  --max_spare_servers 12 --nodns --nolog --pidfile "$work/postfwd.pid" > "$work/postfwd.log" 2>&1 &
-pids+=($!)
-for i in $(seq 1 200); do
-  grep -q "policyd: started" "$work/meshgate.log" 2>/dev/null &&
-    (exec 3<>/dev/tcp/127.0.0.1/$pf_port) 2>/dev/null && break
+# postfwd2 as packaged: a daemon (its rate() limits need its cache daemon, which --nodaemon
+# does not start), default pre-forking (10 to 100 servers), no DNS, no logging; its cache
+# socket and pid file in the work folder, which its user must be able to write.
+mkdir -p "$work/postfwd" && chown nobody:nogroup "$work/postfwd" && chmod 755 "$work"
+postfwd2 --file "$work/postfwd.cf" --interface 127.0.0.1 --port "$pf_port" \
+  --user nobody --group nogroup --nodns --perfmon --pidfile "$work/postfwd/postfwd.pid" \
+  --cache_proto unix --cache_port "$work/postfwd/cache.sock" > "$work/postfwd.log" 2>&1
+stop_postfwd() {  # the daemon's own processes: its master and every process in its group
+  local pid
+  pid=$(cat "$work/postfwd/postfwd.pid" 2>/dev/null) || return 0
+  local pgid
+  pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')
+  if [[ "$pgid" == "$pid" ]]; then kill -- "-$pgid" 2>/dev/null || true; else kill "$pid" 2>/dev/null || true; fi
+}
+trap 'stop_postfwd; cleanup' EXIT
+up() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null; }
+for i in $(seq 1 600); do
+  grep -q "policyd: started" "$work/meshgate.log" 2>/dev/null && up "$pf_port" && break
   sleep 0.1
 done
 grep -q "policyd: started" "$work/meshgate.log" || { cat "$work/meshgate.log"; exit 1; }
-sleep 1  # let postfwd2 pre-fork its servers
+up "$pf_port" || { echo "postfwd2 did not start:"; cat "$work/postfwd.log"; exit 1; }
+sleep 2  # let postfwd2 pre-fork its servers
 
 echo
 echo "## runs (policyd_bench --connections N --seconds $seconds --warmup 1)"
