@@ -2,8 +2,10 @@
 //   policyd_service.h - `meshgate policyd`: the Postfix SMTPD policy delegation server.
 //
 // DESCRIPTION
-//   A TCP server (Poco::Net::TCPServer, one thread per connection, as Postfix keeps one
-//   persistent connection per smtpd process) on policyd.listen. Each connection reads requests
+//   A TCP server (Poco::Net::TCPServer, one thread per connection from a pool of its own sized
+//   max_connections + 4, as Postfix keeps one persistent connection per smtpd process) on
+//   policyd.listen. A connection over max_connections gets a thread, is closed at once and
+//   logged ("too many connections"), rather than waiting unanswered in a queue. Each connection reads requests
 //   with PolicyStreamParser and answers through a PolicydSession. Limits: policyd.max_connections
 //   concurrent connections (more are closed at once), policyd.idle_timeout per connection,
 //   policyd.max_request_bytes per request (larger closes the connection).
