@@ -15,11 +15,22 @@
 //                                  device catalog (the account's administration device)
 //     encryption.key      X25519   KeyEncryption: Mesh messages to the account
 //     authentication.key  Ed25519  KeyAuthentication
+//     device.key          Ed25519  the gateway's own device under the account: its device
+//                                  profile's offline key and its connection's KeySignature
 //   They are kept in gateway.data_dir/accounts/<address>/ (folder 0700, files 0600): the gateway
 //   holds them because it bridges the account's Mesh messages to and from SMTP. The profile is
 //   signed by the offline key and countersigned by the service (gateway) key, carries the
 //   service profile, and is stored in the account's record (AccountRecord.profile, DARE JSON
 //   text; profile_udf).
+//
+//   Catalogs written with the account (Store entries of the account):
+//     devices       the gateway device: its ProfileDevice, a ConnectionDevice signed by the
+//                   administration key, and the CatalogedDevice signed by the administration
+//                   key (seed 7.1.5: device credentials and the device catalog are signed by
+//                   an administration device), keyed by the device's KeySignature kid, with
+//                   DeviceKid/DeviceKey as the Mesh service's ConnectComplete writes them
+//     applications  a CatalogedApplicationMail for the address (the gateway bridges its mail);
+//                   `meshgate account app add` adds SSH and network entries
 //
 //   The key folder is written under a temporary name and renamed into place, and the store is
 //   written last: a failure at any step leaves neither a half-written folder nor an account
@@ -42,8 +53,10 @@
 //   kUnavailable / kPermissionDenied: files or store.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/config/config.h"
 #include "gateway/mesh/keys.h"
@@ -59,12 +72,44 @@ struct AccountKeys {
   mesh::PrivateKey administration;
   mesh::PrivateKey encryption;
   mesh::PrivateKey authentication;
+  mesh::PrivateKey device;
 };
 
 inline constexpr const char* kOfflineKeyFile = "offline.key";
 inline constexpr const char* kAdministrationKeyFile = "administration.key";
 inline constexpr const char* kEncryptionKeyFile = "encryption.key";
 inline constexpr const char* kAuthenticationKeyFile = "authentication.key";
+inline constexpr const char* kDeviceKeyFile = "device.key";
+
+inline constexpr const char* kDevicesCatalog = "devices";
+inline constexpr const char* kApplicationsCatalog = "applications";
+
+// The kinds of applications catalog entry (seed 2.8 CatalogedApplication*).
+enum class ApplicationKind { kMail, kSsh, kNetwork };
+std::string_view applicationKindName(ApplicationKind kind);  // "mail", "ssh", "network"
+std::optional<ApplicationKind> parseApplicationKind(std::string_view name);
+
+struct ApplicationEntry {
+  ApplicationKind kind = ApplicationKind::kMail;
+  std::string name;  // the entry's Key, unique within the account ("mail:bob@example.com")
+  std::vector<std::string> labels;
+  std::vector<mesh::PublicKey> keys;  // capabilities: each enveloped (signed by the
+                                      // administration key) in EnvelopedCapabilities
+  int64_t updated = 0;
+};
+
+// The account's applications catalog, parsed (entries that do not parse are skipped with a
+// warning in the log).
+Result<std::vector<ApplicationEntry>> listApplications(Store& store, std::string_view address);
+
+struct DeviceEntry {
+  std::string kid;          // DeviceKid: the device's KeySignature
+  std::string device_udf;   // its ProfileDevice fingerprint
+  std::string description;  // ProfileDevice.Description
+  std::string role;         // "gateway" for the one provisioning makes; "" for others
+  int64_t accepted = 0;
+};
+Result<std::vector<DeviceEntry>> listDevices(Store& store, std::string_view address);
 
 // gateway.data_dir/accounts/<address>; kInvalidArgument if the address cannot be a folder name.
 Result<std::string> accountKeyFolder(const std::string& data_dir, std::string_view address);
@@ -103,6 +148,11 @@ class AccountProvisioner {
   // is gone from the store is removed too (kNotFound is still returned).
   Status deleteAccount(Store& store, std::string_view address) const;
 
+  // Adds or replaces an applications catalog entry; the capabilities are sealed with the
+  // account's administration key (from its key folder). kNotFound: no such account.
+  Status putApplication(Store& store, std::string_view address, const ApplicationEntry& entry) const;
+  Status removeApplication(Store& store, std::string_view address, std::string_view name) const;
+
   // This gateway's service profile, signed now.
   Result<mesh::SignedProfile<mesh::model::ProfileService>> serviceProfile() const;
   const mesh::PrivateKey& serviceKey() const { return service_key_; }
@@ -110,6 +160,13 @@ class AccountProvisioner {
  private:
   Result<mesh::SignedProfile<mesh::model::ProfileAccount>> signProfile(
       std::string_view address, const AccountKeys& keys) const;
+  // The devices and applications catalog entries provisioning writes.
+  Result<std::vector<CatalogEntry>> provisionedEntries(
+      const std::string& address, const AccountKeys& keys,
+      const mesh::SignedProfile<mesh::model::ProfileAccount>& profile) const;
+  Result<CatalogEntry> applicationCatalogEntry(std::string_view address,
+                                               const ApplicationEntry& entry,
+                                               const mesh::PrivateKey& administration) const;
 
   std::string data_dir_;
   mesh::PrivateKey service_key_;

@@ -9,7 +9,7 @@
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SocketStream.h>
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/NetSSL.h>
@@ -31,6 +31,7 @@
 #include <istream>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 
 namespace meshgate::resolver {
@@ -85,6 +86,12 @@ Status loadPemCertificates(const std::string& file, std::vector<std::shared_ptr<
 milliseconds remainingUntil(MeshClient::Deadline deadline) {
   auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
   return std::max(left, milliseconds(0));
+}
+
+// A socket timeout for `ms`: never 0, which Poco reads as "wait forever" (the watchdog would
+// still end the wait, but a step must not depend on it).
+Poco::Timespan socketTimeout(milliseconds ms) {
+  return Poco::Timespan(std::max<int64_t>(ms.count(), 1) * 1000);
 }
 
 // Shuts the connection down (both directions) when the deadline passes, so that a blocked
@@ -213,19 +220,18 @@ Result<MeshReply> exchange(const MeshClient::Impl& impl, const Poco::Net::Socket
   try {
     Poco::Net::StreamSocket tcp;
     milliseconds step = std::min(impl.config.connect_timeout, remainingUntil(deadline));
-    tcp.connect(address, Poco::Timespan(step.count() * 1000));
+    tcp.connect(address, socketTimeout(step));
     connected = true;
     Watchdog dog(tcp.impl()->sockfd(), deadline, fired);
     std::optional<Poco::Net::SecureStreamSocket> tls;
-    std::optional<Poco::Net::HTTPSClientSession> session;
     struct Disarm {
       Watchdog& dog;
       ~Disarm() { dog.disarm(); }
     } disarm{dog};  // destroyed first: the watchdog stops before the socket is closed
 
     step = std::min(impl.config.connect_timeout, remainingUntil(deadline));
-    tcp.setReceiveTimeout(Poco::Timespan(step.count() * 1000));
-    tcp.setSendTimeout(Poco::Timespan(step.count() * 1000));
+    tcp.setReceiveTimeout(socketTimeout(step));
+    tcp.setSendTimeout(socketTimeout(step));
     if (isAddressLiteral(endpoint.host)) {
       tls = Poco::Net::SecureStreamSocket::attach(tcp, impl.context);
     } else {
@@ -245,10 +251,12 @@ Result<MeshReply> exchange(const MeshClient::Impl& impl, const Poco::Net::Socket
                                " nor " + domain);
       }
     }
-    const Poco::Timespan left(remainingUntil(deadline).count() * 1000);
+    const Poco::Timespan left = socketTimeout(remainingUntil(deadline));
     tls->setReceiveTimeout(left);
     tls->setSendTimeout(left);
-    session.emplace(*tls);
+    // HTTP/1.1 by hand over the connected TLS socket (Poco's HTTPSClientSession only takes an
+    // unconnected socket, and our connect/handshake must be bounded and checked first).
+    Poco::Net::SocketStream stream(*tls);
     Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, endpoint.path,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
     request.setHost(std::string(service_name));
@@ -256,12 +264,14 @@ Result<MeshReply> exchange(const MeshClient::Impl& impl, const Poco::Net::Socket
     request.set("Accept", "application/json");
     request.setContentLength(static_cast<std::streamsize>(body.size()));
     request.setKeepAlive(false);
-    std::ostream& out = session->sendRequest(request);
-    out.write(body.data(), static_cast<std::streamsize>(body.size()));
-    out.flush();
+    request.write(stream);
+    stream.write(body.data(), static_cast<std::streamsize>(body.size()));
+    stream.flush();
     Poco::Net::HTTPResponse response;
-    std::istream& in = session->receiveResponse(response);
+    response.read(stream);
     const uint64_t limit = impl.config.max_response_bytes;
+    const std::string over = where + ": response is over resolver.max_response_bytes (" +
+                             std::to_string(limit) + ")";
     if (response.hasContentLength() &&
         static_cast<uint64_t>(response.getContentLength64()) > limit) {
       return resourceExhausted(where + ": response of " +
@@ -269,23 +279,54 @@ Result<MeshReply> exchange(const MeshClient::Impl& impl, const Poco::Net::Socket
                                " bytes is over resolver.max_response_bytes (" +
                                std::to_string(limit) + ")");
     }
-    char buffer[16384];
-    while (in) {
-      in.read(buffer, sizeof buffer);
-      std::streamsize n = in.gcount();
-      if (n <= 0) break;
-      if (reply.body.size() + static_cast<uint64_t>(n) > limit) {
-        return resourceExhausted(where + ": response is over resolver.max_response_bytes (" +
-                                 std::to_string(limit) + ")");
+    auto readBytes = [&](uint64_t n) -> bool {  // appends n bytes; false at EOF or error
+      char buffer[16384];
+      while (n > 0) {
+        stream.read(buffer, static_cast<std::streamsize>(std::min<uint64_t>(n, sizeof buffer)));
+        const std::streamsize got = stream.gcount();
+        if (got <= 0) return false;
+        reply.body.append(buffer, static_cast<size_t>(got));
+        n -= static_cast<uint64_t>(got);
       }
-      reply.body.append(buffer, static_cast<size_t>(n));
+      return true;
+    };
+    bool complete = true;
+    if (response.getChunkedTransferEncoding()) {
+      while (true) {
+        std::string line;
+        if (!std::getline(stream, line)) {
+          complete = false;
+          break;
+        }
+        uint64_t size = 0;
+        try {
+          size = std::stoull(line, nullptr, 16);
+        } catch (const std::exception&) {
+          return unavailable(where + ": malformed chunked response");
+        }
+        if (size == 0) break;
+        if (reply.body.size() + size > limit) return resourceExhausted(over);
+        if (!readBytes(size) || !std::getline(stream, line)) {
+          complete = false;
+          break;
+        }
+      }
+    } else if (response.hasContentLength()) {
+      complete = readBytes(static_cast<uint64_t>(response.getContentLength64()));
+    } else {
+      char buffer[16384];
+      while (stream) {
+        stream.read(buffer, sizeof buffer);
+        const std::streamsize got = stream.gcount();
+        if (got <= 0) break;
+        if (reply.body.size() + static_cast<uint64_t>(got) > limit) {
+          return resourceExhausted(over);
+        }
+        reply.body.append(buffer, static_cast<size_t>(got));
+      }
     }
     if (fired) return deadlineExceeded(where + ": no complete answer within resolver.total_timeout");
-    if (in.bad()) return unavailable(where + ": the connection broke while reading the response");
-    if (response.hasContentLength() &&
-        reply.body.size() != static_cast<uint64_t>(response.getContentLength64())) {
-      return unavailable(where + ": the response is shorter than its Content-Length");
-    }
+    if (!complete) return unavailable(where + ": the connection closed before the whole response");
     reply.http_status = static_cast<int>(response.getStatus());
     return reply;
   } catch (const Poco::TimeoutException&) {

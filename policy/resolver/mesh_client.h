@@ -48,18 +48,26 @@ struct MeshReply {
   bool pinned_certificate = false;  // accepted through resolver.trusted_certificates
 };
 
-class MeshClient {
+// What the resolver needs from a client: one bounded POST (a seam for tests).
+class MeshTransport {
  public:
   using Deadline = std::chrono::steady_clock::time_point;
+  virtual ~MeshTransport() = default;
+  virtual Result<MeshReply> post(const ServiceEndpoint& endpoint, std::string_view service_name,
+                                 std::string_view body, Deadline deadline) const = 0;
+};
+
+class MeshClient : public MeshTransport {
+ public:
 
   // Loads the CA file and the trusted certificates; errors name the file.
   static Result<std::shared_ptr<MeshClient>> create(const config::ResolverSection& config);
-  ~MeshClient();
+  ~MeshClient() override;
   MeshClient(const MeshClient&) = delete;
   MeshClient& operator=(const MeshClient&) = delete;
 
   Result<MeshReply> post(const ServiceEndpoint& endpoint, std::string_view service_name,
-                         std::string_view body, Deadline deadline) const;
+                         std::string_view body, Deadline deadline) const override;
 
   struct Impl;
 

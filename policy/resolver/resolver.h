@@ -2,7 +2,8 @@
 //   resolver.h - the profile resolver: an address -> its verified Mesh profile.
 //
 // SYNOPSIS
-//   auto resolver = makeProfileResolver(config, store, clock, gateway_key.publicKey());
+//   auto resolver = makeProfileResolver({.config = config, .store = &store, .clock = &clock,
+//                                        .service_key = gateway_key.publicKey()});
 //   Result<std::shared_ptr<const ResolvedProfile>> r = (*resolver)->resolve("bob@example.net");
 //   if (r.ok()) encrypt to (*r)->encryption_key ...;
 //   else if (r.status().code() == StatusCode::kNotFound) ... no Mesh profile: plain SMTP ...
@@ -17,16 +18,25 @@
 //     POST /.well-known/mmm/   Host: <domain>   {"GetRequest":{"Account":"<address>"}}
 //   The GetResponse's DataItems carry the enveloped ProfileAccount (DataItem.Envelope; a
 //   DataItem.Data holding the envelope's text is read too). The first item whose envelope is a
-//   ProfileAccount is verified (gateway/mesh/profile.h): against the service profile it
-//   carries, which must countersign it; and, when the item's Key is a UDF, its fingerprint must
+//   ProfileAccount is verified (gateway/mesh/profile.h, seed 7.1.5): signed by its own offline
+//   key (or an online key it lists), keys inside their validity, countersigned by the service
+//   profile it carries (itself self-signed); when the item's Key is a UDF, the fingerprint must
 //   match it. It must list the requested address. A profile that fails any check is refused
 //   with the reason; the resolver never falls back to a weaker check.
 //
-//   Results are cached per address: verified profiles for resolver.cache_ttl, "no profile" and
-//   refused profiles for resolver.negative_ttl, unreachable services and timeouts for
-//   resolver.failure_ttl. Concurrent requests for one address share one lookup. Local profiles
-//   are read from the store every time (so a re-provisioned account is seen at once); only
-//   their verification is reused while the stored text is unchanged.
+// SECURITY
+//   What binds a remote profile to its domain is the TLS certificate of the service it came
+//   from (CA-verified for the host or the domain, or pinned in resolver.trusted_certificates):
+//   the profile's signatures prove it is whole and self-consistent, not who the domain is.
+//   Only the GetResponse body is trusted, and only after those checks; its size is bounded.
+//
+//   Results of other domains are cached per address (Clock seconds, so tests pin time):
+//   verified profiles for resolver.cache_ttl, "no profile" and refused profiles for
+//   resolver.negative_ttl (at most cache_ttl), unreachable services, refused certificates and
+//   timeouts for resolver.failure_ttl. Concurrent requests for one address share one lookup.
+//   At most resolver.max_cache_entries addresses are kept (expired ones are dropped first).
+//   Local profiles are read from the store every time (so a re-provisioned account is seen at
+//   once); only their verification is reused while the stored text is unchanged.
 //
 //   One resolution is bounded by resolver.total_timeout (and each step by its own timeout), and
 //   by the caller's time budget when the calling thread has a DeadlineScope
@@ -44,65 +54,54 @@
 //   callers treat these as "try later", never as "no profile".
 #pragma once
 
-#include <cstdint>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "gateway/config/config.h"
-#include "gateway/mesh/dare.h"
 #include "gateway/mesh/keys.h"
 #include "gateway/ports/clock.h"
+#include "gateway/ports/profile_resolver.h"
 #include "gateway/ports/store.h"
 #include "gateway/util/status.h"
-#include "meshgate/mesh_model.h"
 #include "policy/resolver/mesh_client.h"
 #include "policy/resolver/service_locator.h"
 
 namespace meshgate::resolver {
 
-enum class ProfileSource {
-  kLocalStore,   // a local account, from the store
-  kMeshService,  // another domain's Mesh service
-};
-std::string_view profileSourceName(ProfileSource source);  // "local store", "Mesh service"
-
-struct ResolvedProfile {
-  std::string address;  // as asked, lower case
-  std::string udf;      // the profile's fingerprint
-  mesh::model::ProfileAccount profile;
-  mesh::DareEnvelope envelope;  // as received or stored
-  mesh::PublicKey encryption_key;  // KeyEncryption (X25519/X448): Mesh messages to the address
-  std::string signer_kid;          // the profile's own key that signed it
-  std::string service_udf;         // the service profile that countersigned it
-  ProfileSource source;
-  std::string origin;  // "store", or the URL asked and how it was found
-  int64_t resolved_at = 0;  // Unix seconds
-};
-
-class ProfileResolver {
- public:
-  virtual ~ProfileResolver() = default;
-  virtual Result<std::shared_ptr<const ResolvedProfile>> resolve(std::string_view address) = 0;
-  // Forgets what is cached for the address (all addresses when empty).
-  virtual void invalidate(std::string_view address) = 0;
-};
-
 struct ResolverDeps {
   std::shared_ptr<const config::Config> config;
-  Store* store = nullptr;            // local accounts; outlives the resolver
-  const Clock* clock = nullptr;      // profile key validity and cache expiry; outlives it
-  std::optional<mesh::PublicKey> service_key;  // this gateway's key: local countersignatures
-  // Seams for tests; defaults from the configuration when null.
+  Store* store = nullptr;        // local accounts; outlives the resolver
+  const Clock* clock = nullptr;  // profile key validity and cache expiry; outlives it
+  // This gateway's service key: local profiles must be countersigned by it. Without it local
+  // profiles are refused (kFailedPrecondition).
+  std::optional<mesh::PublicKey> service_key;
+  // Seams for tests; built from the configuration when null.
   std::shared_ptr<ServiceLocator> locator;
-  std::shared_ptr<MeshClient> client;
+  std::shared_ptr<MeshTransport> client;
 };
 
 // Builds the resolver (loads the TLS trust settings). Errors name the configuration key.
 Result<std::unique_ptr<ProfileResolver>> makeProfileResolver(ResolverDeps deps);
 
-// The GetRequest body for `address`, and the profile in a GetResponse body: for tests and for
-// the Mesh service's own checks.
+// The body of a Get by Account request: {"GetRequest":{"Account":"<address>"}}.
 std::string getRequestBody(std::string_view address);
+
+// The profile in a GetResponse body (`body`, as received with `http_status`), verified for
+// `address` at `now`: the steps above after the HTTP exchange. Exposed for tests and for
+// `meshgate profile show --from-file`.
+Result<std::shared_ptr<const ResolvedProfile>> profileFromGetResponse(std::string_view address,
+                                                                      int http_status,
+                                                                      std::string_view body,
+                                                                      int64_t now);
+
+// Verifies an enveloped ProfileAccount for `address` at `now` against the service profile it
+// carries; with `service_key`, that service must be the one with that key (local profiles).
+Result<std::shared_ptr<const ResolvedProfile>> verifyResolvedProfile(
+    std::string_view address, const mesh::DareEnvelope& envelope,
+    const std::optional<std::string>& expected_udf, int64_t now,
+    const std::optional<mesh::PublicKey>& service_key);
 
 }  // namespace meshgate::resolver
