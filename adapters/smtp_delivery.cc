@@ -72,6 +72,15 @@ Status SmtpClientSubmitter::submit(const RenderedMail& mail) {
   }
 }
 
+SmtpOptions smtpOptionsFromConfig(const config::Config& config) {
+  SmtpOptions o;
+  o.host = config.mesh_to_smtp.server.host;
+  o.port = config.mesh_to_smtp.server.port;
+  o.helo = config.mesh_to_smtp.helo;
+  o.timeout = config.mesh_to_smtp.timeout;
+  return o;
+}
+
 std::string deliveryKey(const RenderedMail& mail) { return mail.envelope_id + "/" + mail.recipient; }
 
 Result<DeliveryOutcome> deliverOnce(Store& store, SmtpSubmitter& smtp, const RenderedMail& mail,

@@ -37,6 +37,7 @@
 #include <string>
 
 #include "adapters/mesh_mail.h"
+#include "gateway/config/config.h"
 #include "gateway/ports/store.h"
 
 namespace meshgate::adapters {
@@ -49,6 +50,9 @@ struct SmtpOptions {
   std::string helo = "localhost";
   std::chrono::milliseconds timeout{30000};
 };
+
+// The configured MTA (mesh_to_smtp.server, helo, timeout).
+SmtpOptions smtpOptionsFromConfig(const config::Config& config);
 
 class SmtpSubmitter {
  public:

@@ -219,6 +219,13 @@ struct SshSection {
   std::map<std::string, std::string> users;  // login -> account address (overrides domain)
 };
 
+// Mesh -> SMTP: where Mesh Messages accepted for local accounts are submitted as mail.
+struct MeshToSmtpSection {
+  Endpoint server{"127.0.0.1", 25};  // the local MTA
+  std::string helo;                  // "" = gateway.node
+  Millis timeout{30000};             // every SMTP wait
+};
+
 struct LoggingSection {
   bool debug = false;
 };
@@ -242,6 +249,7 @@ struct Config {
   QuarantineSection quarantine;
   ResolverSection resolver;
   SshSection ssh;
+  MeshToSmtpSection mesh_to_smtp;
   LoggingSection logging;
 
   bool isLocalDomain(std::string_view domain) const;

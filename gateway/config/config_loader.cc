@@ -450,6 +450,14 @@ void readSsh(YamlMap m, SshSection& s, const GatewaySection& g) {
   if (s.domain.empty() && !g.domains.empty()) s.domain = g.domains.front();
 }
 
+void readMeshToSmtp(YamlMap m, MeshToSmtpSection& s, const GatewaySection& g) {
+  readEndpoint(m, "server", s.server);
+  m.string("helo", s.helo);
+  m.duration("timeout", s.timeout, 1s, 10min);
+  m.finish();
+  if (s.helo.empty()) s.helo = g.node;
+}
+
 void readLogging(YamlMap m, LoggingSection& s) {
   m.boolean("debug", s.debug);
   m.finish();
@@ -501,6 +509,7 @@ LoadResult parse(const std::string& text, const std::string& name) {
           readQuarantine(root.map("quarantine"), config->quarantine, config->gateway);
           readResolver(root.map("resolver"), config->resolver);
           readSsh(root.map("ssh"), config->ssh, config->gateway);
+          readMeshToSmtp(root.map("mesh_to_smtp"), config->mesh_to_smtp, config->gateway);
           readLogging(root.map("logging"), config->logging);
           crossChecks(errors, root, *config);
           root.finish();

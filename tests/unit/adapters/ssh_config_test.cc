@@ -57,5 +57,27 @@ TEST(SshConfig, ErrorsNameFileLineAndKey) {
   }
 }
 
+TEST(MeshToSmtpConfig, DefaultsAndValues) {
+  auto d = loadConfigString("gateway:\n  node: mx.example.com\n  domains: [example.com]\n", "t.yaml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.config->mesh_to_smtp.server.host, "127.0.0.1");
+  EXPECT_EQ(d.config->mesh_to_smtp.server.port, 25);
+  EXPECT_EQ(d.config->mesh_to_smtp.helo, "mx.example.com");
+  EXPECT_EQ(d.config->mesh_to_smtp.timeout, 30s);
+  auto r = loadConfigString(
+      "gateway:\n  domains: [example.com]\nmesh_to_smtp:\n  server: 127.0.0.1:10025\n"
+      "  helo: mesh.example.com\n  timeout: 5s\n",
+      "t.yaml");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.config->mesh_to_smtp.server.port, 10025);
+  EXPECT_EQ(r.config->mesh_to_smtp.helo, "mesh.example.com");
+  EXPECT_EQ(r.config->mesh_to_smtp.timeout, 5s);
+  auto bad = loadConfigString("gateway:\n  domains: [example.com]\nmesh_to_smtp:\n  server: nowhere\n",
+                              "t.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.errors[0].find("t.yaml:4:"), std::string::npos) << bad.errors[0];
+  EXPECT_NE(bad.errors[0].find("mesh_to_smtp.server"), std::string::npos) << bad.errors[0];
+}
+
 }  // namespace
 }  // namespace meshgate::config
