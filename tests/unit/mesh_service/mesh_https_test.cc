@@ -336,17 +336,18 @@ TEST_F(HttpsService, SlowClientsGet408AndTruncatedRequestsChangeNothing) {
   const std::string request = httpPost(create);
   // Trickled: a few bytes every 100 ms never completes the request in time.
   {
+    // (If each read got the timeout afresh, the whole request would arrive and be served.)
     RawTls tls;
     ASSERT_TRUE(tls.connect(port_));
-    const auto began = std::chrono::steady_clock::now();
     std::string answer;
-    for (size_t i = 0; i < request.size() && answer.empty(); i += 8) {
-      if (!tls.write(request.substr(i, 8))) break;
+    size_t sent = 0;
+    for (; sent < request.size() && answer.empty(); sent += 8) {
+      if (!tls.write(request.substr(sent, 8))) break;
       answer = tls.readUntil("\r\n", 100);
     }
     if (answer.empty()) answer = tls.readAll(3000);
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 408 ")) << answer;
-    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(5));
+    EXPECT_LT(sent, request.size());
   }
   // Connected, handshaken, silent.
   {
