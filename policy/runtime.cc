@@ -57,7 +57,12 @@ Result<mesh::PrivateKey> loadOrCreateGatewayKey(const std::string& path) {
   }
   auto key = mesh::PrivateKey::generate(mesh::KeyType::kEd25519);
   if (!key.ok()) return key.status();
-  MESHGATE_RETURN_IF_ERROR(mesh::savePrivateKeyFile(*key, path));
+  if (Status saved = mesh::savePrivateKeyFile(*key, path); !saved.ok()) {
+    // Another process sharing this key_file created it first (two services started at
+    // once): the file it linked into place is complete, so use that key, not ours.
+    if (saved.code() == StatusCode::kAlreadyExists) return mesh::loadPrivateKeyFile(path);
+    return saved;
+  }
   MESHGATE_RETURN_IF_ERROR(mesh::savePublicKeyFile(key->publicKey(), path + ".pub"));
   log::info("created gateway signing key %s (%s)", path.c_str(), key->kid().c_str());
   return key;

@@ -55,7 +55,8 @@ struct GatewaySection {
   std::string node;                  // this node's name in logs, audit and signals
   std::vector<std::string> domains;  // local domains (lower case)
   std::string data_dir = "./var";
-  std::string key_file = "./var/keys/gateway.key";  // Ed25519; created on first start
+  std::string key_file = "./var/keys/gateway.key";  // Ed25519, created on first start;
+                                                    // default <data_dir>/keys/gateway.key
   std::string user;                  // drop root privileges to this user ("" = stay)
 };
 

@@ -110,7 +110,13 @@ void readGateway(YamlMap m, GatewaySection& g) {
   }
   if (m.has("domains") && domains.empty()) m.error("domains", "at least one domain is required");
   m.nonEmptyString("data_dir", g.data_dir);
-  m.nonEmptyString("key_file", g.key_file);
+  // The key lives with the rest of the gateway's files unless placed elsewhere on purpose, so
+  // two gateways (or two tests) with different data_dirs never share or race for one key.
+  if (m.has("key_file")) {
+    m.nonEmptyString("key_file", g.key_file);
+  } else {
+    g.key_file = g.data_dir + "/keys/gateway.key";
+  }
   m.string("user", g.user);
   m.finish();
   if (g.node.empty()) {

@@ -66,6 +66,16 @@ TEST(ConfigLoader, ExampleKeysEqualTheBuiltInDefaults) {
   EXPECT_EQ(a.ingress.reject_text, b.ingress.reject_text);
 }
 
+TEST(ConfigLoader, KeyFileDefaultsToTheDataDir) {
+  LoadResult moved = load("gateway:\n  domains: [example.com]\n  data_dir: /srv/mg\n");
+  ASSERT_TRUE(moved.ok()) << joined(moved);
+  EXPECT_EQ(moved.config->gateway.key_file, "/srv/mg/keys/gateway.key");
+  LoadResult placed = load(
+      "gateway:\n  domains: [example.com]\n  data_dir: /srv/mg\n  key_file: /etc/k/gw.key\n");
+  ASSERT_TRUE(placed.ok()) << joined(placed);
+  EXPECT_EQ(placed.config->gateway.key_file, "/etc/k/gw.key");
+}
+
 struct BadCase {
   const char* name;
   const char* yaml;
