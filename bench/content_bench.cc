@@ -107,6 +107,9 @@ class FakeStore : public Store {
   }
   Status putQuarantine(const QuarantineRecord&) override { return unused(); }
   Result<QuarantineRecord> getQuarantine(std::string_view) override { return notFound("none"); }
+  Status confirmQuarantine(std::string_view, std::string_view, int64_t) override {
+    return unused();
+  }
   Result<std::vector<QuarantineRecord>> listQuarantine(std::string_view) override {
     return std::vector<QuarantineRecord>();
   }

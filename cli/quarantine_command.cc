@@ -9,6 +9,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exec.h"
+#include "gateway/mesh/keys.h"
+#include "gateway/policy/quarantine_confirmation.h"
 #include "gateway/util/strings.h"
 
 namespace meshgate::cli {
@@ -61,6 +63,31 @@ Status recordAdminAction(Store& store, const config::Config& c, const Quarantine
   return r.ok() ? Status() : r.status();
 }
 
+// The confirmation page as recipients reach it (quarantine.confirm_url, else the Mesh
+// service's name and port).
+std::string confirmUrl(const config::Config& c) {
+  if (!c.quarantine.confirm_url.empty()) return c.quarantine.confirm_url;
+  const auto& m = c.mesh_service;
+  return std::string(m.plain_http ? "http" : "https") + "://" + m.service_name + ":" +
+         std::to_string(m.listen.port) + "/quarantine/confirm";
+}
+
+// Form-encodes a query value: everything but unreserved characters is escaped.
+std::string queryValue(const std::string& text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 struct Common {
   std::string config_path = kDefaultConfigPath;
 };
@@ -92,7 +119,9 @@ int quarantineList(const Args& args) {
     ++n;
     std::cout << std::left << std::setw(14) << q.id << " " << utc(q.time) << " " << q.state
               << " from=<" << q.sender << "> to=<" << q.recipients << "> reason=\"" << q.reason
-              << "\" subject=\"" << q.subject << "\"\n";
+              << "\" subject=\"" << q.subject << "\"";
+    if (!q.confirmed_by.empty()) std::cout << " confirmed_by=<" << q.confirmed_by << ">";
+    std::cout << "\n";
   }
   std::cerr << n << " message(s)\n";
   return 0;
@@ -140,7 +169,11 @@ int quarantineShow(const Args& args) {
   if (!ctx) return rc;
   std::cout << "id:       " << q.id << "\nstate:    " << q.state << "\nheld:     " << utc(q.time)
             << "\nreason:   " << q.reason << "\nfrom:     " << q.sender << "\nto:       "
-            << q.recipients << "\nsubject:  " << q.subject << "\n\n";
+            << q.recipients << "\nsubject:  " << q.subject << "\n";
+  if (!q.confirmed_by.empty()) {
+    std::cout << "confirmed: by " << q.confirmed_by << " at " << utc(q.confirmed_time) << "\n";
+  }
+  std::cout << "\n";
   if (q.state != "held") return 0;
   auto argv = postfixTool(*ctx->config, ctx->config->quarantine.postcat);
   argv.insert(argv.end(), {"-q", q.queue_id});
@@ -154,6 +187,23 @@ int quarantineShow(const Args& args) {
   return 0;
 }
 
+// postsuper -H (release) or -d (delete), then the new state and an audit record.
+Status applyToHeld(AdminContext& ctx, QuarantineRecord& q, const std::string& action) {
+  if (q.state != "held") return failedPrecondition(q.id + " is already " + q.state);
+  auto argv = postfixTool(*ctx.config, ctx.config->quarantine.postsuper);
+  argv.insert(argv.end(), {action == "release" ? "-H" : "-d", q.queue_id});
+  auto r = execProgram(argv, "", 30000);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    std::cerr << r->err;
+    return unavailable("postsuper failed (exit " + std::to_string(r->exit_code) + ")");
+  }
+  q.state = action == "release" ? "released" : "deleted";
+  MESHGATE_RETURN_IF_ERROR(ctx.store->putQuarantine(q));
+  Status st = recordAdminAction(*ctx.store, *ctx.config, q, action);
+  return st.ok() ? st : st.withContext("audit log");
+}
+
 int changeState(const Args& args, const std::string& action) {
   const std::string cmd = "meshgate quarantine " + action;
   QuarantineRecord q;
@@ -164,21 +214,78 @@ int changeState(const Args& args, const std::string& action) {
                                 : "Delete a held message from the Postfix queue (postsuper -d).",
                             &q, &rc);
   if (!ctx) return rc;
-  if (q.state != "held") return reportError(cmd, failedPrecondition(q.id + " is already " + q.state));
-  auto argv = postfixTool(*ctx->config, ctx->config->quarantine.postsuper);
-  argv.insert(argv.end(), {action == "release" ? "-H" : "-d", q.queue_id});
-  auto r = execProgram(argv, "", 30000);
-  if (!r.ok()) return reportError(cmd, r.status());
-  if (r->exit_code != 0) {
-    std::cerr << r->err;
-    return reportError(cmd, unavailable("postsuper failed (exit " + std::to_string(r->exit_code) + ")"));
-  }
-  q.state = action == "release" ? "released" : "deleted";
-  Status st = ctx->store->putQuarantine(q);
+  Status st = applyToHeld(*ctx, q, action);
   if (!st.ok()) return reportError(cmd, st);
-  st = recordAdminAction(*ctx->store, *ctx->config, q, action);
-  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
   std::cout << q.id << ": " << q.state << "\n";
+  return 0;
+}
+
+// Run as root from a timer: the policy server records confirmations but cannot run postsuper.
+int quarantineReleaseConfirmed(const Args& args) {
+  const std::string cmd = "meshgate quarantine release-confirmed";
+  Common o;
+  ArgParser p(cmd, "Release every held message its recipient confirmed (on the policy server's\n"
+                   "/quarantine/confirm page or with `meshgate quarantine confirm`). Run it as\n"
+                   "root every minute (conf/systemd/meshgate-release-confirmed.timer).");
+  p.option("config", "FILE", "configuration file", &o.config_path);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  auto ctx = openAdmin(cmd, o.config_path);
+  if (!ctx) return 1;
+  auto list = ctx->store->listQuarantine("held");
+  if (!list.ok()) return reportError(cmd, list.status());
+  int failed = 0, released = 0;
+  for (auto& q : *list) {
+    if (q.confirmed_by.empty()) continue;
+    Status st = applyToHeld(*ctx, q, "release");
+    if (!st.ok()) {
+      // The others are still worth releasing; this one stays held and is retried next run.
+      std::cerr << cmd << ": " << q.id << ": " << st.message() << "\n";
+      ++failed;
+      continue;
+    }
+    ++released;
+    std::cout << q.id << ": released (confirmed by " << q.confirmed_by << ")\n";
+  }
+  std::cerr << released << " released, " << failed << " failed\n";
+  return failed == 0 ? 0 : 1;
+}
+
+// For the helpdesk: a recipient reads the code from the digest on the phone.
+int quarantineConfirm(const Args& args) {
+  const std::string cmd = "meshgate quarantine confirm";
+  Common o;
+  std::string id, recipient, code;
+  ArgParser p(cmd, "Record a recipient's confirmation of a held payment request, checking the\n"
+                   "code from their digest (the helpdesk's way to do what the confirmation page "
+                   "does).\n`meshgate quarantine release-confirmed` then releases it.");
+  p.positional("ID", "the quarantine id from the digest", &id);
+  p.option("recipient", "ADDRESS", "the recipient who confirms (required)", &recipient);
+  p.option("code", "CODE", "the confirmation code from that recipient's digest (required)", &code);
+  p.option("config", "FILE", "configuration file", &o.config_path);
+  if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
+  if (!validQueueId(id)) return p.usageError("\"" + id + "\" is not a queue id (letters and digits)");
+  if (recipient.empty() || code.empty()) return p.usageError("--recipient and --code are required");
+  auto ctx = openAdmin(cmd, o.config_path);
+  if (!ctx) return 1;
+  auto key = mesh::loadPrivateKeyFile(ctx->config->gateway.key_file);
+  if (!key.ok()) return reportError(cmd, key.status().withContext("gateway.key_file"));
+  auto q = ctx->store->getQuarantine(id);
+  if (!q.ok()) return reportError(cmd, q.status());
+  if (!policy::confirmationMatches(*key, id, recipient, code)) {
+    return reportError(cmd, permissionDenied("wrong confirmation code for " + id + " and " +
+                                             recipient + " (check the digest it came from)"));
+  }
+  if (!policy::recipientMayConfirm(*q, recipient)) {
+    return reportError(cmd, failedPrecondition(
+                                id + " (" + q->state + ", held because: " + q->reason +
+                                ") is not one its recipient can release; an administrator "
+                                "decides with meshgate quarantine release|delete"));
+  }
+  Status st = ctx->store->confirmQuarantine(id, toLowerAscii(recipient), std::time(nullptr));
+  if (!st.ok()) return reportError(cmd, st);
+  st = recordAdminAction(*ctx->store, *ctx->config, *q, "confirm");
+  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
+  std::cout << id << ": confirmed by " << recipient << "\n";
   return 0;
 }
 
@@ -204,6 +311,12 @@ int quarantineDigest(const Args& args) {
       if (ctx->config->isLocalDomain(addressDomain(r))) by_recipient[toLowerAscii(r)].push_back(q);
     }
   }
+  // Without the key the digest still lists what is held, only without confirmation links.
+  auto key = mesh::loadPrivateKeyFile(ctx->config->gateway.key_file);
+  if (!key.ok()) {
+    std::cerr << cmd << ": warning: no confirmation links: " << key.status().message() << "\n";
+  }
+  const std::string url = confirmUrl(*ctx->config);
   for (const auto& [rcpt, held] : by_recipient) {
     std::string mail = "From: " + ctx->config->quarantine.digest_from + "\nTo: " + rcpt +
                        "\nSubject: " + std::to_string(held.size()) +
@@ -214,6 +327,14 @@ int quarantineDigest(const Args& args) {
     for (const auto& q : held) {
       mail += "  " + q.id + "  " + utc(q.time) + "  from " + q.sender + "\n      subject: " +
               q.subject + "\n      reason:  " + q.reason + "\n";
+      if (key.ok() && policy::recipientMayConfirm(q, rcpt)) {
+        auto code = policy::confirmationCode(*key, q.id, rcpt);
+        if (code.ok()) {
+          mail += "      If you expected it, you can release it yourself:\n      " + url +
+                  "?id=" + queryValue(q.id) + "&rcpt=" + queryValue(rcpt) + "&code=" + *code +
+                  "\n      (confirmation code " + *code + ")\n";
+        }
+      }
     }
     if (!send) {
       std::cout << mail << "\n";
@@ -238,6 +359,10 @@ int quarantine(const Args& args) {
                    {"show", "show why a message was held, and the message", quarantineShow},
                    {"release", "deliver a held message (postsuper -H)", quarantineRelease},
                    {"delete", "delete a held message (postsuper -d)", quarantineDelete},
+                   {"confirm", "record a recipient's confirmation code (helpdesk)",
+                    quarantineConfirm},
+                   {"release-confirmed", "release what recipients confirmed (root, timer)",
+                    quarantineReleaseConfirmed},
                    {"digest", "tell each recipient what is held for them", quarantineDigest}},
                   args);
 }

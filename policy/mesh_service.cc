@@ -15,6 +15,7 @@
 #include "meshgate/mesh_model.h"
 #include "policy/mesh/http_server.h"
 #include "policy/mesh/mesh_dispatcher.h"
+#include "policy/mesh/quarantine_page.h"
 #include "policy/mesh/status_table.h"
 #include "policy/mesh/tls_files.h"
 #include "policy/mesh/wire.h"
@@ -128,6 +129,7 @@ class MeshService : public Service {
       return st;
     }
     listen_ = m;
+    setNode(config->gateway.node);
     if (env_.listening) env_.listening(http_->port());
     log::info("mesh: serving %s://%s:%u%s for %s (%zu administrator key(s), replay window %llds)",
               m.plain_http ? "http" : "https", m.listen.host.c_str(), http_->port(),
@@ -144,6 +146,7 @@ class MeshService : public Service {
       return settings.status().withContext("mesh service keeps its previous settings");
     }
     dispatcher_->setSettings(*settings);
+    setNode(config->gateway.node);
     const auto& m = config->mesh_service;
     http_->setLimits(limitsOf(m));
     if (m.listen.host != listen_.listen.host || m.listen.port != listen_.listen.port ||
@@ -176,6 +179,7 @@ class MeshService : public Service {
         {meshsvc::kWellKnownPath, "POST", &MeshService::serveMesh},
         {"/healthz", "GET,HEAD", &MeshService::serveHealth},
         {"/metrics", "GET,HEAD", &MeshService::serveMetrics},
+        {meshsvc::kQuarantineConfirmPath, "GET,HEAD,POST", &MeshService::serveQuarantine},
     };
     return kRoutes;
   }
@@ -248,6 +252,23 @@ class MeshService : public Service {
     return jsonResponse(meshsvc::meshErrorBody(ping), meshsvc::meshStatusFor(ping.code()).status);
   }
 
+  HttpResponse serveQuarantine(const HttpRequest& request) {
+    meshsvc::QuarantinePageEnv page;
+    page.store = store_;
+    page.gateway_key = env_.service_key ? env_.service_key() : nullptr;
+    page.now = env_.clock->now();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      page.node = node_;
+    }
+    return meshsvc::serveQuarantineConfirm(request, page);
+  }
+
+  void setNode(const std::string& node) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    node_ = node;
+  }
+
   HttpResponse serveMetrics(const HttpRequest&) {
     HttpResponse r;
     r.status = 200;
@@ -271,6 +292,7 @@ class MeshService : public Service {
   config::MeshServiceSection listen_;
   std::mutex mutex_;
   std::optional<mesh::DareEnvelope> service_profile_;
+  std::string node_;  // gateway.node, for audit records
 };
 
 }  // namespace

@@ -179,6 +179,9 @@ struct QuarantineSection {
   std::string postcat = "/usr/sbin/postcat";
   std::string sendmail = "/usr/sbin/sendmail";  // for digest mail
   std::string digest_from;                      // "" = postmaster@<first gateway domain>
+  // Where digests send recipients to confirm a held payment request; "" = the Mesh
+  // service's own address, https://<mesh_service.service_name>:<port>/quarantine/confirm.
+  std::string confirm_url;
 };
 
 // A Mesh service URL from resolver.services: https://HOST[:PORT][/PATH].

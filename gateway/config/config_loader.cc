@@ -306,7 +306,13 @@ void readQuarantine(YamlMap m, QuarantineSection& s, const GatewaySection& g) {
   m.nonEmptyString("postcat", s.postcat);
   m.nonEmptyString("sendmail", s.sendmail);
   m.string("digest_from", s.digest_from);
+  m.string("confirm_url", s.confirm_url);
   m.finish();
+  if (!s.confirm_url.empty() && !s.confirm_url.starts_with("https://") &&
+      !s.confirm_url.starts_with("http://")) {
+    m.error("confirm_url", "expected an http:// or https:// URL (the policy server's "
+                           "/quarantine/confirm page as recipients reach it)");
+  }
   if (s.digest_from.empty() && !g.domains.empty()) s.digest_from = "postmaster@" + g.domains.front();
 }
 

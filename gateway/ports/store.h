@@ -116,6 +116,10 @@ struct QuarantineRecord {
   std::string subject;
   int64_t time = 0;
   std::string state;       // held, released, deleted
+  // Set when a recipient confirmed it (quarantine_confirmation.h); read-only here, written
+  // by confirmQuarantine.
+  std::string confirmed_by;
+  int64_t confirmed_time = 0;
 };
 
 class Store {
@@ -176,6 +180,10 @@ class Store {
   virtual Status putQuarantine(const QuarantineRecord& record) = 0;  // insert or replace
   virtual Result<QuarantineRecord> getQuarantine(std::string_view id) = 0;  // kNotFound
   virtual Result<std::vector<QuarantineRecord>> listQuarantine(std::string_view state) = 0;
+  // Records that `recipient` confirmed message `id`; a second confirmation keeps the first.
+  // kNotFound when there is no such message.
+  virtual Status confirmQuarantine(std::string_view id, std::string_view recipient,
+                                   int64_t time) = 0;
 
   // ---- idempotent delivery (Mesh -> SMTP bridge, at-least-once with dedup)
   // Returns true the first time `key` is claimed, false if it was claimed before.

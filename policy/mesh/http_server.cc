@@ -435,10 +435,14 @@ bool Connection::serveOne(bool first, const HttpLimits& limits) {
   req.peer = peer_;
   const std::string& uri = request.getURI();
   if (!uri.empty() && uri.front() == '/') {
-    req.path = uri.substr(0, uri.find('?'));
+    const size_t q = uri.find('?');
+    req.path = uri.substr(0, q);
+    if (q != std::string::npos) req.query = uri.substr(q + 1);
   } else {
     try {
-      req.path = Poco::URI(uri).getPath();
+      Poco::URI parsed(uri);
+      req.path = parsed.getPath();
+      req.query = parsed.getRawQuery();
     } catch (const Poco::Exception&) {
       server_.counters_.bad_requests++;
       return fail(invalidArgument("malformed request URI"), true);

@@ -70,6 +70,7 @@ namespace meshgate::meshsvc {
 struct HttpRequest {
   std::string method;
   std::string path;  // the URI's path, without the query
+  std::string query;  // after '?', still percent-encoded ("" when none)
   std::string host;  // Host header
   std::string peer;  // client IP address
   std::string body;

@@ -166,12 +166,18 @@ const std::string kPutQuarantine =
     "queue_id = excluded.queue_id, message_id = excluded.message_id, "
     "sender = excluded.sender, recipients = excluded.recipients, reason = excluded.reason, "
     "subject = excluded.subject, time = excluded.time, state = excluded.state";
-const std::string kGetQuarantine =
-    "SELECT " + kQuarantineColumns + " FROM quarantine WHERE id = $1";
-const std::string kListQuarantineAll =
-    "SELECT " + kQuarantineColumns + " FROM quarantine ORDER BY time, id";
+// Reads join the recipient's confirmation, if any (schema version 4).
+const std::string kSelectQuarantine =
+    "SELECT q.id, q.queue_id, q.message_id, q.sender, q.recipients, q.reason, q.subject, "
+    "q.time, q.state, COALESCE(c.recipient, ''), COALESCE(c.time, 0) FROM quarantine q "
+    "LEFT JOIN quarantine_confirmations c ON c.id = q.id";
+const std::string kGetQuarantine = kSelectQuarantine + " WHERE q.id = $1";
+const std::string kListQuarantineAll = kSelectQuarantine + " ORDER BY q.time, q.id";
 const std::string kListQuarantineState =
-    "SELECT " + kQuarantineColumns + " FROM quarantine WHERE state = $1 ORDER BY time, id";
+    kSelectQuarantine + " WHERE q.state = $1 ORDER BY q.time, q.id";
+const std::string kConfirmQuarantine =
+    "INSERT INTO quarantine_confirmations (id, recipient, time) VALUES ($1, $2, $3) "
+    "ON CONFLICT (id) DO NOTHING";
 
 const std::string kPing = "SELECT 1";
 
@@ -228,6 +234,8 @@ QuarantineRecord quarantineFromRow(const SqlRows& rows, size_t r) {
   q.subject = rows.text(r, 6);
   q.time = rows.integer(r, 7);
   q.state = rows.text(r, 8);
+  q.confirmed_by = rows.text(r, 9);
+  q.confirmed_time = rows.integer(r, 10);
   return q;
 }
 
@@ -740,6 +748,17 @@ Result<std::vector<QuarantineRecord>> SqlStore::listQuarantine(std::string_view 
     records.push_back(quarantineFromRow(result.rows, r));
   }
   return records;
+}
+
+Status SqlStore::confirmQuarantine(std::string_view id, std::string_view recipient,
+                                   int64_t time) {
+  MESHGATE_RETURN_IF_ERROR(checkTexts({{"id", id}, {"recipient", recipient}}));
+  return transact(true, [&](SqlConnection& c) {
+    SqlResult found;
+    MESHGATE_RETURN_IF_ERROR(run(c, kGetQuarantine, {id}, &found));
+    if (found.rows.empty()) return notFound("no quarantined message " + std::string(id));
+    return run(c, kConfirmQuarantine, {id, recipient, time});
+  });
 }
 
 }  // namespace meshgate::store

@@ -109,6 +109,13 @@ CREATE TABLE quarantine (
 );
 CREATE INDEX quarantine_by_state ON quarantine (state, time);
 )sql"},
+      {4, "recipients' confirmations of held messages", R"sql(
+CREATE TABLE quarantine_confirmations (
+  id        TEXT PRIMARY KEY,
+  recipient TEXT NOT NULL,
+  time      BIGINT NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

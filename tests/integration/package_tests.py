@@ -62,7 +62,9 @@ PACKAGE_PATHS = ["/usr/sbin/meshgate", "/etc/meshgate", "/var/lib/meshgate", SOC
                  "/usr/share/man/man5/meshgate.yaml.5.gz", UNIT,
                  "/lib/systemd/system/meshgate-milter.service",
                  "/lib/systemd/system/meshgate-policy.service",
-                 "/lib/systemd/system/meshgate-policyd.service"]
+                 "/lib/systemd/system/meshgate-policyd.service",
+                 "/lib/systemd/system/meshgate-release-confirmed.service",
+                 "/lib/systemd/system/meshgate-release-confirmed.timer"]
 DPKG_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
 
 

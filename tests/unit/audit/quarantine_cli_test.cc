@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "gateway/config/config_loader.h"
+#include "gateway/policy/quarantine_confirmation.h"
+#include "policy/runtime.h"
 #include "policy/store/store_factory.h"
 #include "tests/support/subprocess.h"
 
@@ -107,6 +109,81 @@ TEST_F(QuarantineCli, DigestPerLocalRecipient) {
   EXPECT_NE(calls().find("sendmail -i -f postmaster@example.com -- bob@example.com"),
             std::string::npos)
       << calls();
+}
+
+// A payment request held for one recipient, and the gateway key that signs its code.
+class QuarantineConfirmCli : public QuarantineCli {
+ protected:
+  void SetUp() override {
+    QuarantineCli::SetUp();
+    auto loaded = config::loadConfigFile(config_);
+    ASSERT_TRUE(loaded.ok());
+    auto key = meshgate::loadOrCreateGatewayKey(loaded.config->gateway.key_file);
+    ASSERT_TRUE(key.ok()) << key.status().toString();
+    code_ = *policy::confirmationCode(*key, "5PAY1", "bob@example.com");
+    auto opened = store::openStore(loaded.config->store);
+    ASSERT_TRUE(opened.ok());
+    store_ = std::move(*opened);
+    QuarantineRecord q;
+    q.id = q.queue_id = "5PAY1";
+    q.message_id = "<pay@billing.example.net>";
+    q.sender = "billing@example.net";
+    q.recipients = "bob@example.com";
+    q.reason = "payment request from a first contact";
+    q.subject = "New bank details";
+    q.time = 1'800'000'100;
+    q.state = "held";
+    ASSERT_TRUE(store_->putQuarantine(q).ok());
+  }
+  std::unique_ptr<Store> store_;
+  std::string code_;
+};
+
+TEST_F(QuarantineConfirmCli, DigestLinksOnlyWhatTheRecipientMayRelease) {
+  auto r = runMeshgate({"quarantine", "digest", "--config", config_});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("https://example.com:15099/quarantine/confirm?id=5PAY1&rcpt=bob%40example."
+                       "com&code=" + code_),
+            std::string::npos)
+      << r.out;
+  // 4XYZ12AB is held for bob and carol: no link for either.
+  EXPECT_EQ(r.out.find("id=4XYZ12AB"), std::string::npos) << r.out;
+}
+
+TEST_F(QuarantineConfirmCli, ConfirmChecksTheCodeThenReleaseConfirmedReleasesOnlyThat) {
+  auto wrong = runMeshgate({"quarantine", "confirm", "5PAY1", "--recipient", "bob@example.com",
+                            "--code", std::string(32, '0'), "--config", config_});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("wrong confirmation code"), std::string::npos) << wrong.err;
+  auto nothing = runMeshgate({"quarantine", "release-confirmed", "--config", config_});
+  EXPECT_EQ(nothing.exit_code, 0) << nothing.err;
+  EXPECT_EQ(calls(), "");
+
+  auto ok = runMeshgate({"quarantine", "confirm", "5PAY1", "--recipient", "bob@example.com",
+                         "--code", code_, "--config", config_});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  auto list = runMeshgate({"quarantine", "list", "--config", config_});
+  EXPECT_NE(list.out.find("confirmed_by=<bob@example.com>"), std::string::npos) << list.out;
+  auto released = runMeshgate({"quarantine", "release-confirmed", "--config", config_});
+  EXPECT_EQ(released.exit_code, 0) << released.err;
+  EXPECT_EQ(calls(), dir_.file("postsuper") + " -c /etc/postfix-test -H 5PAY1\n");
+  EXPECT_EQ(store_->getQuarantine("5PAY1")->state, "released");
+  EXPECT_EQ(store_->getQuarantine("4XYZ12AB")->state, "held");
+  auto audit = runMeshgate({"audit", "show", "--config", config_});
+  EXPECT_NE(audit.out.find("rule=quarantine.confirm"), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("rule=quarantine.release"), std::string::npos);
+}
+
+TEST_F(QuarantineConfirmCli, AHoldForSeveralRecipientsCannotBeConfirmedByOne) {
+  auto loaded = config::loadConfigFile(config_);
+  auto key = meshgate::loadOrCreateGatewayKey(loaded.config->gateway.key_file);
+  ASSERT_TRUE(key.ok());
+  const std::string code = *policy::confirmationCode(*key, "4XYZ12AB", "bob@example.com");
+  auto r = runMeshgate({"quarantine", "confirm", "4XYZ12AB", "--recipient", "bob@example.com",
+                        "--code", code, "--config", config_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("an administrator decides"), std::string::npos) << r.err;
+  EXPECT_EQ(store_->getQuarantine("4XYZ12AB")->confirmed_by, "");
 }
 
 }  // namespace

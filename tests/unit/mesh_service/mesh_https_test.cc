@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "gateway/config/config_loader.h"
+#include "gateway/policy/quarantine_confirmation.h"
 #include "policy/mesh_service.h"
 #include "tests/unit/mesh_service/https_client.h"
 #include "tests/unit/mesh_service/mesh_test_world.h"
@@ -399,6 +400,97 @@ TEST_F(HttpsService, ConnectionsOverTheLimitGet503UntilOneCloses) {
     fresh = n.post("{\"HelloRequest\":{}}");
   }
   EXPECT_EQ(fresh.status, 201) << fresh.error << fresh.body;
+}
+
+// ---- /quarantine/confirm -----------------------------------------------------------------
+
+class QuarantinePage : public HttpsService {
+ protected:
+  void SetUp() override {
+    start();
+    ASSERT_TRUE(start_status_.ok()) << start_status_.toString();
+    hold("5PAY1", "payment request from a first contact");
+    hold("5LOOK2", "payment request; lookalike-domain");
+  }
+  void hold(const std::string& id, const std::string& reason) {
+    QuarantineRecord q;
+    q.id = q.queue_id = id;
+    q.message_id = "<" + id + "@billing.example.net>";
+    q.sender = "billing@example.net";
+    q.recipients = "bob@example.com";
+    q.reason = reason;
+    q.subject = "Invoice <42> & new bank details";
+    q.time = 1'800'000'000;
+    q.state = "held";
+    ASSERT_TRUE(world_->store().putQuarantine(q).ok());
+  }
+  std::string code(const std::string& id, const std::string& rcpt = "bob@example.com") {
+    return *policy::confirmationCode(world_->serviceKey(), id, rcpt);
+  }
+  std::string confirmedBy(const std::string& id) {
+    return world_->store().getQuarantine(id)->confirmed_by;
+  }
+};
+
+TEST_F(QuarantinePage, ShowingTheLinkChangesNothing) {
+  const int64_t audit_before = world_->auditCount();
+  HttpResult r = client().request(
+      "GET", "/quarantine/confirm?id=5PAY1&rcpt=bob%40example.com&code=" + code("5PAY1"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(r.body.find("billing@example.net"), std::string::npos);
+  EXPECT_NE(r.body.find("Invoice &lt;42&gt; &amp; new bank details"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("<form method=\"post\""), std::string::npos);
+  EXPECT_EQ(confirmedBy("5PAY1"), "");
+  EXPECT_EQ(world_->auditCount(), audit_before);
+}
+
+TEST_F(QuarantinePage, TheRightCodeConfirmsAndIsAudited) {
+  const int64_t audit_before = world_->auditCount();
+  HttpResult r = client().request("POST", "/quarantine/confirm",
+                                  "id=5PAY1&rcpt=bob%40example.com&code=" + code("5PAY1"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("delivered to you"), std::string::npos);
+  EXPECT_EQ(confirmedBy("5PAY1"), "bob@example.com");
+  EXPECT_EQ(world_->auditCount(), audit_before + 1);
+  auto audit = world_->store().readAudit(audit_before + 1, 1);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].rule, "quarantine.confirm");
+  EXPECT_EQ((*audit)[0].queue_id, "5PAY1");
+  EXPECT_NE((*audit)[0].detail.find("by=bob@example.com"), std::string::npos);
+  // Again: "already confirmed", nothing new.
+  r = client().request("POST", "/quarantine/confirm",
+                       "id=5PAY1&rcpt=bob%40example.com&code=" + code("5PAY1"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("Already confirmed"), std::string::npos);
+  EXPECT_EQ(world_->auditCount(), audit_before + 1);
+}
+
+TEST_F(QuarantinePage, EveryWrongAttemptGetsTheSame403AndChangesNothing) {
+  const std::string good = code("5PAY1");
+  std::string flipped = good;
+  flipped[5] = flipped[5] == 'a' ? 'b' : 'a';
+  const std::string forms[] = {
+      "id=5PAY1&rcpt=bob%40example.com&code=" + flipped,             // wrong code
+      "id=5PAY1&rcpt=carol%40example.com&code=" + code("5PAY1", "carol@example.com"),  // not hers
+      "id=NOPE9&rcpt=bob%40example.com&code=" + code("NOPE9"),       // no such message
+      "id=5LOOK2&rcpt=bob%40example.com&code=" + code("5LOOK2"),     // the administrator's call
+      "id=5PAY1&rcpt=bob%40example.com",                             // no code
+      "id=5PAY1&rcpt=bob%40example.com&code=%zz",                    // malformed escape
+      "id=5PAY1' OR '1'='1&rcpt=bob%40example.com&code=" + good,     // injection attempt
+      "",
+  };
+  std::string first_body;
+  for (const auto& form : forms) {
+    HttpResult r = client().request("POST", "/quarantine/confirm", form);
+    EXPECT_EQ(r.status, 403) << form;
+    if (first_body.empty()) first_body = r.body;
+    EXPECT_EQ(r.body, first_body) << form;
+  }
+  EXPECT_EQ(confirmedBy("5PAY1"), "");
+  EXPECT_EQ(confirmedBy("5LOOK2"), "");
+  EXPECT_EQ(client().request("PUT", "/quarantine/confirm").status, 405);
 }
 
 }  // namespace

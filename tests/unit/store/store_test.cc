@@ -482,6 +482,33 @@ TEST_P(StoreTest, Quarantine) {
   EXPECT_EQ(VALUE(store_->getQuarantine("4Xyz1")).state, "released");
 }
 
+TEST_P(StoreTest, QuarantineConfirmationIsKeptOnceAndReadWithTheRecord) {
+  QuarantineRecord q;
+  q.id = q.queue_id = "5Abc1";
+  q.message_id = "<m@example.net>";
+  q.sender = "billing@example.net";
+  q.recipients = "alice@example.com";
+  q.reason = "payment request from a first contact";
+  q.time = 300;
+  q.state = "held";
+  ASSERT_OK(store_->putQuarantine(q));
+  EXPECT_EQ(VALUE(store_->getQuarantine("5Abc1")).confirmed_by, "");
+  EXPECT_EQ(store_->confirmQuarantine("nope", "alice@example.com", 310).code(),
+            StatusCode::kNotFound);
+  ASSERT_OK(store_->confirmQuarantine("5Abc1", "alice@example.com", 310));
+  ASSERT_OK(store_->confirmQuarantine("5Abc1", "other@example.com", 320));  // the first stays
+  QuarantineRecord got = VALUE(store_->getQuarantine("5Abc1"));
+  EXPECT_EQ(got.confirmed_by, "alice@example.com");
+  EXPECT_EQ(got.confirmed_time, 310);
+  std::vector<QuarantineRecord> held = VALUE(store_->listQuarantine("held"));
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].confirmed_by, "alice@example.com");
+  // Replacing the record (the release) keeps the confirmation for the audit trail.
+  q.state = "released";
+  ASSERT_OK(store_->putQuarantine(q));
+  EXPECT_EQ(VALUE(store_->getQuarantine("5Abc1")).confirmed_by, "alice@example.com");
+}
+
 // ---------------------------------------------------------------- audit log
 
 TEST_P(StoreTest, AuditAppendReadAndCheckpoint) {
@@ -729,8 +756,9 @@ TEST_P(StoreTest, MigratesAnOldDatabaseForward) {
   store_.reset();
   // This test's database is already at the latest version: start over with a version-1 one.
   for (const char* table :
-       {"quarantine", "audit_checkpoints", "audit_head", "audit_log", "claims", "nonces",
-        "counters", "contacts", "entries", "store_sequences", "accounts", "schema_version"}) {
+       {"quarantine_confirmations", "quarantine", "audit_checkpoints", "audit_head", "audit_log",
+        "claims", "nonces", "counters", "contacts", "entries", "store_sequences", "accounts",
+        "schema_version"}) {
     ASSERT_OK(backend_->exec(std::string("DROP TABLE ") + table));
   }
   std::unique_ptr<Store> old = VALUE(backend_->open(1));
