@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -29,7 +30,32 @@ namespace {
 // libmilter supports one filter per process; the callbacks reach the shared context here.
 MilterContext* g_context = nullptr;
 
-MilterSession* sessionOf(SMFICTX* ctx) { return static_cast<MilterSession*>(smfi_getpriv(ctx)); }
+// Per connection (smfi_setpriv): the session, and which content steps the MTA agreed to send
+// without waiting for an answer (negotiated per connection, before connect).
+struct Connection {
+  explicit Connection(MilterContext& context) : session(context) {}
+  MilterSession session;
+  bool header_no_reply = false;  // SMFIP_NR_HDR
+  bool body_no_reply = false;    // SMFIP_NR_BODY
+};
+
+Connection* connectionOf(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+MilterSession* sessionOf(SMFICTX* ctx) {
+  Connection* c = connectionOf(ctx);
+  return c ? &c->session : nullptr;
+}
+
+// The connection of ctx, created on first use (negotiate, or connect when the MTA skipped
+// negotiation); nullptr when it cannot be stored.
+Connection* ensureConnection(SMFICTX* ctx) {
+  if (Connection* c = connectionOf(ctx)) return c;
+  auto* c = new Connection(*g_context);
+  if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+    delete c;
+    return nullptr;
+  }
+  return c;
+}
 
 std::string macro(SMFICTX* ctx, const char* name) {
   const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
@@ -85,12 +111,9 @@ std::string addressText(const sockaddr* sa) {
 
 sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
   try {
-    auto* s = new MilterSession(*g_context);
-    if (smfi_setpriv(ctx, s) != MI_SUCCESS) {
-      delete s;
-      return callbackFailure(ctx, "connect");
-    }
-    s->onConnect(hostname ? hostname : "", addressText(hostaddr), macro(ctx, "{daemon_name}"));
+    Connection* c = ensureConnection(ctx);
+    if (!c) return callbackFailure(ctx, "connect");
+    c->session.onConnect(hostname ? hostname : "", addressText(hostaddr), macro(ctx, "{daemon_name}"));
     return SMFIS_CONTINUE;
   } catch (...) {
     return callbackFailure(ctx, "connect");
@@ -126,24 +149,35 @@ sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) {
   }
 }
 
-sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
+// Headers and body chunks are collected, never decided on: when the MTA does not wait for an
+// answer (SMFIP_NR_HDR / SMFIP_NR_BODY, one round trip less per header and chunk), a failure
+// is remembered and the message tempfailed at end of message instead.
+sfsistat contentStep(SMFICTX* ctx, bool no_reply, const char* stage,
+                     const std::function<void(MilterSession&)>& step) {
+  Connection* c = connectionOf(ctx);
   try {
-    if (auto* s = sessionOf(ctx)) s->onHeader(name ? name : "", value ? value : "");
-    return SMFIS_CONTINUE;
+    if (c) step(c->session);
+    return no_reply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
   } catch (...) {
-    return callbackFailure(ctx, "header");
+    if (!no_reply || !c) return callbackFailure(ctx, stage);
+    log::error("milter: %s: internal error; the message will be tempfailed", stage);
+    c->session.onContentLost(stage);
+    return SMFIS_NOREPLY;
   }
 }
 
+sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
+  Connection* c = connectionOf(ctx);
+  return contentStep(ctx, c && c->header_no_reply, "header", [&](MilterSession& s) {
+    s.onHeader(name ? name : "", value ? value : "");
+  });
+}
+
 sfsistat onBody(SMFICTX* ctx, unsigned char* chunk, size_t len) {
-  try {
-    if (auto* s = sessionOf(ctx)) {
-      s->onBody(std::string_view(reinterpret_cast<const char*>(chunk), len));
-    }
-    return SMFIS_CONTINUE;
-  } catch (...) {
-    return callbackFailure(ctx, "body");
-  }
+  Connection* c = connectionOf(ctx);
+  return contentStep(ctx, c && c->body_no_reply, "body", [&](MilterSession& s) {
+    s.onBody(std::string_view(reinterpret_cast<const char*>(chunk), len));
+  });
 }
 
 sfsistat onEom(SMFICTX* ctx) {
@@ -193,7 +227,7 @@ sfsistat onAbort(SMFICTX* ctx) {
 }
 
 sfsistat onClose(SMFICTX* ctx) {
-  delete sessionOf(ctx);
+  delete connectionOf(ctx);
   smfi_setpriv(ctx, nullptr);
   return SMFIS_CONTINUE;
 }
@@ -205,11 +239,21 @@ constexpr unsigned long kActions =
 sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
                      unsigned long* pf3) {
-  // Only the actions we use, and skip the steps we do not need.
+  // Only the actions we use, and skip the steps we do not need: no end-of-headers step, and
+  // no answer awaited for each header and body chunk (collected, decided on at end of
+  // message), when the MTA offers that.
   *pf0 = f0 & kActions;
-  *pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA);
+  *pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NR_HDR | SMFIP_NR_BODY);
   *pf2 = 0;
   *pf3 = 0;
+  Connection* c = ensureConnection(ctx);
+  if (!c) {
+    // Without a place for the flags, ask for the plain conversation.
+    *pf1 &= ~static_cast<unsigned long>(SMFIP_NR_HDR | SMFIP_NR_BODY);
+  } else {
+    c->header_no_reply = (*pf1 & SMFIP_NR_HDR) != 0;
+    c->body_no_reply = (*pf1 & SMFIP_NR_BODY) != 0;
+  }
   if ((f0 & SMFIF_SETSYMLIST) != 0) {
     smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{daemon_name}"));
     smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen} i"));

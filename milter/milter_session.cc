@@ -201,6 +201,7 @@ void MilterSession::onAbort() {
   msg_.body.shrink_to_fit();
   msg_.body_seen = 0;
   msg_.active = false;
+  msg_.content_lost = nullptr;
 }
 
 EomResult MilterSession::onEndOfMessage(std::string queue_id) {
@@ -209,7 +210,12 @@ EomResult MilterSession::onEndOfMessage(std::string queue_id) {
     DeadlineScope budget(msg_.engine ? msg_.engine->config().milter.decision_timeout
                                      : std::chrono::milliseconds(5000));
     metrics::ScopedTimer timer(eomLatency());
-    r = decideEndOfMessage(std::move(queue_id));
+    if (msg_.content_lost != nullptr) {
+      r.step = fail(internalError(std::string("a ") + msg_.content_lost +
+                                  " step of this message failed"), "eom");
+    } else {
+      r = decideEndOfMessage(std::move(queue_id));
+    }
   } catch (const std::exception& e) {
     r = EomResult{};
     r.step = fail(internalError(e.what()), "eom");

@@ -96,6 +96,9 @@ class MilterSession {
   Step onRecipient(std::string_view recipient);
   void onHeader(std::string_view name, std::string_view value);
   void onBody(std::string_view chunk);
+  // A header or body chunk could not be kept (the glue caught a failure where the MTA expects
+  // no answer): the message is tempfailed at end of message rather than judged incomplete.
+  void onContentLost(const char* stage) noexcept { msg_.content_lost = stage; }
   EomResult onEndOfMessage(std::string queue_id);
   void onAbort();
 
@@ -112,6 +115,7 @@ class MilterSession {
     std::string body;
     uint64_t body_seen = 0;
     bool active = false;
+    const char* content_lost = nullptr;  // the stage that failed, see onContentLost
   };
 
   Step fail(const Status& status, const char* stage);

@@ -212,6 +212,25 @@ TEST_F(Session, StateIsResetBetweenMessagesAndOnAbort) {
   EXPECT_EQ(s.onEndOfMessage("Q3").step.kind, Step::Kind::kTempfail);
 }
 
+TEST_F(Session, AHeaderLostWithoutAReplyTempfailsThatMessageOnly) {
+  // With SMFIP_NR_HDR the glue cannot answer a failed header step: the session must not judge
+  // (and sign) a message it did not see whole.
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 0);
+  s.onContentLost("header");
+  EomResult lost = s.onEndOfMessage("Q1");
+  EXPECT_EQ(lost.step.kind, Step::Kind::kTempfail);
+  EXPECT_EQ(lost.step.code, "451");
+  EXPECT_TRUE(lost.changes.empty());
+  // The next message on the connection is judged normally.
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 0);
+  EXPECT_EQ(s.onEndOfMessage("Q2").step.kind, Step::Kind::kContinue);
+}
+
 }  // namespace
 }  // namespace meshgate::milter
 
