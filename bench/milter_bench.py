@@ -66,6 +66,9 @@ RECIPIENT = "bob@example.com"
 NO_REPLY = set(b"DAQK")
 # Replies that are not the final answer to a command (end-of-message modifications, progress).
 NOT_FINAL = set(b"hi m q + - 2 b e p".replace(b" ", b""))
+# Protocol flags a milter may negotiate (libmilter/mfdef.h) after which the MTA expects no reply
+# to a header, end-of-headers or body command: those commands cost no wait at all.
+NO_REPLY_FLAGS = {0x80: ord("L"), 0x40000: ord("N"), 0x80000: ord("B")}
 
 
 class MilterProxy:
@@ -105,6 +108,7 @@ class MilterProxy:
             client.close()
             return
         pending = []  # (command, time it was forwarded)
+        no_reply = set(NO_REPLY)  # grows with the negotiated SMFIP_NR_* flags
         message = None
         down = b""
         up = b""
@@ -129,7 +133,7 @@ class MilterProxy:
                         down = down[4 + n:]
                         if cmd == ord("M"):
                             message = {}
-                        if cmd not in NO_REPLY:
+                        if cmd not in no_reply:
                             pending.append((cmd, now))
                 if upstream in readable:
                     data = upstream.recv(65536)
@@ -143,7 +147,13 @@ class MilterProxy:
                         if len(up) < 4 + n:
                             break
                         reply = up[4]
+                        payload = up[5:4 + n]
                         up = up[4 + n:]
+                        if reply == ord("O") and len(payload) >= 12:
+                            flags = struct.unpack(">I", payload[8:12])[0]
+                            for bit, command in NO_REPLY_FLAGS.items():
+                                if flags & bit:
+                                    no_reply.add(command)
                         if reply in NOT_FINAL or not pending:
                             continue
                         cmd, t0 = pending.pop(0)

@@ -13,6 +13,7 @@
 #include "gateway/util/log.h"
 #include "gateway/util/metrics.h"
 #include "meshgate/mesh_model.h"
+#include "policy/mesh/access_check.h"
 #include "policy/mesh/http_server.h"
 #include "policy/mesh/mesh_dispatcher.h"
 #include "policy/mesh/quarantine_page.h"
@@ -129,7 +130,7 @@ class MeshService : public Service {
       return st;
     }
     listen_ = m;
-    setNode(config->gateway.node);
+    setConfig(config);
     if (env_.listening) env_.listening(http_->port());
     log::info("mesh: serving %s://%s:%u%s for %s (%zu administrator key(s), replay window %llds)",
               m.plain_http ? "http" : "https", m.listen.host.c_str(), http_->port(),
@@ -146,7 +147,7 @@ class MeshService : public Service {
       return settings.status().withContext("mesh service keeps its previous settings");
     }
     dispatcher_->setSettings(*settings);
-    setNode(config->gateway.node);
+    setConfig(config);
     const auto& m = config->mesh_service;
     http_->setLimits(limitsOf(m));
     if (m.listen.host != listen_.listen.host || m.listen.port != listen_.listen.port ||
@@ -180,6 +181,7 @@ class MeshService : public Service {
         {"/healthz", "GET,HEAD", &MeshService::serveHealth},
         {"/metrics", "GET,HEAD", &MeshService::serveMetrics},
         {meshsvc::kQuarantineConfirmPath, "GET,HEAD,POST", &MeshService::serveQuarantine},
+        {meshsvc::kAccessCheckPath, "GET,POST", &MeshService::serveAccessCheck},
     };
     return kRoutes;
   }
@@ -264,9 +266,19 @@ class MeshService : public Service {
     return meshsvc::serveQuarantineConfirm(request, page);
   }
 
-  void setNode(const std::string& node) {
+  HttpResponse serveAccessCheck(const HttpRequest& request) {
+    std::shared_ptr<const config::Config> config;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      config = config_;
+    }
+    return meshsvc::serveAccessCheck(request, config, *store_);
+  }
+
+  void setConfig(std::shared_ptr<const config::Config> config) {
     std::lock_guard<std::mutex> lock(mutex_);
-    node_ = node;
+    node_ = config->gateway.node;
+    config_ = std::move(config);
   }
 
   HttpResponse serveMetrics(const HttpRequest&) {
@@ -293,6 +305,7 @@ class MeshService : public Service {
   std::mutex mutex_;
   std::optional<mesh::DareEnvelope> service_profile_;
   std::string node_;  // gateway.node, for audit records
+  std::shared_ptr<const config::Config> config_;  // the latest applied (reload)
 };
 
 }  // namespace

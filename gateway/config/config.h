@@ -114,6 +114,10 @@ struct MeshServiceSection {
   // A signed request is accepted only within this much of its Created time (either way), and
   // its nonce is remembered that long (replay protection, seed 8.1.4).
   Millis replay_window{300000};
+  // Clients that may ask /access-check whether SENDER may reach RECIPIENT over PROTOCOL
+  // (network applications: XMPP, SIP servers). The answer reveals catalog contents, so by
+  // default only this host; the loader fills in 127.0.0.0/8 and ::1.
+  std::vector<Network> access_check_networks;
 };
 
 struct PolicydSection {

@@ -186,6 +186,8 @@ void readMilter(YamlMap m, MilterSection& s) {
   m.finish();
 }
 
+void readNetworks(YamlMap& m, std::string_view key, std::vector<Network>& out);
+
 void readMeshService(YamlMap m, MeshServiceSection& s, const GatewaySection& g) {
   m.boolean("enabled", s.enabled);
   readEndpoint(m, "listen", s.listen);
@@ -206,6 +208,8 @@ void readMeshService(YamlMap m, MeshServiceSection& s, const GatewaySection& g) 
     if (k.empty()) m.error("admin_keys", "an empty file name");
   }
   m.duration("replay_window", s.replay_window, 10s, 86400s);
+  s.access_check_networks = {*Network::parse("127.0.0.0/8"), *Network::parse("::1")};
+  readNetworks(m, "access_check_networks", s.access_check_networks);
   if (s.plain_http && !isLoopback(s.listen.host)) {
     m.error("plain_http",
             "plain HTTP is only allowed on a loopback address (listen is " + s.listen.host +

@@ -1,42 +1,13 @@
 // quarantine_page.cc - see quarantine_page.h.
 #include "policy/mesh/quarantine_page.h"
 
-#include <Poco/Exception.h>
-#include <Poco/URI.h>
-
-#include <map>
-
 #include "gateway/policy/quarantine_confirmation.h"
 #include "gateway/util/log.h"
 #include "gateway/util/metrics.h"
+#include "policy/mesh/form.h"
 
 namespace meshgate::meshsvc {
 namespace {
-
-// application/x-www-form-urlencoded (a query string or a POSTed form). Unknown fields are
-// ignored; a repeated field keeps its first value; malformed escapes make the whole form bad.
-std::optional<std::map<std::string, std::string>> parseForm(const std::string& text) {
-  std::map<std::string, std::string> fields;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find('&', start);
-    if (end == std::string::npos) end = text.size();
-    std::string pair = text.substr(start, end - start);
-    if (!pair.empty()) {
-      size_t eq = pair.find('=');
-      std::string name, value;
-      try {
-        Poco::URI::decode(pair.substr(0, eq), name, true);
-        if (eq != std::string::npos) Poco::URI::decode(pair.substr(eq + 1), value, true);
-      } catch (const Poco::Exception&) {
-        return std::nullopt;
-      }
-      fields.emplace(std::move(name), std::move(value));
-    }
-    start = end + 1;
-  }
-  return fields;
-}
 
 std::string htmlEscape(std::string_view text) {
   std::string out;

@@ -493,5 +493,82 @@ TEST_F(QuarantinePage, EveryWrongAttemptGetsTheSame403AndChangesNothing) {
   EXPECT_EQ(client().request("PUT", "/quarantine/confirm").status, 405);
 }
 
+// ---- /access-check --------------------------------------------------------------------------
+
+class AccessCheck : public HttpsService {
+ protected:
+  json check(const std::string& sender, const std::string& recipient, const std::string& protocol,
+             int expect_status = 200) {
+    HttpResult r = client().request("GET", "/access-check?sender=" + sender + "&recipient=" +
+                                               recipient + "&protocol=" + protocol);
+    EXPECT_EQ(r.status, expect_status) << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+};
+
+TEST_F(AccessCheck, AnswersFromTheRecipientsCatalogPerProtocol) {
+  start();
+  ASSERT_TRUE(start_status_.ok());
+  world_->addAccount("bob@example.com", "contacts-only");
+  world_->addContact("bob@example.com", "alice@example.net", {"xmpp", "smtp"});
+  world_->addContact("bob@example.com", "@partner.example", {"smtp"});
+  world_->addAccount("carol@example.com", "tag-unknown");
+  world_->addAccount("dave@example.com", "quarantine-unknown");
+
+  json known = check("alice@example.net", "bob@example.com", "xmpp");
+  EXPECT_EQ(known["Allowed"], true);
+  EXPECT_EQ(known["Contact"], "known-contact");
+  EXPECT_EQ(known["Entry"], "alice@example.net");
+  EXPECT_EQ(known["Account"], "bob@example.com");
+  // The @domain entry permits mail only: no SIP call from that domain.
+  json wrong_protocol = check("x@partner.example", "bob@example.com", "sip");
+  EXPECT_EQ(wrong_protocol["Allowed"], false);
+  EXPECT_EQ(check("x@partner.example", "bob@example.com", "smtp")["Allowed"], true);
+  EXPECT_EQ(check("Mallory@Evil.example", "bob@example.com", "xmpp")["Allowed"], false);
+  // tag-unknown lets a first contact through, flagged; quarantine-unknown cannot hold a call.
+  json first = check("mallory@evil.example", "carol@example.com", "xmpp");
+  EXPECT_EQ(first["Allowed"], true);
+  EXPECT_EQ(first["Contact"], "first-contact");
+  json held = check("mallory@evil.example", "dave@example.com", "sip");
+  EXPECT_EQ(held["Allowed"], false);
+  EXPECT_EQ(held["Contact"], "quarantined");
+  // POSTed as a form: the same answer.
+  HttpResult posted = client().request("POST", "/access-check",
+                                       "sender=alice%40example.net&recipient=bob%40example.com"
+                                       "&protocol=xmpp");
+  EXPECT_EQ(posted.status, 200);
+  EXPECT_EQ(json::parse(posted.body)["Allowed"], true);
+}
+
+TEST_F(AccessCheck, BadRequestsAreRefusedClearly) {
+  start();
+  ASSERT_TRUE(start_status_.ok());
+  check("alice@example.net", "someone@elsewhere.example", "xmpp", 400);  // not our domain
+  check("", "bob@example.com", "xmpp", 400);
+  check("alice@example.net", "bob@example.com", "", 400);
+  check("alice@example.net", "bob@example.com", "x%20y", 400);
+  check("alice@example.net", "bob@example.com%00", "xmpp", 400);
+  check("alice@example.net", "bob@example.com", "%zz", 400);
+  EXPECT_EQ(client().request("DELETE", "/access-check").status, 405);
+}
+
+TEST_F(AccessCheck, OnlyListedClientsMayAsk) {
+  start("  access_check_networks: [10.0.0.0/8]\n");
+  ASSERT_TRUE(start_status_.ok()) << start_status_.toString();
+  world_->addAccount("bob@example.com", "open");
+  json r = check("alice@example.net", "bob@example.com", "xmpp", 403);
+  EXPECT_FALSE(r.contains("Allowed"));
+}
+
+TEST_F(AccessCheck, AStoreThatCannotAnswerIsA503NeverAnAllow) {
+  NiceMock<testing::MockStore> down;
+  ON_CALL(down, getAccount(::testing::_))
+      .WillByDefault(Return(Result<AccountRecord>(unavailable("database connection lost"))));
+  start("", {}, &down);
+  ASSERT_TRUE(start_status_.ok()) << start_status_.toString();
+  json r = check("alice@example.net", "bob@example.com", "xmpp", 503);
+  EXPECT_FALSE(r.contains("Allowed"));
+}
+
 }  // namespace
 }  // namespace meshgate::meshtest
