@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "gateway/mail/lookalike.h"
+#include "gateway/util/metrics.h"
 
 namespace meshgate::policy {
 
@@ -17,9 +18,13 @@ Result<std::shared_ptr<const AccountNameIndex::Snapshot>> AccountNameIndex::curr
   const int64_t now = clock_.now();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (snapshot_ && (now - snapshot_->loaded_at < ttl_seconds_ || refreshing_)) return snapshot_;
+    if (snapshot_ && (now - snapshot_->loaded_at < ttl_seconds_ || refreshing_)) {
+      metrics::countCacheLookup("account-names", true);
+      return snapshot_;
+    }
     refreshing_ = true;
   }
+  metrics::countCacheLookup("account-names", false);
   // Whatever happens below (an exception included), the next caller may refresh again.
   struct ClearRefreshing {
     AccountNameIndex* self;

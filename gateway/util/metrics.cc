@@ -221,4 +221,13 @@ ScopedTimer::~ScopedTimer() {
   into_.observe(static_cast<double>(nowNanos() - start_nanos_) / 1e9);
 }
 
+void countCacheLookup(std::string_view cache, bool hit) {
+  counter("meshgate_cache_lookups_total",
+          "Lookups in meshgate's caches (resolver: verified remote profiles, resolver-local: "
+          "verified local profiles, account-names: display names for impersonation checks), "
+          "by result.",
+          {{"cache", std::string(cache)}, {"result", hit ? "hit" : "miss"}})
+      .inc();
+}
+
 }  // namespace meshgate::metrics

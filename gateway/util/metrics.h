@@ -85,6 +85,10 @@ Counter& counter(std::string_view name, std::string_view help, const Labels& lab
 Gauge& gauge(std::string_view name, std::string_view help, const Labels& labels = {});
 Histogram& histogram(std::string_view name, std::string_view help, const Labels& labels = {});
 
+// One lookup in one of meshgate's caches: meshgate_cache_lookups_total{cache, result="hit"|
+// "miss"}; the hit rate is hit / (hit + miss) (rate() of both in Prometheus).
+void countCacheLookup(std::string_view cache, bool hit);
+
 // Every family in name order, series in creation order, in the Prometheus text exposition
 // format (version 0.0.4).
 std::string renderPrometheus();

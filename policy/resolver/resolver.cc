@@ -13,6 +13,7 @@
 #include "gateway/mesh/udf.h"
 #include "gateway/ports/deadline.h"
 #include "gateway/util/log.h"
+#include "gateway/util/metrics.h"
 #include "gateway/util/strings.h"
 #include "meshgate/mesh_model.h"
 
@@ -158,9 +159,11 @@ class CachingResolver : public ProfileResolver {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = local_.find(address);
       if (it != local_.end() && it->second.text == record->profile && now < it->second.expires) {
+        metrics::countCacheLookup("resolver-local", true);
         return it->second.profile;
       }
     }
+    metrics::countCacheLookup("resolver-local", false);
     Result<mesh::DareEnvelope> envelope = mesh::parseDareEnvelope(record->profile);
     if (!envelope.ok()) {
       return dataLoss(address + ": the stored profile is unreadable: " +
@@ -198,11 +201,13 @@ class CachingResolver : public ProfileResolver {
       auto it = cache_.find(address);
       if (it != cache_.end()) {
         if (now < it->second.expires) {
+          metrics::countCacheLookup("resolver", true);
           if (it->second.profile) return it->second.profile;
           return it->second.status;
         }
         cache_.erase(it);
       }
+      metrics::countCacheLookup("resolver", false);
       auto p = pending_.find(address);
       if (p != pending_.end()) {
         pending = p->second;

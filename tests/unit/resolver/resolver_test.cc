@@ -14,6 +14,7 @@
 
 #include "gateway/mesh/profile.h"
 #include "gateway/ports/deadline.h"
+#include "gateway/util/metrics.h"
 #include "tests/support/mock_store.h"
 
 namespace meshgate::resolver {
@@ -221,11 +222,18 @@ TEST_F(ResolverTest, VerifiedProfileIsCachedForCacheTtl) {
   auto bob = remote.account({"bob@example.net"});
   transport->answer(201, getResponseWith(bob.envelope, "bob@example.net"));
   auto resolver = make();
+  auto& hits = metrics::counter("meshgate_cache_lookups_total", "",
+                                {{"cache", "resolver"}, {"result", "hit"}});
+  auto& misses = metrics::counter("meshgate_cache_lookups_total", "",
+                                  {{"cache", "resolver"}, {"result", "miss"}});
+  const auto hits_before = hits.value(), misses_before = misses.value();
   ASSERT_TRUE(resolver->resolve("bob@example.net").ok());
   clock.set(kStart + 10 + 3599);
   auto again = resolver->resolve("bob@example.net");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(transport->calls(), 1) << "answered from the cache within cache_ttl";
+  EXPECT_EQ(hits.value() - hits_before, 1u);  // the hit rate on /metrics
+  EXPECT_EQ(misses.value() - misses_before, 1u);
   clock.set(kStart + 10 + 3600);
   ASSERT_TRUE(resolver->resolve("bob@example.net").ok());
   EXPECT_EQ(transport->calls(), 2) << "asked again once cache_ttl has passed";
