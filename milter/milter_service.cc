@@ -37,6 +37,7 @@ struct Connection {
   MilterSession session;
   bool header_no_reply = false;  // SMFIP_NR_HDR
   bool body_no_reply = false;    // SMFIP_NR_BODY
+  bool eoh_no_reply = false;     // SMFIP_NR_EOH
 };
 
 Connection* connectionOf(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
@@ -173,6 +174,13 @@ sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
   });
 }
 
+// Nothing to do at end of headers; registered so that the answer can be "none" (SMFIP_NR_EOH)
+// rather than skipping the step (SMFIP_NOEOH), which test clients such as miltertest mishandle.
+sfsistat onEndOfHeaders(SMFICTX* ctx) {
+  Connection* c = connectionOf(ctx);
+  return c && c->eoh_no_reply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
 sfsistat onBody(SMFICTX* ctx, unsigned char* chunk, size_t len) {
   Connection* c = connectionOf(ctx);
   return contentStep(ctx, c && c->body_no_reply, "body", [&](MilterSession& s) {
@@ -239,18 +247,20 @@ constexpr unsigned long kActions =
 sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
                      unsigned long* pf3) {
-  // Only the actions we use, and skip the steps we do not need: no end-of-headers step, and
-  // no answer awaited for each header and body chunk (collected, decided on at end of
-  // message), when the MTA offers that.
+  // Only the actions we use, and skip the steps we do not need; no answer awaited for each
+  // header, the end of headers and each body chunk (collected, decided on at end of message),
+  // when the MTA offers that.
+  constexpr unsigned long kNoReply = SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
   *pf0 = f0 & kActions;
-  *pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NR_HDR | SMFIP_NR_BODY);
+  *pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA | kNoReply);
   *pf2 = 0;
   *pf3 = 0;
   Connection* c = ensureConnection(ctx);
   if (!c) {
     // Without a place for the flags, ask for the plain conversation.
-    *pf1 &= ~static_cast<unsigned long>(SMFIP_NR_HDR | SMFIP_NR_BODY);
+    *pf1 &= ~kNoReply;
   } else {
+    c->eoh_no_reply = (*pf1 & SMFIP_NR_EOH) != 0;
     c->header_no_reply = (*pf1 & SMFIP_NR_HDR) != 0;
     c->body_no_reply = (*pf1 & SMFIP_NR_BODY) != 0;
   }
@@ -302,6 +312,7 @@ class LibmilterService : public Service {
     desc.xxfi_envfrom = onEnvFrom;
     desc.xxfi_envrcpt = onEnvRcpt;
     desc.xxfi_header = onHeader;
+    desc.xxfi_eoh = onEndOfHeaders;
     desc.xxfi_body = onBody;
     desc.xxfi_eom = onEom;
     desc.xxfi_abort = onAbort;
