@@ -153,8 +153,9 @@ sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) {
 // Headers and body chunks are collected, never decided on: when the MTA does not wait for an
 // answer (SMFIP_NR_HDR / SMFIP_NR_BODY, one round trip less per header and chunk), a failure
 // is remembered and the message tempfailed at end of message instead.
-sfsistat contentStep(SMFICTX* ctx, bool no_reply, const char* stage,
-                     const std::function<void(MilterSession&)>& step) {
+// A template, not std::function: this runs for every header of every message.
+template <typename Fn>
+sfsistat contentStep(SMFICTX* ctx, bool no_reply, const char* stage, const Fn& step) {
   Connection* c = connectionOf(ctx);
   try {
     if (c) step(c->session);

@@ -259,25 +259,21 @@ class MeshService : public Service {
     page.store = store_;
     page.gateway_key = env_.service_key ? env_.service_key() : nullptr;
     page.now = env_.clock->now();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      page.node = node_;
-    }
+    page.node = currentConfig()->gateway.node;
     return meshsvc::serveQuarantineConfirm(request, page);
   }
 
   HttpResponse serveAccessCheck(const HttpRequest& request) {
-    std::shared_ptr<const config::Config> config;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      config = config_;
-    }
-    return meshsvc::serveAccessCheck(request, config, *store_);
+    return meshsvc::serveAccessCheck(request, currentConfig(), *store_);
+  }
+
+  std::shared_ptr<const config::Config> currentConfig() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return config_;
   }
 
   void setConfig(std::shared_ptr<const config::Config> config) {
     std::lock_guard<std::mutex> lock(mutex_);
-    node_ = config->gateway.node;
     config_ = std::move(config);
   }
 
@@ -304,7 +300,6 @@ class MeshService : public Service {
   config::MeshServiceSection listen_;
   std::mutex mutex_;
   std::optional<mesh::DareEnvelope> service_profile_;
-  std::string node_;  // gateway.node, for audit records
   std::shared_ptr<const config::Config> config_;  // the latest applied (reload)
 };
 

@@ -1,6 +1,7 @@
 // access_check.cc - see access_check.h.
 #include "policy/mesh/access_check.h"
 
+#include "gateway/mail/address.h"
 #include "gateway/policy/ingress_filter.h"
 #include "gateway/util/log.h"
 #include "gateway/util/metrics.h"
@@ -44,13 +45,16 @@ bool validProtocol(const std::string& p) {
   return true;
 }
 
+// The milter's own envelope-address parser, and a domain: what a network application asks
+// about is always a full address.
 bool validAddress(const std::string& a) {
-  auto at = a.rfind('@');
-  if (a.size() > 320 || at == std::string::npos || at == 0 || at + 1 == a.size()) return false;
+  if (a.size() > 320 || a.find('@') == std::string::npos) return false;
+  // Bare addresses only: the catalog is keyed by them, not by "<...>" or lists.
   for (char c : a) {
     if (static_cast<unsigned char>(c) <= ' ' || c == '<' || c == '>' || c == ',') return false;
   }
-  return true;
+  auto parsed = mail::parseEnvelopeAddress(a);
+  return parsed.ok() && !parsed->isNull();
 }
 
 }  // namespace
