@@ -66,6 +66,7 @@ class FakeStore : public Store {
     domains_.push_back("partner.example");
   }
   Status ping() override { return Status(); }
+  Result<std::string> checkIntegrity() override { return std::string("fake"); }
   Status createAccount(const AccountRecord&) override { return unused(); }
   Result<AccountRecord> getAccount(std::string_view) override { return notFound("none"); }
   Status updateAccount(const AccountRecord&) override { return unused(); }

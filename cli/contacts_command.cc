@@ -36,6 +36,10 @@ std::vector<std::string> normalizeProtocols(std::vector<std::string> protocols) 
 
 Status putContact(Store& store, const std::string& account, const std::string& spec,
                   const std::vector<std::string>& protocols, const std::string& name) {
+  if (hasControlCharacter(name)) {
+    return invalidArgument("the name of " + spec + " contains a control character (such as ESC, "
+                           "CR or LF): names are printed on terminals and in one-line lists");
+  }
   model::CatalogedContact entry = policy::makeContactEntry(spec, protocols, name);
   CatalogEntry e;
   e.account = account;

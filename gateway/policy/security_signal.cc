@@ -58,7 +58,7 @@ std::string boundHeaderDigest(const std::vector<std::string>& names, const mail:
     for (const mail::Header* h : headers.all(name)) {
       data += name;
       data += ':';
-      data += canonicalHeaderValue(h->value);
+      data += digestHeaderValue(h->value);
       data += "\r\n";
     }
     data += "--\r\n";
@@ -85,6 +85,15 @@ std::string canonicalHeaderValue(std::string_view value) {
     if (space && !out.empty()) out += ' ';
     space = false;
     out += c;
+  }
+  return out;
+}
+
+std::string digestHeaderValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') out += c;
   }
   return out;
 }

@@ -82,11 +82,18 @@ Result<SecuritySignal> parseSignal(std::string_view header_value);
 Status verifySignal(const SecuritySignal& signal, const mail::HeaderList& headers,
                     const mesh::PublicKey& key);
 
-// base64url(SHA-512) over the canonical values of every occurrence of each named header, in
-// order (the bh= of signals and brand assertions).
+// base64url(SHA-512) over the digest form (digestHeaderValue) of every occurrence of each named
+// header, in order (the bh= of signals and brand assertions).
 std::string boundHeaderDigest(const std::vector<std::string>& names, const mail::HeaderList& headers);
 
-// A header's value in canonical form: unfolded, runs of whitespace as one space, trimmed.
+// A header's value in canonical form: unfolded, runs of whitespace as one space, trimmed (how
+// the signal's own tag values are read).
 std::string canonicalHeaderValue(std::string_view value);
+
+// A bound header's value as the digest sees it: every space, tab, CR and LF removed. Relays
+// fold lines longer than 998 bytes by inserting CRLF + space where there was no space (Postfix
+// does, after the milter signed), so neither unfolding nor collapsing whitespace survives
+// them; only where the words are, not how they are spaced, is bound.
+std::string digestHeaderValue(std::string_view value);
 
 }  // namespace meshgate::policy

@@ -128,6 +128,12 @@ class Store {
 
   // A cheap round trip (health checks). kUnavailable when the database is gone.
   virtual Status ping() = 0;
+  // The database's own consistency check (SQLite integrity_check and foreign_key_check) and
+  // the store's invariants: schema version current, audit head = newest record, audit
+  // sequence without gaps, every contact-index row backed by its catalog entry, every
+  // confirmation backed by a quarantine record. A summary line when sound; kDataLoss naming
+  // every problem found; kUnavailable when the database cannot be read.
+  virtual Result<std::string> checkIntegrity() = 0;
 
   // ---- accounts
   virtual Status createAccount(const AccountRecord& account) = 0;  // kAlreadyExists

@@ -54,6 +54,13 @@ std::string joinList(const std::vector<std::string>& items, std::string_view sep
   return out;
 }
 
+bool hasControlCharacter(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
 std::string addressDomain(std::string_view address) {
   auto at = address.rfind('@');
   if (at == std::string_view::npos || at + 1 >= address.size()) return "";

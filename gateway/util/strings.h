@@ -18,6 +18,9 @@ std::string_view trimWhitespace(std::string_view s);
 // Splits on `sep`, trimming whitespace around each piece and dropping empty pieces.
 std::vector<std::string> splitList(std::string_view s, char sep);
 std::string joinList(const std::vector<std::string>& items, std::string_view sep);
+// True when `s` holds an ASCII control character (C0, including tab, or DEL): text that is
+// printed on an administrator's terminal or in a one-line list must not carry any.
+bool hasControlCharacter(std::string_view s);
 
 // "Bob@Example.NET" -> "example.net"; "" when there is no '@' or nothing after it.
 std::string addressDomain(std::string_view address);

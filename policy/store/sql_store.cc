@@ -10,6 +10,7 @@
 #include <set>
 
 #include "gateway/util/audit_hash.h"
+#include "gateway/util/strings.h"
 #include "policy/store/store_schema.h"
 
 namespace meshgate::store {
@@ -241,6 +242,10 @@ QuarantineRecord quarantineFromRow(const SqlRows& rows, size_t r) {
 
 Status checkAccount(const AccountRecord& a) {
   if (a.address.empty()) return invalidArgument("account address is empty");
+  if (hasControlCharacter(a.display_name)) {
+    return invalidArgument("the display name contains a control character (such as ESC, CR or "
+                           "LF): names are printed on terminals and in one-line lists");
+  }
   return checkTexts({{"address", a.address},
                      {"ingress_policy", a.ingress_policy},
                      {"display_name", a.display_name},
@@ -363,6 +368,93 @@ Status SqlStore::transact(bool write, const Body& body) {
 
 Status SqlStore::ping() {
   return withConnection([](SqlConnection& c) { return run(c, kPing, {}); });
+}
+
+namespace {
+
+// One invariant of the stored data: `sql` counts the rows that break it.
+struct IntegrityRule {
+  const char* problem;
+  std::string sql;
+};
+
+const std::vector<IntegrityRule>& integrityRules() {
+  static const std::vector<IntegrityRule> kRules = {
+      {"audit_head does not name the newest audit record",
+       "SELECT COUNT(*) FROM audit_head h WHERE h.sequence <> "
+       "(SELECT COALESCE(MAX(sequence), 0) FROM audit_log) OR (h.sequence > 0 AND h.hash <> "
+       "(SELECT hash FROM audit_log WHERE sequence = h.sequence))"},
+      {"audit sequence has gaps (records missing)",
+       "SELECT (SELECT COALESCE(MAX(sequence), 0) FROM audit_log) - "
+       "(SELECT COUNT(*) FROM audit_log) + (SELECT COUNT(*) FROM audit_log WHERE sequence < 1)"},
+      {"contact index rows without their catalog entry",
+       "SELECT COUNT(*) FROM contacts c WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE "
+       "e.account = c.account AND e.catalog = c.catalog AND e.key = c.entry_key)"},
+      {"catalog entries newer than the entry sequence",
+       "SELECT COUNT(*) FROM entries WHERE sequence > "
+       "(SELECT value FROM store_sequences WHERE name = 'entries')"},
+      {"confirmations of messages not in the quarantine",
+       "SELECT COUNT(*) FROM quarantine_confirmations q WHERE NOT EXISTS "
+       "(SELECT 1 FROM quarantine r WHERE r.id = q.id)"},
+  };
+  return kRules;
+}
+
+// The engine's own check of pages and indexes; PostgreSQL has none built in (amcheck is an
+// extension), and protects its pages with WAL and checksums instead.
+Status checkSqlitePages(SqlConnection& c, std::vector<std::string>* problems) {
+  SqlResult pages;
+  MESHGATE_RETURN_IF_ERROR(run(c, "PRAGMA integrity_check", {}, &pages));
+  if (pages.rows.size() != 1 || pages.rows.text(0, 0) != "ok") {
+    std::string found;
+    for (size_t r = 0; r < pages.rows.size() && r < 5; ++r) {
+      found += (r ? "; " : "") + pages.rows.text(r, 0);
+    }
+    problems->push_back("integrity_check: " + found);
+  }
+  SqlResult keys;
+  MESHGATE_RETURN_IF_ERROR(run(c, "PRAGMA foreign_key_check", {}, &keys));
+  if (!keys.rows.empty()) {
+    problems->push_back("foreign_key_check: " + std::to_string(keys.rows.size()) +
+                        " row(s) reference missing rows");
+  }
+  return Status();
+}
+
+}  // namespace
+
+Result<std::string> SqlStore::checkIntegrity() {
+  std::vector<std::string> problems;
+  int version = 0;
+  int64_t records = 0;
+  Status status = withConnection([&](SqlConnection& c) -> Status {
+    if (dialect_ == SqlDialect::kSqlite) MESHGATE_RETURN_IF_ERROR(checkSqlitePages(c, &problems));
+    MESHGATE_ASSIGN_OR_RETURN(version, readSchemaVersion(c));
+    if (version != latestSchemaVersion()) {
+      problems.push_back("schema version " + std::to_string(version) + ", expected " +
+                         std::to_string(latestSchemaVersion()));
+      return Status();  // the rules below assume the current tables
+    }
+    for (const IntegrityRule& rule : integrityRules()) {
+      SqlResult count;
+      MESHGATE_RETURN_IF_ERROR(run(c, rule.sql, {}, &count));
+      const int64_t bad = count.rows.empty() ? 0 : count.rows.integer(0, 0);
+      if (bad != 0) problems.push_back(std::string(rule.problem) + " (" + std::to_string(bad) + ")");
+    }
+    SqlResult count;
+    MESHGATE_RETURN_IF_ERROR(run(c, "SELECT COUNT(*) FROM audit_log", {}, &count));
+    records = count.rows.integer(0, 0);
+    return Status();
+  });
+  MESHGATE_RETURN_IF_ERROR(status);
+  if (!problems.empty()) {
+    std::string joined;
+    for (const std::string& p : problems) joined += (joined.empty() ? "" : "; ") + p;
+    return dataLoss(name_ + ": " + joined);
+  }
+  return name_ + ": schema version " + std::to_string(version) + ", " +
+         std::to_string(records) + " audit record(s), " +
+         (dialect_ == SqlDialect::kSqlite ? "integrity_check ok, " : "") + "invariants hold";
 }
 
 // ---- accounts

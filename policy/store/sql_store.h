@@ -112,6 +112,7 @@ class SqlStore final : public Store {
   ~SqlStore() override;
 
   Status ping() override;
+  Result<std::string> checkIntegrity() override;
   Status createAccount(const AccountRecord& account) override;
   Result<AccountRecord> getAccount(std::string_view address) override;
   Status updateAccount(const AccountRecord& account) override;

@@ -29,7 +29,8 @@ function(meshgate_integration_test suite name budget)
   set(test integration.${suite}.${name})
   if(suite STREQUAL "miltertest")
     set(script ${_mg_it_dir}/milter_tests.py)
-  elseif(suite STREQUAL "sendmail" OR suite STREQUAL "package")
+  elseif(suite STREQUAL "sendmail" OR suite STREQUAL "package" OR suite STREQUAL "hostile"
+         OR suite STREQUAL "injection")
     set(script ${_mg_it_dir}/${suite}_tests.py)
   elseif(suite STREQUAL "resolver")
     set(script ${_mg_it_dir}/resolver_tests.py)
@@ -71,6 +72,19 @@ meshgate_integration_test(postfix policyd_rcpt_reject 90)
 meshgate_integration_test(postfix outbound_egress_and_brand 120)
 meshgate_integration_test(postfix kill_restart_no_loss 300 PROCESSORS 2)
 
+# Faults under load through a real Postfix, messages counted at the sink (issue 9 item 1).
+meshgate_integration_test(postfix policyd_stop_start_no_loss 240 PROCESSORS 2)
+meshgate_integration_test(postfix store_locked_under_load_no_loss 240 PROCESSORS 2)
+meshgate_integration_test(postfix disk_full_no_loss 240 PROCESSORS 2)
+meshgate_integration_test(postfix postgresql_restart_no_loss 240 PROCESSORS 2)
+
+# Hostile messages through a real Postfix, memory measured (issue 9 item 2).
+meshgate_integration_test(hostile corpus_through_postfix 240 PROCESSORS 2)
+
+# SQL injection and other hostile values through every CLI and API input (issue 9 item 3).
+meshgate_integration_test(injection cli_every_input 180 PROCESSORS 2)
+meshgate_integration_test(injection api_every_input 90)
+
 # Profile resolver between two Mesh services on loopback (issue 4 item 6).
 meshgate_integration_test(resolver cross_domain 90)
 meshgate_integration_test(resolver tampered_profile 90)
@@ -103,5 +117,6 @@ add_test(NAME integration.harness_compiles
                  "import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]"
                  ${_mg_it_dir}/lib/mgharness.py ${_mg_it_dir}/milter_tests.py
                  ${_mg_it_dir}/postfix_tests.py ${_mg_it_dir}/sendmail_tests.py
-                 ${_mg_it_dir}/package_tests.py ${_mg_it_dir}/resolver_tests.py)
+                 ${_mg_it_dir}/package_tests.py ${_mg_it_dir}/resolver_tests.py
+                 ${_mg_it_dir}/hostile_tests.py ${_mg_it_dir}/injection_tests.py)
 set_tests_properties(integration.harness_compiles PROPERTIES LABELS "integration")

@@ -13,6 +13,7 @@ namespace meshgate::testing {
 class MockStore : public Store {
  public:
   MOCK_METHOD(Status, ping, (), (override));
+  MOCK_METHOD(Result<std::string>, checkIntegrity, (), (override));
   MOCK_METHOD(Status, createAccount, (const AccountRecord&), (override));
   MOCK_METHOD(Result<AccountRecord>, getAccount, (std::string_view), (override));
   MOCK_METHOD(Status, updateAccount, (const AccountRecord&), (override));

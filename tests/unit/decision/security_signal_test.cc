@@ -64,6 +64,23 @@ TEST_F(Signal, RoundTripsAndVerifies) {
   EXPECT_TRUE(verifySignal(*p2, h2, key_->publicKey()).ok());
 }
 
+// Found by the hostile corpus through Postfix: a Subject longer than 998 bytes is folded by
+// Postfix after the milter signed it, with CRLF + space inserted inside a word.
+TEST_F(Signal, ARelayFoldingALongLineInsideAWordStillVerifies) {
+  const std::string subject(1500, 'x');
+  mail::HeaderList signed_headers = sampleHeaders();
+  signed_headers.add("Subject", subject);
+  SecuritySignal s = parseSignal(value_).value();
+  s.header_digest = boundHeaderDigest(s.bound_headers, signed_headers);
+  mail::HeaderList delivered = sampleHeaders();
+  delivered.add("Subject", subject.substr(0, 989) + "\r\n " + subject.substr(989));
+  EXPECT_EQ(boundHeaderDigest(s.bound_headers, delivered), s.header_digest);
+  // Words still count: a changed letter is a changed digest.
+  mail::HeaderList altered = sampleHeaders();
+  altered.add("Subject", subject.substr(0, 989) + "y" + subject.substr(990));
+  EXPECT_NE(boundHeaderDigest(s.bound_headers, altered), s.header_digest);
+}
+
 TEST_F(Signal, EveryAlteredTagFails) {
   const std::vector<std::pair<std::string, std::string>> edits = {
       {"gw=mx1.example.com", "gw=mx2.example.com"},

@@ -167,6 +167,9 @@ TEST_P(StoreTest, RefusesBadValues) {
   AccountRecord nul = account("x@example.com");
   nul.display_name = std::string("a\0b", 3);
   EXPECT_EQ(store_->createAccount(nul).code(), StatusCode::kInvalidArgument);
+  AccountRecord escape = account("x@example.com");
+  escape.display_name = "name\x1b[2J\r\nforged line";  // terminal escape and a line break
+  EXPECT_EQ(store_->createAccount(escape).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->getAccount("x@example.com").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->putEntry(entry("a", "", "k"), std::nullopt).status().code(),
             StatusCode::kInvalidArgument);
@@ -605,6 +608,57 @@ TEST_P(StoreTest, AuditTamperingIsDetected) {
   EXPECT_FALSE(verifier.finish());
   ASSERT_TRUE(verifier.error().has_value());
   EXPECT_EQ(verifier.error()->sequence, 7);
+}
+
+// `meshgate store check`: sound after real use; each broken invariant is found and named.
+TEST_P(StoreTest, IntegrityCheckNamesEachBrokenInvariant) {
+  const std::string alice = "alice@example.com";
+  auto populate = [&] {
+    ASSERT_OK(backend_->exec(
+        "DELETE FROM contacts; DELETE FROM entries; DELETE FROM accounts; DELETE FROM audit_log; "
+        "DELETE FROM quarantine_confirmations; DELETE FROM quarantine; "
+        "UPDATE store_sequences SET value = 0; UPDATE audit_head SET sequence = 0, hash = '" +
+        kAuditGenesisHash + "'"));
+    ASSERT_OK(store_->createAccount(account(alice)));
+    ASSERT_OK(store_->putEntry(entry(alice, "contacts", "bob"),
+                               std::vector<ContactMatch>{{"bob@example.net", "smtp", ""}}));
+    for (int i = 1; i <= 4; ++i) ASSERT_TRUE(store_->appendAudit(auditRecord(i)).ok());
+    QuarantineRecord q;
+    q.id = q.queue_id = "5Q1";
+    q.sender = "s@example.net";
+    q.recipients = alice;
+    q.reason = "payment request";
+    q.time = 1;
+    q.state = "held";
+    ASSERT_OK(store_->putQuarantine(q));
+    ASSERT_OK(store_->confirmQuarantine("5Q1", alice, 2));
+    std::string summary = VALUE(store_->checkIntegrity());
+    EXPECT_NE(summary.find("4 audit record(s)"), std::string::npos) << summary;
+  };
+  struct Breakage {
+    const char* sql;
+    const char* named;
+    bool sqlite_only = false;  // PostgreSQL enforces the foreign key on every connection
+  };
+  const std::vector<Breakage> cases = {
+      {"UPDATE audit_head SET sequence = 3", "audit_head does not name the newest"},
+      {"UPDATE audit_head SET hash = 'x'", "audit_head does not name the newest"},
+      {"DELETE FROM audit_log WHERE sequence = 2", "audit sequence has gaps"},
+      {"DELETE FROM entries WHERE key = 'bob'", "contact index rows without their catalog entry",
+       true},
+      {"UPDATE store_sequences SET value = 0", "catalog entries newer than the entry sequence"},
+      {"DELETE FROM quarantine", "confirmations of messages not in the quarantine"},
+  };
+  for (const Breakage& b : cases) {
+    if (b.sqlite_only && backend_->name() != "sqlite") continue;
+    SCOPED_TRACE(b.sql);
+    populate();
+    ASSERT_OK(backend_->exec(b.sql));
+    Result<std::string> checked = store_->checkIntegrity();
+    ASSERT_EQ(checked.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(checked.status().message().find(b.named), std::string::npos)
+        << checked.status().message();
+  }
 }
 
 // ---------------------------------------------------------------- concurrency
