@@ -164,6 +164,18 @@ def stub_tools(h):
     return paths, calls
 
 
+def workspace(h):
+    """The payloads' targets and the stand-in tools: (marker file the shell payloads would
+    create, the CLI's working folder, the canary folder the rm payload names in it, tools,
+    the file the tools log their calls to)."""
+    marker = h.path("pwned")
+    cwd = h.path("cwd")
+    canary = "x"
+    os.makedirs(os.path.join(cwd, canary, "inside"))
+    tools, tool_calls = stub_tools(h)
+    return marker, cwd, canary, tools, tool_calls
+
+
 def extra_config(tools):
     return ("resolver:\n  discovery: false\n  services: {}\n"
             "quarantine:\n  postsuper: %(postsuper)s\n  postcat: %(postcat)s\n"
@@ -563,11 +575,7 @@ def judge(leaf_name, value, rc, stderr):
 
 
 def test_cli_every_input(h):
-    marker = h.path("pwned")
-    cwd = h.path("cwd")
-    canary = "x"
-    os.makedirs(os.path.join(cwd, canary, "inside"))
-    tools, tool_calls = stub_tools(h)
+    marker, cwd, canary, tools, tool_calls = workspace(h)
     mg = h.meshgate()
     mg.write_config(busy_timeout="10s", extra=extra_config(tools))
     fx = Fixture(h, mg)
@@ -879,11 +887,7 @@ def metric_5xx(client):
 
 
 def test_api_every_input(h):
-    marker = h.path("pwned")
-    cwd = h.path("cwd")
-    canary = "x"
-    os.makedirs(os.path.join(cwd, canary, "inside"))
-    tools, tool_calls = stub_tools(h)
+    marker, cwd, canary, tools, tool_calls = workspace(h)
     mg = h.meshgate()
     port = free_port()
     with open(mg.config_path, "w") as f:
