@@ -3,6 +3,7 @@
 #include <iostream>
 #include <thread>
 
+#include "adapters/mesh_inbound_service.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exec.h"
@@ -96,6 +97,8 @@ int runServices(const Args& args, Which which, const std::string& command,
   }
   if ((which == Which::kAll && cfg.mesh_service.enabled) || which == Which::kPolicy) {
     host.add(policy::makeMeshService(runtime));
+    // Mesh -> SMTP: what Post accepted, delivered as mail by the same process.
+    if (cfg.mesh_to_smtp.enabled) host.add(adapters::makeMeshInboundService(runtime));
     any = true;
   }
   if ((which == Which::kAll && cfg.policyd.enabled) || which == Which::kPolicyd) {

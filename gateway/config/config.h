@@ -229,6 +229,8 @@ struct SshSection {
 
 // Mesh -> SMTP: where Mesh Messages accepted for local accounts are submitted as mail.
 struct MeshToSmtpSection {
+  bool enabled = false;              // deliver accepted Mesh Messages as mail (with the service)
+  Millis interval{5000};             // between delivery passes
   Endpoint server{"127.0.0.1", 25};  // the local MTA
   std::string helo;                  // "" = gateway.node
   Millis timeout{30000};             // every SMTP wait

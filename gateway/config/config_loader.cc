@@ -467,6 +467,8 @@ void readSsh(YamlMap m, SshSection& s, const GatewaySection& g) {
 }
 
 void readMeshToSmtp(YamlMap m, MeshToSmtpSection& s, const GatewaySection& g) {
+  m.boolean("enabled", s.enabled);
+  m.duration("interval", s.interval, 1s, 1h);
   readEndpoint(m, "server", s.server);
   m.string("helo", s.helo);
   m.duration("timeout", s.timeout, 1s, 10min);

@@ -2,6 +2,7 @@
 // facts, Poco's HTTPSClientSession for every transaction with signed requests whose responses
 // are verified against the gateway key the binary created, and the store file (shared with the
 // binary, SQLite WAL) read behind its back to prove that refused requests changed nothing.
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,11 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
 
 #include "gateway/mesh/profile.h"
 #include "gateway/policy/audit_checkpoint.h"
@@ -43,7 +49,8 @@ class MeshBinary : public ::testing::Test {
  protected:
   void SetUp() override {
     port_ = testing::freeTcpPort();
-    world_ = std::make_unique<MeshWorld>("  listen: 127.0.0.1:" + std::to_string(port_) + "\n");
+    world_ = std::make_unique<MeshWorld>("  listen: 127.0.0.1:" + std::to_string(port_) + "\n",
+                                         extraYaml());
     world_->clock().set(std::time(nullptr));
     server_ = std::make_unique<BackgroundProcess>(std::vector<std::string>{
         MESHGATE_BINARY, "policy", "--config", world_->dir().file("meshgate.yaml"),
@@ -60,6 +67,9 @@ class MeshBinary : public ::testing::Test {
     server_->sendSignal(SIGTERM);
     EXPECT_EQ(server_->waitForExit(15000), 0) << server_->output();
   }
+
+  // More configuration sections for a fixture that needs them.
+  virtual std::string extraYaml() { return ""; }
 
   std::string cert() const { return world_->dir().file("tls/service.crt"); }
   std::string url(const std::string& path = "/.well-known/mmm/") const {
@@ -322,6 +332,92 @@ TEST_F(MeshBinary, UnauthenticatedRequestsGet401AndChangeNothing) {
   EXPECT_TRUE(MeshWorld::openSignedWith(h.body, hello_nonce, gateway_key_->publicKey(), now()).ok());
   EXPECT_FALSE(
       MeshWorld::openSignedWith(h.body, meshsvc::newNonce(), gateway_key_->publicKey(), now()).ok());
+}
+
+// Mesh -> SMTP end to end (issue 7 item 2): the real binary with mesh_to_smtp enabled and a real
+// Postfix smtp-sink as the local MTA. A Post accepted for a local account arrives once as mail
+// with a security signal; the same envelope posted again (a sender's retry after the first was
+// delivered) is recognised and not delivered twice.
+class MeshToSmtpBinary : public MeshBinary {
+ protected:
+  void SetUp() override {
+    struct passwd* postfix = ::getpwnam("postfix");
+    if (::geteuid() != 0 || ::access(kSink, X_OK) != 0 || !postfix) {
+      GTEST_SKIP() << "needs root and Postfix's smtp-sink (scripts/deps --test)";
+    }
+    dump_ = std::filesystem::temp_directory_path() /
+            ("mg-mesh-smtp-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dump_);
+    std::filesystem::create_directories(dump_);
+    ASSERT_EQ(::chown(dump_.c_str(), postfix->pw_uid, postfix->pw_gid), 0);
+    sink_port_ = testing::freeTcpPort();
+    sink_ = std::make_unique<BackgroundProcess>(std::vector<std::string>{
+        kSink, "-u", "postfix", "-d", (dump_ / "%M%S.").string(),
+        "127.0.0.1:" + std::to_string(sink_port_), "16"});
+    int fd = testing::connectTcp(sink_port_, 10000);
+    ASSERT_GE(fd, 0) << "smtp-sink does not listen: " << sink_->output();
+    ::close(fd);
+    MeshBinary::SetUp();
+  }
+  void TearDown() override {
+    MeshBinary::TearDown();
+    sink_.reset();
+    if (!dump_.empty()) std::filesystem::remove_all(dump_);
+  }
+  std::string extraYaml() override {
+    return "mesh_to_smtp:\n  enabled: true\n  interval: 1s\n  timeout: 10s\n  server: 127.0.0.1:" +
+           std::to_string(sink_port_) + "\n";
+  }
+  std::vector<std::string> dumps() {
+    std::vector<std::string> all;
+    for (const auto& e : std::filesystem::directory_iterator(dump_)) {
+      std::ifstream in(e.path(), std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      all.push_back(text.str());
+    }
+    return all;
+  }
+  bool waitFor(const std::function<bool()>& done) {
+    for (int i = 0; i < 150; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return done();
+  }
+
+  static constexpr const char* kSink = "/usr/sbin/smtp-sink";
+  std::filesystem::path dump_;
+  int sink_port_ = 0;
+  std::unique_ptr<BackgroundProcess> sink_;
+};
+
+TEST_F(MeshToSmtpBinary, APostedMessageArrivesAtTheMtaOnce) {
+  HttpsClient c(port_, cert());
+  world_->addAccount("alice@example.com", "contacts-only");
+  mesh::PrivateKey remote_service = newSigningKey();
+  mesh::PrivateKey friend_key = newSigningKey();
+  world_->addContact("alice@example.com", "udf:" + keyIdentity(friend_key), {"mesh"});
+  const json post = req("PostRequest",
+                        {{"Account", "alice@example.com"},
+                         {"Envelopes", json::array({mesh::dareToJson(makeMessageEnvelope(
+                                           "EAAA-M2S", "fred@friends.example", friend_key))})}});
+  EXPECT_EQ(call(c, post, remote_service, 201)["Accepted"], json::array({"EAAA-M2S"}));
+  auto gone = [&] { return !world_->store().getEntry("alice@example.com", "inbound", "EAAA-M2S").ok(); };
+  ASSERT_TRUE(waitFor([&] { return dumps().size() == 1 && gone(); }))
+      << dumps().size() << " message(s) at the sink\n" << server_->output();
+  const std::string mail = dumps()[0];
+  EXPECT_NE(mail.find("Mesh-Envelope-Id: EAAA-M2S"), std::string::npos) << mail;
+  EXPECT_NE(mail.find("Mesh-Message-Type: RequestContact"), std::string::npos) << mail;
+  EXPECT_NE(mail.find("Mesh-Security-Signal: v=1;"), std::string::npos) << mail;
+  EXPECT_NE(mail.find("contact=known-contact"), std::string::npos) << mail;
+  EXPECT_TRUE(server_->waitForOutput("action=delivered"));
+
+  // The sender retries the same envelope: accepted again, recognised as delivered, not sent.
+  EXPECT_EQ(call(c, post, remote_service, 201)["Accepted"], json::array({"EAAA-M2S"}));
+  EXPECT_TRUE(server_->waitForOutput("action=duplicate", 15000)) << server_->output();
+  EXPECT_TRUE(waitFor(gone));
+  EXPECT_EQ(dumps().size(), 1u) << "delivered twice";
 }
 
 }  // namespace

@@ -1,0 +1,99 @@
+// mesh_inbound.cc - Mesh Messages accepted by Post, rendered and handed to the local MTA.
+#include "adapters/mesh_inbound.h"
+
+#include "adapters/mesh_mail.h"
+#include "gateway/mesh/dare.h"
+#include "gateway/mesh/model/codec_support.h"
+#include "gateway/util/encoding.h"
+#include "gateway/util/log.h"
+#include "meshgate/mesh_model.h"
+#include "policy/mesh/mesh_dispatcher.h"
+
+namespace meshgate::adapters {
+
+namespace model = mesh::model;
+
+bool MeshInboundDelivery::deliverEntry(const CatalogEntry& entry, PassContext& ctx) {
+  InboundPass& pass = ctx.pass;
+  const std::string id = entry.account + "/" + entry.key;
+  auto refuse = [&](const std::string& why) {
+    ++pass.refused;
+    if (reported_.insert(id).second) {
+      log::warning("%s: to=<%s> action=refused: %s; it stays in the inbound catalog",
+                   log::sanitize(entry.key).c_str(), entry.account.c_str(),
+                   log::sanitize(why).c_str());
+    }
+    return false;
+  };
+  auto data = model::parseJsonText(entry.data);
+  if (!data.ok() || !data->is_object() || !data->contains("Envelope")) {
+    return refuse("the stored entry is not an accepted envelope");
+  }
+  auto envelope = mesh::dareFromJson((*data)["Envelope"]);
+  if (!envelope.ok()) return refuse("stored envelope: " + envelope.status().message());
+  if (envelope->header.enc) {
+    // End to end: only the account's devices can read it, and they fetch it from the catalog.
+    ++pass.left_for_devices;
+    return false;
+  }
+  auto message = model::parseMessage(toString(envelope->payload));
+  if (!message.ok()) return refuse("payload: " + message.status().message());
+
+  MeshMailContext context;
+  context.recipient = entry.account;
+  context.envelope_id = entry.key;
+  context.gateway_node = ctx.options.gateway_node;
+  context.now = ctx.now;
+  if (data->contains("Contact") && (*data)["Contact"].is_string()) {
+    context.contact = (*data)["Contact"].get<std::string>();
+  }
+  auto rendered = renderMeshMessage(*message, context, ctx.gateway_key);
+  if (!rendered.ok()) return refuse(rendered.status().message());
+
+  auto outcome = deliverOnce(store_, ctx.smtp, *rendered, ctx.now);
+  if (!outcome.ok()) {
+    if (outcome.status().code() == StatusCode::kPermissionDenied) {
+      return refuse(outcome.status().message());
+    }
+    ++pass.deferred;  // deliverOnce logged it
+    return false;
+  }
+  if (*outcome == DeliveryOutcome::kDelivered) {
+    ++pass.delivered;
+  } else {
+    ++pass.duplicates;
+  }
+  return true;
+}
+
+Result<InboundPass> MeshInboundDelivery::runPass(const MeshInboundOptions& options,
+                                                 SmtpSubmitter& smtp,
+                                                 const mesh::PrivateKey& gateway_key, int64_t now) {
+  InboundPass pass;
+  PassContext ctx{options, smtp, gateway_key, now, pass};
+  MESHGATE_ASSIGN_OR_RETURN(std::vector<AccountRecord> accounts, store_.listAccounts());
+  const std::string catalog(meshsvc::kInboundCatalog);
+  for (const AccountRecord& account : accounts) {
+    EntryQuery query;
+    query.max_entries = options.page_size;
+    for (;;) {
+      MESHGATE_ASSIGN_OR_RETURN(Page<CatalogEntry> page,
+                                store_.listEntries(account.address, catalog, query));
+      for (const CatalogEntry& entry : page.items) {
+        if (!deliverEntry(entry, ctx)) continue;
+        // Delivered: out of "inbound". If this fails the next pass finds it delivered.
+        Status removed = store_.deleteEntry(entry.account, catalog, entry.key);
+        if (!removed.ok() && removed.code() != StatusCode::kNotFound) {
+          log::warning("%s: to=<%s> delivered, still in the inbound catalog: %s",
+                       log::sanitize(entry.key).c_str(), entry.account.c_str(),
+                       log::sanitize(removed.message()).c_str());
+        }
+      }
+      if (page.next_page_key.empty()) break;
+      query.page_key = page.next_page_key;
+    }
+  }
+  return pass;
+}
+
+}  // namespace meshgate::adapters

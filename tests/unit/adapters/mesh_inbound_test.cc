@@ -1,0 +1,155 @@
+// mesh_inbound_test.cc - Mesh -> SMTP delivery passes over a real SQLite store: what Post
+// accepted is submitted once and leaves "inbound"; encrypted, deferred, refused and held
+// envelopes stay.
+#include "adapters/mesh_inbound.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "gateway/mesh/dare.h"
+#include "meshgate/mesh_model.h"
+#include "policy/store/sqlite_store.h"
+
+namespace meshgate::adapters {
+namespace {
+
+namespace model = mesh::model;
+using namespace std::chrono_literals;
+
+class RecordingSubmitter : public SmtpSubmitter {
+ public:
+  Status submit(const RenderedMail& mail) override {
+    if (!next.ok()) return next;
+    sent.push_back(mail);
+    return Status();
+  }
+  std::vector<RenderedMail> sent;
+  Status next;
+};
+
+class MeshInbound : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mg-inbound-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    store_ = std::move(
+        store::openSqliteStore({.path = (dir_ / "store.db").string(), .busy_timeout = 2000ms})
+            .value());
+    AccountRecord alice;
+    alice.address = "alice@example.com";
+    alice.ingress_policy = "tag-unknown";
+    ASSERT_TRUE(store_->createAccount(alice).ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // What Post stores for an accepted envelope (mesh_tx_post.cc).
+  void storeAccepted(const std::string& catalog, const std::string& id, bool encrypted = false) {
+    model::MessageMail mail;
+    const std::string body = "From: bob@example.net\r\nSubject: via the Mesh " + id +
+                             "\r\n\r\nhello\r\n";
+    mail.body = Bytes(body.begin(), body.end());
+    const std::string text = model::serialize(mail);
+    mesh::DareSealOptions seal;
+    seal.signers.push_back(sender_key_);
+    if (encrypted) {
+      seal.recipients.push_back(
+          mesh::PrivateKey::generate(mesh::KeyType::kX25519).value().publicKey());
+    }
+    auto envelope = mesh::sealDare(asBytes(text), seal);
+    ASSERT_TRUE(envelope.ok()) << envelope.status().toString();
+    nlohmann::json data = {{"EnvelopeId", id},
+                           {"Envelope", mesh::dareToJson(*envelope)},
+                           {"Contact", "known-contact"}};
+    CatalogEntry entry{"alice@example.com", catalog, id, data.dump(), 100, 0};
+    ASSERT_TRUE(store_->putEntry(entry, std::nullopt).ok());
+  }
+
+  Result<InboundPass> pass(RecordingSubmitter& smtp, int64_t now = 1'800'000'000) {
+    return delivery_->runPass({.gateway_node = "mx.example.com"}, smtp, gateway_key_, now);
+  }
+  bool inInbound(const std::string& id) {
+    return store_->getEntry("alice@example.com", "inbound", id).ok();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+  std::optional<MeshInboundDelivery> delivery_;
+  mesh::PrivateKey gateway_key_ = mesh::PrivateKey::generate(mesh::KeyType::kEd25519).value();
+  mesh::PrivateKey sender_key_ = mesh::PrivateKey::generate(mesh::KeyType::kEd25519).value();
+};
+
+TEST_F(MeshInbound, AnAcceptedMessageIsSubmittedOnceAndLeavesInbound) {
+  delivery_.emplace(*store_);
+  storeAccepted("inbound", "MENV-ONE");
+  RecordingSubmitter smtp;
+  InboundPass first = pass(smtp).value();
+  EXPECT_EQ(first.delivered, 1);
+  ASSERT_EQ(smtp.sent.size(), 1u);
+  const RenderedMail& m = smtp.sent[0];
+  EXPECT_EQ(m.recipient, "alice@example.com");
+  EXPECT_EQ(m.envelope_from, "");
+  EXPECT_NE(m.data.find("Subject: via the Mesh MENV-ONE"), std::string::npos);
+  EXPECT_NE(m.data.find("Mesh-Envelope-Id: MENV-ONE"), std::string::npos);
+  EXPECT_NE(m.data.find("contact=known-contact"), std::string::npos);
+  EXPECT_FALSE(inInbound("MENV-ONE"));
+  // The next pass has nothing to do.
+  InboundPass second = pass(smtp).value();
+  EXPECT_EQ(second.delivered + second.duplicates, 0);
+  EXPECT_EQ(smtp.sent.size(), 1u);
+  // A retried Post stores the same envelope again: recognised, not sent twice.
+  storeAccepted("inbound", "MENV-ONE");
+  InboundPass retried = pass(smtp).value();
+  EXPECT_EQ(retried.duplicates, 1);
+  EXPECT_EQ(smtp.sent.size(), 1u);
+  EXPECT_FALSE(inInbound("MENV-ONE"));
+}
+
+TEST_F(MeshInbound, EncryptedHeldDeferredAndRefusedEnvelopesStay) {
+  delivery_.emplace(*store_);
+  storeAccepted("inbound", "MENV-SEALED", /*encrypted=*/true);
+  storeAccepted("held", "MENV-HELD");
+  RecordingSubmitter smtp;
+  InboundPass p = pass(smtp).value();
+  EXPECT_EQ(p.left_for_devices, 1);
+  EXPECT_EQ(p.delivered, 0);
+  EXPECT_TRUE(smtp.sent.empty()) << "the gateway must not open end-to-end mail, nor held mail";
+  EXPECT_TRUE(inInbound("MENV-SEALED"));
+  EXPECT_TRUE(store_->getEntry("alice@example.com", "held", "MENV-HELD").ok());
+
+  storeAccepted("inbound", "MENV-LATER");
+  smtp.next = unavailable("451 4.3.0 try again");
+  p = pass(smtp).value();
+  EXPECT_EQ(p.deferred, 1);
+  EXPECT_TRUE(inInbound("MENV-LATER"));
+  smtp.next = Status();
+  p = pass(smtp, 1'800'000'400).value();  // the next attempt window
+  EXPECT_EQ(p.delivered, 1);
+  EXPECT_FALSE(inInbound("MENV-LATER"));
+
+  storeAccepted("inbound", "MENV-NO");
+  smtp.next = permissionDenied("550 5.1.1 no such user");
+  p = pass(smtp, 1'800'000'800).value();
+  EXPECT_EQ(p.refused, 1);
+  EXPECT_TRUE(inInbound("MENV-NO")) << "refused for good is kept, never dropped";
+}
+
+TEST_F(MeshInbound, ABrokenEntryIsRefusedAndKeptTheOthersStillGo) {
+  delivery_.emplace(*store_);
+  CatalogEntry broken{"alice@example.com", "inbound", "MENV-BROKEN", "{not json", 100, 0};
+  ASSERT_TRUE(store_->putEntry(broken, std::nullopt).ok());
+  storeAccepted("inbound", "MENV-FINE");
+  RecordingSubmitter smtp;
+  InboundPass p = pass(smtp).value();
+  EXPECT_EQ(p.refused, 1);
+  EXPECT_EQ(p.delivered, 1);
+  EXPECT_TRUE(inInbound("MENV-BROKEN"));
+  EXPECT_FALSE(inInbound("MENV-FINE"));
+}
+
+}  // namespace
+}  // namespace meshgate::adapters
