@@ -76,7 +76,7 @@ class MeshInboundDelivery {
   bool deliverEntry(const CatalogEntry& entry, PassContext& ctx);
 
   Store& store_;
-  std::set<std::string> reported_;  // "account/EnvelopeId" logged as refused or encrypted
+  std::set<std::string> reported_;  // "account/EnvelopeId" already logged as refused
 };
 
 }  // namespace meshgate::adapters

@@ -43,7 +43,8 @@ class MeshInboundService final : public Service {
       auto config = runtime_->config();
       auto key = runtime_->gatewayKey();
       if (config && key) runPass(*config, *key);
-      const auto interval = config ? config->mesh_to_smtp.interval : config::Millis(5000);
+      const auto interval =
+          config ? config->mesh_to_smtp.interval : config::MeshToSmtpSection{}.interval;
       std::unique_lock<std::mutex> lock(mutex_);
       if (wake_.wait_for(lock, interval, [this] { return stopping_; })) return;
     }
