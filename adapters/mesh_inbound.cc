@@ -7,6 +7,7 @@
 #include "gateway/util/encoding.h"
 #include "gateway/util/log.h"
 #include "meshgate/mesh_model.h"
+#include "policy/accounts/account_provisioner.h"
 #include "policy/mesh/mesh_dispatcher.h"
 
 namespace meshgate::adapters {
@@ -31,23 +32,49 @@ bool MeshInboundDelivery::deliverEntry(const CatalogEntry& entry, PassContext& c
   }
   auto envelope = mesh::dareFromJson((*data)["Envelope"]);
   if (!envelope.ok()) return refuse("stored envelope: " + envelope.status().message());
+  model::AnyMessage message;
+  std::vector<std::string> checks;
   if (envelope->header.enc) {
-    // End to end: only the account's devices can read it, and they fetch it from the catalog.
-    ++pass.left_for_devices;
-    return false;
+    // Mail another gateway bridged from SMTP (message/rfc822, encrypted to the account's
+    // KeyEncryption, which this gateway holds for the accounts it provisioned) is opened and
+    // delivered as the original message. Anything else encrypted end to end is for the
+    // account's devices, which fetch it from the catalog.
+    auto content_type = mesh::dareContentType(envelope->header);
+    if (ctx.options.key_folder_root.empty() || !content_type.ok() || !*content_type ||
+        **content_type != "message/rfc822") {
+      ++pass.left_for_devices;
+      return false;
+    }
+    auto folder = accounts::accountKeyFolder(ctx.options.key_folder_root, entry.account);
+    Result<accounts::AccountKeys> keys =
+        folder.ok() ? accounts::loadAccountKeys(*folder) : Result<accounts::AccountKeys>(folder.status());
+    if (!keys.ok()) {
+      ++pass.left_for_devices;  // the gateway does not hold this account's key
+      return false;
+    }
+    const std::vector<mesh::PrivateKey> decryption{keys->encryption};
+    auto opened = mesh::openDare(*envelope, decryption, {});
+    if (!opened.ok()) return refuse("encrypted mail: " + opened.status().message());
+    model::MessageMail mail;
+    mail.body = std::move(opened->plaintext);
+    message = model::AnyMessage(std::move(mail));
+    checks.emplace_back("encrypted");
+  } else {
+    auto parsed = model::parseMessage(toString(envelope->payload));
+    if (!parsed.ok()) return refuse("payload: " + parsed.status().message());
+    message = std::move(parsed).value();
   }
-  auto message = model::parseMessage(toString(envelope->payload));
-  if (!message.ok()) return refuse("payload: " + message.status().message());
 
   MeshMailContext context;
   context.recipient = entry.account;
   context.envelope_id = entry.key;
   context.gateway_node = ctx.options.gateway_node;
   context.now = ctx.now;
+  context.checks = checks;
   if (data->contains("Contact") && (*data)["Contact"].is_string()) {
     context.contact = (*data)["Contact"].get<std::string>();
   }
-  auto rendered = renderMeshMessage(*message, context, ctx.gateway_key);
+  auto rendered = renderMeshMessage(message, context, ctx.gateway_key);
   if (!rendered.ok()) return refuse(rendered.status().message());
 
   auto outcome = deliverOnce(store_, ctx.smtp, *rendered, ctx.now);

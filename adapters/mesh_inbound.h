@@ -17,8 +17,12 @@
 //       the MTA took it (or it was delivered before) the entry leaves "inbound", so the next
 //       pass does not see it and a retried Post of the same envelope is a duplicate that
 //       deliverOnce recognises;
-//     - encrypted end to end: the gateway cannot read it and does not try; it stays in
-//       "inbound" for the account's own Mesh devices (left_for_devices);
+//     - encrypted mail that another gateway bridged from SMTP (content type message/rfc822,
+//       issue 7 item 1): opened with the account's encryption key, which this gateway holds
+//       for the accounts it provisioned, and delivered as the original message (forged
+//       Mesh-* fields removed, our signal with the check "encrypted" added);
+//     - anything else encrypted end to end (or an account whose key is not here): not
+//       opened; it stays in "inbound" for the account's own Mesh devices (left_for_devices);
 //     - the MTA deferred it or the store failed: stays, retried on the next pass;
 //     - refused for good (a 5xx, or a message type that is not rendered as mail): stays in
 //       "inbound", logged (syslog, with the reason) once per process run.
@@ -53,6 +57,9 @@ struct InboundPass {
 
 struct MeshInboundOptions {
   std::string gateway_node;  // the signal's gw= and synthesized Message-IDs
+  // gateway.data_dir: where the accounts' keys are (encrypted mail bridged from SMTP is opened
+  // with the account's encryption key). "" = encrypted envelopes are all left for devices.
+  std::string key_folder_root;
   int page_size = 100;
 };
 

@@ -52,8 +52,9 @@ class MeshInboundService final : public Service {
 
   void runPass(const config::Config& config, const mesh::PrivateKey& key) {
     SmtpClientSubmitter smtp(smtpOptionsFromConfig(config));
-    auto pass = delivery_->runPass({.gateway_node = config.gateway.node}, smtp, key,
-                                  static_cast<int64_t>(std::time(nullptr)));
+    MeshInboundOptions options{.gateway_node = config.gateway.node,
+                               .key_folder_root = config.gateway.data_dir};
+    auto pass = delivery_->runPass(options, smtp, key, static_cast<int64_t>(std::time(nullptr)));
     if (!pass.ok()) {
       log::warning("mesh-to-smtp: pass failed, retried in %lld ms: %s",
                    static_cast<long long>(config.mesh_to_smtp.interval.count()),

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "adapters/mesh_inbound_service.h"
+#include "adapters/smtp_to_mesh.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exec.h"
@@ -71,8 +72,7 @@ int runServices(const Args& args, Which which, const std::string& command,
   };
   bool any = false;
   if ((which == Which::kAll && cfg.milter.enabled) || which == Which::kMilter) {
-    host.add(milter::makeMilterService(
-        milter::makeMilterContext(
+    milter::MilterContext context = milter::makeMilterContext(
         engine, [runtime] { return runtime->gatewayKey(); }, audit,
         [runtime](const QuarantineRecord& q) { return runtime->store().putQuarantine(q); },
         // Brand sender notices go through the local sendmail (quarantine.sendmail), off the
@@ -92,7 +92,10 @@ int runServices(const Args& args, Which which, const std::string& command,
             }
           }).detach();
           return Status();
-        })));
+        });
+    // SMTP -> Mesh for egress encryption rules (used when smtp_to_mesh.enabled).
+    context.mesh_deliver = adapters::makeMeshDeliverFunction(runtime);
+    host.add(milter::makeMilterService(std::move(context)));
     any = true;
   }
   if ((which == Which::kAll && cfg.mesh_service.enabled) || which == Which::kPolicy) {

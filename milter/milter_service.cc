@@ -215,6 +215,15 @@ sfsistat onEom(SMFICTX* ctx) {
         return apply(ctx, MilterSession::errorStep(config::FailureAction::kTempfail, Status()));
       }
     }
+    for (const auto& rcpt : r.removed_recipients) {
+      // Its copy went over the Mesh; a cleartext copy must not follow. If it cannot be
+      // removed, tempfail: the retry finds the Mesh copy delivered (same EnvelopeId).
+      if (smfi_delrcpt(ctx, const_cast<char*>(rcpt.c_str())) != MI_SUCCESS) {
+        log::error("milter: smfi_delrcpt(%s) failed; tempfail rather than send a cleartext copy",
+                   log::sanitize(rcpt).c_str());
+        return apply(ctx, MilterSession::errorStep(config::FailureAction::kTempfail, Status()));
+      }
+    }
     if (r.quarantine_reason) {
       if (smfi_quarantine(ctx, const_cast<char*>(r.quarantine_reason->c_str())) != MI_SUCCESS) {
         log::error("milter: smfi_quarantine failed; tempfail rather than deliver a held message");
@@ -243,7 +252,7 @@ sfsistat onClose(SMFICTX* ctx) {
 
 // Only the rights meshgate uses: an MTA grants every right a milter asks for.
 constexpr unsigned long kActions =
-    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST | SMFIF_DELRCPT;
 
 sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,

@@ -7,7 +7,9 @@
 #include "gateway/mail/mime.h"
 #include "gateway/policy/audit_record.h"
 #include "gateway/policy/brand_assertion.h"
+#include "gateway/policy/content_action.h"
 #include "gateway/policy/direction.h"
+#include "gateway/policy/egress_filter.h"
 #include "gateway/policy/security_signal.h"
 #include "gateway/ports/deadline.h"
 #include "gateway/util/log.h"
@@ -128,6 +130,9 @@ Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
     // impersonation): from {auth_authen}, {daemon_name} and the client address.
     msg_.request.direction = policy::classifyDirection(msg_.engine->config(), client_);
     msg_.request.sender = normalizeAddress(sender);
+    msg_.request.mesh_delivery_available =
+        context_.mesh_deliver && msg_.engine->config().smtp_to_mesh.enabled &&
+        msg_.request.direction == policy::Direction::kOutbound;
     msg_.headers = std::make_unique<mail::HeaderList>();
     DeadlineScope budget(msg_.engine->config().milter.decision_timeout);
     auto d = msg_.engine->onSender(msg_.request);
@@ -160,6 +165,7 @@ Step MilterSession::onRecipient(std::string_view recipient) {
     Step s = stepFor(r->verdict, r->reply);
     if (s.kind == Step::Kind::kContinue) {
       msg_.request.recipients.push_back(rcpt);
+      msg_.rcpt_as_given.emplace_back(recipient);
       msg_.recipients.push_back(std::move(*r));
     } else {
       Status audited = record(policy::auditRecordForRecipient(
@@ -185,7 +191,12 @@ void MilterSession::onHeader(std::string_view name, std::string_view value) {
 void MilterSession::onBody(std::string_view chunk) {
   if (!msg_.active || !msg_.engine) return;
   msg_.body_seen += chunk.size();
-  size_t limit = msg_.engine->config().milter.max_scan_bytes;
+  const config::Config& cfg = msg_.engine->config();
+  // A copy sent over the Mesh must be the whole message, so outbound mail that may be is kept
+  // up to smtp_to_mesh.max_message_bytes.
+  size_t limit = msg_.request.mesh_delivery_available
+                     ? std::max<size_t>(cfg.milter.max_scan_bytes, cfg.smtp_to_mesh.max_message_bytes)
+                     : cfg.milter.max_scan_bytes;
   if (msg_.body.size() < limit) {
     msg_.body.append(chunk.substr(0, limit - msg_.body.size()));
   }
@@ -196,6 +207,7 @@ void MilterSession::onAbort() {
   msg_.request = policy::MessageRequest{};
   msg_.sender_decision = policy::Decision{};
   msg_.recipients.clear();
+  msg_.rcpt_as_given.clear();
   msg_.headers = std::make_unique<mail::HeaderList>();
   msg_.body.clear();
   msg_.body.shrink_to_fit();
@@ -279,6 +291,7 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
     return result;  // forged headers are still deleted if the step lets the message through
   }
   policy::Decision& d = *decided;
+  if (!d.mesh_delivery.empty()) deliverOverMesh(d, result, qidOrNoqueue(queue_id));
   Status audited = record(policy::auditRecordForMessage(msg_.request, d, cfg.gateway.node,
                                                         context_.now()));
   if (!audited.ok()) {
@@ -439,6 +452,151 @@ void MilterSession::applyHeaderEdits(const policy::Decision& d, mail::HeaderList
         delivered = std::move(top);
         break;
       }
+    }
+  }
+}
+
+std::string MilterSession::originalMessage() const {
+  std::string out;
+  out.reserve(msg_.body.size() + 4096);
+  auto appendCrlf = [&out](std::string_view text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) out.push_back('\r');
+      out.push_back(text[i]);
+    }
+  };
+  for (const auto& h : *msg_.headers) {
+    out.append(h.name).append(":");
+    // libmilter strips the space after the colon (SMFIP_HDR_LEADSPC is not asked for).
+    if (!h.value.empty() && h.value[0] != ' ' && h.value[0] != '\t') out.push_back(' ');
+    appendCrlf(h.value);
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  out.append(msg_.body);
+  return out;
+}
+
+void MilterSession::deliverOverMesh(policy::Decision& d, EomResult& result, std::string_view qid) {
+  const config::Config& cfg = msg_.engine->config();
+  if (d.verdict == Verdict::kReject || d.verdict == Verdict::kTempfail) return;
+  if (d.verdict == Verdict::kHold) {
+    // Held mail goes nowhere now; released from the hold queue it would go by SMTP, so the
+    // reason tells the administrator who releases it.
+    d.hold_reason += "; not sent over the Mesh (" + d.mesh_delivery.front().rule +
+                     " requires encryption): releasing it delivers cleartext";
+    return;
+  }
+  const std::string id = std::string(qid);
+  auto tempfail = [&](const std::string& rule, const std::string& why) {
+    log::warning("%s: milter: smtp-to-mesh: %s; action=tempfail rule=%s", id.c_str(),
+                 log::sanitize(why).c_str(), rule.c_str());
+    d.escalate(Verdict::kTempfail, rule,
+               policy::Reply{"451", "4.4.3", "encrypted delivery over the Mesh failed; try again later"});
+  };
+  const bool whole = msg_.body_seen <= msg_.body.size();
+  const std::string message = whole ? originalMessage() : std::string();
+
+  // Phase 1, no side effect: who has a Mesh profile. A recipient without one may stop the
+  // whole message (require-encryption), and nothing may have been posted by then.
+  struct Target {
+    std::string rcpt;
+    const policy::MeshDeliveryRequirement* rule;
+  };
+  std::vector<Target> targets;
+  std::vector<std::string> seen;
+  for (const auto& m : d.mesh_delivery) {
+    std::vector<std::string> missing;
+    for (const auto& rcpt : m.recipients) {
+      if (std::find(seen.begin(), seen.end(), rcpt) != seen.end()) continue;
+      seen.push_back(rcpt);
+      Result<adapters::MeshPostResult> r = [&]() -> Result<adapters::MeshPostResult> {
+        DeadlineOverride budget(cfg.smtp_to_mesh.timeout);
+        return context_.mesh_deliver({msg_.request.sender, rcpt, std::string()}, true);
+      }();
+      if (!r.ok()) {
+        if (m.cleartext_fallback) {
+          log::warning("%s: milter: smtp-to-mesh: to=<%s> %s; cleartext_fallback: SMTP",
+                       id.c_str(), log::sanitize(rcpt).c_str(), log::sanitize(r.status().message()).c_str());
+          continue;
+        }
+        return tempfail(m.rule, "to=<" + rcpt + ">: " + r.status().message());
+      }
+      if (r->outcome == adapters::MeshPostOutcome::kLocalAccount) continue;  // stays inside
+      if (r->outcome == adapters::MeshPostOutcome::kNoProfile) {
+        if (m.no_profile == Verdict::kAccept) continue;  // prefer-encryption: plain SMTP
+        missing.push_back(rcpt);
+        continue;
+      }
+      targets.push_back({rcpt, &m});
+    }
+    if (missing.empty()) continue;
+    const std::string who = joinList(missing, ",");
+    addCheck(d, "mesh-no-profile", who);
+    if (m.no_profile == Verdict::kHold) {
+      d.escalate(Verdict::kHold, m.rule);
+      d.hold_reason = m.rule + ": no Mesh profile for " + who;
+    } else {
+      d.escalate(Verdict::kReject, m.rule,
+                 policy::Reply{"550", "5.7.1",
+                               policy::egressReplyText(m.reject_text, m.rule.substr(7), missing, true)});
+    }
+  }
+  if (d.verdict != Verdict::kAccept || targets.empty()) return;
+  if (!whole) {
+    d.escalate(Verdict::kReject, targets.front().rule->rule,
+               policy::Reply{"552", "5.3.4",
+                             "message too large to send encrypted over the Mesh (smtp_to_mesh."
+                             "max_message_bytes is " + std::to_string(cfg.smtp_to_mesh.max_message_bytes) + ")"});
+    return;
+  }
+
+  // Phase 2: post each copy; the SMTP copy goes only once its service confirmed it.
+  std::vector<std::string> removed;
+  for (const Target& t : targets) {
+    Result<adapters::MeshPostResult> r = [&]() -> Result<adapters::MeshPostResult> {
+      DeadlineOverride budget(cfg.smtp_to_mesh.timeout);
+      return context_.mesh_deliver({msg_.request.sender, t.rcpt, message}, false);
+    }();
+    if (!r.ok() || r->outcome == adapters::MeshPostOutcome::kRefused ||
+        r->outcome == adapters::MeshPostOutcome::kNoProfile) {
+      const std::string why = !r.ok() ? r.status().message()
+                                      : std::string(adapters::meshPostOutcomeName(r->outcome)) +
+                                            " (" + r->detail + ")";
+      if (t.rule->cleartext_fallback) {
+        log::warning("%s: milter: smtp-to-mesh: to=<%s> %s; cleartext_fallback: SMTP", id.c_str(),
+                     log::sanitize(t.rcpt).c_str(), log::sanitize(why).c_str());
+        continue;
+      }
+      if (r.ok() && r->outcome == adapters::MeshPostOutcome::kRefused) {
+        log::info("%s: milter: smtp-to-mesh: to=<%s> action=reject rule=%s: the recipient's Mesh "
+                  "service refused it (%s)", id.c_str(), log::sanitize(t.rcpt).c_str(),
+                  t.rule->rule.c_str(), log::sanitize(r->detail).c_str());
+        d.escalate(Verdict::kReject, t.rule->rule,
+                   policy::Reply{"550", "5.7.1",
+                                 "the Mesh service of <" + log::sanitize(t.rcpt) + "> refused the message (" +
+                                     log::sanitize(r->detail) + "); it was not sent to that recipient"});
+        return;
+      }
+      return tempfail(t.rule->rule, "to=<" + t.rcpt + ">: " + why);
+    }
+    log::info("%s: milter: smtp-to-mesh: from=<%s> to=<%s> envelope=%s action=%s via=%s",
+              id.c_str(), log::sanitize(msg_.request.sender).c_str(), log::sanitize(t.rcpt).c_str(),
+              r->envelope_id.c_str(), std::string(adapters::meshPostOutcomeName(r->outcome)).c_str(),
+              log::sanitize(r->detail).c_str());
+    addCheck(d, "mesh-delivered", t.rcpt + ":" + r->envelope_id);
+    removed.push_back(t.rcpt);
+  }
+  if (removed.empty()) return;
+  if (removed.size() == msg_.request.recipients.size()) {
+    // Every copy went over the Mesh: nothing is left for SMTP.
+    d.verdict = Verdict::kDiscard;
+    d.rule = targets.front().rule->rule;
+    return;
+  }
+  for (size_t i = 0; i < msg_.request.recipients.size(); ++i) {
+    if (std::find(removed.begin(), removed.end(), msg_.request.recipients[i]) != removed.end()) {
+      result.removed_recipients.push_back(msg_.rcpt_as_given[i]);
     }
   }
 }

@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/smtp_to_mesh.h"
 #include "gateway/mail/header.h"
 #include "gateway/mesh/keys.h"
 #include "gateway/policy/engine.h"
@@ -63,6 +64,12 @@ struct MilterContext {
   std::function<Status(const QuarantineRecord&)> quarantine;
   // Delivers a brand sender notice (brand_filter.h); null = notices are only logged.
   std::function<Status(const policy::SenderNotice&)> notify;
+  // SMTP -> Mesh (adapters/smtp_to_mesh.h): posts one recipient's copy, or with
+  // `resolve_only` only finds out whether the recipient has a Mesh profile. Null = no Mesh
+  // delivery (encryption rules then apply their `else`).
+  std::function<Result<adapters::MeshPostResult>(const adapters::MeshPostRequest&,
+                                                 bool resolve_only)>
+      mesh_deliver;
 };
 
 struct Step {
@@ -84,6 +91,9 @@ struct EomResult {
   Step step;
   std::vector<HeaderChange> changes;
   std::optional<std::string> quarantine_reason;
+  // Recipients whose copy went over the Mesh: the glue removes them (smfi_delrcpt), in the
+  // form the client gave at RCPT. When every recipient went, the step is kDiscard instead.
+  std::vector<std::string> removed_recipients;
 };
 
 class MilterSession {
@@ -111,6 +121,7 @@ class MilterSession {
     policy::MessageRequest request;
     policy::Decision sender_decision;
     std::vector<policy::RecipientDecision> recipients;
+    std::vector<std::string> rcpt_as_given;  // parallel to request.recipients (smfi_delrcpt)
     std::unique_ptr<mail::HeaderList> headers = std::make_unique<mail::HeaderList>();
     std::string body;
     uint64_t body_seen = 0;
@@ -125,6 +136,11 @@ class MilterSession {
   // Records a decision; a failure is returned only when audit.on_failure is tempfail.
   Status record(const AuditRecord& record);
   EomResult decideEndOfMessage(std::string queue_id);
+  // SMTP -> Mesh for the recipients of d.mesh_delivery: may change d's verdict (reject, hold,
+  // tempfail, discard) and fills result.removed_recipients.
+  void deliverOverMesh(policy::Decision& d, EomResult& result, std::string_view qid);
+  // The message as the MTA passed it: header fields, blank line, body (CRLF line ends).
+  std::string originalMessage() const;
   void logDecision(const policy::Decision& d, std::string_view qid);
 
   MilterContext context_;

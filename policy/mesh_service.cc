@@ -100,6 +100,15 @@ class MeshService : public Service {
     env.clock = env_.clock;
     env.engine = env_.engine;
     env.service_key = env_.service_key;
+    if (env_.resolver) {
+      env.verify_remote_sender = [resolver = env_.resolver](std::string_view claimed,
+                                                            const mesh::PublicKey& signer)
+          -> Result<meshsvc::VerifiedSender> {
+        std::shared_ptr<ProfileResolver> r = resolver();
+        if (!r) return meshsvc::VerifiedSender{};
+        return verifyRemoteSender(*r, claimed, signer);
+      };
+    }
     env.service_profile = [this]() -> std::optional<mesh::DareEnvelope> {
       std::lock_guard<std::mutex> lock(mutex_);
       return service_profile_;
@@ -317,7 +326,35 @@ std::unique_ptr<Service> makeMeshService(std::shared_ptr<Runtime> runtime) {
   env.clock = &runtime->clock();
   env.engine = [runtime] { return runtime->engine(); };
   env.service_key = [runtime] { return runtime->gatewayKey(); };
+  env.resolver = [runtime] { return runtime->profileResolver(); };
   return std::make_unique<MeshService>(std::move(env));
+}
+
+Result<meshsvc::VerifiedSender> verifyRemoteSender(ProfileResolver& resolver,
+                                                   std::string_view claimed,
+                                                   const mesh::PublicKey& signer) {
+  meshsvc::VerifiedSender out;
+  auto resolved = resolver.resolve(claimed);
+  if (!resolved.ok()) {
+    const StatusCode code = resolved.status().code();
+    if (code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded) {
+      return resolved.status().withContext("verifying the sender " + std::string(claimed));
+    }
+    return out;  // no profile, or one that failed its checks: not verified
+  }
+  const ResolvedProfile& p = **resolved;
+  auto same = [&](const std::optional<mesh::model::KeyData>& key) {
+    if (!key) return false;
+    auto k = mesh::publicKeyOf(*key, "key");
+    return k.ok() && k->kid() == signer.kid();
+  };
+  bool speaks = same(p.profile.key_offline_signature) ||
+                (p.service_key && p.service_key->kid() == signer.kid());
+  for (const auto& online : p.profile.keys_online_signature) speaks = speaks || same(online);
+  if (!speaks) return out;
+  out.address = p.address;
+  out.profile_udf = p.udf;
+  return out;
 }
 
 }  // namespace meshgate::policy

@@ -40,6 +40,7 @@
 #include "gateway/ports/clock.h"
 #include "gateway/ports/service.h"
 #include "gateway/ports/store.h"
+#include "policy/mesh/mesh_dispatcher.h"
 #include "policy/runtime.h"
 
 namespace meshgate::policy {
@@ -52,11 +53,22 @@ struct MeshServiceEnv {
   const Clock* clock = nullptr;
   std::function<std::shared_ptr<const DecisionEngine>()> engine;
   std::function<std::shared_ptr<const mesh::PrivateKey>()> service_key;
+  // The resolver that verifies another domain's sender of a Post (null: never verified).
+  std::function<std::shared_ptr<ProfileResolver>()> resolver;
   // Called by start() with the bound port (mesh_service.listen port 0 = any free port).
   std::function<void(uint16_t)> listening;
 };
 
 std::unique_ptr<Service> makeMeshService(std::shared_ptr<Runtime> runtime);
+
+// Whether `signer`, the key that signed a Posted message, speaks for `claimed` (an address in
+// another domain): the address's profile, verified by the resolver, lists the key as one of
+// its own, or was countersigned by a service with that key (the sender's own gateway, which
+// bridges its users' SMTP mail: issue 7 item 1). "No profile" or a refused profile is "not
+// verified" (empty address); a failure to find out is an error (the Post answers 503).
+Result<meshsvc::VerifiedSender> verifyRemoteSender(ProfileResolver& resolver,
+                                                   std::string_view claimed,
+                                                   const mesh::PublicKey& signer);
 std::unique_ptr<Service> makeMeshService(MeshServiceEnv env);
 
 }  // namespace meshgate::policy

@@ -5,6 +5,7 @@
 
 #include "gateway/policy/audit_checkpoint.h"
 #include "gateway/util/log.h"
+#include "policy/resolver/resolver.h"
 #include "policy/store/store_factory.h"
 
 namespace meshgate {
@@ -27,6 +28,7 @@ Status Runtime::start(std::shared_ptr<const config::Config> config) {
   gateway_key_ = std::make_shared<const mesh::PrivateKey>(std::move(key).value());
   engine_ = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
   if (!engine_->setupStatus().ok()) return engine_->setupStatus();
+  MESHGATE_ASSIGN_OR_RETURN(resolver_, makeResolver(config));
   stopping_ = false;
   checkpointer_ = std::thread([this] {
     std::unique_lock<std::mutex> guard(mutex_);
@@ -97,10 +99,30 @@ std::shared_ptr<const mesh::PrivateKey> Runtime::gatewayKey() const {
   return gateway_key_;
 }
 
+std::shared_ptr<ProfileResolver> Runtime::profileResolver() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return resolver_;
+}
+
+Result<std::shared_ptr<ProfileResolver>> Runtime::makeResolver(
+    std::shared_ptr<const config::Config> config) {
+  resolver::ResolverDeps deps;
+  deps.config = std::move(config);
+  deps.store = store_.get();
+  deps.clock = &clock_;
+  deps.service_key = gatewayKey()->publicKey();
+  auto made = resolver::makeProfileResolver(std::move(deps));
+  if (!made.ok()) return made.status();
+  return std::shared_ptr<ProfileResolver>(std::move(made).value());
+}
+
 Status Runtime::reload(std::shared_ptr<const config::Config> config) {
   auto engine = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
   if (!engine->setupStatus().ok()) return engine->setupStatus();  // keep the running engine
+  auto resolver = makeResolver(config);  // a new cache: the resolver settings may have changed
+  if (!resolver.ok()) return resolver.status();
   std::lock_guard<std::mutex> lock(mutex_);
+  resolver_ = std::move(resolver).value();
   const auto& old = engine_->config().store;
   const auto& now = config->store;
   Status st;

@@ -6,10 +6,10 @@
 //   The Runtime is itself a Service, started first and stopped last by ServiceHost: start()
 //   opens the store (creating the data folder), loads the gateway's signing key (creating an
 //   Ed25519 key, mode 0600, on first start; refusing a key file readable by others) and builds
-//   the engine; reload() builds a new
-//   engine from the new configuration and swaps it in (requests in flight keep the engine
-//   they started with, through their shared_ptr). Changing store settings needs a restart;
-//   reload says so and keeps the open store.
+//   the engine and the profile resolver; reload() builds a new engine and resolver from the
+//   new configuration and swaps them in (requests in flight keep the ones they started with,
+//   through their shared_ptr). Changing store settings needs a restart; reload says so and
+//   keeps the open store.
 //
 // THREAD SAFETY
 //   engine() and store() may be called from any thread after start().
@@ -23,6 +23,7 @@
 #include "gateway/mesh/keys.h"
 #include "gateway/policy/engine.h"
 #include "gateway/ports/clock.h"
+#include "gateway/ports/profile_resolver.h"
 #include "gateway/ports/service.h"
 #include "gateway/ports/store.h"
 
@@ -49,12 +50,19 @@ class Runtime : public Service {
   Status checkpointAudit();
   const Clock& clock() const { return clock_; }
 
+  // The profile resolver for the current configuration (policy/resolver/resolver.h): the Mesh
+  // service verifies other domains' senders with it, the milter finds Mesh recipients.
+  std::shared_ptr<ProfileResolver> profileResolver() const;
+
  private:
+  Result<std::shared_ptr<ProfileResolver>> makeResolver(std::shared_ptr<const config::Config> config);
+
   SystemClock clock_;
   std::unique_ptr<Store> store_;
   mutable std::mutex mutex_;
   std::shared_ptr<const policy::DecisionEngine> engine_;
   std::shared_ptr<const mesh::PrivateKey> gateway_key_;
+  std::shared_ptr<ProfileResolver> resolver_;
 
   std::thread checkpointer_;
   std::condition_variable wake_;

@@ -236,6 +236,13 @@ struct MeshToSmtpSection {
   Millis timeout{30000};             // every SMTP wait
 };
 
+// SMTP -> Mesh: outbound mail that an egress encryption rule sends over the Mesh (the milter).
+struct SmtpToMeshSection {
+  bool enabled = false;                          // require-/prefer-encryption rules use the Mesh
+  Millis timeout{30000};                         // one recipient: resolve, encrypt, Post, answer
+  uint64_t max_message_bytes = 25ull << 20;      // larger messages cannot be sent over the Mesh
+};
+
 struct LoggingSection {
   bool debug = false;
 };
@@ -260,6 +267,7 @@ struct Config {
   ResolverSection resolver;
   SshSection ssh;
   MeshToSmtpSection mesh_to_smtp;
+  SmtpToMeshSection smtp_to_mesh;
   LoggingSection logging;
 
   bool isLocalDomain(std::string_view domain) const;

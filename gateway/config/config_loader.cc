@@ -476,6 +476,13 @@ void readMeshToSmtp(YamlMap m, MeshToSmtpSection& s, const GatewaySection& g) {
   if (s.helo.empty()) s.helo = g.node;
 }
 
+void readSmtpToMesh(YamlMap m, SmtpToMeshSection& s) {
+  m.boolean("enabled", s.enabled);
+  m.duration("timeout", s.timeout, 1s, 10min);
+  m.size("max_message_bytes", s.max_message_bytes, 1024, 1ull << 30);
+  m.finish();
+}
+
 void readLogging(YamlMap m, LoggingSection& s) {
   m.boolean("debug", s.debug);
   m.finish();
@@ -528,6 +535,7 @@ LoadResult parse(const std::string& text, const std::string& name) {
           readResolver(root.map("resolver"), config->resolver);
           readSsh(root.map("ssh"), config->ssh, config->gateway);
           readMeshToSmtp(root.map("mesh_to_smtp"), config->mesh_to_smtp, config->gateway);
+          readSmtpToMesh(root.map("smtp_to_mesh"), config->smtp_to_mesh);
           readLogging(root.map("logging"), config->logging);
           crossChecks(errors, root, *config);
           root.finish();

@@ -99,6 +99,7 @@ std::string_view egressActionName(EgressAction a) {
     case EgressAction::kReject: return "reject";
     case EgressAction::kHold: return "hold";
     case EgressAction::kRequireEncryption: return "require-encryption";
+    case EgressAction::kPreferEncryption: return "prefer-encryption";
     case EgressAction::kAddHeader: return "add-header";
     case EgressAction::kRemoveHeader: return "remove-header";
   }
@@ -509,6 +510,7 @@ void readRules(YamlMap& m, std::vector<EgressRule>& rules, const std::set<std::s
               {"reject", EgressAction::kReject},
               {"hold", EgressAction::kHold},
               {"require-encryption", EgressAction::kRequireEncryption},
+              {"prefer-encryption", EgressAction::kPreferEncryption},
               {"add-header", EgressAction::kAddHeader},
               {"remove-header", EgressAction::kRemoveHeader}});
     if (r.has("else") && rule.action != EgressAction::kRequireEncryption) {
@@ -516,6 +518,12 @@ void readRules(YamlMap& m, std::vector<EgressRule>& rules, const std::set<std::s
     }
     r.choice("else", rule.otherwise,
              {{"reject", EgressAction::kReject}, {"hold", EgressAction::kHold}});
+    const bool encrypts = rule.action == EgressAction::kRequireEncryption ||
+                          rule.action == EgressAction::kPreferEncryption;
+    if (r.has("cleartext_fallback") && !encrypts) {
+      r.error("cleartext_fallback", "only a require-encryption or prefer-encryption rule has one");
+    }
+    r.boolean("cleartext_fallback", rule.cleartext_fallback);
     if (r.has("reject_text")) readReplyText(r, "reject_text", rule.reject_text);
     else r.known("reject_text");
     r.listOfMaps("add_headers", [&](YamlMap& h) {

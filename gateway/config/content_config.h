@@ -148,7 +148,8 @@ enum class EgressAction {
   kAllow,
   kReject,
   kHold,
-  kRequireEncryption,  // until Mesh delivery exists: the rule's `else`
+  kRequireEncryption,  // Mesh delivery (smtp_to_mesh); no Mesh profile: the rule's `else`
+  kPreferEncryption,   // Mesh delivery when the recipient has a profile, else SMTP
   kAddHeader,          // allow, with add_headers
   kRemoveHeader,       // allow, with remove_headers
 };
@@ -170,6 +171,9 @@ struct EgressRule {
   EgressMatch match;
   EgressAction action = EgressAction::kAllow;
   EgressAction otherwise = EgressAction::kReject;  // `else` of require-encryption: reject|hold
+  // require-/prefer-encryption: a Mesh delivery that fails (service down, refused) sends the
+  // ordinary SMTP copy instead of deferring the message. Off unless the rule says so.
+  bool cleartext_fallback = false;
   std::string reject_text;  // "" = a default naming the rule
   std::vector<HeaderToAdd> add_headers;
   std::vector<std::string> remove_headers;

@@ -96,6 +96,19 @@ struct BrandOutcome {
   std::optional<SenderNotice> notice;
 };
 
+// Recipients an egress encryption rule sends over the Mesh (issue 7 item 1). The front-end
+// resolves each recipient's profile, posts the message, and removes the SMTP copy only after
+// the recipient's service accepted it.
+struct MeshDeliveryRequirement {
+  std::string rule;                     // "egress.<name>"
+  std::vector<std::string> recipients;  // envelope recipients, as the request has them
+  // No Mesh profile: kReject / kHold the message (require-encryption's `else`), or kAccept =
+  // ordinary SMTP for that recipient (prefer-encryption).
+  Verdict no_profile = Verdict::kReject;
+  std::string reject_text;        // the rule's reply when no_profile is kReject
+  bool cleartext_fallback = false;  // a failed delivery sends the SMTP copy instead of deferring
+};
+
 struct Decision {
   Verdict verdict = Verdict::kAccept;
   std::string rule;
@@ -106,6 +119,7 @@ struct Decision {
   std::string subject_tag;   // prepended to Subject: when not empty
   std::string hold_reason;   // set with Verdict::kHold
   BrandOutcome brand;
+  std::vector<MeshDeliveryRequirement> mesh_delivery;
 
   // Moves the message verdict to `v` if it is more severe than the current one
   // (accept < hold < tempfail < reject; discard only from an explicit rule).

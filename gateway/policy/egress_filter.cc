@@ -270,9 +270,9 @@ bool EgressFilter::contentMatches(const CompiledRule& r, const Facts& facts) con
   return true;
 }
 
-std::string EgressFilter::replyText(const config::EgressRule& rule,
-                                    const std::vector<std::string>& rcpts, bool encryption) const {
-  std::string text = rule.reject_text;
+std::string egressReplyText(std::string_view text_template, std::string_view rule_name,
+                            const std::vector<std::string>& rcpts, bool encryption) {
+  std::string text(text_template);
   if (text.empty()) {
     text = encryption ? "your message to %r was not sent: rule %n requires encryption, and no "
                         "encrypted delivery to this recipient is available"
@@ -286,13 +286,18 @@ std::string EgressFilter::replyText(const config::EgressRule& rule,
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 1 < text.size() && (text[i + 1] == 'r' || text[i + 1] == 'n')) {
-      out += text[i + 1] == 'r' ? who : rule.name;
+      out += text[i + 1] == 'r' ? who : std::string(rule_name);
       ++i;
       continue;
     }
     out += text[i];
   }
   return asciiOnly(out);
+}
+
+std::string EgressFilter::replyText(const config::EgressRule& rule,
+                                    const std::vector<std::string>& rcpts, bool encryption) const {
+  return egressReplyText(rule.reject_text, rule.name, rcpts, encryption);
 }
 
 Status EgressFilter::onRecipient(const MessageRequest& req, RecipientDecision& rcpt) {
@@ -353,9 +358,25 @@ Status EgressFilter::onMessage(const MessageRequest& req, Decision& decision) {
     const std::string rule_name = "egress." + rule.name;
     const std::string who = joinList(decided[i], ",");
     EgressAction action = rule.action;
-    if (action == EgressAction::kRequireEncryption) {
-      addCheck(decision, "encryption-required", rule.name + (who.empty() ? "" : ":" + who));
-      action = rule.otherwise;  // no encrypted delivery yet (the Mesh bridge comes later)
+    if (action == EgressAction::kRequireEncryption || action == EgressAction::kPreferEncryption) {
+      const bool required = action == EgressAction::kRequireEncryption;
+      addCheck(decision, required ? "encryption-required" : "encryption-preferred",
+               rule.name + (who.empty() ? "" : ":" + who));
+      if (req.mesh_delivery_available) {
+        MeshDeliveryRequirement m;
+        m.rule = rule_name;
+        m.recipients = decided[i].empty() ? req.recipients : decided[i];
+        m.no_profile = !required                               ? Verdict::kAccept
+                       : rule.otherwise == EgressAction::kHold ? Verdict::kHold
+                                                               : Verdict::kReject;
+        m.reject_text = rule.reject_text;
+        m.cleartext_fallback = rule.cleartext_fallback;
+        decision.mesh_delivery.push_back(std::move(m));
+        action = EgressAction::kAllow;  // the front-end decides per recipient
+      } else {
+        // No Mesh delivery here: required -> the rule's `else`; preferred -> plain SMTP.
+        action = required ? rule.otherwise : EgressAction::kAllow;
+      }
     }
     switch (action) {
       case EgressAction::kReject:

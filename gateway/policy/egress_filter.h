@@ -30,9 +30,13 @@
 //     reject              the message is refused (550 5.7.1, reject_text; %r = the recipients
 //                         the rule decided for, %n = the rule's name)
 //     hold                the message is held (quarantine)
-//     require-encryption  the check "encryption-required" (detail "<rule>:<recipients>") is
-//                         recorded for the Mesh bridge, and, as long as no encrypted delivery
-//                         exists, the rule's `else` (reject or hold) applies
+//     require-encryption  the check "encryption-required" (detail "<rule>:<recipients>"); when
+//                         the front-end can deliver over the Mesh (MessageRequest
+//                         .mesh_delivery_available) the recipients go to Decision.mesh_delivery
+//                         and the front-end applies the rule per recipient; otherwise the
+//                         rule's `else` (reject or hold) applies here
+//     prefer-encryption   likewise ("encryption-preferred"); without Mesh delivery, or for a
+//                         recipient without a Mesh profile, the mail goes by SMTP
 //     add-header, remove-header (or add_headers / remove_headers on any rule): Decision
 //                         .header_edits
 //   If the body was cut before the end (milter.max_scan_bytes) a blocking rule's attachment
@@ -57,6 +61,11 @@ class MessageView;
 }
 
 namespace meshgate::policy {
+
+// The reply of an egress rule: `text_template` (the rule's reject_text; "" = a default saying
+// what happened) with %r = the recipients (at most three shown) and %n = the rule's name.
+std::string egressReplyText(std::string_view text_template, std::string_view rule_name,
+                            const std::vector<std::string>& rcpts, bool encryption);
 
 class EgressFilter : public Filter {
  public:

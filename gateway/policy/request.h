@@ -50,6 +50,9 @@ struct MessageRequest {
   // Parsed content: set only at end of message. Not owned.
   const mail::MessageView* content = nullptr;
   int64_t size = 0;  // message size in bytes when known
+  // The front-end can deliver recipients over the Mesh (smtp_to_mesh, the milter): encryption
+  // rules then hand their recipients over in Decision.mesh_delivery instead of applying `else`.
+  bool mesh_delivery_available = false;
 };
 
 }  // namespace meshgate::policy

@@ -40,6 +40,7 @@ class Deadline {
 
  private:
   friend class DeadlineScope;
+  friend class DeadlineOverride;
   static std::optional<Clock::time_point>& slot() {
     static thread_local std::optional<Clock::time_point> deadline;
     return deadline;
@@ -55,6 +56,22 @@ class DeadlineScope {
   ~DeadlineScope() { Deadline::slot() = saved_; }
   DeadlineScope(const DeadlineScope&) = delete;
   DeadlineScope& operator=(const DeadlineScope&) = delete;
+
+ private:
+  std::optional<Deadline::Clock::time_point> saved_;
+};
+
+// A step with its own configured budget inside a callback (the milter's Mesh delivery,
+// smtp_to_mesh.timeout per recipient): replaces the deadline for its duration, restores it
+// after. Use only where the MTA's own timeout for the callback is longer than the step's.
+class DeadlineOverride {
+ public:
+  explicit DeadlineOverride(std::chrono::milliseconds budget) : saved_(Deadline::slot()) {
+    Deadline::slot() = Deadline::Clock::now() + budget;
+  }
+  ~DeadlineOverride() { Deadline::slot() = saved_; }
+  DeadlineOverride(const DeadlineOverride&) = delete;
+  DeadlineOverride& operator=(const DeadlineOverride&) = delete;
 
  private:
   std::optional<Deadline::Clock::time_point> saved_;

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,9 @@ struct ResolvedProfile {
   mesh::PublicKey encryption_key;  // KeyEncryption (X25519/X448): Mesh messages to the address
   std::string signer_kid;          // the profile's own key that signed it
   std::string service_udf;         // the service profile that countersigned it
+  // That service's key (its KeyOfflineSignature): it signs the service's responses, so a
+  // client posting to the address checks the answer came from the service itself.
+  std::optional<mesh::PublicKey> service_key;
   ProfileSource source = ProfileSource::kLocalStore;
   std::string origin;       // "store", or the URL asked and how it was found
   int64_t resolved_at = 0;  // Unix seconds

@@ -375,6 +375,12 @@ Result<std::shared_ptr<const ResolvedProfile>> verifyResolvedProfile(
   Result<mesh::PublicKey> encryption =
       mesh::publicKeyOf(*verified->profile.key_encryption, "ProfileAccount.KeyEncryption");
   if (!encryption.ok()) return encryption.status();
+  std::optional<mesh::PublicKey> signing_service;
+  if (service->profile.key_offline_signature) {
+    auto k = mesh::publicKeyOf(*service->profile.key_offline_signature,
+                               "ProfileService.KeyOfflineSignature");
+    if (k.ok()) signing_service = std::move(k).value();
+  }
   auto out = std::make_shared<ResolvedProfile>(ResolvedProfile{
       .address = toLowerAscii(address),
       .udf = verified->udf,
@@ -383,6 +389,7 @@ Result<std::shared_ptr<const ResolvedProfile>> verifyResolvedProfile(
       .encryption_key = std::move(encryption).value(),
       .signer_kid = verified->signer_kid,
       .service_udf = service->udf,
+      .service_key = std::move(signing_service),
       .source = ProfileSource::kMeshService,
       .origin = "",
       .resolved_at = now});

@@ -8,7 +8,9 @@
 
 #include <filesystem>
 
+#include "adapters/smtp_to_mesh.h"
 #include "gateway/mesh/dare.h"
+#include "policy/accounts/account_provisioner.h"
 #include "meshgate/mesh_model.h"
 #include "policy/store/sqlite_store.h"
 
@@ -70,7 +72,8 @@ class MeshInbound : public ::testing::Test {
   }
 
   Result<InboundPass> pass(RecordingSubmitter& smtp, int64_t now = 1'800'000'000) {
-    return delivery_->runPass({.gateway_node = "mx.example.com"}, smtp, gateway_key_, now);
+    return delivery_->runPass({.gateway_node = "mx.example.com", .key_folder_root = dir_.string()},
+                              smtp, gateway_key_, now);
   }
   bool inInbound(const std::string& id) {
     return store_->getEntry("alice@example.com", "inbound", id).ok();
@@ -149,6 +152,73 @@ TEST_F(MeshInbound, ABrokenEntryIsRefusedAndKeptTheOthersStillGo) {
   EXPECT_EQ(p.delivered, 1);
   EXPECT_TRUE(inInbound("MENV-BROKEN"));
   EXPECT_FALSE(inInbound("MENV-FINE"));
+}
+
+// Mail another gateway bridged from SMTP (adapters/smtp_to_mesh.cc seals it this way): opened
+// with the account's encryption key, delivered as the original message once, with the sender's
+// forged signal gone and ours saying "encrypted". Without the account's key it stays.
+TEST_F(MeshInbound, BridgedMailIsOpenedWithTheAccountKeyAndDeliveredAsTheOriginal) {
+  delivery_.emplace(*store_);
+  auto keys = accounts::generateAccountKeys();
+  ASSERT_TRUE(keys.ok());
+  auto folder = accounts::accountKeyFolder(dir_.string(), "alice@example.com");
+  ASSERT_TRUE(folder.ok());
+  ASSERT_TRUE(accounts::saveAccountKeys(*keys, *folder).ok());
+  const std::string original =
+      "Received: from a.example.net by mx.example.net\r\n"
+      "Mesh-Security-Signal: v=1; forged=yes\r\n"
+      "From: Bob <bob@example.net>\r\nTo: alice@example.com\r\nSubject: quarterly figures\r\n"
+      "Message-ID: <q3@example.net>\r\n\r\nThe numbers are in.\r\n";
+  auto seal = [&](const mesh::PublicKey& to, const std::string& id) {
+    mesh::DareSealOptions options;
+    options.recipients.push_back(to);
+    mesh::DareEnvelope env = mesh::sealDare(asBytes(original), options).value();
+    env.header.envelope_id = id;
+    const std::string meta = R"({"cty":"message/rfc822","Sender":"bob@example.net"})";
+    env.header.content_meta_data = Bytes(meta.begin(), meta.end());
+    const std::vector<mesh::PrivateKey> signers{sender_key_};
+    EXPECT_TRUE(mesh::signDare(env, signers).ok());
+    nlohmann::json data = {{"EnvelopeId", id}, {"Envelope", mesh::dareToJson(env)},
+                           {"Contact", "known-contact"}};
+    CatalogEntry entry{"alice@example.com", "inbound", id, data.dump(), 100, 0};
+    ASSERT_TRUE(store_->putEntry(entry, std::nullopt).ok());
+  };
+  seal(keys->encryption.publicKey(), "MGSM-BRIDGED");
+  RecordingSubmitter smtp;
+  InboundPass p = pass(smtp).value();
+  EXPECT_EQ(p.delivered, 1);
+  ASSERT_EQ(smtp.sent.size(), 1u);
+  const std::string& data = smtp.sent[0].data;
+  EXPECT_NE(data.find("Subject: quarterly figures\r\n"), std::string::npos) << data;
+  EXPECT_NE(data.find("Message-ID: <q3@example.net>\r\n"), std::string::npos) << data;
+  EXPECT_NE(data.find("\r\n\r\nThe numbers are in.\r\n"), std::string::npos) << data;
+  EXPECT_EQ(data.find("forged=yes"), std::string::npos) << "the sender's signal must go";
+  EXPECT_NE(data.find("checks=via-mesh,encrypted"), std::string::npos) << data;
+  EXPECT_FALSE(inInbound("MGSM-BRIDGED"));
+
+  // Encrypted to a key this gateway does not hold (the account's own device): left alone.
+  seal(mesh::PrivateKey::generate(mesh::KeyType::kX25519).value().publicKey(), "MGSM-OTHER");
+  p = pass(smtp, 1'800'000'100).value();
+  EXPECT_EQ(p.delivered, 0);
+  EXPECT_EQ(p.refused, 1) << "a bridged message the account key cannot open is reported";
+  EXPECT_TRUE(inInbound("MGSM-OTHER"));
+  EXPECT_EQ(smtp.sent.size(), 1u);
+}
+
+// The EnvelopeId of a bridged copy does not change when the client retries the message through
+// the MTA (a new Received field), and differs per recipient and per message.
+TEST(MeshEnvelopeId, StableAcrossTraceFieldsDistinctPerRecipientAndMessage) {
+  const std::string first =
+      "Received: from c by mx id AAA\r\n\tfor <bob@example.net>\r\nSubject: s\r\n\r\nbody\r\n";
+  const std::string retried =
+      "Received: from c by mx id BBB\r\n\tfor <bob@example.net>\r\nSubject: s\r\n\r\nbody\r\n";
+  const std::string id = meshEnvelopeId("alice@example.com", "bob@example.net", first);
+  EXPECT_EQ(id.rfind("MGSM-", 0), 0u);
+  EXPECT_EQ(id.size(), 45u);
+  EXPECT_EQ(id, meshEnvelopeId("Alice@example.com", "bob@example.net", retried));
+  EXPECT_NE(id, meshEnvelopeId("alice@example.com", "carol@example.net", first));
+  EXPECT_NE(id, meshEnvelopeId("alice@example.com", "bob@example.net",
+                               "Subject: s\r\n\r\nbody!\r\n"));
 }
 
 }  // namespace

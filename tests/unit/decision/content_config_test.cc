@@ -256,7 +256,7 @@ const ErrorCase kErrorCases[] = {
      "email)"},
     {"egress_rule_action", "egress:\n  rules:\n    - {name: r, action: deny}\n",
      "t.yaml:5:25: egress.rules[0].action: unknown value \"deny\" (expected one of: allow, "
-     "reject, hold, require-encryption, add-header, remove-header)"},
+     "reject, hold, require-encryption, prefer-encryption, add-header, remove-header)"},
     {"egress_rule_add_header_without_headers", "egress:\n  rules:\n    - {name: r, action: add-header}\n",
      "t.yaml:5:25: egress.rules[0].action: add-header needs add_headers"},
     {"egress_rule_else_without_encryption", "egress:\n  rules:\n    - {name: r, action: reject, else: hold}\n",
