@@ -494,7 +494,8 @@ void MilterSession::deliverOverMesh(policy::Decision& d, EomResult& result, std:
     d.escalate(Verdict::kTempfail, rule,
                policy::Reply{"451", "4.4.3", "encrypted delivery over the Mesh failed; try again later"});
   };
-  const bool whole = msg_.body_seen <= msg_.body.size();
+  const bool whole = msg_.body_seen <= msg_.body.size() &&
+                     msg_.body_seen <= cfg.smtp_to_mesh.max_message_bytes;
   const std::string message = whole ? originalMessage() : std::string();
 
   // Phase 1, no side effect: who has a Mesh profile. A recipient without one may stop the

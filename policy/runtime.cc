@@ -28,7 +28,7 @@ Status Runtime::start(std::shared_ptr<const config::Config> config) {
   gateway_key_ = std::make_shared<const mesh::PrivateKey>(std::move(key).value());
   engine_ = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
   if (!engine_->setupStatus().ok()) return engine_->setupStatus();
-  MESHGATE_ASSIGN_OR_RETURN(resolver_, makeResolver(config));
+  MESHGATE_ASSIGN_OR_RETURN(resolver_, makeResolver(config, gateway_key_->publicKey()));
   stopping_ = false;
   checkpointer_ = std::thread([this] {
     std::unique_lock<std::mutex> guard(mutex_);
@@ -105,12 +105,12 @@ std::shared_ptr<ProfileResolver> Runtime::profileResolver() const {
 }
 
 Result<std::shared_ptr<ProfileResolver>> Runtime::makeResolver(
-    std::shared_ptr<const config::Config> config) {
+    std::shared_ptr<const config::Config> config, const mesh::PublicKey& service_key) {
   resolver::ResolverDeps deps;
   deps.config = std::move(config);
   deps.store = store_.get();
   deps.clock = &clock_;
-  deps.service_key = gatewayKey()->publicKey();
+  deps.service_key = service_key;
   auto made = resolver::makeProfileResolver(std::move(deps));
   if (!made.ok()) return made.status();
   return std::shared_ptr<ProfileResolver>(std::move(made).value());
@@ -119,7 +119,7 @@ Result<std::shared_ptr<ProfileResolver>> Runtime::makeResolver(
 Status Runtime::reload(std::shared_ptr<const config::Config> config) {
   auto engine = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
   if (!engine->setupStatus().ok()) return engine->setupStatus();  // keep the running engine
-  auto resolver = makeResolver(config);  // a new cache: the resolver settings may have changed
+  auto resolver = makeResolver(config, gatewayKey()->publicKey());  // a new cache: the resolver settings may have changed
   if (!resolver.ok()) return resolver.status();
   std::lock_guard<std::mutex> lock(mutex_);
   resolver_ = std::move(resolver).value();

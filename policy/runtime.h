@@ -55,7 +55,9 @@ class Runtime : public Service {
   std::shared_ptr<ProfileResolver> profileResolver() const;
 
  private:
-  Result<std::shared_ptr<ProfileResolver>> makeResolver(std::shared_ptr<const config::Config> config);
+  // Called with mutex_ held (start) or not (reload): takes the key rather than locking.
+  Result<std::shared_ptr<ProfileResolver>> makeResolver(std::shared_ptr<const config::Config> config,
+                                                        const mesh::PublicKey& service_key);
 
   SystemClock clock_;
   std::unique_ptr<Store> store_;

@@ -563,5 +563,152 @@ TEST_F(BrandSession, InboundClaimWithoutAssertionIsTaggedAndEveryCopyDeleted) {
             signal->checks.end());
 }
 
+// ---- SMTP -> Mesh (issue 7 item 1): encryption rules through the session, with the Mesh
+// delivery behind the MilterContext seam (adapters/smtp_to_mesh.h; the real one is exercised
+// end to end in tests/integration/bridge_tests.py).
+
+class MeshSession : public Session {
+ protected:
+  void SetUp() override { load(true); }
+  void load(bool enabled) {
+    auto loaded = config::loadConfigString(
+        "gateway:\n  node: mx.example.com\n  domains: [example.com]\nabuse:\n  enabled: false\n"
+        "too_stupid:\n  enabled: false\n"
+        "smtp_to_mesh:\n  enabled: " + std::string(enabled ? "true" : "false") +
+            "\n  max_message_bytes: 2048\n"
+            "egress:\n  rules:\n"
+            "    - {name: secure, match: {recipient_domain: [secure.example]}, action: require-encryption}\n"
+            "    - {name: held, match: {recipient_domain: [held.example]}, action: require-encryption, else: hold}\n"
+            "    - {name: lenient, match: {recipient_domain: [lenient.example]}, action: require-encryption,"
+            " cleartext_fallback: true}\n"
+            "    - {name: maybe, match: {recipient_domain: [maybe.example]}, action: prefer-encryption}\n",
+        "t.yaml");
+    ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
+    engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
+    ON_CALL(store_, getAccount(_)).WillByDefault(Return(Result<AccountRecord>(notFound("none"))));
+    ON_CALL(store_, listAccounts())
+        .WillByDefault(Return(Result<std::vector<AccountRecord>>(std::vector<AccountRecord>{})));
+  }
+
+  // Recipients by local part: "has" a profile (accepted), "none", "down" (service
+  // unreachable), "refuses" (ContactRequired).
+  Result<adapters::MeshPostResult> fakeMesh(const adapters::MeshPostRequest& r, bool resolve_only) {
+    (resolve_only ? checked_ : posted_).push_back(r);
+    const std::string local = r.recipient.substr(0, r.recipient.find('@'));
+    adapters::MeshPostResult out;
+    out.envelope_id = "MGSM-" + local;
+    if (local == "none") {
+      out.outcome = adapters::MeshPostOutcome::kNoProfile;
+    } else if (local == "down" && !resolve_only) {
+      return unavailable("connect to mmm.secure.example:443 refused");
+    } else if (resolve_only) {
+      out.outcome = adapters::MeshPostOutcome::kReachable;
+    } else if (local == "refuses") {
+      out.outcome = adapters::MeshPostOutcome::kRefused;
+      out.detail = "ContactRequired";
+    } else {
+      out.outcome = adapters::MeshPostOutcome::kDelivered;
+    }
+    return out;
+  }
+
+  EomResult send(const std::vector<std::string>& rcpts, const std::string& auth = "alice",
+                 const std::string& body = "Figures attached.\r\n") {
+    MilterContext ctx;
+    ctx.engine = [this] { return engine_; };
+    ctx.gateway_key = [this] { return key_; };
+    ctx.now = [] { return int64_t{1'800'000'000}; };
+    ctx.nonce = [] { return std::string("nonce"); };
+    ctx.mesh_deliver = [this](const adapters::MeshPostRequest& r, bool only) { return fakeMesh(r, only); };
+    MilterSession s(ctx);
+    s.onConnect("client.example", "203.0.113.9", "");
+    s.onHelo("client.example");
+    EXPECT_EQ(s.onMail("<alice@example.com>", auth).kind, Step::Kind::kContinue);
+    for (const auto& r : rcpts) EXPECT_EQ(s.onRecipient(r).kind, Step::Kind::kContinue) << r;
+    s.onHeader("From", "Alice <alice@example.com>");
+    s.onHeader("Subject", "Q3\n\tfigures");
+    s.onBody(body);
+    return s.onEndOfMessage("4AbCd");
+  }
+  std::vector<adapters::MeshPostRequest> checked_;
+  std::vector<adapters::MeshPostRequest> posted_;
+};
+
+TEST_F(MeshSession, EveryRecipientOverTheMeshDiscardsTheSmtpCopyAndPostsTheOriginalBytes) {
+  EomResult r = send({"<bob@secure.example>", "<carol@maybe.example>"});
+  EXPECT_EQ(r.step.kind, Step::Kind::kDiscard);
+  ASSERT_EQ(posted_.size(), 2u);
+  EXPECT_EQ(posted_[0].recipient, "bob@secure.example");
+  EXPECT_EQ(posted_[0].sender, "alice@example.com");
+  EXPECT_EQ(posted_[0].message,
+            "From: Alice <alice@example.com>\r\nSubject: Q3\r\n\tfigures\r\n\r\nFigures attached.\r\n");
+}
+
+TEST_F(MeshSession, MixedRecipientsOnlyTheMeshCopiesAreRemoved) {
+  EomResult r = send({"<bob@secure.example>", "<dave@other.example>", "<none@maybe.example>"});
+  EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
+  EXPECT_EQ(r.removed_recipients, std::vector<std::string>{"<bob@secure.example>"});
+  ASSERT_EQ(posted_.size(), 1u) << "prefer-encryption without a profile goes by SMTP";
+  EXPECT_EQ(checked_.size(), 2u) << "each encryption recipient is looked up once";
+  EXPECT_FALSE(r.quarantine_reason.has_value());
+}
+
+TEST_F(MeshSession, WhatHappensWhenTheMeshPathFails) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> rcpts;
+    Step::Kind step;
+    const char* code;
+    const char* text;
+    size_t posted;
+  };
+  const Case cases[] = {
+      {"required, no profile: rejected before anything is posted",
+       {"<bob@secure.example>", "<none@secure.example>"}, Step::Kind::kReject, "550",
+       "rule secure requires encryption", 0},
+      {"required, service down: tempfail, never cleartext", {"<down@secure.example>"},
+       Step::Kind::kTempfail, "451", "try again later", 1},
+      {"required, refused by the recipient's service", {"<refuses@secure.example>"},
+       Step::Kind::kReject, "550", "ContactRequired", 1},
+      {"cleartext_fallback: the SMTP copy goes", {"<down@lenient.example>"},
+       Step::Kind::kContinue, "", "", 1},
+  };
+  for (const auto& c : cases) {
+    posted_.clear();
+    EomResult r = send(c.rcpts);
+    EXPECT_EQ(r.step.kind, c.step) << c.name;
+    EXPECT_EQ(r.step.code, c.code) << c.name;
+    EXPECT_NE(r.step.text.find(c.text), std::string::npos) << c.name << ": " << r.step.text;
+    EXPECT_EQ(posted_.size(), c.posted) << c.name;
+    EXPECT_TRUE(r.removed_recipients.empty()) << c.name;
+  }
+  // else: hold -> quarantined, nothing posted.
+  posted_.clear();
+  EomResult held = send({"<none@held.example>"});
+  EXPECT_EQ(held.step.kind, Step::Kind::kContinue);
+  ASSERT_TRUE(held.quarantine_reason.has_value());
+  EXPECT_NE(held.quarantine_reason->find("no Mesh profile"), std::string::npos);
+  EXPECT_TRUE(posted_.empty());
+}
+
+TEST_F(MeshSession, TooLargeForTheMeshIsRefusedNotSentInCleartext) {
+  EomResult r = send({"<bob@secure.example>"}, "alice", std::string(4096, 'x') + "\r\n");
+  EXPECT_EQ(r.step.kind, Step::Kind::kReject);
+  EXPECT_EQ(r.step.code, "552");
+  EXPECT_NE(r.step.text.find("max_message_bytes"), std::string::npos);
+  EXPECT_TRUE(posted_.empty());
+}
+
+TEST_F(MeshSession, InboundMailAndADisabledBridgeNeverUseTheMesh) {
+  EomResult inbound = send({"<bob@secure.example>"}, /*auth=*/"");
+  EXPECT_EQ(inbound.step.kind, Step::Kind::kContinue) << "egress rules are for outbound mail";
+  EXPECT_TRUE(checked_.empty());
+  load(false);
+  EomResult disabled = send({"<bob@secure.example>"});
+  EXPECT_EQ(disabled.step.kind, Step::Kind::kReject) << "without smtp_to_mesh: the rule's else";
+  EXPECT_NE(disabled.step.text.find("requires encryption"), std::string::npos);
+  EXPECT_TRUE(checked_.empty());
+}
+
 }  // namespace
 }  // namespace meshgate::milter
