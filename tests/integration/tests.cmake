@@ -32,8 +32,8 @@ function(meshgate_integration_test suite name budget)
   elseif(suite STREQUAL "sendmail" OR suite STREQUAL "package" OR suite STREQUAL "hostile"
          OR suite STREQUAL "injection")
     set(script ${_mg_it_dir}/${suite}_tests.py)
-  elseif(suite STREQUAL "resolver")
-    set(script ${_mg_it_dir}/resolver_tests.py)
+  elseif(suite STREQUAL "resolver" OR suite STREQUAL "bridge")
+    set(script ${_mg_it_dir}/${suite}_tests.py)
   else()
     set(script ${_mg_it_dir}/postfix_tests.py)
   endif()
@@ -90,6 +90,11 @@ meshgate_integration_test(resolver cross_domain 90)
 meshgate_integration_test(resolver tampered_profile 90)
 meshgate_integration_test(resolver silent_service 60)
 
+# SMTP -> Mesh -> SMTP between two meshgate instances (example.com, example.net), each with its
+# own Postfix, Mesh service and store (issue 7 items 1 and 6): bridge_tests.py.
+meshgate_integration_test(bridge encrypted_delivery 180)
+meshgate_integration_test(bridge service_down_defers 180)
+
 # End to end through a real Sendmail, unpacked from the Debian packages (issue 10 item 2).
 meshgate_integration_test(sendmail contacts_only_reject 120)
 meshgate_integration_test(sendmail known_contact_signal 120)
@@ -118,5 +123,6 @@ add_test(NAME integration.harness_compiles
                  ${_mg_it_dir}/lib/mgharness.py ${_mg_it_dir}/milter_tests.py
                  ${_mg_it_dir}/postfix_tests.py ${_mg_it_dir}/sendmail_tests.py
                  ${_mg_it_dir}/package_tests.py ${_mg_it_dir}/resolver_tests.py
-                 ${_mg_it_dir}/hostile_tests.py ${_mg_it_dir}/injection_tests.py)
+                 ${_mg_it_dir}/hostile_tests.py ${_mg_it_dir}/injection_tests.py
+                 ${_mg_it_dir}/bridge_tests.py)
 set_tests_properties(integration.harness_compiles PROPERTIES LABELS "integration")

@@ -263,6 +263,13 @@ const ErrorCase kErrorCases[] = {
      "t.yaml:5:39: egress.rules[0].else: only a require-encryption rule has an else"},
     {"egress_rule_else_value", "egress:\n  rules:\n    - {name: r, action: require-encryption, else: allow}\n",
      "t.yaml:5:51: egress.rules[0].else: unknown value \"allow\" (expected one of: reject, hold)"},
+    {"egress_rule_fallback_without_encryption",
+     "egress:\n  rules:\n    - {name: r, action: hold, cleartext_fallback: true}\n",
+     "t.yaml:5:51: egress.rules[0].cleartext_fallback: only a require-encryption or "
+     "prefer-encryption rule has one"},
+    {"smtp_to_mesh_size", "smtp_to_mesh:\n  max_message_bytes: 10\n",
+     "t.yaml:4:22: smtp_to_mesh.max_message_bytes: size 10 bytes is out of range (expected 1024 "
+     "to 1073741824 bytes)"},
     {"egress_rule_duplicate", "egress:\n  rules:\n    - {name: r}\n    - {name: r}\n",
      "t.yaml:6:14: egress.rules[1].name: \"r\" is used by another rule"},
     {"egress_rule_unknown_match_key", "egress:\n  rules:\n    - name: r\n      match: {to: x}\n",
