@@ -186,26 +186,48 @@ Result<MeshPostResult> SmtpToMeshDelivery::deliver(const MeshPostRequest& reques
                                                    const mesh::PrivateKey& gateway_key,
                                                    std::chrono::milliseconds timeout) const {
   const SteadyClock::time_point deadline = SteadyClock::now() + timeout;
-  const std::string domain = addressDomain(request.recipient);
-  if (domain.empty()) return invalidArgument("<" + request.recipient + "> has no domain");
   MeshPostResult result;
   result.envelope_id = meshEnvelopeId(request.sender, request.recipient, request.message);
   MESHGATE_ASSIGN_OR_RETURN(std::shared_ptr<const ResolvedProfile> profile,
                             resolve(request.recipient, result));
   if (!profile) return result;  // no profile, or a local account: nothing to post
-
   MESHGATE_ASSIGN_OR_RETURN(mesh::DareEnvelope envelope,
                             sealMessage(request, result.envelope_id, *profile, gateway_key));
-  const nlohmann::json post = {
+  return post(request.recipient, *profile, envelope, gateway_key, deadline);
+}
+
+Result<MeshPostResult> SmtpToMeshDelivery::postEnvelope(std::string_view recipient,
+                                                        const mesh::DareEnvelope& envelope,
+                                                        const mesh::PrivateKey& gateway_key,
+                                                        std::chrono::milliseconds timeout) const {
+  const SteadyClock::time_point deadline = SteadyClock::now() + timeout;
+  MeshPostResult result;
+  result.envelope_id = envelope.header.envelope_id.value_or("");
+  MESHGATE_ASSIGN_OR_RETURN(std::shared_ptr<const ResolvedProfile> profile,
+                            resolve(recipient, result));
+  if (!profile) return result;
+  return post(recipient, *profile, envelope, gateway_key, deadline);
+}
+
+Result<MeshPostResult> SmtpToMeshDelivery::post(std::string_view recipient,
+                                                const ResolvedProfile& profile,
+                                                const mesh::DareEnvelope& envelope,
+                                                const mesh::PrivateKey& gateway_key,
+                                                SteadyClock::time_point deadline) const {
+  const std::string domain = addressDomain(recipient);
+  if (domain.empty()) return invalidArgument("<" + std::string(recipient) + "> has no domain");
+  const std::string id = envelope.header.envelope_id.value_or("");
+  if (id.empty()) return invalidArgument("the envelope has no EnvelopeId");
+  const nlohmann::json request = {
       {"PostRequest",
-       {{"Account", request.recipient},
+       {{"Account", std::string(recipient)},
         {"Envelopes", nlohmann::json::array({mesh::dareToJson(envelope)})}}}};
   meshsvc::RequestMetadata meta;
   meta.unique_id = meshsvc::newNonce();
   meta.message_type = "PostRequest";
   meta.created = deps_.now();
   MESHGATE_ASSIGN_OR_RETURN(mesh::DareEnvelope signed_post,
-                            meshsvc::sealRequest(model::dumpJson(post), meta, gateway_key));
+                            meshsvc::sealRequest(model::dumpJson(request), meta, gateway_key));
   const std::string body = mesh::serializeDareEnvelope(signed_post);
 
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
@@ -224,10 +246,22 @@ Result<MeshPostResult> SmtpToMeshDelivery::deliver(const MeshPostRequest& reques
     }
     // Once one address answered, its signed answer decides; the Post is not sent again
     // elsewhere (a retry later uses the same EnvelopeId).
-    return readAnswer(*reply, *profile, meta.unique_id, result.envelope_id, deps_.now(),
-                      endpoint.url());
+    return readAnswer(*reply, profile, meta.unique_id, id, deps_.now(), endpoint.url());
   }
   return last;
+}
+
+Result<SmtpToMeshDeps> smtpToMeshDepsFromConfig(std::shared_ptr<ProfileResolver> resolver,
+                                                const config::Config& config,
+                                                std::function<int64_t()> now) {
+  MESHGATE_ASSIGN_OR_RETURN(std::shared_ptr<resolver::MeshClient> client,
+                            resolver::MeshClient::create(config.resolver));
+  SmtpToMeshDeps deps;
+  deps.resolver = std::move(resolver);
+  deps.locator = resolver::makeServiceLocator(config.resolver);
+  deps.transport = std::move(client);
+  deps.now = std::move(now);
+  return deps;
 }
 
 MeshDeliverFunction makeMeshDeliverFunction(std::shared_ptr<Runtime> runtime) {
@@ -248,13 +282,9 @@ MeshDeliverFunction makeMeshDeliverFunction(std::shared_ptr<Runtime> runtime) {
     {
       std::lock_guard<std::mutex> lock(built->mutex);
       if (built->config != config || built->resolver != resolver || !built->delivery) {
-        MESHGATE_ASSIGN_OR_RETURN(std::shared_ptr<resolver::MeshClient> client,
-                                  resolver::MeshClient::create(config->resolver));
-        SmtpToMeshDeps deps;
-        deps.resolver = resolver;
-        deps.locator = resolver::makeServiceLocator(config->resolver);
-        deps.transport = std::move(client);
-        deps.now = [runtime] { return runtime->clock().now(); };
+        MESHGATE_ASSIGN_OR_RETURN(
+            SmtpToMeshDeps deps,
+            smtpToMeshDepsFromConfig(resolver, *config, [runtime] { return runtime->clock().now(); }));
         built->delivery = std::make_shared<const SmtpToMeshDelivery>(std::move(deps));
         built->config = config;
         built->resolver = resolver;

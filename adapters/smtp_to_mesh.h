@@ -104,13 +104,29 @@ class SmtpToMeshDelivery {
                                  std::chrono::milliseconds timeout) const;
   // Step 1 alone: kReachable, kNoProfile or kLocalAccount; sends nothing.
   Result<MeshPostResult> check(std::string_view recipient) const;
+  // Steps 1, 3 and 4 for an envelope the caller made (it must carry an EnvelopeId): the Mesh
+  // messages `meshgate contacts request|accept` send (RequestContact, ReplyContact).
+  Result<MeshPostResult> postEnvelope(std::string_view recipient,
+                                      const mesh::DareEnvelope& envelope,
+                                      const mesh::PrivateKey& gateway_key,
+                                      std::chrono::milliseconds timeout) const;
 
  private:
+  Result<MeshPostResult> post(std::string_view recipient, const ResolvedProfile& profile,
+                              const mesh::DareEnvelope& envelope,
+                              const mesh::PrivateKey& gateway_key,
+                              std::chrono::steady_clock::time_point deadline) const;
   Result<std::shared_ptr<const ResolvedProfile>> resolve(std::string_view recipient,
                                                          MeshPostResult& result) const;
 
   SmtpToMeshDeps deps_;
 };
+
+// The locator and the HTTPS client from the resolver section (CA file and pinned
+// certificates are loaded here; errors name them).
+Result<SmtpToMeshDeps> smtpToMeshDepsFromConfig(std::shared_ptr<ProfileResolver> resolver,
+                                                const config::Config& config,
+                                                std::function<int64_t()> now);
 
 // MilterContext::mesh_deliver for a running process: the Runtime's profile resolver, the
 // resolver section's service locator and TLS settings (rebuilt after a reload), the gateway

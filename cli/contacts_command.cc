@@ -1,5 +1,6 @@
 // contacts_command.cc - `meshgate contacts add|remove|list|import`: an account's contacts
-// catalog, which ingress control reads (seed 7.2.1).
+// catalog, which ingress control reads (seed 7.2.1). request|pending|accept|reject (contact
+// exchange over the Mesh) are in contact_exchange.cc.
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "cli/admin_support.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/contact_exchange.h"
 #include "gateway/policy/contact_catalog.h"
 #include "gateway/policy/contact_import.h"
 #include "gateway/util/strings.h"
@@ -220,7 +222,12 @@ int contacts(const Args& args) {
                   {{"add", "add a contact (address, @domain or Mesh fingerprint)", contactsAdd},
                    {"remove", "remove a contact", contactsRemove},
                    {"list", "list contacts and their protocols", contactsList},
-                   {"import", "import a vCard or CSV address book", contactsImport}},
+                   {"import", "import a vCard or CSV address book", contactsImport},
+                   {"request", "send a Mesh contact request to an address", contactsRequest},
+                   {"pending", "list contact requests waiting for an answer", contactsPending},
+                   {"accept", "accept a contact request (the requester becomes a contact)",
+                    contactsAccept},
+                   {"reject", "reject a contact request", contactsReject}},
                   args);
 }
 

@@ -92,6 +92,9 @@ inline constexpr std::string_view kPublicationsCatalog = "publications";
 inline constexpr std::string_view kPendingCatalog = "pending-connections";
 inline constexpr std::string_view kInboundCatalog = "inbound";
 inline constexpr std::string_view kHeldCatalog = "held";
+// Contact requests (RequestContact) waiting for the account's answer (`meshgate contacts
+// pending|accept|reject`), keyed by the request's MessageID (its EnvelopeId when it has none).
+inline constexpr std::string_view kContactRequestsCatalog = "contact-requests";
 inline constexpr int kMaxPendingPerAccount = 100;
 inline constexpr int kMaxEnvelopesPerPost = 100;
 

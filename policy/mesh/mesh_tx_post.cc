@@ -114,12 +114,14 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
 
   std::string claimed;
   std::optional<std::string> message_id;
+  bool contact_request = false;
   if (!env.header.enc) {
     auto message = model::parseMessage(toString(env.payload));
     const model::Message* m = message.ok() ? message->get<model::Message>() : nullptr;
     if (m == nullptr) return refuse(id, "InvalidMessage", std::nullopt, account);
     claimed = m->sender.value_or("");
     message_id = m->message_id;
+    contact_request = message->type() == model::TypeId::kRequestContact;
   } else if (env.header.content_meta_data) {
     // End-to-end encrypted: the service cannot read the message; the sender may say who it is
     // in the (signed, header-bound) metadata.
@@ -165,6 +167,51 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
                            {"signer", signer->kid()},
                            {"contact", std::string(policy::contactStatusName(d.contact))}};
   const std::string audited_sender = sender.address.empty() ? claimed : sender.address;
+  if (contact_request) {
+    // A contact request is how a stranger asks to become a contact (the text of a
+    // contacts-only refusal says so): ingress control does not stop it, the account's answer
+    // does. It waits in contact-requests; where ingress control lets the sender through, it is
+    // also delivered (inbound) so that the account sees it as mail. Abuse limits and errors
+    // still stop it.
+    const bool ingress_only = d.rule.rfind("ingress.", 0) == 0 || d.rule.empty();
+    if ((d.verdict == policy::Verdict::kReject || d.verdict == policy::Verdict::kTempfail) &&
+        !ingress_only) {
+      MESHGATE_RETURN_IF_ERROR(auditChange(call, "reject", account, detail, d.rule, id, audited_sender));
+      return refuse(id, errorCodeFor(d), message_id, account);
+    }
+    const std::string key = message_id && isEntryKey(*message_id) ? *message_id : id;
+    auto existing = call.store().getEntry(account, kContactRequestsCatalog, key);
+    if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) return existing.status();
+    if (!existing.ok()) {
+      nlohmann::json pending = {{"EnvelopeId", id},
+                                {"MessageId", key},
+                                {"Envelope", mesh::dareToJson(env)},
+                                {"Sender", sender.address},
+                                {"ClaimedSender", claimed},
+                                {"SenderUdf", sender.profile_udf.value_or("")},
+                                {"Via", call.principal},
+                                {"Received", call.now}};
+      MESHGATE_RETURN_IF_ERROR(auditChange(call, "contact-request", account, detail, d.rule, id,
+                                           audited_sender));
+      CatalogEntry entry{account, std::string(kContactRequestsCatalog), key,
+                         model::dumpJson(pending), call.now, 0};
+      auto put = call.store().putEntry(entry, std::nullopt);
+      if (!put.ok()) {
+        auditFailed(call, "contact-request", account, put.status());
+        return put.status();
+      }
+      log::info("mesh: post %s from=<%s> to=<%s> action=contact-request pending=%s",
+                log::sanitize(id).c_str(), log::sanitize(audited_sender).c_str(), account.c_str(),
+                log::sanitize(key).c_str());
+    }
+    // Refused or held by ingress control: the request waits, nothing is delivered.
+    if (d.verdict != policy::Verdict::kAccept || d.contact == policy::ContactStatus::kQuarantined) {
+      Outcome o;
+      o.accepted = true;
+      o.envelope_id = id;
+      return o;
+    }
+  }
   if (d.verdict == policy::Verdict::kReject || d.verdict == policy::Verdict::kTempfail) {
     MESHGATE_RETURN_IF_ERROR(auditChange(call, d.verdict == policy::Verdict::kReject ? "reject" : "tempfail",
                                          account, detail, d.rule, id, audited_sender));

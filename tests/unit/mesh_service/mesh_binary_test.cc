@@ -408,7 +408,7 @@ TEST_F(MeshToSmtpBinary, APostedMessageArrivesAtTheMtaOnce) {
       << dumps().size() << " message(s) at the sink\n" << server_->output();
   const std::string mail = dumps()[0];
   EXPECT_NE(mail.find("Mesh-Envelope-Id: EAAA-M2S"), std::string::npos) << mail;
-  EXPECT_NE(mail.find("Mesh-Message-Type: RequestContact"), std::string::npos) << mail;
+  EXPECT_NE(mail.find("Mesh-Message-Type: MessageMail"), std::string::npos) << mail;
   EXPECT_NE(mail.find("Mesh-Security-Signal: v=1;"), std::string::npos) << mail;
   EXPECT_NE(mail.find("contact=known-contact"), std::string::npos) << mail;
   EXPECT_TRUE(server_->waitForOutput("action=delivered"));

@@ -541,6 +541,56 @@ TEST_F(Post, ContactsOnlyAccountRefusesStrangersWithMessageError) {
   EXPECT_EQ(audit->back().rule, "ingress.contacts-only");
 }
 
+// A contact request is how a stranger asks: a contacts-only account does not refuse it, it
+// waits in contact-requests (not inbound, not delivered) for `meshgate contacts accept`. A
+// known contact's request is also delivered; abuse limits still refuse.
+TEST_F(Post, ContactRequestsFromStrangersWaitForTheAccountsAnswer) {
+  world_.addAccount("alice@example.com", "contacts-only");
+  world_.addAccount("careful@example.com", "quarantine-unknown");
+  mesh::PrivateKey stranger = newSigningKey();
+  json r = post("alice@example.com",
+                {makeContactRequestEnvelope("EAAA-ASK-1", "mallory@evil.example", stranger),
+                 makeMessageEnvelope("EAAA-MAIL-1", "mallory@evil.example", stranger)},
+                remote_service_);
+  EXPECT_EQ(r["Accepted"], json::array({"EAAA-ASK-1"})) << r;
+  EXPECT_EQ(r["Rejected"], json::array({"EAAA-MAIL-1"})) << "only the request gets through";
+  EXPECT_EQ(stored("alice@example.com", meshsvc::kInboundCatalog), 0u);
+  auto pending = world_.store().getEntry("alice@example.com", meshsvc::kContactRequestsCatalog,
+                                         "NAAA-EAAA-ASK-1");
+  ASSERT_TRUE(pending.ok()) << pending.status().toString();
+  auto data = json::parse(pending->data);
+  EXPECT_EQ(data["ClaimedSender"], "mallory@evil.example");
+  EXPECT_EQ(data["Sender"], "") << "not verified: no profile lists the key";
+  EXPECT_EQ(data["SenderUdf"], keyIdentity(stranger));
+  // Retried: still one pending request.
+  r = post("alice@example.com",
+           {makeContactRequestEnvelope("EAAA-ASK-1", "mallory@evil.example", stranger)},
+           remote_service_);
+  EXPECT_EQ(r["Accepted"], json::array({"EAAA-ASK-1"}));
+  EXPECT_EQ(stored("alice@example.com", meshsvc::kContactRequestsCatalog), 1u);
+  // quarantine-unknown: pending too, not held.
+  r = post("careful@example.com",
+           {makeContactRequestEnvelope("EAAA-ASK-2", "x@y.example", newSigningKey())},
+           remote_service_);
+  EXPECT_EQ(r["Accepted"], json::array({"EAAA-ASK-2"}));
+  EXPECT_EQ(stored("careful@example.com", meshsvc::kHeldCatalog), 0u);
+  EXPECT_EQ(stored("careful@example.com", meshsvc::kContactRequestsCatalog), 1u);
+  // From a known contact: pending and delivered.
+  mesh::PrivateKey friend_key = newSigningKey();
+  world_.addContact("alice@example.com", "udf:" + keyIdentity(friend_key), {"mesh"});
+  r = post("alice@example.com",
+           {makeContactRequestEnvelope("EAAA-ASK-3", "fred@friends.example", friend_key)},
+           remote_service_);
+  EXPECT_EQ(r["Accepted"], json::array({"EAAA-ASK-3"}));
+  EXPECT_EQ(stored("alice@example.com", meshsvc::kInboundCatalog), 1u);
+  EXPECT_EQ(stored("alice@example.com", meshsvc::kContactRequestsCatalog), 2u);
+  auto audit = world_.store().readAudit(1, 100);
+  ASSERT_TRUE(audit.ok());
+  size_t requests = 0;
+  for (const auto& a : *audit) requests += a.action == "contact-request";
+  EXPECT_EQ(requests, 3u);
+}
+
 TEST_F(Post, ContactByMeshIdentityIsAcceptedOnceEvenWhenRetried) {
   world_.addAccount("alice@example.com", "contacts-only");
   mesh::PrivateKey friend_key = newSigningKey();

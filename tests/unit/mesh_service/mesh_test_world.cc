@@ -157,18 +157,37 @@ PlainResponse parsePlain(const std::string& body) {
   return r;
 }
 
-mesh::DareEnvelope makeMessageEnvelope(const std::string& envelope_id, const std::string& sender,
-                                       const mesh::PrivateKey& signer) {
-  model::RequestContact m;
-  m.message_id = "NAAA-" + envelope_id;
-  m.sender = sender;
-  m.subject = "hello";
+namespace {
+mesh::DareEnvelope signedMessage(const model::AnyMessage& message, const std::string& envelope_id,
+                                 const mesh::PrivateKey& signer) {
   mesh::DareEnvelope env;
   env.header.envelope_id = envelope_id;
-  env.payload = toBytes(model::serialize(m));
+  env.payload = toBytes(model::serialize(message));
   std::vector<mesh::PrivateKey> signers{signer};
   orDie(mesh::signDare(env, signers, /*embed=*/true, /*bind_header=*/true), "signDare");
   return env;
+}
+}  // namespace
+
+mesh::DareEnvelope makeContactRequestEnvelope(const std::string& envelope_id,
+                                              const std::string& sender,
+                                              const mesh::PrivateKey& signer) {
+  model::RequestContact m;
+  m.message_id = "NAAA-" + envelope_id;
+  m.sender = sender;
+  m.subject = "may I write to you?";
+  m.reply = true;
+  return signedMessage(model::AnyMessage(m), envelope_id, signer);
+}
+
+mesh::DareEnvelope makeMessageEnvelope(const std::string& envelope_id, const std::string& sender,
+                                       const mesh::PrivateKey& signer) {
+  model::MessageMail m;
+  m.message_id = "NAAA-" + envelope_id;
+  m.sender = sender;
+  m.subject = "hello";
+  m.text = "hello from " + sender;
+  return signedMessage(model::AnyMessage(m), envelope_id, signer);
 }
 
 std::string keyIdentity(const mesh::PrivateKey& key) {

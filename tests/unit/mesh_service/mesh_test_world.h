@@ -115,8 +115,12 @@ struct PlainResponse {
 };
 PlainResponse parsePlain(const std::string& body);
 
-// A Mesh Message (RequestContact from `sender`) in a DARE envelope with an EnvelopeId, signed
-// by `signer` with its key embedded, as another service would Post it.
+// A RequestContact from `sender`, signed (header-bound, key embedded) by `signer`.
+mesh::DareEnvelope makeContactRequestEnvelope(const std::string& envelope_id,
+                                              const std::string& sender,
+                                              const mesh::PrivateKey& signer);
+// A Mesh Message (MessageMail with a Subject and Text from `sender`) in a DARE envelope with an
+// EnvelopeId, signed by `signer` with its key embedded, as another service would Post it.
 mesh::DareEnvelope makeMessageEnvelope(const std::string& envelope_id, const std::string& sender,
                                        const mesh::PrivateKey& signer);
 
