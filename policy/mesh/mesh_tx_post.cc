@@ -12,6 +12,7 @@
 // whole Post with its Status; envelopes stored before it stay stored, and the retry finds them.
 #include "gateway/mesh/crypto.h"
 #include "gateway/policy/decision.h"
+#include "gateway/policy/quarantine_confirmation.h"
 #include "gateway/util/log.h"
 #include "gateway/util/strings.h"
 #include "policy/mesh/dispatcher_internal.h"
@@ -87,6 +88,63 @@ std::string errorCodeFor(const policy::RecipientDecision& d) {
   return "Refused";
 }
 
+// The quarantine ID a ResponseConfirmation answers: its first reference, else the MessageID
+// of the RequestConfirmation it carries.
+std::string confirmedId(const model::ResponseConfirmation& response) {
+  for (const auto& ref : response.references) {
+    if (ref.message_id && !ref.message_id->empty()) return *ref.message_id;
+  }
+  if (response.request) {
+    auto request = model::parseMessage(toString(response.request->payload));
+    if (request.ok()) {
+      if (const auto* m = request->get<model::Message>(); m && m->message_id) return *m->message_id;
+    }
+  }
+  return "";
+}
+
+// The account itself (a key its profile or devices authorize) answers for a message held for
+// it (seed 7.2.3: confirmation of payment requests): Accept records the confirmation, as the
+// quarantine page does, and `meshgate quarantine release-confirmed` releases it; a refusal is
+// recorded and the message stays with the administrator.
+Result<Outcome> confirmHeld(Call& call, const std::string& account, const std::string& id,
+                            const model::ResponseConfirmation& response,
+                            const std::optional<std::string>& message_id) {
+  const std::string held = confirmedId(response);
+  auto record = held.empty() ? Result<QuarantineRecord>(notFound("no reference"))
+                             : call.store().getQuarantine(held);
+  if (!record.ok()) {
+    if (record.status().code() != StatusCode::kNotFound) return record.status();
+    return refuse(id, "UnknownConfirmation", message_id, account);
+  }
+  const bool accept = response.accept.value_or(false);
+  if (accept && !policy::recipientMayConfirm(*record, account)) {
+    log::info("mesh: post %s: refused confirmation of %s by <%s>: state %s, reason \"%s\"",
+              log::sanitize(id).c_str(), log::sanitize(held).c_str(), account.c_str(),
+              record->state.c_str(), log::sanitize(record->reason).c_str());
+    return refuse(id, "NotConfirmable", message_id, account);
+  }
+  nlohmann::json detail = {{"envelope_id", id}, {"quarantine_id", held}, {"via", "mesh"}};
+  const char* action = accept ? "confirm" : "decline";
+  MESHGATE_RETURN_IF_ERROR(auditChange(call, action, account, detail, "quarantine.confirm",
+                                       record->message_id, record->sender));
+  if (accept) {
+    Status st = call.store().confirmQuarantine(held, account, call.now);
+    if (!st.ok()) {
+      auditFailed(call, action, account, st);
+      return st;
+    }
+  }
+  log::info("quarantine: %s: %s by <%s> (Mesh ResponseConfirmation %s)%s",
+            log::sanitize(held).c_str(), accept ? "confirmed" : "declined", account.c_str(),
+            log::sanitize(id).c_str(),
+            accept ? "; release with meshgate quarantine release-confirmed" : "");
+  Outcome o;
+  o.accepted = true;
+  o.envelope_id = id;
+  return o;
+}
+
 Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
                         const std::string& account, const mesh::DareEnvelope& env, size_t index) {
   const std::string fallback_id = "#" + std::to_string(index);
@@ -115,6 +173,7 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
   std::string claimed;
   std::optional<std::string> message_id;
   bool contact_request = false;
+  model::AnyMessage parsed;
   if (!env.header.enc) {
     auto message = model::parseMessage(toString(env.payload));
     const model::Message* m = message.ok() ? message->get<model::Message>() : nullptr;
@@ -122,6 +181,7 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
     claimed = m->sender.value_or("");
     message_id = m->message_id;
     contact_request = message->type() == model::TypeId::kRequestContact;
+    parsed = std::move(message).value();
   } else if (env.header.content_meta_data) {
     // End-to-end encrypted: the service cannot read the message; the sender may say who it is
     // in the (signed, header-bound) metadata.
@@ -150,6 +210,10 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
   }
 
   MESHGATE_ASSIGN_OR_RETURN(VerifiedSender sender, verifySender(call, claimed, *signer));
+  if (const auto* response = parsed.get<model::ResponseConfirmation>();
+      response != nullptr && sender.address == account) {
+    return confirmHeld(call, account, id, *response, message_id);
+  }
   policy::MessageRequest req;
   req.front_end = "mesh";
   req.protocol = "mesh";

@@ -591,6 +591,68 @@ TEST_F(Post, ContactRequestsFromStrangersWaitForTheAccountsAnswer) {
   EXPECT_EQ(requests, 3u);
 }
 
+// Seed 7.2.3: a held payment request is released when its recipient confirms it, here with a
+// Mesh ResponseConfirmation signed by the account's own key (the quarantine page is the other
+// way). Only the account itself counts, only for a message held for it alone.
+TEST_F(Post, AResponseConfirmationFromTheAccountConfirmsItsHeldPaymentRequest) {
+  AccountKeys alice = world_.addAccount("alice@example.com", "contacts-only");
+  auto hold = [&](const std::string& id, const std::string& recipients) {
+    QuarantineRecord q;
+    q.id = q.queue_id = id;
+    q.message_id = "<" + id + "@billing.example.net>";
+    q.sender = "billing@example.net";
+    q.recipients = recipients;
+    q.reason = "payment request from a first contact";
+    q.time = 1'800'000'000;
+    q.state = "held";
+    ASSERT_TRUE(world_.store().putQuarantine(q).ok());
+  };
+  hold("5PAY1", "alice@example.com");
+  hold("5PAY2", "alice@example.com,carol@example.com");
+  auto confirmation = [&](const std::string& envelope_id, const std::string& held, bool accept,
+                          const mesh::PrivateKey& signer) {
+    model::ResponseConfirmation m;
+    m.message_id = "NRSP-" + envelope_id;
+    m.sender = "alice@example.com";
+    m.accept = accept;
+    model::Reference ref;
+    ref.message_id = held;
+    ref.relationship = "Confirm";
+    m.references.push_back(ref);
+    mesh::DareEnvelope env;
+    env.header.envelope_id = envelope_id;
+    env.payload = toBytes(model::serialize(model::AnyMessage(m)));
+    std::vector<mesh::PrivateKey> signers{signer};
+    EXPECT_TRUE(mesh::signDare(env, signers, true, true).ok());
+    return env;
+  };
+  // Someone else claiming to be alice: an ordinary message from a stranger, refused.
+  json r = post("alice@example.com", {confirmation("ECNF-1", "5PAY1", true, newSigningKey())},
+                remote_service_);
+  EXPECT_EQ(r["Rejected"], json::array({"ECNF-1"})) << r;
+  EXPECT_EQ(world_.store().getQuarantine("5PAY1")->confirmed_by, "");
+  // Alice herself: confirmed (release-confirmed releases it).
+  r = post("alice@example.com", {confirmation("ECNF-2", "5PAY1", true, alice.authentication)},
+           remote_service_);
+  EXPECT_EQ(r["Accepted"], json::array({"ECNF-2"})) << r;
+  EXPECT_EQ(world_.store().getQuarantine("5PAY1")->confirmed_by, "alice@example.com");
+  EXPECT_EQ(stored("alice@example.com", meshsvc::kInboundCatalog), 0u) << "not delivered as mail";
+  // Held for two recipients: her word alone does not release it. Unknown IDs are refused.
+  r = post("alice@example.com",
+           {confirmation("ECNF-3", "5PAY2", true, alice.authentication),
+            confirmation("ECNF-4", "5NOPE", true, alice.authentication)},
+           remote_service_);
+  EXPECT_EQ(r["Rejected"], json::array({"ECNF-3", "ECNF-4"})) << r;
+  EXPECT_EQ(r["Errors"][0]["ErrorCode"], "NotConfirmable");
+  EXPECT_EQ(r["Errors"][1]["ErrorCode"], "UnknownConfirmation");
+  EXPECT_EQ(world_.store().getQuarantine("5PAY2")->confirmed_by, "");
+  auto audit = world_.store().readAudit(1, 100);
+  ASSERT_TRUE(audit.ok() && !audit->empty());
+  bool confirmed = false;
+  for (const auto& a : *audit) confirmed = confirmed || (a.action == "confirm" && a.rule == "quarantine.confirm");
+  EXPECT_TRUE(confirmed);
+}
+
 TEST_F(Post, ContactByMeshIdentityIsAcceptedOnceEvenWhenRetried) {
   world_.addAccount("alice@example.com", "contacts-only");
   mesh::PrivateKey friend_key = newSigningKey();
