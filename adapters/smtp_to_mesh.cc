@@ -75,8 +75,23 @@ Result<MeshPostResult> readAnswer(const resolver::MeshReply& reply, const Resolv
                                   const std::string& nonce, const std::string& id, int64_t now,
                                   const std::string& where) {
   if (reply.http_status != 200 && reply.http_status != 201) {
-    return unavailable(where + " answered HTTP " + std::to_string(reply.http_status) + ": " +
-                       log::sanitize(reply.body.substr(0, 200)));
+    // The reason is in the (signed) response's StatusDescription when the service got as far
+    // as reading the request; otherwise show the start of the body.
+    std::string why = log::sanitize(reply.body.substr(0, 200));
+    auto signed_error = mesh::parseDareEnvelope(reply.body.substr(0, kMaxAnswerBytes));
+    if (signed_error.ok()) {
+      auto opened = meshsvc::openResponse(*signed_error, *profile.service_key, nonce, now,
+                                          kResponseWindowSeconds);
+      auto json = opened.ok() ? model::parseJsonText(opened->payload) : Result<nlohmann::json>(opened.status());
+      if (json.ok() && json->is_object() && !json->empty()) {
+        const nlohmann::json& inner = json->begin().value();
+        if (inner.is_object() && inner.contains("StatusDescription") &&
+            inner["StatusDescription"].is_string()) {
+          why = log::sanitize(inner["StatusDescription"].get<std::string>());
+        }
+      }
+    }
+    return unavailable(where + " answered HTTP " + std::to_string(reply.http_status) + ": " + why);
   }
   if (reply.body.size() > kMaxAnswerBytes) return dataLoss(where + ": answer too large");
   auto envelope = mesh::parseDareEnvelope(reply.body);
@@ -220,7 +235,8 @@ Result<MeshPostResult> SmtpToMeshDelivery::post(std::string_view recipient,
   if (id.empty()) return invalidArgument("the envelope has no EnvelopeId");
   const nlohmann::json request = {
       {"PostRequest",
-       {{"Account", std::string(recipient)},
+       {{"Portal", domain},  // the service it is meant for: not replayable at another
+        {"Account", std::string(recipient)},
         {"Envelopes", nlohmann::json::array({mesh::dareToJson(envelope)})}}}};
   meshsvc::RequestMetadata meta;
   meta.unique_id = meshsvc::newNonce();

@@ -173,6 +173,7 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
   std::string claimed;
   std::optional<std::string> message_id;
   bool contact_request = false;
+  bool bridged_mail = false;  // encrypted mail another gateway bridged from SMTP
   model::AnyMessage parsed;
   if (!env.header.enc) {
     auto message = model::parseMessage(toString(env.payload));
@@ -183,6 +184,8 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
     contact_request = message->type() == model::TypeId::kRequestContact;
     parsed = std::move(message).value();
   } else if (env.header.content_meta_data) {
+    auto content_type = mesh::dareContentType(env.header);
+    bridged_mail = content_type.ok() && *content_type && **content_type == "message/rfc822";
     // End-to-end encrypted: the service cannot read the message; the sender may say who it is
     // in the (signed, header-bound) metadata.
     auto meta = model::parseJsonText(toString(*env.header.content_meta_data),
@@ -216,7 +219,9 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
   }
   policy::MessageRequest req;
   req.front_end = "mesh";
-  req.protocol = "mesh";
+  // Mail a gateway bridged from SMTP (message/rfc822) is mail: a contact allowed to reach the
+  // account by smtp may reach it this way too. Everything else is a Mesh message.
+  req.protocol = bridged_mail ? "smtp" : "mesh";
   req.client.address = call.context.peer;
   req.message_id = message_id.value_or(id);
   req.sender = sender.address;

@@ -91,9 +91,10 @@ meshgate_integration_test(resolver tampered_profile 90)
 meshgate_integration_test(resolver silent_service 60)
 
 # SMTP -> Mesh -> SMTP between two meshgate instances (example.com, example.net), each with its
-# own Postfix, Mesh service and store (issue 7 items 1 and 6): bridge_tests.py.
+# own Mesh service and store, A with its Postfix (issue 7 items 1, 3 and 6): bridge_tests.py.
 meshgate_integration_test(bridge encrypted_delivery 180)
 meshgate_integration_test(bridge service_down_defers 180)
+meshgate_integration_test(bridge contact_request_round_trip 180)
 
 # End to end through a real Sendmail, unpacked from the Debian packages (issue 10 item 2).
 meshgate_integration_test(sendmail contacts_only_reject 120)
