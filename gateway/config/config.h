@@ -231,7 +231,9 @@ struct SshSection {
 struct MeshToSmtpSection {
   bool enabled = false;              // deliver accepted Mesh Messages as mail (with the service)
   Millis interval{5000};             // between delivery passes
-  Endpoint server{"127.0.0.1", 25};  // the local MTA
+  // The local MTA's reinjection service, which runs no milter (conf/postfix/master.cf.snippet):
+  // the message has been judged and signed already, and a milter would judge it again.
+  Endpoint server{"127.0.0.1", 10026};
   std::string helo;                  // "" = gateway.node
   Millis timeout{30000};             // every SMTP wait
 };

@@ -15,7 +15,8 @@
 #      Mesh service; smtp_to_mesh enabled; mail from 127.0.0.0/8 is outbound; the egress rule
 #      mesh-partners requires encryption for example.net. Account alice@example.com (so that B
 #      can verify her as the sender: A's gateway key countersigned her profile).
-#   B: Mesh service and mesh_to_smtp, which delivers to B's own smtp-sink (no Postfix on B).
+#   B: Mesh service, milter and mesh_to_smtp, in front of its own Postfix (milter on its smtpd;
+#      mesh_to_smtp hands over to its reinjection smtpd, which runs no milter), relaying to B's sink.
 #      Account bob@example.net, contacts-only, with alice@example.com as a contact.
 #
 #   encrypted_delivery   one message alice -> bob@example.net + carol@other.example through
@@ -28,7 +29,9 @@
 #                        by A's milter) and not delivered twice at B. mallory@example.com (no
 #                        account on A: unverifiable, a first contact) -> bob: 550 naming
 #                        ContactRequired. nobody@example.net (no profile): 550 "requires
-#                        encryption". Both gateways stop cleanly; audit verify passes on both.
+#                        encryption". Bob's copy came through B's reinjection smtpd, and a
+#                        stranger writing to bob through B's Postfix gets 550 at RCPT from B's
+#                        milter. Both gateways stop cleanly; audit verify passes on both.
 #   service_down_defers  B stopped: alice -> bob through A's Postfix is deferred (451 4.4.3 at
 #                        DATA), nothing reaches A's sink (no cleartext fallback), nothing is
 #                        queued; B started again, the same message (the client retrying) is
@@ -204,13 +207,13 @@ egress:
 """ % sink.port
 
 
-def b_extra(sink):
+def b_extra(reinject_port):
     return """mesh_to_smtp:
   enabled: true
   interval: 1s
   server: 127.0.0.1:%d
   timeout: 10s
-""" % sink.port
+""" % reinject_port
 
 
 class Bridge:
@@ -222,8 +225,12 @@ class Bridge:
         self.b = Side(h, "b", "example.net")
         self.a_sink = named_sink(h, "sink-a")
         self.b_sink = named_sink(h, "sink-b")
+        # B in front of its own Postfix too: its milter on B's smtpd, and the reinjection smtpd
+        # (no milter) where B's mesh_to_smtp hands over what came over the Mesh.
+        self.pf_b = h.postfix(self.b_sink, milter=self.b.mg, name="postfix-b", reinject=True,
+                              extra={"relay_domains": "example.net", "myhostname": "mx.example.net"})
         self.a.extra = a_extra(self.a_sink)
-        self.b.extra = b_extra(self.b_sink)
+        self.b.extra = b_extra(self.pf_b.reinject_port)
         # The certificates are made on first start: each side starts once without peers,
         # stops, and starts again with the other's certificate pinned and its URL named.
         self.a.write_config()
@@ -498,6 +505,18 @@ def test_encrypted_delivery(h):
     br.check(len(br.a_sink.files()) == 1, "the message to nobody went by SMTP from A")
     br.check(len(br.b_sink.files()) == 1, "something new at B's sink after alice -> nobody")
     br.check(not br.pf.queue(), "something is queued at A's Postfix: %s" % br.pf.queue())
+
+    # 5. B is in front of its own Postfix: bob's copy came in through its reinjection smtpd
+    #    (no milter), and a stranger writing to bob over plain SMTP meets B's milter at RCPT.
+    br.check(re.search(r"postfix/meshgate-reinject/smtpd\[\d+\]: \w+: client=", br.pf_b.maillog()),
+             "bob's copy did not come through B's Postfix reinjection service:\n%s" %
+             br.pf_b.maillog()[-3000:])
+    msg_s, _ = make_message("stranger@elsewhere.example", [BOB], subject="plain SMTP to bob")
+    r = smtp_send(br.pf_b.port, "stranger@elsewhere.example", [BOB], msg_s,
+                  timeout=h.scaled(60))
+    log("stranger -> bob through B's Postfix: %r" % (r,))
+    br.check(r.rcpt.get(BOB, (0, ""))[0] == 550 and "contacts" in r.rcpt[BOB][1],
+             "B's milter should refuse a stranger to contacts-only bob at RCPT: %r" % (r,))
 
     br.stop_and_audit()
 

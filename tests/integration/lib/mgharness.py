@@ -541,10 +541,13 @@ class Postfix:
     data_directory, maillog_file; smtpd on a free 127.0.0.1 port; every domain relayed to
     smtp-sink; the milter (if given) in smtpd_milters with milter_default_action = tempfail."""
 
-    def __init__(self, harness, sink, milter=None, extra=None, name="postfix"):
+    def __init__(self, harness, sink, milter=None, extra=None, name="postfix", reinject=False):
         self.h = harness
         self.sink = sink
         self.port = free_port()
+        # reinject: a second smtpd without the milter (conf/postfix/master.cf.snippet's
+        # reinjection service), where meshgate's mesh_to_smtp hands over Mesh messages.
+        self.reinject_port = free_port() if reinject else None
         base = harness.path(name)
         self.config_dir = os.path.join(base, "conf")
         self.queue_dir = os.path.join(base, "queue")
@@ -594,6 +597,9 @@ class Postfix:
                 f.write("%s = %s\n" % (k, v))
         with open(os.path.join(self.config_dir, "master.cf"), "w") as f:
             f.write(MASTER_CF.format(port=self.port))
+            if self.reinject_port is not None:
+                f.write("127.0.0.1:%d inet n - n - - smtpd\n  -o smtpd_milters=\n"
+                        "  -o syslog_name=postfix/meshgate-reinject\n" % self.reinject_port)
         harness.record_postfix(self.config_dir)
         self.running = False
 
@@ -608,6 +614,8 @@ class Postfix:
         self.running = True  # so that teardown stops whatever part of it did start
         self.command("start", timeout=self.h.scaled(60))
         wait_port(self.port, self.h.scaled(20), "Postfix smtpd")
+        if self.reinject_port is not None:
+            wait_port(self.reinject_port, self.h.scaled(20), "Postfix reinjection smtpd")
         return self
 
     def reload(self):
@@ -1008,11 +1016,11 @@ class Harness:
             log("smtp-sink could not use port %d; trying another" % sink.port)
         raise TestFailed("smtp-sink does not start: " + self.path("smtp-sink.log"))
 
-    def postfix(self, sink, milter=None, extra=None, start=True, name="postfix"):
+    def postfix(self, sink, milter=None, extra=None, start=True, name="postfix", reinject=False):
         for attempt in range(3):
             if os.path.exists(self.path(name)):
                 shutil.rmtree(self.path(name))
-            pf = Postfix(self, sink, milter=milter, extra=extra, name=name)
+            pf = Postfix(self, sink, milter=milter, extra=extra, name=name, reinject=reinject)
             self.on_teardown(pf.stop, "stop Postfix")
             if not start:
                 return pf
