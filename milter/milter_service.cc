@@ -250,7 +250,8 @@ sfsistat onClose(SMFICTX* ctx) {
   return SMFIS_CONTINUE;
 }
 
-// Only the rights meshgate uses: an MTA grants every right a milter asks for.
+// Only the rights meshgate uses: an MTA grants every right a milter asks for. (The most it may
+// ask for; onNegotiate drops SMFIF_DELRCPT unless smtp_to_mesh is enabled.)
 constexpr unsigned long kActions =
     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST | SMFIF_DELRCPT;
 
@@ -261,7 +262,14 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
   // header, the end of headers and each body chunk (collected, decided on at end of message),
   // when the MTA offers that.
   constexpr unsigned long kNoReply = SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
-  *pf0 = f0 & kActions;
+  // Removing recipients is needed only to send copies over the Mesh (smtp_to_mesh): without
+  // it, the right is not asked for.
+  unsigned long actions = kActions;
+  auto engine = g_context->engine ? g_context->engine() : nullptr;
+  if (!g_context->mesh_deliver || !engine || !engine->config().smtp_to_mesh.enabled) {
+    actions &= ~static_cast<unsigned long>(SMFIF_DELRCPT);
+  }
+  *pf0 = f0 & actions;
   *pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA | kNoReply);
   *pf2 = 0;
   *pf3 = 0;
@@ -273,6 +281,7 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
     c->eoh_no_reply = (*pf1 & SMFIP_NR_EOH) != 0;
     c->header_no_reply = (*pf1 & SMFIP_NR_HDR) != 0;
     c->body_no_reply = (*pf1 & SMFIP_NR_BODY) != 0;
+    c->session.setMayRemoveRecipients((*pf0 & SMFIF_DELRCPT) != 0);
   }
   if ((f0 & SMFIF_SETSYMLIST) != 0) {
     smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{daemon_name}"));

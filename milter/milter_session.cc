@@ -131,7 +131,7 @@ Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
     msg_.request.direction = policy::classifyDirection(msg_.engine->config(), client_);
     msg_.request.sender = normalizeAddress(sender);
     msg_.request.mesh_delivery_available =
-        context_.mesh_deliver && msg_.engine->config().smtp_to_mesh.enabled &&
+        context_.mesh_deliver && may_remove_recipients_ && msg_.engine->config().smtp_to_mesh.enabled &&
         msg_.request.direction == policy::Direction::kOutbound;
     msg_.headers = std::make_unique<mail::HeaderList>();
     DeadlineScope budget(msg_.engine->config().milter.decision_timeout);

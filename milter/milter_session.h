@@ -112,6 +112,10 @@ class MilterSession {
   EomResult onEndOfMessage(std::string queue_id);
   void onAbort();
 
+  // Whether the MTA granted recipient removal (SMFIF_DELRCPT) on this connection; without it
+  // no copy is sent over the Mesh (the encryption rules' `else` applies). Default: granted.
+  void setMayRemoveRecipients(bool granted) { may_remove_recipients_ = granted; }
+
   // The one error table: what a failure to decide becomes, per milter.on_error.
   static Step errorStep(config::FailureAction action, const Status& status);
 
@@ -144,6 +148,7 @@ class MilterSession {
   void logDecision(const policy::Decision& d, std::string_view qid);
 
   MilterContext context_;
+  bool may_remove_recipients_ = true;
   policy::ClientInfo client_;
   Message msg_;
 };

@@ -2,8 +2,10 @@
 --
 -- meshgate's end-of-message actions are smfi_insheader (SMFIF_ADDHDRS), smfi_chgheader to
 -- delete forged signals and tag the Subject (SMFIF_CHGHDRS) and smfi_quarantine
--- (SMFIF_QUARANTINE); it calls smfi_setsymlist (SMFIF_SETSYMLIST). It never adds or deletes
--- recipients, replaces the body or changes the envelope sender, so it must not ask for
+-- (SMFIF_QUARANTINE); it calls smfi_setsymlist (SMFIF_SETSYMLIST). It deletes recipients
+-- (SMFIF_DELRCPT) only to send their copies over the Mesh, so it asks for that right only when
+-- smtp_to_mesh is enabled (not in this configuration; the bridge tests use it through Postfix).
+-- It never adds recipients, replaces the body or changes the envelope sender, so it must not ask for
 -- those rights: an MTA grants every right asked for, and a milter holding rights it does not
 -- use is a wider attack surface (and some MTAs refuse such filters). It also skips the steps
 -- it does not need (unknown commands, DATA).

@@ -61,7 +61,7 @@ TEST(MeshToSmtpConfig, DefaultsAndValues) {
   auto d = loadConfigString("gateway:\n  node: mx.example.com\n  domains: [example.com]\n", "t.yaml");
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d.config->mesh_to_smtp.server.host, "127.0.0.1");
-  EXPECT_EQ(d.config->mesh_to_smtp.server.port, 25);
+  EXPECT_EQ(d.config->mesh_to_smtp.server.port, 10026);  // the reinjection smtpd, no milter
   EXPECT_EQ(d.config->mesh_to_smtp.helo, "mx.example.com");
   EXPECT_EQ(d.config->mesh_to_smtp.timeout, 30s);
   auto r = loadConfigString(

@@ -613,7 +613,7 @@ class MeshSession : public Session {
   }
 
   EomResult send(const std::vector<std::string>& rcpts, const std::string& auth = "alice",
-                 const std::string& body = "Figures attached.\r\n") {
+                 const std::string& body = "Figures attached.\r\n", bool delrcpt_granted = true) {
     MilterContext ctx;
     ctx.engine = [this] { return engine_; };
     ctx.gateway_key = [this] { return key_; };
@@ -621,6 +621,7 @@ class MeshSession : public Session {
     ctx.nonce = [] { return std::string("nonce"); };
     ctx.mesh_deliver = [this](const adapters::MeshPostRequest& r, bool only) { return fakeMesh(r, only); };
     MilterSession s(ctx);
+    s.setMayRemoveRecipients(delrcpt_granted);
     s.onConnect("client.example", "203.0.113.9", "");
     s.onHelo("client.example");
     EXPECT_EQ(s.onMail("<alice@example.com>", auth).kind, Step::Kind::kContinue);
@@ -708,6 +709,13 @@ TEST_F(MeshSession, InboundMailAndADisabledBridgeNeverUseTheMesh) {
   EXPECT_EQ(disabled.step.kind, Step::Kind::kReject) << "without smtp_to_mesh: the rule's else";
   EXPECT_NE(disabled.step.text.find("requires encryption"), std::string::npos);
   EXPECT_TRUE(checked_.empty());
+  // Enabled, but the MTA did not grant SMFIF_DELRCPT on this connection: the SMTP copy could
+  // not be removed, so nothing is posted and the rule's else applies.
+  load(true);
+  EomResult no_right = send({"<bob@secure.example>"}, "alice", "Figures attached.\r\n", false);
+  EXPECT_EQ(no_right.step.kind, Step::Kind::kReject);
+  EXPECT_TRUE(checked_.empty());
+  EXPECT_TRUE(posted_.empty());
 }
 
 }  // namespace
