@@ -390,8 +390,10 @@ int answer(const Args& args, bool accept) {
     if (!r.sender.empty()) {
       SystemClock clock;
       auto sender = openSender(*ctx, clock);
-      Result<std::string> sent = sender.status();
-      if (sender.ok()) {
+      Result<std::string> sent = internalError("not sent");
+      if (!sender.ok()) {
+        sent = sender.status();
+      } else {
         const std::string reply_id = meshsvc::newNonce();
         model::ReplyContact reply;
         reply.message_id = reply_id;
