@@ -1,6 +1,8 @@
 // admin_support.cc - see admin_support.h.
 #include "cli/admin_support.h"
 
+#include <cstdlib>
+#include <ctime>
 #include <iostream>
 
 #include "gateway/config/config_loader.h"
@@ -41,6 +43,21 @@ Result<std::string> parseAccountAddress(const std::string& text) {
     return invalidArgument("\"" + text + "\" is not an address (expected user@domain)");
   }
   return a;
+}
+
+std::string adminUser() {
+  const char* user = std::getenv("SUDO_USER");
+  if (!user) user = std::getenv("USER");
+  return user ? user : "unknown";
+}
+
+std::string utcTime(int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace meshgate::cli

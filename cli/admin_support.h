@@ -8,6 +8,7 @@
 //   not the services are running. Errors are printed as "meshgate <command>: <message>".
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,12 @@ std::unique_ptr<AdminContext> openAdmin(const std::string& command, const std::s
 
 // Prints "meshgate <command>: <status message>" to stderr and returns 1.
 int reportError(const std::string& command, const Status& status);
+
+// Who runs an administrator command, for the audit log: $SUDO_USER, else $USER, else "unknown".
+std::string adminUser();
+
+// Unix seconds as 2024-10-01T12:00:00Z.
+std::string utcTime(int64_t t);
 
 // Lower-cases the domain and checks the address has a local part and a domain.
 Result<std::string> parseAccountAddress(const std::string& text);

@@ -17,15 +17,6 @@ namespace {
 
 constexpr int kBatch = 1000;
 
-std::string utc(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // "1700000000", "2026-11-27", "2026-11-27T10:00:00Z", or a duration ago: "90m", "2h", "7d".
 Result<int64_t> parseSince(const std::string& text, int64_t now) {
   int64_t n = 0;
@@ -105,7 +96,7 @@ int auditVerify(const Args& args) {
             << "...";
   if (checkpoint->has_value()) {
     std::cout << "; checkpoint at record " << (*checkpoint)->sequence << " ("
-              << utc((*checkpoint)->time) << ") verified";
+              << utcTime((*checkpoint)->time) << ") verified";
   } else {
     std::cout << "; no signed checkpoint yet (meshgate audit checkpoint)";
   }
@@ -157,7 +148,7 @@ int auditShow(const Args& args) {
       if (!action.empty() && r.action != action) continue;
       if (limit >= 0 && shown >= limit) return 0;
       ++shown;
-      std::cout << utc(r.time) << " #" << r.sequence << " " << r.node << " " << r.queue_id
+      std::cout << utcTime(r.time) << " #" << r.sequence << " " << r.node << " " << r.queue_id
                 << ": from=<" << r.sender << "> to=<" << r.recipients << "> action=" << r.action
                 << " rule=" << r.rule << " " << r.signals
                 << (r.message_id.empty() ? "" : " message-id=" + r.message_id) << "\n";

@@ -16,15 +16,6 @@
 namespace meshgate::cli {
 namespace {
 
-std::string utcTime(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 int brandVerify(const Args& args) {
   const std::string cmd = "meshgate brand verify";
   std::string file, key_file, config_path;

@@ -62,9 +62,7 @@ Status audit(Store& store, const config::Config& c, const std::string& from, con
   a.recipients = {to};
   a.rule = "contacts." + action;
   a.action = action;
-  const char* user = std::getenv("SUDO_USER");
-  if (!user) user = std::getenv("USER");
-  a.detail = std::string("by=") + (user ? user : "unknown");
+  a.detail = "by=" + adminUser();
   auto r = store.appendAudit(a);
   return r.ok() ? Status() : r.status();
 }
@@ -219,15 +217,6 @@ PendingRequest readPending(const CatalogEntry& e) {
   return r;
 }
 
-std::string isoTime(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 }  // namespace
 
 int contactsRequest(const Args& args) {
@@ -325,7 +314,7 @@ int contactsPending(const Args& args) {
       std::string from = !r.sender.empty() ? r.sender
                          : !r.claimed.empty() ? r.claimed + " (unverified)"
                                               : "udf:" + r.sender_udf;
-      std::cout << std::left << std::setw(30) << log::sanitize(e.key) << " " << isoTime(r.received)
+      std::cout << std::left << std::setw(30) << log::sanitize(e.key) << " " << utcTime(r.received)
                 << " " << log::sanitize(from);
       if (!r.subject.empty()) std::cout << "  \"" << log::sanitize(r.subject) << "\"";
       std::cout << "\n";

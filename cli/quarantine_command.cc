@@ -16,15 +16,6 @@
 namespace meshgate::cli {
 namespace {
 
-std::string utc(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // postsuper/postcat with -c when a Postfix instance other than the default is configured.
 std::vector<std::string> postfixTool(const config::Config& c, const std::string& tool) {
   std::vector<std::string> argv{tool};
@@ -56,9 +47,7 @@ Status recordAdminAction(Store& store, const config::Config& c, const Quarantine
   a.recipients = q.recipients;
   a.rule = "quarantine." + action;
   a.action = action;
-  const char* user = std::getenv("SUDO_USER");
-  if (!user) user = std::getenv("USER");
-  a.detail = std::string("by=") + (user ? user : "unknown");
+  a.detail = "by=" + adminUser();
   auto r = store.appendAudit(a);
   return r.ok() ? Status() : r.status();
 }
@@ -117,7 +106,7 @@ int quarantineList(const Args& args) {
       if (!found) continue;
     }
     ++n;
-    std::cout << std::left << std::setw(14) << q.id << " " << utc(q.time) << " " << q.state
+    std::cout << std::left << std::setw(14) << q.id << " " << utcTime(q.time) << " " << q.state
               << " from=<" << q.sender << "> to=<" << q.recipients << "> reason=\"" << q.reason
               << "\" subject=\"" << q.subject << "\"";
     if (!q.confirmed_by.empty()) std::cout << " confirmed_by=<" << q.confirmed_by << ">";
@@ -167,11 +156,11 @@ int quarantineShow(const Args& args) {
   auto ctx = openWithRecord(cmd, args, "Show a quarantined message: why it was held, then the "
                                        "message itself (postcat).", &q, &rc);
   if (!ctx) return rc;
-  std::cout << "id:       " << q.id << "\nstate:    " << q.state << "\nheld:     " << utc(q.time)
+  std::cout << "id:       " << q.id << "\nstate:    " << q.state << "\nheld:     " << utcTime(q.time)
             << "\nreason:   " << q.reason << "\nfrom:     " << q.sender << "\nto:       "
             << q.recipients << "\nsubject:  " << q.subject << "\n";
   if (!q.confirmed_by.empty()) {
-    std::cout << "confirmed: by " << q.confirmed_by << " at " << utc(q.confirmed_time) << "\n";
+    std::cout << "confirmed: by " << q.confirmed_by << " at " << utcTime(q.confirmed_time) << "\n";
   }
   std::cout << "\n";
   if (q.state != "held") return 0;
@@ -325,7 +314,7 @@ int quarantineDigest(const Args& args) {
                        "These messages were held for review before delivery to you. Ask your mail\n"
                        "administrator to release the ones you want (quote the id).\n\n";
     for (const auto& q : held) {
-      mail += "  " + q.id + "  " + utc(q.time) + "  from " + q.sender + "\n      subject: " +
+      mail += "  " + q.id + "  " + utcTime(q.time) + "  from " + q.sender + "\n      subject: " +
               q.subject + "\n      reason:  " + q.reason + "\n";
       if (key.ok() && policy::recipientMayConfirm(q, rcpt)) {
         auto code = policy::confirmationCode(*key, q.id, rcpt);

@@ -17,15 +17,6 @@
 namespace meshgate::cli {
 namespace {
 
-std::string utcTime(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 int signalVerify(const Args& args) {
   const std::string cmd = "meshgate signal verify";
   std::string file, key_file, config_path;

@@ -80,9 +80,7 @@ Status recordAdminAction(Store& store, const config::Config& c, const std::strin
   a.recipients = account;
   a.rule = "ssh." + command;
   a.action = command;
-  const char* user = std::getenv("SUDO_USER");
-  if (!user) user = std::getenv("USER");
-  a.detail = std::string("by=") + (user ? user : "unknown") + " " + detail;
+  a.detail = "by=" + adminUser() + " " + detail;
   auto r = store.appendAudit(a);
   return r.ok() ? Status() : r.status();
 }
