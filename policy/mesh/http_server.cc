@@ -664,7 +664,10 @@ Status HttpServer::Impl::start() {
     // Admission (above) keeps at most max_connections open, so the queue never overflows
     // (an overflow would drop a connection silently).
     params->setMaxQueued(std::max(l.max_connections, 1) + 16);
-    params->setThreadIdleTime(Poco::Timespan(30, 0));
+    // Also bounds how long stop() waits: a dispatcher thread that misses Poco's stop wake-up
+    // sleeps out this idle time before it sees the server stopped. Threads come from pool_,
+    // so a short idle time costs no thread creation.
+    params->setThreadIdleTime(Poco::Timespan(1, 0));
     server_ = std::make_unique<Poco::Net::TCPServer>(new Factory(*this), *pool_, *socket, params);
     server_->setConnectionFilter(new Admission(*this));
     refuser_stop_ = false;

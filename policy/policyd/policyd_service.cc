@@ -59,6 +59,10 @@ class PolicydServer : public Service {
 
   Status start(std::shared_ptr<const config::Config> config) override {
     applyLimits(*config);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = false;
+    }
     const auto& listen = config->policyd.listen;
     try {
       Poco::Net::SocketAddress addr(listen.host, listen.port);
@@ -73,7 +77,9 @@ class PolicydServer : public Service {
       auto* params = new Poco::Net::TCPServerParams;
       params->setMaxThreads(threads);
       params->setMaxQueued(64);
-      params->setThreadIdleTime(Poco::Timespan(10, 0));
+      // Also bounds how long stop() waits: a dispatcher thread that misses Poco's stop wake-up
+      // sleeps out this idle time before it sees the server stopped (10 s stalled SIGTERM).
+      params->setThreadIdleTime(Poco::Timespan(1, 0));
       server_ = std::make_unique<Poco::Net::TCPServer>(new Factory(*this), *pool_, socket, params);
       server_->start();
       listen_ = listen;
@@ -104,10 +110,13 @@ class PolicydServer : public Service {
 
   void stop() override {
     if (!server_) return;
-    server_->stop();
     {
       // Wake connections blocked in receive so their threads end now, not at idle timeout.
+      // Under the same lock as enter(): a connection the dispatcher hands to a thread after
+      // this point is refused there, so none can start waiting after the wake-up (one that
+      // did held `meshgate policyd` for the whole idle timeout after SIGTERM).
       std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
       for (auto* s : sockets_) {
         try {
           s->shutdown();
@@ -115,6 +124,7 @@ class PolicydServer : public Service {
         }
       }
     }
+    server_->stop();
     server_.reset();
     if (pool_) pool_->joinAll();
     pool_.reset();
@@ -126,12 +136,14 @@ class PolicydServer : public Service {
   }
   EngineSource engine() const { return engine_; }
 
-  // Returns false when over max_connections: the caller closes at once.
-  bool enter(Poco::Net::StreamSocket* s) {
+  enum class Entry { kServe, kTooMany, kStopping };
+  // Anything but kServe: the caller closes at once.
+  Entry enter(Poco::Net::StreamSocket* s) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (static_cast<int>(sockets_.size()) >= limits_.max_connections) return false;
+    if (stopping_) return Entry::kStopping;
+    if (static_cast<int>(sockets_.size()) >= limits_.max_connections) return Entry::kTooMany;
     sockets_.insert(s);
-    return true;
+    return Entry::kServe;
   }
   void leave(Poco::Net::StreamSocket* s) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -156,6 +168,7 @@ class PolicydServer : public Service {
   std::mutex mutex_;
   Limits limits_;
   std::set<Poco::Net::StreamSocket*> sockets_;
+  bool stopping_ = false;  // guarded by mutex_
 };
 
 void Connection::run() {
@@ -166,9 +179,15 @@ void Connection::run() {
   } catch (const Poco::Exception&) {
     peer = "unknown";
   }
-  if (!server_.enter(&s)) {
-    log::warning("policyd: %s: too many connections, closing", peer.c_str());
-    return;
+  switch (server_.enter(&s)) {
+    case PolicydServer::Entry::kServe:
+      break;
+    case PolicydServer::Entry::kTooMany:
+      log::warning("policyd: %s: too many connections, closing", peer.c_str());
+      return;
+    case PolicydServer::Entry::kStopping:
+      log::info("policyd: %s: stopping, closing", peer.c_str());
+      return;
   }
   Limits limits = server_.limits();
   PolicyStreamParser parser(limits.max_request_bytes);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -358,6 +359,36 @@ TEST_F(PolicydServer, SighupAppliesAValidFileAndRejectsAnInvalidOne) {
   server_->sendSignal(SIGTERM);
   EXPECT_EQ(server_->waitForExit(kHangGuardMs), 0);
   EXPECT_NE(server_->output().find("received SIGTERM, stopping"), std::string::npos);
+}
+
+TEST_F(PolicydServer, SigtermStopsWhileConnectionsKeepArriving) {
+  // Postfix opens policy connections while the server stops. A connection handed to a thread
+  // after the stop woke the others used to wait for its idle timeout (300 s), so SIGTERM did
+  // not stop the process (CI: "did not stop within 15s"). The hang guard (60 s) is far below
+  // the idle timeout, so such a connection fails this test.
+  max_connections_ = 40;
+  start("tag-unknown");
+  std::atomic<bool> done{false};
+  std::thread client([&] {
+    std::vector<int> fds;
+    for (int i = 0; !done.load(); ++i) {
+      int fd = testing::connectTcp(port_, 200);
+      if (fd < 0) continue;
+      if (i % 2 == 0) testing::sendAll(fd, rcpt("a@example.org", "x@elsewhere.net", "S" + std::to_string(i)));
+      fds.push_back(fd);
+      if (fds.size() > 30) {
+        close(fds.front());
+        fds.erase(fds.begin());
+      }
+    }
+    for (int fd : fds) close(fd);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  server_->sendSignal(SIGTERM);
+  int rc = server_->waitForExit(kHangGuardMs);
+  done = true;
+  client.join();
+  EXPECT_EQ(rc, 0) << server_->output();
 }
 
 }  // namespace
