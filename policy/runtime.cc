@@ -26,7 +26,8 @@ Status Runtime::start(std::shared_ptr<const config::Config> config) {
   store_ = std::move(opened).value();
   std::lock_guard<std::mutex> lock(mutex_);
   gateway_key_ = std::make_shared<const mesh::PrivateKey>(std::move(key).value());
-  engine_ = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
+  abuse_counters_ = std::make_unique<policy::AbuseCounters>(*store_, /*batched=*/true);
+  engine_ = makeEngine(config);
   if (!engine_->setupStatus().ok()) return engine_->setupStatus();
   MESHGATE_ASSIGN_OR_RETURN(resolver_, makeResolver(config, gateway_key_->publicKey()));
   stopping_ = false;
@@ -38,6 +39,23 @@ Status Runtime::start(std::shared_ptr<const config::Config> config) {
       guard.unlock();
       Status st = checkpointAudit();
       if (!st.ok()) log::error("audit checkpoint: %s", st.toString().c_str());
+      guard.lock();
+    }
+  });
+  counter_flusher_ = std::thread([this] {
+    std::unique_lock<std::mutex> guard(mutex_);
+    for (;;) {
+      // With flush_interval 0 nothing new is batched; what a reload left pending is still
+      // written within a second.
+      auto interval = engine_->config().abuse.flush_interval;
+      if (interval.count() == 0) interval = std::chrono::seconds(1);
+      if (wake_.wait_for(guard, interval, [this] { return stopping_; })) return;
+      guard.unlock();
+      Status st = abuse_counters_->flush(clock_.now());
+      if (!st.ok()) {
+        log::warning("abuse: cannot add %lld rate-limit count(s) to the store, retrying: %s",
+                     static_cast<long long>(abuse_counters_->pending()), st.toString().c_str());
+      }
       guard.lock();
     }
   });
@@ -116,8 +134,15 @@ Result<std::shared_ptr<ProfileResolver>> Runtime::makeResolver(
   return std::shared_ptr<ProfileResolver>(std::move(made).value());
 }
 
+std::shared_ptr<const policy::DecisionEngine> Runtime::makeEngine(
+    std::shared_ptr<const config::Config> config) {
+  policy::AbuseCounters* batched =
+      config->abuse.flush_interval.count() > 0 ? abuse_counters_.get() : nullptr;
+  return std::make_shared<policy::DecisionEngine>(config, *store_, clock_, batched);
+}
+
 Status Runtime::reload(std::shared_ptr<const config::Config> config) {
-  auto engine = std::make_shared<policy::DecisionEngine>(config, *store_, clock_);
+  auto engine = makeEngine(config);
   if (!engine->setupStatus().ok()) return engine->setupStatus();  // keep the running engine
   auto resolver = makeResolver(config, gatewayKey()->publicKey());  // a new cache: the resolver settings may have changed
   if (!resolver.ok()) return resolver.status();
@@ -142,9 +167,18 @@ void Runtime::stop() {
   }
   wake_.notify_all();
   if (checkpointer_.joinable()) checkpointer_.join();
+  if (counter_flusher_.joinable()) counter_flusher_.join();
+  if (abuse_counters_) {
+    Status st = abuse_counters_->flush(clock_.now());
+    if (!st.ok()) {
+      log::warning("abuse: %lld rate-limit count(s) not added to the store at stop: %s",
+                   static_cast<long long>(abuse_counters_->pending()), st.toString().c_str());
+    }
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   engine_.reset();
   gateway_key_.reset();
+  abuse_counters_.reset();
   store_.reset();
 }
 

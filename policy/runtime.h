@@ -6,7 +6,8 @@
 //   The Runtime is itself a Service, started first and stopped last by ServiceHost: start()
 //   opens the store (creating the data folder), loads the gateway's signing key (creating an
 //   Ed25519 key, mode 0600, on first start; refusing a key file readable by others) and builds
-//   the engine and the profile resolver; reload() builds a new engine and resolver from the
+//   the engine and the profile resolver; a thread adds the batched rate-limit counts to the
+//   store every abuse.flush_interval (and at stop); reload() builds a new engine and resolver from the
 //   new configuration and swaps them in (requests in flight keep the ones they started with,
 //   through their shared_ptr). Changing store settings needs a restart; reload says so and
 //   keeps the open store.
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "gateway/mesh/keys.h"
+#include "gateway/policy/abuse_counters.h"
 #include "gateway/policy/engine.h"
 #include "gateway/ports/clock.h"
 #include "gateway/ports/profile_resolver.h"
@@ -66,7 +68,13 @@ class Runtime : public Service {
   std::shared_ptr<const mesh::PrivateKey> gateway_key_;
   std::shared_ptr<ProfileResolver> resolver_;
 
+  // Batched rate-limit counts (abuse.flush_interval), shared by every engine this runtime
+  // builds; flushed by counter_flusher_ and once more at stop.
+  std::unique_ptr<policy::AbuseCounters> abuse_counters_;
+  std::shared_ptr<const policy::DecisionEngine> makeEngine(std::shared_ptr<const config::Config> config);
+
   std::thread checkpointer_;
+  std::thread counter_flusher_;
   std::condition_variable wake_;
   bool stopping_ = false;
 };

@@ -163,6 +163,9 @@ struct AbuseSection {
   // Clients in these networks are not counted (local submission, trusted relays).
   std::vector<Network> exempt_networks;
   bool exempt_authenticated = true;  // SASL-authenticated clients are not counted
+  // Counts are added to the store's shared counters at this interval (0: every message at
+  // once). Nodes sharing a store see each other's counts up to one interval late.
+  Millis flush_interval{250};
 };
 
 // The append-only, hash-chained audit log (seed 7.2.4, 7.1.7).

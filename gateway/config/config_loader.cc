@@ -293,6 +293,7 @@ void readAbuse(YamlMap m, AbuseSection& s) {
   }
   readNetworks(m, "exempt_networks", s.exempt_networks);
   m.boolean("exempt_authenticated", s.exempt_authenticated);
+  m.duration("flush_interval", s.flush_interval, 0s, 60s);
   m.finish();
 }
 

@@ -6,9 +6,9 @@
 
 namespace meshgate::policy {
 
-AbuseFilter::AbuseFilter(std::shared_ptr<const config::Config> config, Store& store,
+AbuseFilter::AbuseFilter(std::shared_ptr<const config::Config> config, AbuseCounters& counters,
                          const Clock& clock)
-    : config_(std::move(config)), store_(store), clock_(clock) {}
+    : config_(std::move(config)), counters_(counters), clock_(clock) {}
 
 std::string AbuseFilter::counterKey(const config::RateLimit& limit, const MessageRequest& req) {
   using Key = config::RateLimit::Key;
@@ -37,7 +37,7 @@ Status AbuseFilter::onSender(const MessageRequest& req, Decision& decision) {
     if (key.empty()) continue;
     const int64_t window = std::max<int64_t>(1, limit.window.count() / 1000);
     const int64_t window_start = now - now % window;
-    auto total = store_.addToCounter(key, window_start, 1, window_start - window);
+    auto total = counters_.add(key, window_start, 1, window_start - window);
     if (!total.ok()) return total.status();
     if (*total <= limit.max) continue;
     const std::string rule = "abuse." + limit.name;

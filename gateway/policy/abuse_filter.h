@@ -5,7 +5,7 @@
 // DESCRIPTION
 //   At MAIL FROM, counts the message against every configured limit (per client address, per
 //   sender, per sender domain) in fixed windows kept in the store, so that several nodes on
-//   one store share the counts. Exempt: SASL-authenticated clients (when configured) and
+//   one store share the counts (through AbuseCounters: batched, abuse.flush_interval). Exempt: SASL-authenticated clients (when configured) and
 //   clients in abuse.exempt_networks. Over a limit, the limit's action applies: tempfail
 //   (451 4.7.1), reject (550 5.7.1), hold, or tag (the check "rate-limit" in the signal).
 //
@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "gateway/config/config.h"
+#include "gateway/policy/abuse_counters.h"
 #include "gateway/policy/filter.h"
 #include "gateway/ports/clock.h"
 #include "gateway/ports/store.h"
@@ -28,7 +29,8 @@ namespace meshgate::policy {
 
 class AbuseFilter : public Filter {
  public:
-  AbuseFilter(std::shared_ptr<const config::Config> config, Store& store, const Clock& clock);
+  AbuseFilter(std::shared_ptr<const config::Config> config, AbuseCounters& counters,
+              const Clock& clock);
   std::string_view name() const override { return "abuse"; }
   Status onSender(const MessageRequest& req, Decision& decision) override;
 
@@ -38,7 +40,7 @@ class AbuseFilter : public Filter {
 
  private:
   std::shared_ptr<const config::Config> config_;
-  Store& store_;
+  AbuseCounters& counters_;
   const Clock& clock_;
 };
 

@@ -12,9 +12,15 @@
 namespace meshgate::policy {
 
 DecisionEngine::DecisionEngine(std::shared_ptr<const config::Config> config, Store& store,
-                               const Clock& clock)
+                               const Clock& clock, AbuseCounters* counters)
     : config_(std::move(config)) {
-  if (config_->abuse.enabled) filters_.push_back(std::make_unique<AbuseFilter>(config_, store, clock));
+  if (config_->abuse.enabled) {
+    if (!counters) {
+      own_counters_ = std::make_unique<AbuseCounters>(store, /*batched=*/false);
+      counters = own_counters_.get();
+    }
+    filters_.push_back(std::make_unique<AbuseFilter>(config_, *counters, clock));
+  }
   filters_.push_back(std::make_unique<IngressFilter>(config_, store));
   // Content checks; each looks at req.direction itself (inbound: payment, impersonation;
   // outbound: egress, then too-stupid, which learns correspondents only from mail that leaves).

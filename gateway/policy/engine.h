@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "gateway/config/config.h"
+#include "gateway/policy/abuse_counters.h"
 #include "gateway/policy/decision.h"
 #include "gateway/policy/filter.h"
 #include "gateway/policy/request.h"
@@ -34,7 +35,10 @@ namespace meshgate::policy {
 
 class DecisionEngine {
  public:
-  DecisionEngine(std::shared_ptr<const config::Config> config, Store& store, const Clock& clock);
+  // `counters` (which must outlive the engine) batches the rate-limit counts; without it every
+  // count is written to the store at once.
+  DecisionEngine(std::shared_ptr<const config::Config> config, Store& store, const Clock& clock,
+                 AbuseCounters* counters = nullptr);
 
   Result<Decision> onSender(const MessageRequest& req) const;
   Result<RecipientDecision> onRecipient(const MessageRequest& req, std::string_view rcpt) const;
@@ -55,6 +59,7 @@ class DecisionEngine {
 
  private:
   std::shared_ptr<const config::Config> config_;
+  std::unique_ptr<AbuseCounters> own_counters_;  // write-through, when none was given
   std::vector<std::unique_ptr<Filter>> filters_;
   Status setup_;
 };

@@ -278,7 +278,8 @@ class Meshgate:
     def write_config(self, ingress_default="tag-unknown", abuse_enabled=True,
                      abuse_exempt_loopback=True, abuse_limits=None, on_error="tempfail",
                      policyd=False, backend="sqlite", pg_dsn="", busy_timeout="500ms",
-                     decision_timeout="5s", debug=False, extra=""):
+                     decision_timeout="5s", debug=False, abuse_flush_interval="250ms",
+                     extra=""):
         if policyd and self.policyd_port is None:
             self.policyd_port = free_port()
         if abuse_limits is None:
@@ -320,6 +321,7 @@ abuse:
   enabled: {"true" if abuse_enabled else "false"}
   limits:
 {limits}  exempt_networks: {exempt}
+  flush_interval: {abuse_flush_interval}
 logging:
   debug: {"true" if debug else "false"}
 {extra}"""

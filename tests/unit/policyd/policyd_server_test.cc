@@ -129,6 +129,28 @@ TEST_F(PolicydServer, RateLimitCountsMessagesNotRecipients) {
   close(fd);
 }
 
+TEST_F(PolicydServer, CountsHeldInMemoryReachTheSharedStoreAtStop) {
+  // Two nodes on one store, one after the other. flush_interval 60s: only the flush at stop
+  // can bring node 1's second count to the store before node 2 runs.
+  start("tag-unknown", "  flush_interval: 60s\n");
+  int fd = connect();
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(ask(fd, rcpt("s@example.org", "a@example.com", "N1")), "action=DUNNO\n\n");
+  EXPECT_EQ(ask(fd, rcpt("s@example.org", "a@example.com", "N2")), "action=DUNNO\n\n");
+  close(fd);
+  server_->sendSignal(SIGTERM);
+  ASSERT_EQ(server_->waitForExit(kHangGuardMs), 0) << server_->output();
+
+  start("tag-unknown", "  flush_interval: 60s\n");  // node 2: same store (dir_), new port
+  fd = connect();
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(ask(fd, rcpt("s@example.org", "a@example.com", "N3")), "action=DUNNO\n\n");
+  EXPECT_EQ(ask(fd, rcpt("s@example.org", "a@example.com", "N4")),
+            "action=451 4.7.1 too much mail from you; try again later (per-client)\n\n")
+      << "node 2 did not see both of node 1's counts";
+  close(fd);
+}
+
 TEST_F(PolicydServer, MalformedRequestClosesWithoutReply) {
   start("tag-unknown");
   int fd = connect();
