@@ -25,9 +25,13 @@
 #   an empty queue; after it, the queue must drain (deliveries to the sink finish) before the
 #   next one starts.
 #
-#   Latency: meshgate has no metrics endpoint yet, so a unix-socket proxy (MilterProxy below)
-#   sits between Postfix and the milter and timestamps every milter command and the milter's
-#   final reply to it. Per message it sums the waits from MAIL to the end-of-message reply:
+#   Latency, two ways. From meshgate's own metrics: meshgate runs as `meshgate run` with its
+#   policy service on plain HTTP on loopback, and after the throughput rounds the script reads
+#   GET /metrics: the histogram meshgate_decision_seconds{frontend="milter",stage=...} over
+#   every message of the rounds, p50/p99 interpolated within the buckets as Prometheus'
+#   histogram_quantile does. From outside, for a milter without metrics too: a unix-socket
+#   proxy (MilterProxy below) sits between Postfix and the milter and timestamps every milter
+#   command and the milter's final reply to it. Per message it sums the waits from MAIL to the end-of-message reply:
 #   that is the time Postfix spent waiting for the milter (decisions at MAIL, RCPT and EOM,
 #   plus header/body acknowledgements). It is measured in a separate run at lower concurrency
 #   (--latency-sessions) so that the Python proxy itself is not the bottleneck, for null-all
@@ -48,6 +52,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -322,7 +327,19 @@ def bench(h, args):
           (n_contacts, args.contacts))
     log("catalog of %s: %d contacts loaded in %.0fs" % (RECIPIENT, n_contacts,
                                                         time.monotonic() - load_start))
-    mg.start("milter")
+    # `meshgate run` with the policy service on plain HTTP (loopback) for GET /metrics; the
+    # milter is the same service as under `meshgate milter`.
+    metrics_port = mgharness.free_port()
+    with open(mg.config_path) as f:
+        text = f.read()
+    check("mesh_service:\n  enabled: false\n" in text, "unexpected harness config layout")
+    text = text.replace("mesh_service:\n  enabled: false\n",
+                        "mesh_service:\n  enabled: true\n  plain_http: true\n"
+                        "  listen: 127.0.0.1:%d\n" % metrics_port)
+    with open(mg.config_path, "w") as f:
+        f.write(text)
+    mg.start("run")
+    metrics_url = "http://127.0.0.1:%d/metrics" % metrics_port
 
     null_sock = h.path("null.sock")
     null_all_sock = h.path("null-all.sock")
@@ -380,6 +397,11 @@ def bench(h, args):
             log("round %d: %-9s %7.1f msg/s (%d messages in %.1fs)" %
                 (rnd + 1, name, rate, args.messages, elapsed))
 
+    # meshgate's own decision latency over the throughput rounds (and their warm-ups).
+    with urllib.request.urlopen(metrics_url, timeout=30) as r:
+        own = decision_quantiles(r.read().decode("utf-8", "replace"), "milter")
+    check(own, "no meshgate_decision_seconds series for the milter at " + metrics_url)
+
     # Latency through the timing proxy, at lower concurrency.
     latency = {}
     for name, target in (("null-all", null_all_sock), ("meshgate", mg.socket_path)):
@@ -412,10 +434,47 @@ def bench(h, args):
           "meshgate logged %d decisions, %d known-contact accepts, for %d messages" %
           (len(decisions), len(accepted), sent_to_meshgate))
     mg.stop()
-    return report(args, results, latency, n_contacts, cpu)
+    return report(args, results, latency, n_contacts, cpu, own)
 
 
-def report(args, results, latency, n_contacts, cpu):
+def decision_quantiles(text, frontend):
+    """{stage: (count, p50 s, p99 s)} from a Prometheus text page's meshgate_decision_seconds
+    buckets for one front-end; quantiles interpolated linearly within the bucket, as
+    histogram_quantile() does."""
+    buckets = {}
+    pattern = re.compile(r'^meshgate_decision_seconds_bucket\{(.*)\} (\d+(?:\.\d+)?)$')
+    for line in text.splitlines():
+        m = pattern.match(line.strip())
+        if not m:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if labels.get("frontend") != frontend:
+            continue
+        le = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
+        buckets.setdefault(labels.get("stage", "?"), []).append((le, float(m.group(2))))
+    out = {}
+    for stage, bs in buckets.items():
+        bs.sort()
+        total = bs[-1][1]
+        if total <= 0:
+            continue
+
+        def quantile(q):
+            rank = q * total
+            lower, below = 0.0, 0.0
+            for le, cum in bs:
+                if cum >= rank:
+                    if le == float("inf"):
+                        return lower
+                    inside = cum - below
+                    return lower + (le - lower) * ((rank - below) / inside if inside else 1.0)
+                lower, below = le, cum
+            return lower
+        out[stage] = (int(total), quantile(0.5), quantile(0.99))
+    return out
+
+
+def report(args, results, latency, n_contacts, cpu, own):
     med = {k: statistics.median(v) for k, v in results.items()}
     lines = []
     lines.append("## Milter throughput through Postfix: no milter, null milter, meshgate "
@@ -473,7 +532,21 @@ def report(args, results, latency, n_contacts, cpu):
                      (names[k], c["postfix"], c["milter"], c["tools"], c["total"], modeled,
                       modeled / base))
     lines.append("")
-    lines.append("Milter time per message, measured outside meshgate (it has no metrics yet): "
+    lines.append("meshgate's own decision latency (`meshgate_decision_seconds{frontend=\"milter\"}` "
+                 "from its GET /metrics after the throughput rounds, every message of the "
+                 "rounds and warm-ups at %d sessions; p50/p99 interpolated within the "
+                 "histogram's buckets). The time from the milter callback's start to its "
+                 "answer, the decision only (not libmilter's or Postfix's part):" %
+                 args.sessions)
+    lines.append("")
+    lines.append("| stage | decisions | p50 ms | p99 ms |")
+    lines.append("|---|---:|---:|---:|")
+    for stage in sorted(own):
+        n, p50, p99 = own[stage]
+        lines.append("| %s | %d | %.3f | %.3f |" % (stage, n, p50 * 1000, p99 * 1000))
+    lines.append("")
+    lines.append("Milter time per message, measured outside meshgate (also for the null milter, "
+                 "which has no metrics): "
                  "a unix-socket proxy between Postfix and the milter timestamps each milter "
                  "command and the milter's final reply; per message, the waits from MAIL FROM "
                  "to the end-of-message reply are summed. %d messages, %d sessions (lower "

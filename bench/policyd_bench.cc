@@ -3,7 +3,7 @@
 //
 // SYNOPSIS
 //   policyd_bench --port P [--host 127.0.0.1] [--connections 10] [--seconds 5] [--warmup 1]
-//                 [--label NAME]
+//                 [--label NAME] [--rate REQ_PER_S]
 //
 // DESCRIPTION
 //   Opens `connections` persistent TCP connections (as Postfix's smtpd processes keep them)
@@ -19,6 +19,14 @@
 //   Prints one line: label, connections, requests, req/s, latency p50/p90/p99/p99.9/max in
 //   microseconds, and the replies by action, so a run that got the wrong answers shows it.
 //   A connection that is closed or times out (10 s) is an error, counted and reported.
+//
+//   Without --rate the load is closed-loop: each connection sends its next request as soon as
+//   the answer arrives, so the server runs saturated and latency is mostly queueing (Little's
+//   law: connections / throughput). With --rate R the load is open-loop at R requests/s in
+//   all, spread evenly over the connections, as a Postfix that is not saturating its policy
+//   server sends them: request k of a connection is due at start + k * connections / R, and its
+//   latency counts from that due time, not from when it was sent, so an answer that comes late
+//   also delays the requests queued behind it (no coordinated omission).
 //
 // SECURITY
 //   A test tool: connects where it is told; sends only synthetic requests.
@@ -52,6 +60,7 @@ struct Options {
   double seconds = 5;
   double warmup = 1;
   std::string label = "server";
+  double rate = 0;  // requests/s in all; 0: closed loop
 };
 
 struct Worker {
@@ -139,7 +148,7 @@ bool parse(int argc, char** argv, Options& o) {
     const char* v = nullptr;
     if (a == "--help" || a == "-h") return false;
     if ((a == "--port" || a == "--host" || a == "--connections" || a == "--seconds" ||
-         a == "--warmup" || a == "--label") && !(v = value())) {
+         a == "--warmup" || a == "--label" || a == "--rate") && !(v = value())) {
       std::fprintf(stderr, "policyd_bench: %s needs a value\n", a.c_str());
       return false;
     }
@@ -149,6 +158,7 @@ bool parse(int argc, char** argv, Options& o) {
     else if (a == "--seconds") o.seconds = std::atof(v);
     else if (a == "--warmup") o.warmup = std::atof(v);
     else if (a == "--label") o.label = v;
+    else if (a == "--rate") o.rate = std::atof(v);
     else {
       std::fprintf(stderr, "policyd_bench: unknown argument %s\n", a.c_str());
       return false;
@@ -164,7 +174,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: policyd_bench --port P [--host 127.0.0.1] [--connections 10] "
-                 "[--seconds 5] [--warmup 1] [--label NAME]\n");
+                 "[--seconds 5] [--warmup 1] [--label NAME] [--rate REQ_PER_S]\n");
     return 2;
   }
   std::vector<Worker> workers(static_cast<size_t>(o.connections));
@@ -187,9 +197,19 @@ int main(int argc, char** argv) {
       w.latencies_us.reserve(1 << 20);
       std::string buffer;
       uint64_t n = 0;
+      // Open loop: this connection's requests are due every `interval`, the connections
+      // staggered across one interval.
+      const auto interval = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(o.rate > 0 ? o.connections / o.rate : 0));
+      auto due = Clock::now() + interval * c / o.connections;
       while (!stop.load(std::memory_order_relaxed)) {
         std::string req = request(c, n++);
         auto t0 = Clock::now();
+        if (o.rate > 0) {
+          if (due > t0) std::this_thread::sleep_until(due);
+          t0 = due;
+          due += interval;
+        }
         std::string action = exchange(fds[static_cast<size_t>(c)], req, buffer);
         auto t1 = Clock::now();
         if (action.empty()) {

@@ -135,6 +135,10 @@ Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
         msg_.request.direction == policy::Direction::kOutbound;
     msg_.headers = std::make_unique<mail::HeaderList>();
     DeadlineScope budget(msg_.engine->config().milter.decision_timeout);
+    static metrics::Histogram& mail_latency = metrics::histogram(
+        "meshgate_decision_seconds", "Time to decide, by front-end and protocol stage.",
+        {{"frontend", "milter"}, {"stage", "mail"}});
+    metrics::ScopedTimer timer(mail_latency);
     auto d = msg_.engine->onSender(msg_.request);
     if (!d.ok()) return fail(d.status(), "mail");
     msg_.sender_decision = std::move(*d);

@@ -325,7 +325,10 @@ TEST_F(Session, DecisionsErrorsAndLatencyAreCountedInMetrics) {
                                  {{"frontend", "milter"}, {"stage", "eom"}});
   const uint64_t accepted_before = accepted.value();
   const uint64_t errors_before = errors.value();
+  auto& mail = metrics::histogram("meshgate_decision_seconds", "",
+                                  {{"frontend", "milter"}, {"stage", "mail"}});
   const uint64_t eom_before = eom.count();
+  const uint64_t mail_before = mail.count();
 
   MilterSession s = makeSession();
   ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
@@ -334,6 +337,7 @@ TEST_F(Session, DecisionsErrorsAndLatencyAreCountedInMetrics) {
   ASSERT_EQ(s.onEndOfMessage("4ABC").step.kind, Step::Kind::kContinue);
   EXPECT_EQ(accepted.value(), accepted_before + 1);
   EXPECT_EQ(eom.count(), eom_before + 1);
+  EXPECT_EQ(mail.count(), mail_before + 1);
 
   EXPECT_CALL(store_, getAccount(_))
       .WillOnce(Return(Result<AccountRecord>(unavailable("database is locked"))));
