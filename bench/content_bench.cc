@@ -99,6 +99,9 @@ class FakeStore : public Store {
   }
   Result<bool> rememberNonce(std::string_view, int64_t, int64_t) override { return true; }
   Result<AuditRecord> appendAudit(const AuditRecord& r) override { return r; }
+  Result<std::vector<AuditRecord>> appendAudits(const std::vector<AuditRecord>& r) override {
+    return r;
+  }
   Result<std::vector<AuditRecord>> readAudit(int64_t, int) override {
     return std::vector<AuditRecord>();
   }

@@ -67,7 +67,7 @@ int runServices(const Args& args, Which which, const std::string& command,
   host.add(std::make_unique<RuntimeHandle>(runtime));
   auto engine = [runtime] { return runtime->engine(); };
   auto audit = [runtime](const AuditRecord& r) -> Status {
-    auto appended = runtime->store().appendAudit(r);
+    auto appended = runtime->appendAudit(r);  // group commit with concurrent messages
     return appended.ok() ? Status() : appended.status();
   };
   bool any = false;

@@ -27,6 +27,7 @@ Status Runtime::start(std::shared_ptr<const config::Config> config) {
   std::lock_guard<std::mutex> lock(mutex_);
   gateway_key_ = std::make_shared<const mesh::PrivateKey>(std::move(key).value());
   abuse_counters_ = std::make_unique<policy::AbuseCounters>(*store_, /*batched=*/true);
+  audit_writer_ = std::make_unique<policy::AuditGroupCommit>(*store_);
   engine_ = makeEngine(config);
   if (!engine_->setupStatus().ok()) return engine_->setupStatus();
   MESHGATE_ASSIGN_OR_RETURN(resolver_, makeResolver(config, gateway_key_->publicKey()));
@@ -112,6 +113,11 @@ Status Runtime::checkpointAudit() {
   return Status();
 }
 
+Result<AuditRecord> Runtime::appendAudit(const AuditRecord& record) {
+  if (!audit_writer_) return failedPrecondition("runtime not started");
+  return audit_writer_->append(record);
+}
+
 std::shared_ptr<const mesh::PrivateKey> Runtime::gatewayKey() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return gateway_key_;
@@ -179,6 +185,7 @@ void Runtime::stop() {
   engine_.reset();
   gateway_key_.reset();
   abuse_counters_.reset();
+  audit_writer_.reset();
   store_.reset();
 }
 

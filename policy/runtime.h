@@ -23,6 +23,7 @@
 
 #include "gateway/mesh/keys.h"
 #include "gateway/policy/abuse_counters.h"
+#include "gateway/policy/audit_group_commit.h"
 #include "gateway/policy/engine.h"
 #include "gateway/ports/clock.h"
 #include "gateway/ports/profile_resolver.h"
@@ -52,6 +53,10 @@ class Runtime : public Service {
   Status checkpointAudit();
   const Clock& clock() const { return clock_; }
 
+  // Appends an audit record, committed together with those of concurrent callers
+  // (gateway/policy/audit_group_commit.h); returns once it is durable.
+  Result<AuditRecord> appendAudit(const AuditRecord& record);
+
   // The profile resolver for the current configuration (policy/resolver/resolver.h): the Mesh
   // service verifies other domains' senders with it, the milter finds Mesh recipients.
   std::shared_ptr<ProfileResolver> profileResolver() const;
@@ -71,6 +76,7 @@ class Runtime : public Service {
   // Batched rate-limit counts (abuse.flush_interval), shared by every engine this runtime
   // builds; flushed by counter_flusher_ and once more at stop.
   std::unique_ptr<policy::AbuseCounters> abuse_counters_;
+  std::unique_ptr<policy::AuditGroupCommit> audit_writer_;
   std::shared_ptr<const policy::DecisionEngine> makeEngine(std::shared_ptr<const config::Config> config);
 
   std::thread checkpointer_;

@@ -177,6 +177,9 @@ class Store {
   // ---- audit log (seed 7.2.4, 7.1.7)
   // Appends; fills sequence, prev_hash and hash. Returns the stored record.
   virtual Result<AuditRecord> appendAudit(const AuditRecord& record) = 0;
+  // Appends several records in one transaction, chained in the order given: all or none.
+  // Returns them as stored.
+  virtual Result<std::vector<AuditRecord>> appendAudits(const std::vector<AuditRecord>& records) = 0;
   // Records with sequence >= from_sequence in order, at most `limit`.
   virtual Result<std::vector<AuditRecord>> readAudit(int64_t from_sequence, int limit) = 0;
   virtual Status putCheckpoint(const AuditCheckpoint& checkpoint) = 0;

@@ -718,34 +718,47 @@ Result<bool> SqlStore::claimOnce(std::string_view key, int64_t now) {
 // ---- audit
 
 Result<AuditRecord> SqlStore::appendAudit(const AuditRecord& record) {
-  MESHGATE_RETURN_IF_ERROR(checkTexts({{"node", record.node},
-                                       {"kind", record.kind},
-                                       {"message_id", record.message_id},
-                                       {"queue_id", record.queue_id},
-                                       {"sender", record.sender},
-                                       {"recipients", record.recipients},
-                                       {"rule", record.rule},
-                                       {"action", record.action},
-                                       {"signals", record.signals},
-                                       {"detail", record.detail}}));
-  AuditRecord stored = record;
+  MESHGATE_ASSIGN_OR_RETURN(auto stored, appendAudits({record}));
+  return std::move(stored.front());
+}
+
+Result<std::vector<AuditRecord>> SqlStore::appendAudits(const std::vector<AuditRecord>& records) {
+  if (records.empty()) return std::vector<AuditRecord>();
+  for (const auto& record : records) {
+    MESHGATE_RETURN_IF_ERROR(checkTexts({{"node", record.node},
+                                         {"kind", record.kind},
+                                         {"message_id", record.message_id},
+                                         {"queue_id", record.queue_id},
+                                         {"sender", record.sender},
+                                         {"recipients", record.recipients},
+                                         {"rule", record.rule},
+                                         {"action", record.action},
+                                         {"signals", record.signals},
+                                         {"detail", record.detail}}));
+  }
+  std::vector<AuditRecord> stored;
   MESHGATE_RETURN_IF_ERROR(transact(true, [&](SqlConnection& c) -> Status {
+    stored = records;  // a retried transaction starts again from the records as given
     SqlResult head;
     // Reading the head under the write lock (SQLite) or FOR UPDATE (PostgreSQL) makes every
-    // other writer wait until this record is linked: the chain cannot fork.
+    // other writer wait until these records are linked: the chain cannot fork.
     MESHGATE_RETURN_IF_ERROR(run(
         c, dialect_ == SqlDialect::kPostgres ? kAuditHeadPostgres : kAuditHeadSqlite, {}, &head));
     if (head.rows.empty()) return dataLoss("audit_head row is missing");
-    stored.sequence = head.rows.integer(0, 0) + 1;
-    stored.prev_hash = head.rows.text(0, 1);
-    stored.hash = auditRecordHash(stored.prev_hash, stored);
-    if (stored.hash.empty()) return internalError("SHA-512 failed");
-    MESHGATE_RETURN_IF_ERROR(
-        run(c, kInsertAudit,
-            {stored.sequence, stored.time, stored.node, stored.kind, stored.message_id,
-             stored.queue_id, stored.sender, stored.recipients, stored.rule, stored.action,
-             stored.signals, stored.detail, stored.prev_hash, stored.hash}));
-    return run(c, kAdvanceAuditHead, {stored.sequence, stored.hash});
+    int64_t sequence = head.rows.integer(0, 0);
+    std::string prev_hash = head.rows.text(0, 1);
+    for (auto& r : stored) {
+      r.sequence = ++sequence;
+      r.prev_hash = prev_hash;
+      r.hash = auditRecordHash(r.prev_hash, r);
+      if (r.hash.empty()) return internalError("SHA-512 failed");
+      MESHGATE_RETURN_IF_ERROR(
+          run(c, kInsertAudit,
+              {r.sequence, r.time, r.node, r.kind, r.message_id, r.queue_id, r.sender,
+               r.recipients, r.rule, r.action, r.signals, r.detail, r.prev_hash, r.hash}));
+      prev_hash = r.hash;
+    }
+    return run(c, kAdvanceAuditHead, {sequence, prev_hash});
   }));
   return stored;
 }

@@ -132,6 +132,7 @@ class SqlStore final : public Store {
                                int64_t expire_before) override;
   Result<bool> rememberNonce(std::string_view nonce, int64_t expires, int64_t now) override;
   Result<AuditRecord> appendAudit(const AuditRecord& record) override;
+  Result<std::vector<AuditRecord>> appendAudits(const std::vector<AuditRecord>& records) override;
   Result<std::vector<AuditRecord>> readAudit(int64_t from_sequence, int limit) override;
   Status putCheckpoint(const AuditCheckpoint& checkpoint) override;
   Result<std::optional<AuditCheckpoint>> latestCheckpoint() override;

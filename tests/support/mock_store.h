@@ -33,6 +33,8 @@ class MockStore : public Store {
               (override));
   MOCK_METHOD(Result<bool>, rememberNonce, (std::string_view, int64_t, int64_t), (override));
   MOCK_METHOD(Result<AuditRecord>, appendAudit, (const AuditRecord&), (override));
+  MOCK_METHOD(Result<std::vector<AuditRecord>>, appendAudits, (const std::vector<AuditRecord>&),
+              (override));
   MOCK_METHOD(Result<std::vector<AuditRecord>>, readAudit, (int64_t, int), (override));
   MOCK_METHOD(Status, putCheckpoint, (const AuditCheckpoint&), (override));
   MOCK_METHOD(Result<std::optional<AuditCheckpoint>>, latestCheckpoint, (), (override));

@@ -514,6 +514,33 @@ TEST_P(StoreTest, QuarantineConfirmationIsKeptOnceAndReadWithTheRecord) {
 
 // ---------------------------------------------------------------- audit log
 
+TEST_P(StoreTest, AuditBatchIsChainedInOrderAllOrNone) {
+  AuditRecord first = VALUE(store_->appendAudit(auditRecord(1)));
+  std::vector<AuditRecord> batch = VALUE(store_->appendAudits({auditRecord(2), auditRecord(3),
+                                                               auditRecord(4)}));
+  ASSERT_EQ(batch.size(), 3u);
+  std::string prev = first.hash;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(batch[i].sequence, static_cast<int64_t>(i) + 2);
+    EXPECT_EQ(batch[i].message_id, "<" + std::to_string(i + 2) + "@example.net>");
+    EXPECT_EQ(batch[i].prev_hash, prev);
+    EXPECT_EQ(batch[i].hash, auditRecordHash(prev, batch[i]));
+    prev = batch[i].hash;
+  }
+  // One record the store cannot hold: the whole batch is refused, nothing is appended.
+  AuditRecord bad = auditRecord(6);
+  bad.detail = std::string("a\0b", 3);
+  auto refused = store_->appendAudits({auditRecord(5), bad});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(VALUE(store_->appendAudits({})).empty());
+  AuditRecord next = VALUE(store_->appendAudit(auditRecord(5)));
+  EXPECT_EQ(next.sequence, 5);
+  std::vector<AuditRecord> all = VALUE(store_->readAudit(1, 100));
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_FALSE(verifyAuditChain(all).has_value());
+}
+
 TEST_P(StoreTest, AuditAppendReadAndCheckpoint) {
   std::string prev = kAuditGenesisHash;
   for (int i = 1; i <= 5; ++i) {
