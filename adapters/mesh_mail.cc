@@ -1,12 +1,12 @@
 // mesh_mail.cc - see mesh_mail.h.
 #include "adapters/mesh_mail.h"
 
-#include <ctime>
 
 #include "adapters/ssh_keys.h"  // base64StdEncode
 #include "gateway/mail/header.h"
 #include "gateway/policy/security_signal.h"
 #include "gateway/util/strings.h"
+#include "gateway/util/time_format.h"
 
 namespace meshgate::adapters {
 namespace {
@@ -45,22 +45,10 @@ bool plainAddress(std::string_view a) {
   return a.substr(at + 1).find('.') != std::string_view::npos;
 }
 
-std::string rfc5322Date(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
-}
+std::string rfc5322Date(int64_t t) { return formatUtc(t, "%a, %d %b %Y %H:%M:%S +0000"); }
 
 std::string isoTime(const model::DateTime& t) {
-  std::time_t tt = static_cast<std::time_t>(t.time_since_epoch().count());
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return formatUtc(t.time_since_epoch().count(), "%Y-%m-%dT%H:%M:%SZ");
 }
 
 std::string toCrlf(std::string_view text) {

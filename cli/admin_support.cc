@@ -2,11 +2,11 @@
 #include "cli/admin_support.h"
 
 #include <cstdlib>
-#include <ctime>
 #include <iostream>
 
 #include "gateway/config/config_loader.h"
 #include "gateway/util/strings.h"
+#include "gateway/util/time_format.h"
 #include "policy/store/store_factory.h"
 
 namespace meshgate::cli {
@@ -51,13 +51,6 @@ std::string adminUser() {
   return user ? user : "unknown";
 }
 
-std::string utcTime(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string utcTime(int64_t t) { return formatUtc(t, "%Y-%m-%dT%H:%M:%SZ"); }
 
 }  // namespace meshgate::cli
