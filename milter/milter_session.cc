@@ -110,6 +110,7 @@ Status MilterSession::record(const AuditRecord& rec) {
 
 void MilterSession::onConnect(std::string hostname, std::string address, std::string daemon_name) {
   client_ = policy::ClientInfo{};
+  connect_lost_ = false;
   client_.hostname = std::move(hostname);
   client_.address = std::move(address);
   client_.daemon_name = std::move(daemon_name);
@@ -121,6 +122,7 @@ Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
   onAbort();
   msg_.active = true;
   try {
+    if (connect_lost_) return fail(internalError("the connect step failed"), "mail");
     msg_.engine = context_.engine();
     if (!msg_.engine) return fail(unavailable("no decision engine"), "mail");
     client_.auth_user = std::move(auth_user);

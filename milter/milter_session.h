@@ -101,6 +101,9 @@ class MilterSession {
   explicit MilterSession(MilterContext context) : context_(std::move(context)) {}
 
   void onConnect(std::string hostname, std::string address, std::string daemon_name);
+  // The connect step failed where the MTA expects no answer (SMFIP_NR_CONN): every MAIL FROM
+  // of this connection is tempfailed rather than judged without the client's address.
+  void onConnectLost() noexcept { connect_lost_ = true; }
   void onHelo(std::string helo);
   Step onMail(std::string_view sender, std::string auth_user);
   Step onRecipient(std::string_view recipient);
@@ -149,6 +152,7 @@ class MilterSession {
 
   MilterContext context_;
   bool may_remove_recipients_ = true;
+  bool connect_lost_ = false;  // see onConnectLost
   policy::ClientInfo client_;
   Message msg_;
 };

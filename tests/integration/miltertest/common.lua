@@ -75,7 +75,11 @@ function open_session(client_ip, daemon_name)
   mt.macro(conn, SMFIC_CONNECT, "j", "mx.example.com", "{daemon_name}", daemon_name or "smtpd")
   must(mt.conninfo(conn, "client.example.net", client_ip or "192.0.2.10"), "mt.conninfo")
   expect_reply(conn, SMFIR_CONTINUE, "connect")
-  must(mt.helo(conn, "client.example.net"), "mt.helo")
+  -- meshgate skips HELO when the MTA offers that (no decision reads the HELO name);
+  -- miltertest's mt.helo fails on a skipped step.
+  if not mt.test_option(conn, SMFIP_NOHELO) then
+    must(mt.helo(conn, "client.example.net"), "mt.helo")
+  end
   return conn
 end
 

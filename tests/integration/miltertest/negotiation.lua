@@ -8,7 +8,7 @@
 -- It never adds recipients, replaces the body or changes the envelope sender, so it must not ask for
 -- those rights: an MTA grants every right asked for, and a milter holding rights it does not
 -- use is a wider attack surface (and some MTAs refuse such filters). It also skips the steps
--- it does not need (unknown commands, DATA).
+-- it does not need (unknown commands, DATA, HELO) and asks for no answer where it decides nothing.
 dofile(lib .. "/common.lua")
 
 local conn = mt.connect(socket, 40, 0.25)
@@ -32,6 +32,16 @@ for _, name in ipairs(unused) do
 end
 note(mt.test_option(conn, SMFIP_NOUNKNOWN), "step SMFIP_NOUNKNOWN not requested")
 note(mt.test_option(conn, SMFIP_NODATA), "step SMFIP_NODATA not requested")
+note(mt.test_option(conn, SMFIP_NOHELO), "step SMFIP_NOHELO not requested (no decision reads it)")
+-- Steps collected and decided on later need no answer: one round trip less each.
+for _, name in ipairs({"SMFIP_NR_CONN", "SMFIP_NR_HDR", "SMFIP_NR_EOH", "SMFIP_NR_BODY"}) do
+  note(mt.test_option(conn, _G[name]), "no-reply option " .. name .. " not requested")
+end
+-- MAIL FROM and RCPT TO are decided on: their answers must be awaited.
+for _, name in ipairs({"SMFIP_NR_MAIL", "SMFIP_NR_RCPT"}) do
+  note(not mt.test_option(conn, _G[name]), "option " .. name .. " requested, but meshgate " ..
+       "rejects at that step")
+end
 -- meshgate needs these steps: it must not skip them.
 for _, name in ipairs({"SMFIP_NOCONNECT", "SMFIP_NOMAIL", "SMFIP_NORCPT", "SMFIP_NOHDRS",
                        "SMFIP_NOBODY"}) do

@@ -231,6 +231,21 @@ TEST_F(Session, AHeaderLostWithoutAReplyTempfailsThatMessageOnly) {
   EXPECT_EQ(s.onEndOfMessage("Q2").step.kind, Step::Kind::kContinue);
 }
 
+TEST_F(Session, AConnectLostWithoutAReplyTempfailsEveryMessageOfTheConnection) {
+  // With SMFIP_NR_CONN a failed connect step cannot be answered: without the client's address
+  // the direction (outbound networks) and the per-IP limits would be judged wrong, so MAIL
+  // FROM tempfails until the MTA connects again.
+  MilterSession s = makeSession();
+  s.onConnectLost();
+  Step first = s.onMail("<alice@partner.net>", "");
+  EXPECT_EQ(first.kind, Step::Kind::kTempfail);
+  EXPECT_EQ(first.code, "451");
+  EXPECT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kTempfail);
+  // A new connection on the same session object (libmilter reuses none, but reset must hold).
+  s.onConnect("mx.partner.net", "198.51.100.7", "");
+  EXPECT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+}
+
 }  // namespace
 }  // namespace meshgate::milter
 
