@@ -72,8 +72,11 @@ NO_REPLY = set(b"DAQK")
 # Replies that are not the final answer to a command (end-of-message modifications, progress).
 NOT_FINAL = set(b"hi m q + - 2 b e p".replace(b" ", b""))
 # Protocol flags a milter may negotiate (libmilter/mfdef.h) after which the MTA expects no reply
-# to a header, end-of-headers or body command: those commands cost no wait at all.
-NO_REPLY_FLAGS = {0x80: ord("L"), 0x40000: ord("N"), 0x80000: ord("B")}
+# to that command (SMFIP_NR_CONN, _HELO, _MAIL, _RCPT, _DATA, _UNKN, _HDR, _EOH, _BODY): those
+# commands cost no wait at all.
+NO_REPLY_FLAGS = {0x1000: ord("C"), 0x2000: ord("H"), 0x4000: ord("M"), 0x8000: ord("R"),
+                  0x10000: ord("T"), 0x20000: ord("U"), 0x80: ord("L"), 0x40000: ord("N"),
+                  0x80000: ord("B")}
 
 
 class MilterProxy:

@@ -12,6 +12,7 @@
 #include "gateway/config/config_loader.h"
 #include "gateway/policy/brand_filter.h"
 #include "gateway/util/log.h"
+#include "gateway/util/thread_stack.h"
 #include "milter/milter_service.h"
 #include "policy/mesh_service.h"
 #include "policy/policyd/policyd_service.h"
@@ -53,6 +54,9 @@ int runServices(const Args& args, Which which, const std::string& command,
   log::setDebug(cfg.logging.debug);
 
   ServiceHost::blockSignals();
+  if (Status st = setDefaultThreadStackSize(ServiceHost::kThreadStackBytes); !st.ok()) {
+    log::warning("%s; threads keep the default stack size", st.message().c_str());
+  }
   ServiceHost host(config_path, loaded.config);
   // The runtime (store + decision engine) starts first and stops last.
   auto runtime = std::make_shared<Runtime>();
