@@ -14,8 +14,14 @@
 //   error for a failed operation we recover from, fatal only at start-up on bad configuration
 //   (the caller exits), panic for a broken invariant.
 //
+//   Lines are sent to /dev/log directly, as syslog(3) formats them ("<PRI>Mmm dd hh:mm:ss
+//   meshgate/milter[pid]: text"), without syslog(3)'s process-wide lock (log.cc says why); a
+//   syslog daemon that restarts is reconnected to, and while none listens lines are dropped
+//   (as syslog(3) drops them) with at most one connect attempt a second.
+//
 // THREAD SAFETY
-//   All functions may be called from any thread once open() has returned.
+//   open() is called once, before other threads log; every other function may be called from
+//   any thread once open() has returned.
 #pragma once
 
 #include <functional>
@@ -32,6 +38,8 @@ void setDebug(bool enabled);
 
 // Replaces output with a capture function (tests); pass nullptr to restore syslog.
 void setSinkForTesting(std::function<void(Level, const std::string&)> sink);
+// Sends to the datagram socket at `path` instead of /dev/log ("" restores /dev/log).
+void setSocketPathForTesting(std::string path);
 
 void write(Level level, std::string_view line);
 
