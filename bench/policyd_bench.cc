@@ -3,12 +3,16 @@
 //
 // SYNOPSIS
 //   policyd_bench --port P [--host 127.0.0.1] [--connections 10] [--seconds 5] [--warmup 1]
-//                 [--label NAME] [--rate REQ_PER_S]
+//                 [--label NAME] [--rate REQ_PER_S] [--threads]
 //
 // DESCRIPTION
 //   Opens `connections` persistent TCP connections (as Postfix's smtpd processes keep them)
-//   and, on one thread per connection, sends RCPT requests one at a time, each waiting for its
-//   "action=..." reply, for `seconds` after `warmup` seconds that are not counted. Requests
+//   and sends RCPT requests on each one at a time, each waiting for its "action=..." reply, for
+//   `seconds` after `warmup` seconds that are not counted. Closed-loop runs drive every
+//   connection from one thread (poll), so the generator adds one runnable thread, not one per
+//   connection, to the cores it shares with the server: with a thread each, on 2 cores, the
+//   generator's own wake-ups showed up in the server's p99 (--threads restores that driver).
+//   Open-loop runs (--rate) use a thread per connection. Requests
 //   cycle through a fixed mix that both meshgate and the postfwd2 rule set in
 //   bench/policyd_bench.sh answer the same way:
 //     - 2 recipients per message (the same `instance`), 200 client addresses;
@@ -61,6 +65,7 @@ struct Options {
   double warmup = 1;
   std::string label = "server";
   double rate = 0;  // requests/s in all; 0: closed loop
+  bool threads = false;  // closed loop on a thread per connection instead of one poll loop
 };
 
 struct Worker {
@@ -109,23 +114,35 @@ int connectTo(const Options& o) {
   return fd;
 }
 
-// Sends one request and reads its reply ("...\n\n"); the action word, or "" on error.
-std::string exchange(int fd, const std::string& req, std::string& buffer) {
+// The action word of a complete reply at the front of `buffer` (removed), "" when the reply
+// is not complete yet, "!" when it is not an action.
+std::string takeReply(std::string& buffer) {
+  size_t end = buffer.find("\n\n");
+  if (end == std::string::npos) return "";
+  std::string reply = buffer.substr(0, end);
+  buffer.erase(0, end + 2);
+  if (reply.rfind("action=", 0) != 0) return "!";
+  std::string action = reply.substr(7, reply.find_first_of(" \n", 7) - 7);
+  return action.empty() ? "?" : action;
+}
+
+bool sendAll(int fd, const std::string& req) {
   size_t off = 0;
   while (off < req.size()) {
     ssize_t n = send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return "";
+    if (n <= 0) return false;
     off += static_cast<size_t>(n);
   }
+  return true;
+}
+
+// Sends one request and reads its reply ("...\n\n"); the action word, or "" on error.
+std::string exchange(int fd, const std::string& req, std::string& buffer) {
+  if (!sendAll(fd, req)) return "";
   for (;;) {
-    size_t end = buffer.find("\n\n");
-    if (end != std::string::npos) {
-      std::string reply = buffer.substr(0, end);
-      buffer.erase(0, end + 2);
-      if (reply.rfind("action=", 0) != 0) return "";
-      std::string action = reply.substr(7, reply.find_first_of(" \n", 7) - 7);
-      return action.empty() ? "?" : action;
-    }
+    std::string action = takeReply(buffer);
+    if (action == "!") return "";
+    if (!action.empty()) return action;
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, 10000) <= 0) return "";
     char chunk[4096];
@@ -135,59 +152,82 @@ std::string exchange(int fd, const std::string& req, std::string& buffer) {
   }
 }
 
+// Closed loop, every connection on this thread: returns the measured seconds.
+double runPollLoop(const Options& o, const std::vector<int>& fds, std::vector<Worker>& workers) {
+  struct Conn {
+    std::string buffer;
+    uint64_t n = 0;
+    Clock::time_point sent;
+    bool dead = false;
+  };
+  std::vector<Conn> conns(fds.size());
+  std::vector<pollfd> pfds;
+  for (size_t c = 0; c < fds.size(); ++c) {
+    pfds.push_back(pollfd{fds[c], POLLIN, 0});
+    conns[c].sent = Clock::now();
+    if (!sendAll(fds[c], request(static_cast<int>(c), conns[c].n++))) conns[c].dead = true;
+  }
+  const auto begin = Clock::now();
+  const auto measure_from = begin + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(o.warmup));
+  const auto measure_to = measure_from + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(o.seconds));
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= measure_to) break;
+    size_t alive = 0;
+    for (size_t c = 0; c < conns.size(); ++c) {
+      pfds[c].fd = conns[c].dead ? -1 : fds[c];
+      alive += conns[c].dead ? 0 : 1;
+    }
+    if (alive == 0) break;
+    if (poll(pfds.data(), pfds.size(), 10000) <= 0) {
+      for (size_t c = 0; c < conns.size(); ++c) {
+        if (!conns[c].dead) ++workers[c].errors, conns[c].dead = true;  // 10 s without a reply
+      }
+      break;
+    }
+    for (size_t c = 0; c < conns.size(); ++c) {
+      if (conns[c].dead || (pfds[c].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      char chunk[4096];
+      ssize_t n = recv(fds[c], chunk, sizeof chunk, 0);
+      if (n <= 0) {
+        ++workers[c].errors;
+        conns[c].dead = true;
+        continue;
+      }
+      conns[c].buffer.append(chunk, static_cast<size_t>(n));
+      std::string action = takeReply(conns[c].buffer);
+      if (action.empty()) continue;
+      const auto t1 = Clock::now();
+      if (action == "!") {
+        ++workers[c].errors;
+        conns[c].dead = true;
+        continue;
+      }
+      if (conns[c].sent >= measure_from && t1 <= measure_to) {
+        workers[c].latencies_us.push_back(static_cast<uint32_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(t1 - conns[c].sent).count()));
+        ++workers[c].actions[action];
+      }
+      conns[c].sent = Clock::now();
+      if (!sendAll(fds[c], request(static_cast<int>(c), conns[c].n++))) {
+        ++workers[c].errors;
+        conns[c].dead = true;
+      }
+    }
+  }
+  return o.seconds;
+}
+
 uint32_t percentile(const std::vector<uint32_t>& sorted, double p) {
   if (sorted.empty()) return 0;
   size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
   return sorted[std::min(i, sorted.size() - 1)];
 }
 
-bool parse(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-    const char* v = nullptr;
-    if (a == "--help" || a == "-h") return false;
-    if ((a == "--port" || a == "--host" || a == "--connections" || a == "--seconds" ||
-         a == "--warmup" || a == "--label" || a == "--rate") && !(v = value())) {
-      std::fprintf(stderr, "policyd_bench: %s needs a value\n", a.c_str());
-      return false;
-    }
-    if (a == "--port") o.port = std::atoi(v);
-    else if (a == "--host") o.host = v;
-    else if (a == "--connections") o.connections = std::atoi(v);
-    else if (a == "--seconds") o.seconds = std::atof(v);
-    else if (a == "--warmup") o.warmup = std::atof(v);
-    else if (a == "--label") o.label = v;
-    else if (a == "--rate") o.rate = std::atof(v);
-    else {
-      std::fprintf(stderr, "policyd_bench: unknown argument %s\n", a.c_str());
-      return false;
-    }
-  }
-  return o.port > 0 && o.connections > 0 && o.seconds > 0;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  Options o;
-  if (!parse(argc, argv, o)) {
-    std::fprintf(stderr,
-                 "usage: policyd_bench --port P [--host 127.0.0.1] [--connections 10] "
-                 "[--seconds 5] [--warmup 1] [--label NAME] [--rate REQ_PER_S]\n");
-    return 2;
-  }
-  std::vector<Worker> workers(static_cast<size_t>(o.connections));
-  std::vector<int> fds;
-  for (int c = 0; c < o.connections; ++c) {
-    int fd = connectTo(o);
-    if (fd < 0) {
-      std::fprintf(stderr, "policyd_bench: cannot connect to %s:%d: %s\n", o.host.c_str(), o.port,
-                   std::strerror(errno));
-      return 1;
-    }
-    fds.push_back(fd);
-  }
+// A thread per connection (open loop, or --threads): returns the measured seconds.
+double runThreads(const Options& o, const std::vector<int>& fds, std::vector<Worker>& workers) {
   std::atomic<bool> measuring{false};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
@@ -228,9 +268,69 @@ int main(int argc, char** argv) {
   auto start = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
   measuring = false;
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   stop = true;
   for (auto& t : threads) t.join();
+  return elapsed;
+}
+
+bool parse(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    const char* v = nullptr;
+    if (a == "--help" || a == "-h") return false;
+    if (a == "--threads") {
+      o.threads = true;
+      continue;
+    }
+    if ((a == "--port" || a == "--host" || a == "--connections" || a == "--seconds" ||
+         a == "--warmup" || a == "--label" || a == "--rate") && !(v = value())) {
+      std::fprintf(stderr, "policyd_bench: %s needs a value\n", a.c_str());
+      return false;
+    }
+    if (a == "--port") o.port = std::atoi(v);
+    else if (a == "--host") o.host = v;
+    else if (a == "--connections") o.connections = std::atoi(v);
+    else if (a == "--seconds") o.seconds = std::atof(v);
+    else if (a == "--warmup") o.warmup = std::atof(v);
+    else if (a == "--label") o.label = v;
+    else if (a == "--rate") o.rate = std::atof(v);
+    else {
+      std::fprintf(stderr, "policyd_bench: unknown argument %s\n", a.c_str());
+      return false;
+    }
+  }
+  return o.port > 0 && o.connections > 0 && o.seconds > 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!parse(argc, argv, o)) {
+    std::fprintf(stderr,
+                 "usage: policyd_bench --port P [--host 127.0.0.1] [--connections 10] "
+                 "[--seconds 5] [--warmup 1] [--label NAME] [--rate REQ_PER_S] [--threads]\n");
+    return 2;
+  }
+  std::vector<Worker> workers(static_cast<size_t>(o.connections));
+  std::vector<int> fds;
+  for (int c = 0; c < o.connections; ++c) {
+    int fd = connectTo(o);
+    if (fd < 0) {
+      std::fprintf(stderr, "policyd_bench: cannot connect to %s:%d: %s\n", o.host.c_str(), o.port,
+                   std::strerror(errno));
+      return 1;
+    }
+    fds.push_back(fd);
+  }
+  double elapsed = 0;
+  if (o.rate <= 0 && !o.threads) {
+    elapsed = runPollLoop(o, fds, workers);
+  } else {
+    elapsed = runThreads(o, fds, workers);
+  }
   for (int fd : fds) close(fd);
 
   std::vector<uint32_t> all;

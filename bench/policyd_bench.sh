@@ -12,8 +12,10 @@
 # A second meshgate ("meshgate-wt", its own store) runs with abuse.flush_interval 0s: every
 # count written to the store at once, as before batching, the baseline for what batching buys.
 # Then drives each with policyd_bench (BUILD_DIR/bench/policyd_bench: persistent connections,
-# one request in flight per connection), alternating meshgate / meshgate-wt / postfwd2 twice at
-# 10 connections and once at 1 connection, and prints the machine, the commands and the results.
+# one request in flight per connection, all driven from one thread), alternating meshgate /
+# meshgate-thr (meshgate again, the generator on a thread per connection) / meshgate-wt /
+# postfwd2 twice at 10 connections and once at 1 connection, and prints the machine, the
+# commands and the results.
 set -euo pipefail
 build=${1:?usage: bench/policyd_bench.sh BUILD_DIR [SECONDS]}
 seconds=${2:-5}
@@ -136,7 +138,7 @@ up "$pf_port" || { echo "postfwd2 did not start:"; cat "$work/postfwd.log"; exit
 sleep 2  # let postfwd2 pre-fork its servers
 
 echo
-echo "## runs (policyd_bench --connections N --seconds $seconds --warmup 1)"
+echo "## runs (policyd_bench --connections N --seconds $seconds --warmup 1; closed loop, one thread drives every connection unless --threads)"
 run() {  # label port connections [policyd_bench options]
   local label=$1 port=$2 conns=$3
   shift 3
@@ -145,6 +147,9 @@ run() {  # label port connections [policyd_bench options]
 pf_best=0
 for round in 1 2; do
   run meshgate "$mg_port" 10
+  # The same server driven by a thread per connection (the generator before it used one poll
+  # loop): what the generator's own threads add to the latency on these cores.
+  run meshgate-thr "$mg_port" 10 --threads
   run meshgate-wt "$wt_port" 10
   pf_line=$(run postfwd2 "$pf_port" 10)
   echo "$pf_line"
