@@ -183,7 +183,9 @@ double runPollLoop(const Options& o, const std::vector<int>& fds, std::vector<Wo
     if (alive == 0) break;
     if (poll(pfds.data(), pfds.size(), 10000) <= 0) {
       for (size_t c = 0; c < conns.size(); ++c) {
-        if (!conns[c].dead) ++workers[c].errors, conns[c].dead = true;  // 10 s without a reply
+        if (conns[c].dead) continue;
+        ++workers[c].errors;  // 10 s without a reply
+        conns[c].dead = true;
       }
       break;
     }

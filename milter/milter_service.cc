@@ -35,7 +35,7 @@ MilterContext* g_context = nullptr;
 struct Connection {
   explicit Connection(MilterContext& context) : session(context) {}
   MilterSession session;
-  bool connect_no_reply = false; // SMFIP_NR_CONN
+  bool connect_no_reply = false;  // SMFIP_NR_CONN
   bool header_no_reply = false;  // SMFIP_NR_HDR
   bool body_no_reply = false;    // SMFIP_NR_BODY
   bool eoh_no_reply = false;     // SMFIP_NR_EOH
@@ -115,12 +115,13 @@ std::string addressText(const sockaddr* sa) {
 // wait for an answer (SMFIP_NR_CONN). A failure then cannot be answered here: the session
 // remembers it and tempfails MAIL FROM.
 sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
-  Connection* c = ensureConnection(ctx);
-  if (!c) return callbackFailure(ctx, "connect");
+  Connection* c = nullptr;
   try {
+    c = ensureConnection(ctx);
+    if (!c) return callbackFailure(ctx, "connect");
     c->session.onConnect(hostname ? hostname : "", addressText(hostaddr), macro(ctx, "{daemon_name}"));
   } catch (...) {
-    if (!c->connect_no_reply) return callbackFailure(ctx, "connect");
+    if (!c || !c->connect_no_reply) return callbackFailure(ctx, "connect");
     log::error("milter: connect: internal error; the client's mail will be tempfailed");
     c->session.onConnectLost();
   }

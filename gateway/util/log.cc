@@ -118,22 +118,21 @@ size_t formatLine(char* out, size_t size, int priority, const std::string& text)
 }
 
 void sendToSyslog(Level level, const std::string& text) {
-  if (g_use_libc.load(std::memory_order_relaxed)) {
-    syslog(syslogPriority(level), "%s", text.c_str());
-    return;
+  if (!g_use_libc.load(std::memory_order_relaxed)) {
+    char line[2400];
+    size_t n = formatLine(line, sizeof line, syslogPriority(level), text);
+    int fd = g_fd.load(std::memory_order_acquire);
+    if (fd >= 0 && send(fd, line, n, MSG_NOSIGNAL) == static_cast<ssize_t>(n)) return;
+    // Not connected yet, or the daemon restarted (ECONNREFUSED): reconnect, send once more;
+    // if that fails too the line is dropped, as syslog(3) drops it.
+    fd = reconnect(fd);
+    if (fd >= 0) {
+      (void)send(fd, line, n, MSG_NOSIGNAL);
+      return;
+    }
   }
-  char line[2400];
-  size_t n = formatLine(line, sizeof line, syslogPriority(level), text);
-  int fd = g_fd.load(std::memory_order_acquire);
-  if (fd >= 0 && send(fd, line, n, MSG_NOSIGNAL) == static_cast<ssize_t>(n)) return;
-  // Not connected yet, or the daemon restarted (ECONNREFUSED): reconnect, send once more;
-  // if that fails too the line is dropped, as syslog(3) drops it.
-  fd = reconnect(fd);
-  if (fd >= 0) {
-    (void)send(fd, line, n, MSG_NOSIGNAL);
-  } else if (g_use_libc.load()) {
-    syslog(syslogPriority(level), "%s", text.c_str());
-  }
+  // A stream-type socket, found now or before: syslog(3) frames and locks.
+  if (g_use_libc.load()) syslog(syslogPriority(level), "%s", text.c_str());
 }
 
 __attribute__((format(printf, 2, 0))) void vwrite(Level level, const char* fmt, va_list ap) {
@@ -176,7 +175,6 @@ void setSinkForTesting(std::function<void(Level, const std::string&)> sink) {
 void setSocketPathForTesting(std::string path) {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_socket_path = path.empty() ? kSyslogSocket : std::move(path);
-  if (g_pid.load() == 0) g_pid = getpid();
   resetConnection();
 }
 

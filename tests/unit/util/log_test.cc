@@ -5,15 +5,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
 #include <regex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/support/subprocess.h"
 
 namespace meshgate::log {
 namespace {
@@ -55,19 +54,9 @@ class FakeSyslog {
 
 class SyslogOutput : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mg-log-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    path_ = (dir_ / "log").string();
-  }
-  void TearDown() override {
-    setSocketPathForTesting("");
-    std::filesystem::remove_all(dir_);
-  }
-  std::filesystem::path dir_;
-  std::string path_;
+  void TearDown() override { setSocketPathForTesting(""); }
+  meshgate::testing::TempDir dir_;
+  std::string path_ = dir_.file("log");
 };
 
 TEST_F(SyslogOutput, EachLineIsOneDatagramInSyslogFormatWithFacilityMail) {
