@@ -16,6 +16,10 @@
 # meshgate-thr (meshgate again, the generator on a thread per connection) / meshgate-wt /
 # postfwd2 twice at 10 connections and once at 1 connection, and prints the machine, the
 # commands and the results.
+#
+# MESHGATE_BASELINE=/path/to/another/meshgate adds that binary (e.g. a build of an earlier
+# commit) as row "baseline", same configuration, its own store, in the same rounds: a change to
+# the server compared side by side with what it replaces.
 set -euo pipefail
 build=${1:?usage: bench/policyd_bench.sh BUILD_DIR [SECONDS]}
 seconds=${2:-5}
@@ -54,6 +58,8 @@ fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mg_port=$(free_port)
 wt_port=$(free_port)
+bl_port=$(free_port)
+baseline=${MESHGATE_BASELINE:-}
 pf_port=$(free_port)
 
 cat > "$work/meshgate.yaml" <<YAML
@@ -96,12 +102,15 @@ RULES
 sed -e "s|$work/var|$work/var-wt|g" -e "s|127.0.0.1:$mg_port|127.0.0.1:$wt_port|" \
     -e "s|^  exempt_authenticated: false|  exempt_authenticated: false\n  flush_interval: 0s|" \
     "$work/meshgate.yaml" > "$work/meshgate-wt.yaml"
+sed -e "s|$work/var|$work/var-bl|g" -e "s|127.0.0.1:$mg_port|127.0.0.1:$bl_port|" \
+    "$work/meshgate.yaml" > "$work/meshgate-bl.yaml"
 
 echo "## machine"
 echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "cpu:      $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "kernel:   $(uname -r)"
 echo "meshgate: $("$meshgate" --version 2>/dev/null | head -1 || echo "$meshgate")  (build $build)"
+[[ -n $baseline ]] && echo "baseline: $("$baseline" --version 2>/dev/null | head -1 || echo "$baseline")  ($baseline)"
 echo "postfwd2: $(postfwd2 -V 2>&1 | head -1)"
 echo "syslog:   $([[ $devlog_ours == 1 ]] && echo "no daemon on this host: the script's discarding receiver on /dev/log" || echo "the host's /dev/log")"
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -110,6 +119,10 @@ echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 pids+=($!)
 "$meshgate" policyd --config "$work/meshgate-wt.yaml" --foreground > "$work/meshgate-wt.log" 2>&1 &
 pids+=($!)
+if [[ -n $baseline ]]; then
+  "$baseline" policyd --config "$work/meshgate-bl.yaml" --foreground > "$work/meshgate-bl.log" 2>&1 &
+  pids+=($!)
+fi
 # postfwd2 as packaged: a daemon (its rate() limits need its cache daemon, which --nodaemon
 # does not start), default pre-forking (10 to 100 servers), no DNS, no logging; its cache
 # socket and pid file in the work folder, which its user must be able to write.
@@ -133,6 +146,10 @@ for i in $(seq 1 600); do
 done
 grep -q "policyd: started" "$work/meshgate.log" || { cat "$work/meshgate.log"; exit 1; }
 grep -q "policyd: started" "$work/meshgate-wt.log" || { cat "$work/meshgate-wt.log"; exit 1; }
+if [[ -n $baseline ]]; then
+  for i in $(seq 1 100); do grep -q "policyd: started" "$work/meshgate-bl.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "policyd: started" "$work/meshgate-bl.log" || { cat "$work/meshgate-bl.log"; exit 1; }
+fi
 grep -q "flush_interval: 0s" "$work/meshgate-wt.yaml" || { echo "meshgate-wt.yaml lacks flush_interval"; exit 1; }
 up "$pf_port" || { echo "postfwd2 did not start:"; cat "$work/postfwd.log"; exit 1; }
 sleep 2  # let postfwd2 pre-fork its servers
@@ -151,6 +168,7 @@ for round in 1 2; do
   # loop): what the generator's own threads add to the latency on these cores.
   run meshgate-thr "$mg_port" 10 --threads
   run meshgate-wt "$wt_port" 10
+  [[ -n $baseline ]] && run baseline "$bl_port" 10
   pf_line=$(run postfwd2 "$pf_port" 10)
   echo "$pf_line"
   pf_rate=$(sed -n 's/.*req_per_s=\([0-9]*\).*/\1/p' <<<"$pf_line")
@@ -158,6 +176,7 @@ for round in 1 2; do
 done
 run meshgate "$mg_port" 1
 run meshgate-wt "$wt_port" 1
+[[ -n $baseline ]] && run baseline "$bl_port" 1
 run postfwd2 "$pf_port" 1
 # Open loop at 5x the best postfwd2 managed saturated: the target's throughput, offered at a
 # steady rate rather than as fast as possible, so latency is the server's and not the queue's.

@@ -1,12 +1,14 @@
 // The real `meshgate policyd` over a real socket with a real SQLite store: protocol behaviour,
 // decisions, limits, and SIGHUP reload (valid file applied, invalid file rejected).
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "tests/support/background_process.h"
@@ -24,13 +26,14 @@ using testing::TempDir;
 constexpr int kHangGuardMs = 60000;
 
 std::string configYaml(const TempDir& dir, int port, const std::string& ingress_default,
-                       const std::string& extra = "", int max_connections = 4) {
+                       const std::string& extra = "", int max_connections = 4,
+                       const std::string& policyd_extra = "") {
   return "gateway:\n  domains: [example.com]\n  data_dir: " + dir.path() +
          "\nstore:\n  sqlite:\n    path: " + dir.file("store.db") +
          "\nmilter:\n  enabled: false\nmesh_service:\n  enabled: false\npolicyd:\n  listen: "
          "127.0.0.1:" + std::to_string(port) +
          "\n  max_request_bytes: 4k\n  max_connections: " + std::to_string(max_connections) +
-         "\ningress:\n  default: " +
+         "\n" + policyd_extra + "ingress:\n  default: " +
          ingress_default + "\n  unlisted_recipients: default-policy\nabuse:\n  limits:\n"
          "    - {name: per-client, key: client_address, window: 1h, max: 3, action: tempfail}\n" +
          extra;
@@ -55,7 +58,8 @@ class PolicydServer : public ::testing::Test {
       port_ = testing::freeTcpPort();
       ingress_ = ingress_default;
       extra_ = extra;
-      dir_.write("meshgate.yaml", configYaml(dir_, port_, ingress_default, extra, max_connections_));
+      dir_.write("meshgate.yaml",
+                 configYaml(dir_, port_, ingress_default, extra, max_connections_, policyd_extra_));
       server_ = std::make_unique<BackgroundProcess>(std::vector<std::string>{
           MESHGATE_BINARY, "policyd", "--config", dir_.file("meshgate.yaml"), "--foreground"});
       auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHangGuardMs);
@@ -88,6 +92,7 @@ class PolicydServer : public ::testing::Test {
   std::string ingress_;
   std::string extra_;
   int max_connections_ = 4;
+  std::string policyd_extra_;  // more keys of the policyd section, each "  key: value\n"
   std::unique_ptr<BackgroundProcess> server_;
 };
 
@@ -295,6 +300,97 @@ TEST_F(PolicydServer, ServesMoreConcurrentConnectionsThanPocosDefaultPool) {
               "action=DUNNO\n\n") << "connection " << i;
   }
   for (int fd : fds) close(fd);
+}
+
+TEST_F(PolicydServer, AnIdleConnectionIsClosedAndABusyOneIsNot) {
+  policyd_extra_ = "  idle_timeout: 1s\n";
+  start("tag-unknown");
+  int idle = connect();
+  int busy = connect();
+  ASSERT_GE(idle, 0);
+  ASSERT_GE(busy, 0);
+  ASSERT_EQ(ask(idle, rcpt("a@example.org", "x@elsewhere.net", "I0", "192.0.2.99")),
+            "action=DUNNO\n\n");
+  // The busy connection asks every 200 ms for 3 s: open longer than the idle timeout, never
+  // idle that long, so never closed.
+  for (int i = 0; i < 15; ++i) {
+    ASSERT_EQ(ask(busy, rcpt("a@example.org", "x@elsewhere.net", "B" + std::to_string(i),
+                             "192.0.2." + std::to_string(100 + i))),
+              "action=DUNNO\n\n")
+        << "request " << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  // The idle one was closed: reading sees the end of the stream, not the guard's timeout.
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(testing::readUntil(idle, "\n\n", kHangGuardMs), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(kHangGuardMs / 2))
+      << "the idle connection was not closed";
+  close(idle);
+  close(busy);
+}
+
+TEST_F(PolicydServer, AClientThatReadsNoRepliesHoldsUpNoOtherConnection) {
+  start("tag-unknown");
+  int flood = connect();
+  ASSERT_GE(flood, 0);
+  int rcvbuf = 4096;  // and no autotuning: the kernel holds little of the replies on our side
+  ASSERT_EQ(setsockopt(flood, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  // More replies (14 bytes each) than the kernel can hold between the server and a client
+  // that reads none: the server's send buffer at its largest (tcp_wmem's maximum) plus ours.
+  // The server's writes to it then wait, and must hold up no other connection.
+  long wmem_max = 4 << 20;
+  {
+    std::ifstream f("/proc/sys/net/ipv4/tcp_wmem");
+    long lo = 0, def = 0;
+    f >> lo >> def >> wmem_max;
+  }
+  const std::string request = "request=smtpd_access_policy\nprotocol_state=DATA\n\n";
+  const std::string reply = "action=DUNNO\n\n";
+  constexpr size_t kBatch = 1000;
+  const size_t batches = static_cast<size_t>(wmem_max) / reply.size() * 3 / 2 / kBatch + 1;
+  std::atomic<size_t> sent_batches{0};
+  std::atomic<bool> sender_done{false};
+  std::thread sender([&] {
+    std::string batch;
+    for (size_t i = 0; i < kBatch; ++i) batch += request;
+    for (size_t i = 0; i < batches && testing::sendAll(flood, batch); ++i) ++sent_batches;
+    sender_done = true;
+  });
+  // Until the flood is all sent or stalls (the server has stopped reading it); waiting longer
+  // only lets the server fill its send buffer, which is the case under test.
+  size_t last = 0;
+  for (int waited = 0; waited < kHangGuardMs && !sender_done; waited += 300) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    size_t now = sent_batches;
+    if (now > 0 && now == last) break;
+    last = now;
+  }
+  int other = connect();
+  ASSERT_GE(other, 0);
+  EXPECT_EQ(ask(other, rcpt("a@example.org", "x@elsewhere.net", "O1", "192.0.2.77")),
+            "action=DUNNO\n\n");
+  close(other);
+  // Now every reply of the flood arrives, whole and in order (with a receive buffer of usual
+  // size: through a 4 KiB window loopback TCP moves some 40 KB/s).
+  rcvbuf = 1 << 20;
+  ASSERT_EQ(setsockopt(flood, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  const size_t expected = batches * kBatch * reply.size();
+  std::string got;
+  char buf[65536];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHangGuardMs);
+  while (got.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = recv(flood, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  sender.join();
+  close(flood);
+  ASSERT_EQ(got.size(), expected);
+  size_t mismatched = 0;
+  for (size_t off = 0; off < got.size(); off += reply.size()) {
+    if (got.compare(off, reply.size(), reply) != 0) ++mismatched;
+  }
+  EXPECT_EQ(mismatched, 0u);
 }
 
 const char* const kEgressBlock =
