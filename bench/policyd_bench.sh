@@ -141,13 +141,14 @@ trap 'stop_postfwd; cleanup' EXIT
 up() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null; }
 for i in $(seq 1 600); do
   grep -q "policyd: started" "$work/meshgate.log" 2>/dev/null &&
-    grep -q "policyd: started" "$work/meshgate-wt.log" 2>/dev/null && up "$pf_port" && break
+    grep -q "policyd: started" "$work/meshgate-wt.log" 2>/dev/null &&
+    { [[ -z $baseline ]] || grep -q "policyd: started" "$work/meshgate-bl.log" 2>/dev/null; } &&
+    up "$pf_port" && break
   sleep 0.1
 done
 grep -q "policyd: started" "$work/meshgate.log" || { cat "$work/meshgate.log"; exit 1; }
 grep -q "policyd: started" "$work/meshgate-wt.log" || { cat "$work/meshgate-wt.log"; exit 1; }
 if [[ -n $baseline ]]; then
-  for i in $(seq 1 100); do grep -q "policyd: started" "$work/meshgate-bl.log" 2>/dev/null && break; sleep 0.1; done
   grep -q "policyd: started" "$work/meshgate-bl.log" || { cat "$work/meshgate-bl.log"; exit 1; }
 fi
 grep -q "flush_interval: 0s" "$work/meshgate-wt.yaml" || { echo "meshgate-wt.yaml lacks flush_interval"; exit 1; }
