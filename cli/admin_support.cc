@@ -45,6 +45,35 @@ Result<std::string> parseAccountAddress(const std::string& text) {
   return a;
 }
 
+bool isCatalogKeyText(const std::string& key) {
+  if (key.empty() || key.size() > 256) return false;
+  for (char c : key) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
+Result<CatalogEntry> findAccountEntry(Store& store, std::string_view catalog,
+                                      const std::string& account, const std::string& key) {
+  if (!account.empty()) return store.getEntry(account, catalog, key);
+  MESHGATE_ASSIGN_OR_RETURN(std::vector<AccountRecord> accounts, store.listAccounts());
+  std::vector<CatalogEntry> found;
+  for (const auto& a : accounts) {
+    auto e = store.getEntry(a.address, catalog, key);
+    if (e.ok()) {
+      found.push_back(std::move(e).value());
+    } else if (e.status().code() != StatusCode::kNotFound) {
+      return e.status();
+    }
+  }
+  if (found.empty()) return notFound(key + " is in no account's " + std::string(catalog));
+  if (found.size() > 1) {
+    return failedPrecondition(key + " is in the " + std::string(catalog) + " catalog of " +
+                              std::to_string(found.size()) + " accounts: say which with --account");
+  }
+  return found.front();
+}
+
 std::string adminUser() {
   const char* user = std::getenv("SUDO_USER");
   if (!user) user = std::getenv("USER");

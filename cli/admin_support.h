@@ -40,4 +40,14 @@ std::string utcTime(int64_t t);
 // Lower-cases the domain and checks the address has a local part and a domain.
 Result<std::string> parseAccountAddress(const std::string& text);
 
+// True for text a catalog key can be: printable ASCII without spaces, 1-256 bytes (what the
+// Mesh service accepts as an EnvelopeId or MessageID).
+bool isCatalogKeyText(const std::string& key);
+
+// The entry `key` of `catalog`: in `account`'s catalog when an account is given, else in the
+// one account whose catalog has it. kNotFound; kFailedPrecondition when several accounts have
+// it (the message says to name one with --account).
+Result<CatalogEntry> findAccountEntry(Store& store, std::string_view catalog,
+                                      const std::string& account, const std::string& key);
+
 }  // namespace meshgate::cli

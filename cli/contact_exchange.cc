@@ -12,7 +12,6 @@
 //          was verified, and removes the request.
 // reject   removes the request. Nothing is sent: a stranger learns nothing.
 // Every change is audited (kind "admin", rule contacts.<action>).
-#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <iomanip>
@@ -161,27 +160,12 @@ std::unique_ptr<AdminContext> openAccount(const std::string& cmd, const std::str
 
 // The pending request `id`: in `account`'s catalog, or found among all accounts.
 Result<CatalogEntry> findRequest(Store& store, const std::string& account, const std::string& id) {
-  if (!account.empty()) {
-    auto e = store.getEntry(account, kRequests, id);
-    if (!e.ok() && e.status().code() == StatusCode::kNotFound) {
-      return notFound("no pending contact request " + id + " for " + account +
-                      " (meshgate contacts pending --account " + account + ")");
-    }
-    return e;
-  }
-  MESHGATE_ASSIGN_OR_RETURN(std::vector<AccountRecord> accounts, store.listAccounts());
-  std::vector<CatalogEntry> found;
-  for (const auto& a : accounts) {
-    auto e = store.getEntry(a.address, kRequests, id);
-    if (e.ok()) found.push_back(std::move(e).value());
-    else if (e.status().code() != StatusCode::kNotFound) return e.status();
-  }
-  if (found.empty()) return notFound("no pending contact request " + id);
-  if (found.size() > 1) {
-    return failedPrecondition("request " + id + " is pending for " +
-                              std::to_string(found.size()) + " accounts: say which with --account");
-  }
-  return found.front();
+  auto e = findAccountEntry(store, kRequests, account, id);
+  if (e.ok() || e.status().code() != StatusCode::kNotFound) return e;
+  return notFound("no pending contact request " + id +
+                  (account.empty() ? std::string()
+                                   : " for " + account + " (meshgate contacts pending --account " +
+                                         account + ")"));
 }
 
 struct PendingRequest {
@@ -344,11 +328,7 @@ int answer(const Args& args, bool accept) {
   }
   addOptions(p, config_path);
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
-  // Catalog keys are printable ASCII without spaces (the Mesh service refuses others).
-  if (id.empty() || id.size() > 256 ||
-      std::any_of(id.begin(), id.end(), [](char c) { return c <= ' ' || c > '~'; })) {
-    return p.usageError("ID: not a request identifier");
-  }
+  if (!isCatalogKeyText(id)) return p.usageError("ID: not a request identifier");
   if (!account.empty()) {
     auto addr = parseAccountAddress(account);
     if (!addr.ok()) return p.usageError(addr.status().message());

@@ -1,5 +1,6 @@
 // quarantine_command.cc - `meshgate quarantine list|show|release|delete|digest`: messages held
 // by the milter (smfi_quarantine -> the Postfix hold queue) with their metadata in the store.
+// Mesh messages the Mesh service held are `meshgate quarantine mesh ...` (mesh_held.cc).
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exec.h"
+#include "cli/mesh_held.h"
 #include "gateway/mesh/keys.h"
 #include "gateway/policy/quarantine_confirmation.h"
 #include "gateway/util/strings.h"
@@ -352,7 +354,9 @@ int quarantine(const Args& args) {
                     quarantineConfirm},
                    {"release-confirmed", "release what recipients confirmed (root, timer)",
                     quarantineReleaseConfirmed},
-                   {"digest", "tell each recipient what is held for them", quarantineDigest}},
+                   {"digest", "tell each recipient what is held for them", quarantineDigest},
+                   {"mesh", "Mesh messages held by the Mesh service: list, show, release, delete",
+                    quarantineMesh}},
                   args);
 }
 

@@ -47,6 +47,11 @@
 #                        delivers to alice as mail; the same message from alice now arrives at B
 #                        once, contact=known-contact. Both audit logs record it.
 #
+#   held_release         bob is quarantine-unknown and alice not his contact: her bridged mail
+#                        is accepted and waits in bob's held catalog at B, undelivered; `meshgate
+#                        quarantine mesh release` on B delivers it once (contact=quarantined);
+#                        a second one, deleted, never arrives. B's audit log has both.
+#
 #   Waits are scaled for a sanitizer build (Harness.scaled). On failure the message carries the
 #   tails of both meshgate logs, A's Postfix maillog and the sinks' files.
 import json
@@ -219,7 +224,7 @@ def b_extra(reinject_port):
 class Bridge:
     """Both gateways, A's Postfix and the two sinks; `diagnostics()` for failure messages."""
 
-    def __init__(self, h, alice_is_bobs_contact=True):
+    def __init__(self, h, alice_is_bobs_contact=True, bob_ingress="contacts-only"):
         self.h = h
         self.a = Side(h, "a", "example.com")
         self.b = Side(h, "b", "example.net")
@@ -244,7 +249,7 @@ class Bridge:
         self.a.write_config()
         self.b.write_config()
         self.a.cli("account", "create", ALICE)
-        self.b.cli("account", "create", BOB, "--ingress", "contacts-only")
+        self.b.cli("account", "create", BOB, "--ingress", bob_ingress)
         # A plain contact entry, as an administrator adds one for mail (the CLI's default
         # protocol is smtp): alice's mail, bridged over the Mesh, must still match it.
         if alice_is_bobs_contact:
@@ -361,9 +366,9 @@ def bridged_message(subject, recipients, tag):
     return msg, mid
 
 
-def check_bob_copy(br, got, sent, mid, tag):
+def check_bob_copy(br, got, sent, mid, tag, contact="known-contact"):
     """B's delivered copy: the original fields and body, B's own signal (verifiable with B's
-    key, checks encrypted, contact known-contact), no forged Mesh-* field."""
+    key, checks encrypted, the contact status given), no forged Mesh-* field."""
     m = got
     text = m.message.decode("utf-8", "replace")
     br.check(m.recipients == [BOB], "B delivered to %s, expected bob only" % m.recipients)
@@ -395,8 +400,8 @@ def check_bob_copy(br, got, sent, mid, tag):
         (os.path.basename(path), rc, " | ".join(out.strip().splitlines())))
     br.check(rc == 0 and "result:   verified" in out,
              "B's copy does not verify with B's gateway key (exit %d):\n%s" % (rc, out))
-    br.check("contact:  known-contact\n" in out, "the signal should say contact=known-contact:"
-             "\n%s" % out)
+    br.check("contact:  %s\n" % contact in out, "the signal should say contact=%s:\n%s" %
+             (contact, out))
     cm = re.search(r"checks:\s+(\S+)", out)
     checks = cm.group(1).split(",") if cm else []
     br.check("encrypted" in checks and "via-mesh" in checks,
@@ -674,11 +679,73 @@ def test_contact_request_round_trip(h):
     br.stop_and_audit()
 
 
+def held_at_b(br, h, sent, what):
+    """alice -> bob (quarantine-unknown at B, alice not a contact): A posts it and B accepts it
+    into bob's held catalog; nothing reaches B's sink. Returns the EnvelopeId as B lists it."""
+    before = set(e["id"] for e in held_list(br))
+    r = br.send(ALICE, [BOB], sent, what)
+    br.check(r.accepted, "%s: not accepted (B should hold it, not refuse it): %r" % (what, r))
+    br.check(br.pf.wait_queue_empty(h.scaled(30)), "A's Postfix queue did not drain: %s" %
+             br.pf.queue())
+    settle_quiet(h, 2.0)
+    listed = [e for e in held_list(br) if e["id"] not in before]
+    br.check(len(listed) == 1, "%s: expected one new held Mesh message at B, listed %r" %
+             (what, listed))
+    br.check(listed[0]["sender"] == ALICE and listed[0]["account"] == BOB and
+             listed[0]["contact"] == "quarantined" and listed[0]["encrypted"],
+             "%s: the held message should be alice's, encrypted, for bob: %r" % (what, listed))
+    return listed[0]["id"]
+
+
+def held_list(br):
+    p = br.b.cli("quarantine", "mesh", "list", "--json")
+    return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+def test_held_release(h):
+    """A first contact's mail to a quarantine-unknown account, bridged over the Mesh, waits in
+    the account's held catalog at B (nothing delivers it); `meshgate quarantine mesh release`
+    on B delivers it once, with contact=quarantined; a held message deleted is never delivered.
+    Both are in B's audit log."""
+    br = Bridge(h, alice_is_bobs_contact=False, bob_ingress="quarantine-unknown")
+    tag = "held-" + os.urandom(4).hex()
+    sent, mid = bridged_message("held for review", [BOB], tag)
+    envelope = held_at_b(br, h, sent, "alice -> bob, a first contact")
+    br.check(br.b_sink.messages() == [], "B delivered a held message before its release")
+
+    p = br.b.cli("quarantine", "mesh", "release", envelope, check_rc=False)
+    log("meshgate quarantine mesh release (B): exit %d: %s" %
+        (p.returncode, (p.stdout + p.stderr).strip()))
+    br.check(p.returncode == 0 and "released" in p.stdout,
+             "release failed (exit %d):\n%s%s" % (p.returncode, p.stdout, p.stderr))
+    got = wait_files(br.b_sink, 1, h.scaled(20))
+    settle_quiet(h)
+    got = br.b_sink.messages()
+    br.check(len(got) == 1, "%d copies at B after the release, expected 1" % len(got))
+    check_bob_copy(br, got[0], sent, mid, tag, contact="quarantined")
+    br.check(held_list(br) == [], "the released message is still listed as held")
+
+    sent2, _ = bridged_message("deleted unread", [BOB], tag + "-2")
+    second = held_at_b(br, h, sent2, "alice -> bob, a second message")
+    p = br.b.cli("quarantine", "mesh", "delete", second, check_rc=False)
+    br.check(p.returncode == 0, "delete failed (exit %d):\n%s%s" %
+             (p.returncode, p.stdout, p.stderr))
+    settle_quiet(h)
+    br.check(len(br.b_sink.files()) == 1, "the deleted message was delivered at B")
+    br.check(held_list(br) == [], "the deleted message is still listed as held")
+    audit_b = br.b.cli("audit", "show", check_rc=False).stdout
+    for rule in ("quarantine.mesh-release", "quarantine.mesh-delete"):
+        br.check("rule=%s" % rule in audit_b, "no %s record in B's audit log:\n%s" %
+                 (rule, audit_b))
+    br.stop_and_audit()
+
+
 TESTS = {
     "encrypted_delivery": (test_encrypted_delivery, {"postfix": True, "budget": 180}),
     "service_down_defers": (test_service_down_defers, {"postfix": True, "budget": 180}),
     "contact_request_round_trip": (test_contact_request_round_trip,
                                    {"postfix": True, "budget": 180}),
+    "held_release": (test_held_release, {"postfix": True, "budget": 180}),
 }
 
 if __name__ == "__main__":

@@ -95,6 +95,7 @@ meshgate_integration_test(resolver silent_service 60)
 meshgate_integration_test(bridge encrypted_delivery 180)
 meshgate_integration_test(bridge service_down_defers 180)
 meshgate_integration_test(bridge contact_request_round_trip 180)
+meshgate_integration_test(bridge held_release 180)
 
 # End to end through a real Sendmail, unpacked from the Debian packages (issue 10 item 2).
 meshgate_integration_test(sendmail contacts_only_reject 120)
