@@ -17,6 +17,13 @@
 # postfwd2 twice at 10 connections and once at 1 connection, and prints the machine, the
 # commands and the results.
 #
+# The servers run as the systemd units run them (conf/systemd/meshgate-policyd.service): logging
+# to syslog only, not also to stderr (--foreground). On a host where net.unix.max_dgram_qlen is
+# below 512, the script raises it to 512 for the run and restores it after: systemd raises it to
+# 512 when it boots (PID 1 does, bump_unix_max_dgram_qlen), so a Debian server's /dev/log queues
+# 512 lines; a container without systemd keeps the kernel's default of 10, and a sender that
+# finds those full waits until the syslog reader is scheduled again.
+#
 # MESHGATE_BASELINE=/path/to/another/meshgate adds that binary (e.g. a build of an earlier
 # commit) as row "baseline", same configuration, its own store, in the same rounds: a change to
 # the server compared side by side with what it replaces.
@@ -31,13 +38,23 @@ command -v postfwd2 >/dev/null || { echo "postfwd2 missing: scripts/deps --test"
 work=$(mktemp -d /tmp/policyd-bench.XXXXXX)
 pids=()
 devlog_ours=0
+qlen_file=/proc/sys/net/unix/max_dgram_qlen
+qlen_before=$(cat "$qlen_file" 2>/dev/null || echo "")
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [[ $devlog_ours == 1 ]]; then rm -f /dev/log; fi
+  if [[ -n $qlen_before && $(cat "$qlen_file") != "$qlen_before" ]]; then
+    echo "$qlen_before" > "$qlen_file" || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# Before any syslog socket is made: a datagram socket's queue length is fixed when it is created.
+if [[ -n $qlen_before ]] && (( qlen_before < 512 )); then
+  echo 512 > "$qlen_file" 2>/dev/null || echo "note: cannot raise $qlen_file from $qlen_before" >&2
+fi
 
 # meshgate logs one line per request to syslog, as an administrator expects. A host without a
 # syslog daemon (a bare container) makes every syslog(3) call open, fail to connect and close a
@@ -113,14 +130,16 @@ echo "meshgate: $("$meshgate" --version 2>/dev/null | head -1 || echo "$meshgate
 [[ -n $baseline ]] && echo "baseline: $("$baseline" --version 2>/dev/null | head -1 || echo "$baseline")  ($baseline)"
 echo "postfwd2: $(postfwd2 -V 2>&1 | head -1)"
 echo "syslog:   $([[ $devlog_ours == 1 ]] && echo "no daemon on this host: the script's discarding receiver on /dev/log" || echo "the host's /dev/log")"
+echo "dgram_qlen: $(cat "$qlen_file" 2>/dev/null) (net.unix.max_dgram_qlen for the run; the host's: $qlen_before)"
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$meshgate" policyd --config "$work/meshgate.yaml" --foreground > "$work/meshgate.log" 2>&1 &
+# As the systemd unit runs it: lines to syslog only (start-up errors still reach stderr).
+"$meshgate" policyd --config "$work/meshgate.yaml" > "$work/meshgate.log" 2>&1 &
 pids+=($!)
-"$meshgate" policyd --config "$work/meshgate-wt.yaml" --foreground > "$work/meshgate-wt.log" 2>&1 &
+"$meshgate" policyd --config "$work/meshgate-wt.yaml" > "$work/meshgate-wt.log" 2>&1 &
 pids+=($!)
 if [[ -n $baseline ]]; then
-  "$baseline" policyd --config "$work/meshgate-bl.yaml" --foreground > "$work/meshgate-bl.log" 2>&1 &
+  "$baseline" policyd --config "$work/meshgate-bl.yaml" > "$work/meshgate-bl.log" 2>&1 &
   pids+=($!)
 fi
 # postfwd2 as packaged: a daemon (its rate() limits need its cache daemon, which --nodaemon
@@ -140,16 +159,13 @@ stop_postfwd() {  # the daemon's own processes: its master and every process in 
 trap 'stop_postfwd; cleanup' EXIT
 up() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null; }
 for i in $(seq 1 600); do
-  grep -q "policyd: started" "$work/meshgate.log" 2>/dev/null &&
-    grep -q "policyd: started" "$work/meshgate-wt.log" 2>/dev/null &&
-    { [[ -z $baseline ]] || grep -q "policyd: started" "$work/meshgate-bl.log" 2>/dev/null; } &&
-    up "$pf_port" && break
+  up "$mg_port" && up "$wt_port" && { [[ -z $baseline ]] || up "$bl_port"; } && up "$pf_port" && break
   sleep 0.1
 done
-grep -q "policyd: started" "$work/meshgate.log" || { cat "$work/meshgate.log"; exit 1; }
-grep -q "policyd: started" "$work/meshgate-wt.log" || { cat "$work/meshgate-wt.log"; exit 1; }
+up "$mg_port" || { echo "meshgate did not start:"; cat "$work/meshgate.log"; exit 1; }
+up "$wt_port" || { echo "meshgate-wt did not start:"; cat "$work/meshgate-wt.log"; exit 1; }
 if [[ -n $baseline ]]; then
-  grep -q "policyd: started" "$work/meshgate-bl.log" || { cat "$work/meshgate-bl.log"; exit 1; }
+  up "$bl_port" || { echo "the baseline did not start:"; cat "$work/meshgate-bl.log"; exit 1; }
 fi
 grep -q "flush_interval: 0s" "$work/meshgate-wt.yaml" || { echo "meshgate-wt.yaml lacks flush_interval"; exit 1; }
 up "$pf_port" || { echo "postfwd2 did not start:"; cat "$work/postfwd.log"; exit 1; }
