@@ -2,6 +2,7 @@
 #include "cli/admin_support.h"
 
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 
 #include "gateway/config/config_loader.h"
@@ -78,6 +79,15 @@ std::string adminUser() {
   const char* user = std::getenv("SUDO_USER");
   if (!user) user = std::getenv("USER");
   return user ? user : "unknown";
+}
+
+Status appendAdminAudit(Store& store, const config::Config& c, AuditRecord record) {
+  record.time = static_cast<int64_t>(std::time(nullptr));
+  record.node = c.gateway.node;
+  record.kind = "admin";
+  record.detail = "by=" + adminUser() + (record.detail.empty() ? "" : " " + record.detail);
+  auto r = store.appendAudit(record);
+  return r.ok() ? Status() : r.status();
 }
 
 std::string utcTime(int64_t t) { return formatUtc(t, "%Y-%m-%dT%H:%M:%SZ"); }

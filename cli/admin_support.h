@@ -34,6 +34,10 @@ int reportError(const std::string& command, const Status& status);
 // Who runs an administrator command, for the audit log: $SUDO_USER, else $USER, else "unknown".
 std::string adminUser();
 
+// Appends an administrator's action to the audit log: `record` with kind "admin", this node,
+// the current time, and "by=<adminUser()>" ahead of its detail.
+Status appendAdminAudit(Store& store, const config::Config& c, AuditRecord record);
+
 // Unix seconds as 2024-10-01T12:00:00Z.
 std::string utcTime(int64_t t);
 

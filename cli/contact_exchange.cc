@@ -53,17 +53,12 @@ std::vector<std::string> protocolsOrDefault(const std::vector<std::string>& give
 Status audit(Store& store, const config::Config& c, const std::string& from, const std::string& to,
              const std::string& action, const std::string& id) {
   AuditRecord a;
-  a.time = nowSeconds();
-  a.node = c.gateway.node;
-  a.kind = "admin";
   a.message_id = id;
   a.sender = from;
   a.recipients = {to};
   a.rule = "contacts." + action;
   a.action = action;
-  a.detail = "by=" + adminUser();
-  auto r = store.appendAudit(a);
-  return r.ok() ? Status() : r.status();
+  return appendAdminAudit(store, c, std::move(a));
 }
 
 Status addContact(Store& store, const std::string& account, const std::string& spec,

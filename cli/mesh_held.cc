@@ -99,17 +99,13 @@ std::string forTerminal(const Bytes& bytes) {
 Status auditAdminAction(Store& store, const config::Config& c, const HeldMessage& m,
                         const std::string& action) {
   AuditRecord a;
-  a.time = static_cast<int64_t>(std::time(nullptr));
-  a.node = c.gateway.node;
-  a.kind = "admin";
   a.message_id = m.envelope_id;
   a.sender = m.auditedSender();
   a.recipients = m.account;
   a.rule = "quarantine.mesh-" + action;
   a.action = action;
-  a.detail = "by=" + adminUser() + " held_by=" + m.rule;
-  auto r = store.appendAudit(a);
-  return r.ok() ? Status() : r.status();
+  a.detail = "held_by=" + m.rule;
+  return appendAdminAudit(store, c, std::move(a));
 }
 
 // Into `inbound` first, then out of `held`: never in neither.

@@ -40,18 +40,13 @@ bool validQueueId(const std::string& id) {
 Status recordAdminAction(Store& store, const config::Config& c, const QuarantineRecord& q,
                          const std::string& action) {
   AuditRecord a;
-  a.time = static_cast<int64_t>(std::time(nullptr));
-  a.node = c.gateway.node;
-  a.kind = "admin";
   a.message_id = q.message_id;
   a.queue_id = q.queue_id;
   a.sender = q.sender;
   a.recipients = q.recipients;
   a.rule = "quarantine." + action;
   a.action = action;
-  a.detail = "by=" + adminUser();
-  auto r = store.appendAudit(a);
-  return r.ok() ? Status() : r.status();
+  return appendAdminAudit(store, c, std::move(a));
 }
 
 // The confirmation page as recipients reach it (quarantine.confirm_url, else the Mesh

@@ -74,15 +74,11 @@ Result<adapters::SshPublicKey> readPublicKeyFile(const std::string& path) {
 Status recordAdminAction(Store& store, const config::Config& c, const std::string& command,
                          const std::string& account, const std::string& detail) {
   AuditRecord a;
-  a.time = nowSeconds();
-  a.node = c.gateway.node;
-  a.kind = "admin";
   a.recipients = account;
   a.rule = "ssh." + command;
   a.action = command;
-  a.detail = "by=" + adminUser() + " " + detail;
-  auto r = store.appendAudit(a);
-  return r.ok() ? Status() : r.status();
+  a.detail = detail;
+  return appendAdminAudit(store, c, std::move(a));
 }
 
 // After a change, bring the local cache up to date at once so a revocation does not wait for

@@ -40,6 +40,7 @@ class QuarantineCli : public ::testing::Test {
     ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
     auto store = store::openStore(loaded.config->store);
     ASSERT_TRUE(store.ok());
+    store_ = std::move(*store);
     QuarantineRecord q;
     q.id = q.queue_id = "4XYZ12AB";
     q.message_id = "<m@partner.net>";
@@ -49,7 +50,7 @@ class QuarantineCli : public ::testing::Test {
     q.subject = "Invoice";
     q.time = 1'800'000'000;
     q.state = "held";
-    ASSERT_TRUE((*store)->putQuarantine(q).ok());
+    ASSERT_TRUE(store_->putQuarantine(q).ok());
   }
   std::string calls() {
     std::ifstream f(dir_.file("calls"));
@@ -59,6 +60,7 @@ class QuarantineCli : public ::testing::Test {
   }
   testing::TempDir dir_;
   std::string config_;
+  std::unique_ptr<Store> store_;  // the store the commands under test use
 };
 
 TEST_F(QuarantineCli, ListShowsHeldMessages) {
@@ -123,9 +125,6 @@ class QuarantineConfirmCli : public QuarantineCli {
     auto key = meshgate::loadOrCreateGatewayKey(loaded.config->gateway.key_file);
     ASSERT_TRUE(key.ok()) << key.status().toString();
     code_ = *policy::confirmationCode(*key, "5PAY1", "bob@example.com");
-    auto opened = store::openStore(loaded.config->store);
-    ASSERT_TRUE(opened.ok());
-    store_ = std::move(*opened);
     QuarantineRecord q;
     q.id = q.queue_id = "5PAY1";
     q.message_id = "<pay@billing.example.net>";
@@ -137,7 +136,6 @@ class QuarantineConfirmCli : public QuarantineCli {
     q.state = "held";
     ASSERT_TRUE(store_->putQuarantine(q).ok());
   }
-  std::unique_ptr<Store> store_;
   std::string code_;
 };
 
@@ -194,11 +192,6 @@ class QuarantineMeshCli : public QuarantineCli {
  protected:
   void SetUp() override {
     QuarantineCli::SetUp();
-    auto loaded = config::loadConfigFile(config_);
-    ASSERT_TRUE(loaded.ok());
-    auto opened = store::openStore(loaded.config->store);
-    ASSERT_TRUE(opened.ok());
-    store_ = std::move(*opened);
     for (const char* address : {"bob@example.com", "carol@example.com"}) {
       AccountRecord a;
       a.address = address;
@@ -226,7 +219,6 @@ class QuarantineMeshCli : public QuarantineCli {
   bool inCatalog(const std::string& account, std::string_view catalog, const std::string& id) {
     return store_->getEntry(account, catalog, id).ok();
   }
-  std::unique_ptr<Store> store_;
   CatalogEntry held_;
 };
 
