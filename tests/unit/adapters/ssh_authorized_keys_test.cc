@@ -10,34 +10,17 @@
 #include <fstream>
 
 #include "policy/store/sqlite_store.h"
+#include "tests/unit/adapters/ssh_test_keys.h"
 
 namespace meshgate::adapters {
 namespace {
 
-AccountRecord account(const std::string& address) {
-  AccountRecord a;
-  a.address = address;
-  return a;
-}
+using namespace testing_keys;
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-constexpr const char* kAlice =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINpAD8ObLaowLdHI7Rwy697t0tWAm5uMGoILELxBVepq "
-    "alice-laptop";
-constexpr const char* kBob =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBR0KxzGWvRjyYzBYX6JvMzX3ucwEOLCE4lLht1zX13K bob";
 constexpr int64_t kDay = 86400;
-
-SshKeyEntry entryFor(const char* line, std::vector<std::string> options = {}) {
-  auto key = parseSshPublicKey(line);
-  EXPECT_TRUE(key.ok());
-  auto e = makeSshKeyEntry(*key);
-  EXPECT_TRUE(e.ok());
-  e->options = std::move(options);
-  return *e;
-}
 
 SshCache cacheAt(int64_t t) {
   SshCache c;

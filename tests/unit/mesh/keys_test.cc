@@ -124,8 +124,8 @@ TEST_P(KeysByType, MeshJsonAndPemTextsRoundTrip) {
     EXPECT_EQ(parsePublicKey(priv)->kid(), key.kid());
     EXPECT_FALSE(parsePrivateKey(pub).ok());
   }
-  std::string json = publicKeyToMeshJson(key.publicKey());
-  EXPECT_EQ(json, "{\"PublicKeyECDH\":{\"crv\":\"" + std::string(keyTypeName(GetParam())) +
+  std::string mesh_json = publicKeyToMeshJson(key.publicKey());
+  EXPECT_EQ(mesh_json, "{\"PublicKeyECDH\":{\"crv\":\"" + std::string(keyTypeName(GetParam())) +
                       "\",\"Public\":\"" + base64UrlEncode(key.publicKey().raw()) + "\"}}\n");
 }
 

@@ -40,11 +40,6 @@ std::string tool(const std::string& name) {
   return name;  // fails visibly: "cannot run"
 }
 
-json req(const std::string& type, json fields = json::object()) {
-  fields["Portal"] = "example.com";
-  return json{{type, fields}};
-}
-
 class MeshBinary : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -165,7 +160,7 @@ TEST_F(MeshBinary, EveryTransactionOverKeepAliveHttps) {
   ASSERT_TRUE(hello.contains("EnvelopedProfileService"));
   EXPECT_TRUE(plain(c, json{{"ValidateRequest", {{"Account", "alice@example.com"}}}}, 201)["Valid"]);
   // CreateAccount by the administrator.
-  call(c, req("CreateRequest", {{"Account", "carol@example.com"}}), admin, 201);
+  call(c, portalRequest("CreateRequest", {{"Account", "carol@example.com"}}), admin, 201);
   EXPECT_TRUE(world_->store().getAccount("carol@example.com").ok());
   // Get by Account and by Identifier (accounts with profiles, as provisioning writes them).
   AccountKeys alice = world_->addAccount("alice@example.com", "contacts-only");
@@ -190,19 +185,19 @@ TEST_F(MeshBinary, EveryTransactionOverKeepAliveHttps) {
              {"KeyValues", json::array({{{"Key", "Catalog"}, {"Value", "applications"}}})},
              {"SearchConstraints", {{"MaxEntries", 5}}}};
   std::vector<std::string> keys;
-  json page = call(c, req("GetRequest", kv), alice.authentication, 201);
+  json page = call(c, portalRequest("GetRequest", kv), alice.authentication, 201);
   for (int pages = 1;; ++pages) {
     for (const auto& item : page["DataItems"]) keys.push_back(item["Key"]);
     if (!page.contains("PageKey")) break;
     ASSERT_LT(pages, 5);
     kv["SearchConstraints"] = {{"MaxEntries", 5}, {"PageKey", page["PageKey"]}};
-    page = call(c, req("GetRequest", kv), alice.authentication, 201);
+    page = call(c, portalRequest("GetRequest", kv), alice.authentication, 201);
   }
   ASSERT_EQ(keys.size(), 12u);
   EXPECT_EQ(keys.front(), "app10");
   EXPECT_EQ(keys.back(), "app21");
   // Publish as the account; Get by Identifier finds it.
-  call(c, req("PublishRequest", {{"Entry", {{"Key", "alice-note"}, {"Data", "aGk"}}}}),
+  call(c, portalRequest("PublishRequest", {{"Entry", {{"Key", "alice-note"}, {"Data", "aGk"}}}}),
        alice.authentication, 201, "alice@example.com");
   EXPECT_EQ(plain(c, json{{"GetRequest", {{"Identifier", "alice-note"}}}}, 201)["DataItems"][0]["Data"],
             "aGk");
@@ -211,15 +206,16 @@ TEST_F(MeshBinary, EveryTransactionOverKeepAliveHttps) {
   mesh::PrivateKey stranger = newSigningKey();
   mesh::PrivateKey friend_key = newSigningKey();
   world_->addContact("alice@example.com", "udf:" + keyIdentity(friend_key), {"mesh"});
-  json posted = call(
-      c,
-      req("PostRequest",
-          {{"Account", "alice@example.com"},
-           {"Envelopes",
-            json::array({mesh::dareToJson(makeMessageEnvelope("EAAA-S1", "eve@evil.example", stranger)),
-                         mesh::dareToJson(makeMessageEnvelope("EAAA-F1", "fred@friends.example",
-                                                              friend_key))})}}),
-      remote_service, 201);
+  json posted =
+      call(c,
+           portalRequest(
+               "PostRequest",
+               {{"Account", "alice@example.com"},
+                {"Envelopes", json::array({mesh::dareToJson(makeMessageEnvelope(
+                                               "EAAA-S1", "eve@evil.example", stranger)),
+                                           mesh::dareToJson(makeMessageEnvelope(
+                                               "EAAA-F1", "fred@friends.example", friend_key))})}}),
+           remote_service, 201);
   EXPECT_EQ(posted["Accepted"], json::array({"EAAA-F1"})) << posted;
   EXPECT_EQ(posted["Rejected"], json::array({"EAAA-S1"}));
   EXPECT_EQ(posted["Errors"][0]["ErrorCode"], "ContactRequired");
@@ -233,10 +229,11 @@ TEST_F(MeshBinary, EveryTransactionOverKeepAliveHttps) {
           .dump(),
       dev);
   ASSERT_TRUE(rc.ok());
-  call(c, req("ConnectStartRequest", {{"AccountID", "alice@example.com"},
-                                      {"SignedRequest", mesh::dareToJson(*rc)}}),
+  call(c,
+       portalRequest("ConnectStartRequest", {{"AccountID", "alice@example.com"},
+                                             {"SignedRequest", mesh::dareToJson(*rc)}}),
        device, 201);
-  EXPECT_EQ(call(c, req("ConnectPendingRequest", {{"AccountID", "alice@example.com"}}),
+  EXPECT_EQ(call(c, portalRequest("ConnectPendingRequest", {{"AccountID", "alice@example.com"}}),
                  alice.authentication, 201)["Pending"]
                 .size(),
             1u);
@@ -250,17 +247,19 @@ TEST_F(MeshBinary, EveryTransactionOverKeepAliveHttps) {
           .dump(),
       adm);
   ASSERT_TRUE(result.ok());
-  call(c, req("ConnectCompleteRequest", {{"AccountID", "alice@example.com"},
-                                         {"Result", mesh::dareToJson(*result)}}),
+  call(c,
+       portalRequest("ConnectCompleteRequest",
+                     {{"AccountID", "alice@example.com"}, {"Result", mesh::dareToJson(*result)}}),
        alice.authentication, 201);
-  json status = call(c, req("ConnectStatusRequest",
-                            {{"AccountID", "alice@example.com"}, {"DeviceID", device.kid()}}),
+  json status = call(c,
+                     portalRequest("ConnectStatusRequest", {{"AccountID", "alice@example.com"},
+                                                            {"DeviceID", device.kid()}}),
                      device, 201);
   EXPECT_TRUE(status.contains("Result"));
   // Status: the last signed checkpoint, made by `meshgate audit checkpoint` on the same store.
   auto made = runMeshgate({"audit", "checkpoint", "--config", world_->dir().file("meshgate.yaml")});
   ASSERT_EQ(made.exit_code, 0) << made.err << made.out;
-  json st = call(c, req("StatusRequest"), newSigningKey(), 201);
+  json st = call(c, portalRequest("StatusRequest"), newSigningKey(), 201);
   ASSERT_TRUE(st.contains("CheckpointValue")) << st;
   auto checkpoint = world_->store().latestCheckpoint();
   ASSERT_TRUE(checkpoint.ok() && checkpoint->has_value());
@@ -269,14 +268,16 @@ TEST_F(MeshBinary, EveryTransactionOverKeepAliveHttps) {
   EXPECT_TRUE(policy::verifyAuditCheckpoint(returned, gateway_key_->publicKey()).ok());
   EXPECT_TRUE(st.contains("LastWriteTime") && st.contains("NextCheckpointTime"));
   // Transfer: the administrator only.
-  call(c, req("TransferRequest"), alice.authentication, 401);
-  json transfer = call(c, req("TransferRequest", {{"SearchConstraints", {{"MaxEntries", 2}}}}),
-                       admin, 201);
+  call(c, portalRequest("TransferRequest"), alice.authentication, 401);
+  json transfer =
+      call(c, portalRequest("TransferRequest", {{"SearchConstraints", {{"MaxEntries", 2}}}}), admin,
+           201);
   EXPECT_EQ(transfer["DataItems"].size(), 2u);
   EXPECT_TRUE(transfer.contains("PageKey"));
   // DeleteAccount by the account itself.
-  call(c, req("DeleteRequest", {{"Account", "carol@example.com"}}), alice.authentication, 401);
-  call(c, req("DeleteRequest", {{"Account", "carol@example.com"}}), admin, 201);
+  call(c, portalRequest("DeleteRequest", {{"Account", "carol@example.com"}}), alice.authentication,
+       401);
+  call(c, portalRequest("DeleteRequest", {{"Account", "carol@example.com"}}), admin, 201);
   EXPECT_FALSE(world_->store().getAccount("carol@example.com").ok());
 
   // Every request above was counted.
@@ -298,7 +299,7 @@ TEST_F(MeshBinary, UnauthenticatedRequestsGet401AndChangeNothing) {
   auto audit_count = [&] { return world_->auditCount(); };
   const size_t accounts = accountCount();
   const int64_t audit = audit_count();
-  json del = req("DeleteRequest", {{"Account", "alice@example.com"}});
+  json del = portalRequest("DeleteRequest", {{"Account", "alice@example.com"}});
   // Unsigned.
   plain(c, del, 401);
   // Signed by a key that is not alice's.
@@ -315,7 +316,7 @@ TEST_F(MeshBinary, UnauthenticatedRequestsGet401AndChangeNothing) {
   EXPECT_EQ(audit_count(), audit);
   // Replayed: the first use works, the same bytes again are refused.
   const std::string create =
-      world_->signedRequest(req("CreateRequest", {{"Account", "dave@example.com"}}),
+      world_->signedRequest(portalRequest("CreateRequest", {{"Account", "dave@example.com"}}),
                             world_->adminKey(), "", now());
   ASSERT_EQ(c.post(create).status, 201);
   ASSERT_EQ(world_->store().deleteAccount("dave@example.com").ok(), true);
@@ -325,7 +326,8 @@ TEST_F(MeshBinary, UnauthenticatedRequestsGet401AndChangeNothing) {
   EXPECT_FALSE(world_->store().getAccount("dave@example.com").ok());
   EXPECT_EQ(audit_count(), audit_after);
   // A response cannot be passed off as the answer to another request.
-  const std::string hello = world_->signedRequest(req("HelloRequest"), newSigningKey(), "", now());
+  const std::string hello =
+      world_->signedRequest(portalRequest("HelloRequest"), newSigningKey(), "", now());
   const std::string hello_nonce = world_->lastNonce();
   HttpResult h = c.post(hello);
   ASSERT_EQ(h.status, 201);
@@ -398,10 +400,10 @@ TEST_F(MeshToSmtpBinary, APostedMessageArrivesAtTheMtaOnce) {
   mesh::PrivateKey remote_service = newSigningKey();
   mesh::PrivateKey friend_key = newSigningKey();
   world_->addContact("alice@example.com", "udf:" + keyIdentity(friend_key), {"mesh"});
-  const json post = req("PostRequest",
-                        {{"Account", "alice@example.com"},
-                         {"Envelopes", json::array({mesh::dareToJson(makeMessageEnvelope(
-                                           "EAAA-M2S", "fred@friends.example", friend_key))})}});
+  const json post = portalRequest(
+      "PostRequest", {{"Account", "alice@example.com"},
+                      {"Envelopes", json::array({mesh::dareToJson(makeMessageEnvelope(
+                                        "EAAA-M2S", "fred@friends.example", friend_key))})}});
   EXPECT_EQ(call(c, post, remote_service, 201)["Accepted"], json::array({"EAAA-M2S"}));
   auto gone = [&] { return !world_->store().getEntry("alice@example.com", "inbound", "EAAA-M2S").ok(); };
   ASSERT_TRUE(waitFor([&] { return dumps().size() == 1 && gone(); }))

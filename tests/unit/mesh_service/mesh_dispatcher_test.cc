@@ -14,13 +14,6 @@ namespace {
 using nlohmann::json;
 namespace model = mesh::model;
 
-const json kPortal = "example.com";
-
-json req(const std::string& type, json fields = json::object()) {
-  fields["Portal"] = kPortal;
-  return json{{type, fields}};
-}
-
 // Status of a plain response, checking that the HTTP status mirrors the payload's.
 int plainStatus(const meshsvc::DispatchResult& r) {
   PlainResponse p = parsePlain(r.body);
@@ -82,7 +75,7 @@ TEST_F(Dispatcher, HelloPlainAnswersVersionAndSignedServiceProfile) {
 }
 
 TEST_F(Dispatcher, HelloSignedByAnyKeyGetsAResponseBoundToItsNonce) {
-  const std::string body = world_.signedRequest(req("HelloRequest"), newSigningKey());
+  const std::string body = world_.signedRequest(portalRequest("HelloRequest"), newSigningKey());
   const std::string nonce = world_.lastNonce();
   auto r = world_.dispatch(body);
   ASSERT_EQ(r.status, 201) << r.body;
@@ -129,12 +122,15 @@ TEST_F(Dispatcher, CreateAccountOnlyByAnAdministrator) {
   plainCall(json{{"CreateRequest", {{"Account", "new@example.com"}}}}, 401, "CreateResponse");
   // Signed by a key that is no administrator (here: an account's own key): 401.
   AccountKeys alice = world_.addAccount("alice@example.com");
-  signedCall(req("CreateRequest", {{"Account", "new@example.com"}}), alice.authentication, 401);
-  signedCall(req("CreateRequest", {{"Account", "new@example.com"}}), newSigningKey(), 401);
+  signedCall(portalRequest("CreateRequest", {{"Account", "new@example.com"}}), alice.authentication,
+             401);
+  signedCall(portalRequest("CreateRequest", {{"Account", "new@example.com"}}), newSigningKey(),
+             401);
   EXPECT_FALSE(accountExists("new@example.com"));
   EXPECT_EQ(world_.auditCount(), audit_before);
 
-  signedCall(req("CreateRequest", {{"Account", "New@Example.com"}}), world_.adminKey(), 201);
+  signedCall(portalRequest("CreateRequest", {{"Account", "New@Example.com"}}), world_.adminKey(),
+             201);
   EXPECT_TRUE(accountExists("new@example.com"));
   EXPECT_EQ(world_.auditCount(), audit_before + 1);
   auto audit = world_.store().readAudit(1, 100);
@@ -143,10 +139,13 @@ TEST_F(Dispatcher, CreateAccountOnlyByAnAdministrator) {
   EXPECT_EQ(audit->back().recipients, "new@example.com");
   EXPECT_EQ(audit->back().sender, "admin:" + world_.adminKey().kid());
 
-  signedCall(req("CreateRequest", {{"Account", "new@example.com"}}), world_.adminKey(), 409);
-  signedCall(req("CreateRequest", {{"Account", "no way@example.com"}}), world_.adminKey(), 400);
-  signedCall(req("CreateRequest", {{"Account", "x@not-ours.example"}}), world_.adminKey(), 400);
-  signedCall(req("CreateRequest"), world_.adminKey(), 400);
+  signedCall(portalRequest("CreateRequest", {{"Account", "new@example.com"}}), world_.adminKey(),
+             409);
+  signedCall(portalRequest("CreateRequest", {{"Account", "no way@example.com"}}), world_.adminKey(),
+             400);
+  signedCall(portalRequest("CreateRequest", {{"Account", "x@not-ours.example"}}), world_.adminKey(),
+             400);
+  signedCall(portalRequest("CreateRequest"), world_.adminKey(), 400);
   EXPECT_EQ(world_.auditCount(), audit_before + 1);
 }
 
@@ -154,18 +153,24 @@ TEST_F(Dispatcher, DeleteAccountByItsOwnKeyOrAnAdministrator) {
   AccountKeys alice = world_.addAccount("alice@example.com");
   AccountKeys bob = world_.addAccount("bob@example.com");
   // A stranger, or another account's key: 401 and alice stays.
-  signedCall(req("DeleteRequest", {{"Account", "alice@example.com"}}), newSigningKey(), 401);
-  signedCall(req("DeleteRequest", {{"Account", "alice@example.com"}}), bob.authentication, 401);
+  signedCall(portalRequest("DeleteRequest", {{"Account", "alice@example.com"}}), newSigningKey(),
+             401);
+  signedCall(portalRequest("DeleteRequest", {{"Account", "alice@example.com"}}), bob.authentication,
+             401);
   plainCall(json{{"DeleteRequest", {{"Account", "alice@example.com"}}}}, 401);
   EXPECT_TRUE(accountExists("alice@example.com"));
   // A stranger learns nothing about accounts that do not exist: 401 as well.
-  signedCall(req("DeleteRequest", {{"Account", "ghost@example.com"}}), newSigningKey(), 401);
+  signedCall(portalRequest("DeleteRequest", {{"Account", "ghost@example.com"}}), newSigningKey(),
+             401);
 
-  signedCall(req("DeleteRequest", {{"Account", "alice@example.com"}}), alice.authentication, 201);
+  signedCall(portalRequest("DeleteRequest", {{"Account", "alice@example.com"}}),
+             alice.authentication, 201);
   EXPECT_FALSE(accountExists("alice@example.com"));
-  signedCall(req("DeleteRequest", {{"Account", "bob@example.com"}}), world_.adminKey(), 201);
+  signedCall(portalRequest("DeleteRequest", {{"Account", "bob@example.com"}}), world_.adminKey(),
+             201);
   EXPECT_FALSE(accountExists("bob@example.com"));
-  signedCall(req("DeleteRequest", {{"Account", "ghost@example.com"}}), world_.adminKey(), 404);
+  signedCall(portalRequest("DeleteRequest", {{"Account", "ghost@example.com"}}), world_.adminKey(),
+             404);
 }
 
 // ---- Get ----------------------------------------------------------------------------------------
@@ -205,7 +210,8 @@ TEST_F(Dispatcher, GetByIdentifierFindsProfilesAndPublications) {
   r = plainCall(json{{"GetRequest", {{"Identifier", loose}}}}, 201);
   EXPECT_EQ(r["DataItems"].size(), 1u);
 
-  signedCall(req("PublishRequest",
+  signedCall(portalRequest(
+                 "PublishRequest",
                  {{"Entry", {{"Key", "service-note"}, {"Data", base64UrlEncode(asBytes("hi"))}}}}),
              world_.adminKey(), 201);
   r = plainCall(json{{"GetRequest", {{"Identifier", "service-note"}}}}, 201);
@@ -235,7 +241,7 @@ class GetCatalog : public Dispatcher {
     if (!key.empty()) kv.push_back({{"Key", "Key"}, {"Value", key}});
     json fields = {{"Account", "alice@example.com"}, {"KeyValues", kv}};
     if (!constraints.is_null()) fields["SearchConstraints"] = constraints;
-    return signedCall(req("GetRequest", fields), alice_->authentication, status);
+    return signedCall(portalRequest("GetRequest", fields), alice_->authentication, status);
   }
   static std::vector<std::string> keys(const json& r) {
     std::vector<std::string> out;
@@ -297,17 +303,18 @@ TEST_F(GetCatalog, RefusesBadConstraintsAndStrangers) {
                  {"KeyValues", json::array({{{"Key", "Catalog"}, {"Value", "applications"}}})}};
   // Unsigned, a stranger, another account: 401.
   plainCall(json{{"GetRequest", fields}}, 401);
-  signedCall(req("GetRequest", fields), newSigningKey(), 401);
+  signedCall(portalRequest("GetRequest", fields), newSigningKey(), 401);
   AccountKeys bob = world_.addAccount("bob@example.com");
-  signedCall(req("GetRequest", fields), bob.authentication, 401);
+  signedCall(portalRequest("GetRequest", fields), bob.authentication, 401);
   // The administrator may read it.
-  EXPECT_EQ(keys(signedCall(req("GetRequest", fields), world_.adminKey(), 201)).size(), 25u);
+  EXPECT_EQ(keys(signedCall(portalRequest("GetRequest", fields), world_.adminKey(), 201)).size(),
+            25u);
   // Unknown selector keys and malformed catalog names.
   json bad = fields;
   bad["KeyValues"] = json::array({{{"Key", "Colour"}, {"Value", "red"}}});
-  signedCall(req("GetRequest", bad), alice_->authentication, 400);
+  signedCall(portalRequest("GetRequest", bad), alice_->authentication, 400);
   bad["KeyValues"] = json::array({{{"Key", "Catalog"}, {"Value", "../etc"}}});
-  signedCall(req("GetRequest", bad), alice_->authentication, 400);
+  signedCall(portalRequest("GetRequest", bad), alice_->authentication, 400);
 }
 
 // ---- Publish -------------------------------------------------------------------------------------
@@ -317,23 +324,26 @@ TEST_F(Dispatcher, PublishByAnAccountIsItsOwnKey) {
   AccountKeys bob = world_.addAccount("bob@example.com");
   json entry = {{"Entry", {{"Key", "alice-card"}, {"Data", base64UrlEncode(asBytes("card"))}}}};
   // No account named in the metadata and no administrator: 401.
-  signedCall(req("PublishRequest", entry), alice.authentication, 401);
+  signedCall(portalRequest("PublishRequest", entry), alice.authentication, 401);
   // Names alice but signed by bob: 401.
-  signedCall(req("PublishRequest", entry), bob.authentication, 401, "alice@example.com");
+  signedCall(portalRequest("PublishRequest", entry), bob.authentication, 401, "alice@example.com");
   plainCall(json{{"PublishRequest", entry}}, 401);
   plainCall(json{{"GetRequest", {{"Identifier", "alice-card"}}}}, 404);
 
-  signedCall(req("PublishRequest", entry), alice.authentication, 201, "alice@example.com");
+  signedCall(portalRequest("PublishRequest", entry), alice.authentication, 201,
+             "alice@example.com");
   plainCall(json{{"GetRequest", {{"Identifier", "alice-card"}}}}, 201);
   // Bob cannot take over alice's key; alice may replace it; the administrator may too.
   json other = {{"Entry", {{"Key", "alice-card"}, {"Data", base64UrlEncode(asBytes("bob"))}}}};
-  signedCall(req("PublishRequest", other), bob.authentication, 409, "bob@example.com");
-  signedCall(req("PublishRequest", entry), alice.authentication, 201, "alice@example.com");
-  signedCall(req("PublishRequest", other), world_.adminKey(), 201);
+  signedCall(portalRequest("PublishRequest", other), bob.authentication, 409, "bob@example.com");
+  signedCall(portalRequest("PublishRequest", entry), alice.authentication, 201,
+             "alice@example.com");
+  signedCall(portalRequest("PublishRequest", other), world_.adminKey(), 201);
   // Malformed entries.
-  signedCall(req("PublishRequest"), world_.adminKey(), 400);
-  signedCall(req("PublishRequest", {{"Entry", {{"Key", "x"}}}}), world_.adminKey(), 400);
-  signedCall(req("PublishRequest", {{"Entry", {{"Data", "AA"}}}}), world_.adminKey(), 400);
+  signedCall(portalRequest("PublishRequest"), world_.adminKey(), 400);
+  signedCall(portalRequest("PublishRequest", {{"Entry", {{"Key", "x"}}}}), world_.adminKey(), 400);
+  signedCall(portalRequest("PublishRequest", {{"Entry", {{"Data", "AA"}}}}), world_.adminKey(),
+             400);
 }
 
 // ---- Status, Transfer ----------------------------------------------------------------------------
@@ -345,7 +355,8 @@ TEST_F(Dispatcher, StatusReturnsTheLastSignedCheckpoint) {
   EXPECT_FALSE(r.contains("LastWriteTime"));
 
   world_.clock().set(kNow + 60);
-  signedCall(req("CreateRequest", {{"Account", "a1@example.com"}}), world_.adminKey(), 201);
+  signedCall(portalRequest("CreateRequest", {{"Account", "a1@example.com"}}), world_.adminKey(),
+             201);
   auto head = world_.store().readAudit(1, 10);
   ASSERT_TRUE(head.ok() && !head->empty());
   auto checkpoint = policy::makeAuditCheckpoint(head->back(), kNow + 120, "test-node",
@@ -353,7 +364,8 @@ TEST_F(Dispatcher, StatusReturnsTheLastSignedCheckpoint) {
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status().toString();
   ASSERT_TRUE(world_.store().putCheckpoint(*checkpoint).ok());
   world_.clock().set(kNow + 180);
-  signedCall(req("CreateRequest", {{"Account", "a2@example.com"}}), world_.adminKey(), 201);
+  signedCall(portalRequest("CreateRequest", {{"Account", "a2@example.com"}}), world_.adminKey(),
+             201);
 
   r = plainCall(json{{"StatusRequest", json::object()}}, 201, "StatusResponse");
   EXPECT_EQ(r["LastWriteTime"], "2026-01-01T00:03:00Z");
@@ -365,23 +377,25 @@ TEST_F(Dispatcher, StatusReturnsTheLastSignedCheckpoint) {
   returned.signature = r["CheckpointValue"].get<std::string>();
   EXPECT_TRUE(policy::verifyAuditCheckpoint(returned, world_.serviceKey().publicKey()).ok());
   // Signed, it is answered signed.
-  json s = signedCall(req("StatusRequest"), newSigningKey(), 201);
+  json s = signedCall(portalRequest("StatusRequest"), newSigningKey(), 201);
   EXPECT_EQ(s["CheckpointValue"], r["CheckpointValue"]);
 }
 
 TEST_F(Dispatcher, TransferOnlyForAdministratorsAndPaged) {
   for (int i = 0; i < 7; ++i) {
     world_.clock().set(kNow + i);
-    signedCall(req("CreateRequest", {{"Account", "t" + std::to_string(i) + "@example.com"}}),
-               world_.adminKey(), 201);
+    signedCall(
+        portalRequest("CreateRequest", {{"Account", "t" + std::to_string(i) + "@example.com"}}),
+        world_.adminKey(), 201);
   }
   plainCall(json{{"TransferRequest", json::object()}}, 401, "TransferResponse");
   AccountKeys alice = world_.addAccount("alice@example.com");
-  signedCall(req("TransferRequest"), alice.authentication, 401);
-  signedCall(req("TransferRequest"), alice.offline, 401);
+  signedCall(portalRequest("TransferRequest"), alice.authentication, 401);
+  signedCall(portalRequest("TransferRequest"), alice.offline, 401);
 
-  json p1 = signedCall(req("TransferRequest", {{"SearchConstraints", {{"MaxEntries", 3}}}}),
-                       world_.adminKey(), 201);
+  json p1 =
+      signedCall(portalRequest("TransferRequest", {{"SearchConstraints", {{"MaxEntries", 3}}}}),
+                 world_.adminKey(), 201);
   ASSERT_EQ(p1["DataItems"].size(), 3u) << p1;
   ASSERT_TRUE(p1.contains("PageKey"));
   EXPECT_EQ(p1["DataItems"][0]["Key"], "1");
@@ -393,20 +407,21 @@ TEST_F(Dispatcher, TransferOnlyForAdministratorsAndPaged) {
   json page = p1;
   for (const auto& i : page["DataItems"]) seen.push_back(i["Key"]);
   while (page.contains("PageKey")) {
-    page = signedCall(req("TransferRequest", {{"SearchConstraints",
-                                               {{"MaxEntries", 3}, {"PageKey", page["PageKey"]}}}}),
-                      world_.adminKey(), 201);
+    page = signedCall(
+        portalRequest("TransferRequest",
+                      {{"SearchConstraints", {{"MaxEntries", 3}, {"PageKey", page["PageKey"]}}}}),
+        world_.adminKey(), 201);
     for (const auto& i : page["DataItems"]) seen.push_back(i["Key"]);
   }
   // 7 creates plus 2 Transfers are not changes: exactly the 7 records, in order, once each.
   EXPECT_EQ(seen, (std::vector<std::string>{"1", "2", "3", "4", "5", "6", "7"}));
   // A time window: the records of seconds 2..4.
-  json w = signedCall(req("TransferRequest",
-                          {{"SearchConstraints", {{"NotBefore", "2026-01-01T00:00:02Z"},
-                                                  {"Before", "2026-01-01T00:00:05Z"}}}}),
+  json w = signedCall(portalRequest("TransferRequest", {{"SearchConstraints",
+                                                         {{"NotBefore", "2026-01-01T00:00:02Z"},
+                                                          {"Before", "2026-01-01T00:00:05Z"}}}}),
                       world_.adminKey(), 201);
   EXPECT_EQ(w["DataItems"].size(), 3u) << w;
-  signedCall(req("TransferRequest", {{"SearchConstraints", {{"PageKey", "abc"}}}}),
+  signedCall(portalRequest("TransferRequest", {{"SearchConstraints", {{"PageKey", "abc"}}}}),
              world_.adminKey(), 400);
 }
 
@@ -421,29 +436,30 @@ TEST_F(Dispatcher, DeviceConnectionFromStartToAuthorizedRequests) {
   std::vector<mesh::PrivateKey> dev{device};
   auto signed_rc = mesh::sealAssertionJson(rc.dump(), dev);
   ASSERT_TRUE(signed_rc.ok());
-  json start = req("ConnectStartRequest", {{"AccountID", "alice@example.com"},
-                                           {"SignedRequest", mesh::dareToJson(*signed_rc)}});
+  json start = portalRequest(
+      "ConnectStartRequest",
+      {{"AccountID", "alice@example.com"}, {"SignedRequest", mesh::dareToJson(*signed_rc)}});
   // The request envelope must be signed by the same key as the RequestConnection.
   signedCall(start, newSigningKey(), 401);
   plainCall(start, 401);
   signedCall(start, device, 201);
   signedCall(start, device, 201);  // the same request again: still one pending entry
 
-  json status = req("ConnectStatusRequest",
-                    {{"AccountID", "alice@example.com"}, {"DeviceID", device.kid()}});
+  json status = portalRequest("ConnectStatusRequest",
+                              {{"AccountID", "alice@example.com"}, {"DeviceID", device.kid()}});
   json s1 = signedCall(status, device, 201);
   EXPECT_FALSE(s1.contains("Result")) << s1;  // pending
   signedCall(status, newSigningKey(), 401);   // someone else asking about this device
 
-  json pending = req("ConnectPendingRequest", {{"AccountID", "alice@example.com"}});
+  json pending = portalRequest("ConnectPendingRequest", {{"AccountID", "alice@example.com"}});
   signedCall(pending, device, 401);  // the device is not the account (yet)
   json p = signedCall(pending, alice.authentication, 201);
   ASSERT_EQ(p["Pending"].size(), 1u) << p;
 
   // A device key may not yet read the account's catalogs.
-  json read = req("GetRequest",
-                  {{"Account", "alice@example.com"},
-                   {"KeyValues", json::array({{{"Key", "Catalog"}, {"Value", "contacts"}}})}});
+  json read = portalRequest(
+      "GetRequest", {{"Account", "alice@example.com"},
+                     {"KeyValues", json::array({{{"Key", "Catalog"}, {"Value", "contacts"}}})}});
   signedCall(read, device, 401);
 
   json respond = {{"RespondConnection",
@@ -455,16 +471,16 @@ TEST_F(Dispatcher, DeviceConnectionFromStartToAuthorizedRequests) {
   std::vector<mesh::PrivateKey> wrong{alice.authentication};
   auto wrong_result = mesh::sealAssertionJson(respond.dump(), wrong);
   ASSERT_TRUE(wrong_result.ok());
-  signedCall(req("ConnectCompleteRequest", {{"AccountID", "alice@example.com"},
-                                            {"Result", mesh::dareToJson(*wrong_result)}}),
+  signedCall(portalRequest("ConnectCompleteRequest", {{"AccountID", "alice@example.com"},
+                                                      {"Result", mesh::dareToJson(*wrong_result)}}),
              alice.authentication, 403);
   signedCall(read, device, 401);
 
   std::vector<mesh::PrivateKey> admin{alice.administration};
   auto result = mesh::sealAssertionJson(respond.dump(), admin);
   ASSERT_TRUE(result.ok());
-  json complete = req("ConnectCompleteRequest", {{"AccountID", "alice@example.com"},
-                                                 {"Result", mesh::dareToJson(*result)}});
+  json complete = portalRequest("ConnectCompleteRequest", {{"AccountID", "alice@example.com"},
+                                                           {"Result", mesh::dareToJson(*result)}});
   signedCall(complete, newSigningKey(), 401);  // the request itself must come from the account
   signedCall(complete, alice.authentication, 201);
 
@@ -486,17 +502,19 @@ TEST_F(Dispatcher, ConnectStartRefusesMalformedRequests) {
       dev);
   auto no_id = mesh::sealAssertionJson(json{{"RequestConnection", json::object()}}.dump(), dev);
   ASSERT_TRUE(other_account.ok() && no_id.ok());
-  signedCall(req("ConnectStartRequest", {{"AccountID", "alice@example.com"},
-                                         {"SignedRequest", mesh::dareToJson(*other_account)}}),
+  signedCall(
+      portalRequest("ConnectStartRequest", {{"AccountID", "alice@example.com"},
+                                            {"SignedRequest", mesh::dareToJson(*other_account)}}),
+      device, 400);
+  signedCall(portalRequest("ConnectStartRequest", {{"AccountID", "alice@example.com"},
+                                                   {"SignedRequest", mesh::dareToJson(*no_id)}}),
              device, 400);
-  signedCall(req("ConnectStartRequest", {{"AccountID", "alice@example.com"},
-                                         {"SignedRequest", mesh::dareToJson(*no_id)}}),
-             device, 400);
-  signedCall(req("ConnectStartRequest", {{"AccountID", "alice@example.com"}}), device, 400);
+  signedCall(portalRequest("ConnectStartRequest", {{"AccountID", "alice@example.com"}}), device,
+             400);
   auto ok = mesh::sealAssertionJson(
       json{{"RequestConnection", {{"MessageID", "NCON-3"}}}}.dump(), dev);
-  signedCall(req("ConnectStartRequest", {{"AccountID", "ghost@example.com"},
-                                         {"SignedRequest", mesh::dareToJson(*ok)}}),
+  signedCall(portalRequest("ConnectStartRequest", {{"AccountID", "ghost@example.com"},
+                                                   {"SignedRequest", mesh::dareToJson(*ok)}}),
              device, 404);
   auto pending = world_.store().listEntries("alice@example.com", meshsvc::kPendingCatalog, {});
   ASSERT_TRUE(pending.ok());
@@ -511,8 +529,8 @@ class Post : public Dispatcher {
             const mesh::PrivateKey& service, int status = 201) {
     json list = json::array();
     for (const auto& e : envelopes) list.push_back(mesh::dareToJson(e));
-    return signedCall(req("PostRequest", {{"Account", account}, {"Envelopes", list}}), service,
-                      status);
+    return signedCall(portalRequest("PostRequest", {{"Account", account}, {"Envelopes", list}}),
+                      service, status);
   }
   size_t stored(const std::string& account, std::string_view catalog) {
     auto page = world_.store().listEntries(account, catalog, {});
@@ -737,7 +755,8 @@ TEST_F(Post, RefusesUnsignedRequestsAndBadEnvelopes) {
 // ---- authentication and replay (seed 8.1.4, 8.1.5) ----------------------------------------------
 
 TEST_F(Dispatcher, StaleOrFutureTimestampIsRefusedAndChangesNothing) {
-  const std::string create = req("CreateRequest", {{"Account", "late@example.com"}}).dump();
+  const std::string create =
+      portalRequest("CreateRequest", {{"Account", "late@example.com"}}).dump();
   for (int64_t skew : {-301, 301, -86400}) {
     std::string body = world_.signedRequest(json::parse(create), world_.adminKey(), "",
                                             kNow + skew);
@@ -757,9 +776,8 @@ TEST_F(Dispatcher, StaleOrFutureTimestampIsRefusedAndChangesNothing) {
 
 TEST_F(Dispatcher, ReplayedNonceIsRefusedAndChangesNothing) {
   AccountKeys alice = world_.addAccount("alice@example.com");
-  std::string body =
-      world_.signedRequest(req("DeleteRequest", {{"Account", "alice@example.com"}}),
-                           alice.authentication);
+  std::string body = world_.signedRequest(
+      portalRequest("DeleteRequest", {{"Account", "alice@example.com"}}), alice.authentication);
   ASSERT_EQ(world_.dispatch(body).status, 201);
   world_.addAccount("alice@example.com");  // recreated by someone
   const int64_t audit = world_.auditCount();
@@ -768,8 +786,9 @@ TEST_F(Dispatcher, ReplayedNonceIsRefusedAndChangesNothing) {
   EXPECT_TRUE(accountExists("alice@example.com"));
   EXPECT_EQ(world_.auditCount(), audit);
   // The same nonce on a new, validly signed request: refused too.
-  std::string again = world_.signedRequest(req("CreateRequest", {{"Account", "z@example.com"}}),
-                                           world_.adminKey(), world_.lastNonce());
+  std::string again =
+      world_.signedRequest(portalRequest("CreateRequest", {{"Account", "z@example.com"}}),
+                           world_.adminKey(), world_.lastNonce());
   EXPECT_EQ(world_.dispatch(again).status, 401);
   EXPECT_FALSE(accountExists("z@example.com"));
 }
@@ -779,21 +798,23 @@ TEST_F(Dispatcher, FailedAuthenticationDoesNotSpendTheNonce) {
   const std::string nonce = meshsvc::newNonce();
   // A stranger's attempt with some nonce...
   auto r = world_.dispatch(world_.signedRequest(
-      req("DeleteRequest", {{"Account", "alice@example.com"}}), newSigningKey(), nonce));
+      portalRequest("DeleteRequest", {{"Account", "alice@example.com"}}), newSigningKey(), nonce));
   EXPECT_EQ(r.status, 401);
   // ...does not burn it for the rightful owner.
-  r = world_.dispatch(world_.signedRequest(req("DeleteRequest", {{"Account", "alice@example.com"}}),
-                                           alice.authentication, nonce));
+  r = world_.dispatch(
+      world_.signedRequest(portalRequest("DeleteRequest", {{"Account", "alice@example.com"}}),
+                           alice.authentication, nonce));
   EXPECT_EQ(r.status, 201) << r.body;
 }
 
 TEST_F(Dispatcher, TamperedOrMisboundRequestsAre401) {
-  const json create = req("CreateRequest", {{"Account", "t@example.com"}});
+  const json create = portalRequest("CreateRequest", {{"Account", "t@example.com"}});
   // Payload changed after signing.
   {
     auto env = mesh::parseDareEnvelope(world_.signedRequest(create, world_.adminKey()));
     ASSERT_TRUE(env.ok());
-    env->payload = toBytes(req("CreateRequest", {{"Account", "evil@example.com"}}).dump());
+    env->payload =
+        toBytes(portalRequest("CreateRequest", {{"Account", "evil@example.com"}}).dump());
     auto r = world_.dispatch(mesh::serializeDareEnvelope(*env));
     EXPECT_EQ(r.status, 401) << r.body;
     EXPECT_TRUE(world_.openSigned(r.body, world_.lastNonce()).ok());

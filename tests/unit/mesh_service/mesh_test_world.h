@@ -124,6 +124,13 @@ mesh::DareEnvelope makeContactRequestEnvelope(const std::string& envelope_id,
 mesh::DareEnvelope makeMessageEnvelope(const std::string& envelope_id, const std::string& sender,
                                        const mesh::PrivateKey& signer);
 
+// A service request {"TYPE": fields} for the portal example.com, as a client sends it.
+inline nlohmann::json portalRequest(const std::string& type,
+                                    nlohmann::json fields = nlohmann::json::object()) {
+  fields["Portal"] = "example.com";
+  return nlohmann::json{{type, fields}};
+}
+
 // The profile fingerprint of a single signing key (the identity Post records for a signer).
 std::string keyIdentity(const mesh::PrivateKey& key);
 
