@@ -27,6 +27,7 @@ Status Runtime::start(std::shared_ptr<const config::Config> config) {
   std::lock_guard<std::mutex> lock(mutex_);
   gateway_key_ = std::make_shared<const mesh::PrivateKey>(std::move(key).value());
   abuse_counters_ = std::make_unique<policy::AbuseCounters>(*store_, /*batched=*/true);
+  account_cache_ = std::make_unique<policy::AccountCache>(*store_);
   audit_writer_ = std::make_unique<policy::AuditGroupCommit>(*store_);
   engine_ = makeEngine(config);
   if (!engine_->setupStatus().ok()) return engine_->setupStatus();
@@ -144,7 +145,8 @@ std::shared_ptr<const policy::DecisionEngine> Runtime::makeEngine(
     std::shared_ptr<const config::Config> config) {
   policy::AbuseCounters* batched =
       config->abuse.flush_interval.count() > 0 ? abuse_counters_.get() : nullptr;
-  return std::make_shared<policy::DecisionEngine>(config, *store_, clock_, batched);
+  return std::make_shared<policy::DecisionEngine>(config, *store_, clock_, batched,
+                                                 account_cache_.get());
 }
 
 Status Runtime::reload(std::shared_ptr<const config::Config> config) {
@@ -185,6 +187,7 @@ void Runtime::stop() {
   engine_.reset();
   gateway_key_.reset();
   abuse_counters_.reset();
+  account_cache_.reset();
   audit_writer_.reset();
   store_.reset();
 }

@@ -76,6 +76,9 @@ class Runtime : public Service {
   // Batched rate-limit counts (abuse.flush_interval), shared by every engine this runtime
   // builds; flushed by counter_flusher_ and once more at stop.
   std::unique_ptr<policy::AbuseCounters> abuse_counters_;
+  // Account lookups of the ingress check (store.account_cache_ttl), shared by every engine
+  // this runtime builds, like the counters above.
+  std::unique_ptr<policy::AccountCache> account_cache_;
   std::unique_ptr<policy::AuditGroupCommit> audit_writer_;
   std::shared_ptr<const policy::DecisionEngine> makeEngine(std::shared_ptr<const config::Config> config);
 

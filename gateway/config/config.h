@@ -74,6 +74,9 @@ struct StoreSection {
   StoreBackend backend = StoreBackend::kSqlite;
   SqliteSection sqlite;
   PostgresqlSection postgresql;
+  // How long the milter and policy service keep an account lookup (gateway/policy/
+  // account_cache.h); 0 reads the store at every RCPT.
+  Millis account_cache_ttl{1000};
 };
 
 struct MilterSection {

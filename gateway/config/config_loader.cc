@@ -137,6 +137,7 @@ void readStore(YamlMap m, StoreSection& s) {
   pg.nonEmptyString("dsn", s.postgresql.dsn);
   pg.integer("pool_size", s.postgresql.pool_size, 1, 256);
   pg.finish();
+  m.duration("account_cache_ttl", s.account_cache_ttl, 0ms, 60s);
   m.finish();
 }
 

@@ -12,7 +12,8 @@
 namespace meshgate::policy {
 
 DecisionEngine::DecisionEngine(std::shared_ptr<const config::Config> config, Store& store,
-                               const Clock& clock, AbuseCounters* counters)
+                               const Clock& clock, AbuseCounters* counters,
+                               AccountCache* accounts)
     : config_(std::move(config)) {
   if (config_->abuse.enabled) {
     if (!counters) {
@@ -21,7 +22,7 @@ DecisionEngine::DecisionEngine(std::shared_ptr<const config::Config> config, Sto
     }
     filters_.push_back(std::make_unique<AbuseFilter>(config_, *counters, clock));
   }
-  filters_.push_back(std::make_unique<IngressFilter>(config_, store));
+  filters_.push_back(std::make_unique<IngressFilter>(config_, store, accounts));
   // Content checks; each looks at req.direction itself (inbound: payment, impersonation;
   // outbound: egress, then too-stupid, which learns correspondents only from mail that leaves).
   if (config_->payment.enabled) filters_.push_back(std::make_unique<PaymentFilter>(config_));

@@ -25,6 +25,7 @@
 
 #include "gateway/config/config.h"
 #include "gateway/policy/abuse_counters.h"
+#include "gateway/policy/account_cache.h"
 #include "gateway/policy/decision.h"
 #include "gateway/policy/filter.h"
 #include "gateway/policy/request.h"
@@ -36,9 +37,10 @@ namespace meshgate::policy {
 class DecisionEngine {
  public:
   // `counters` (which must outlive the engine) batches the rate-limit counts; without it every
-  // count is written to the store at once.
+  // count is written to the store at once. `accounts` (which must outlive it too) keeps the
+  // ingress check's account lookups for store.account_cache_ttl; without it each is read.
   DecisionEngine(std::shared_ptr<const config::Config> config, Store& store, const Clock& clock,
-                 AbuseCounters* counters = nullptr);
+                 AbuseCounters* counters = nullptr, AccountCache* accounts = nullptr);
 
   Result<Decision> onSender(const MessageRequest& req) const;
   Result<RecipientDecision> onRecipient(const MessageRequest& req, std::string_view rcpt) const;

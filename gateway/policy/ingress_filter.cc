@@ -15,8 +15,14 @@ std::optional<IngressPolicy> parseIngressPolicy(std::string_view name) {
   return std::nullopt;
 }
 
-IngressFilter::IngressFilter(std::shared_ptr<const config::Config> config, Store& store)
-    : config_(std::move(config)), store_(store) {}
+IngressFilter::IngressFilter(std::shared_ptr<const config::Config> config, Store& store,
+                             AccountCache* accounts)
+    : config_(std::move(config)), store_(store), accounts_(accounts) {}
+
+Result<AccountRecord> IngressFilter::account(const std::string& address) {
+  if (accounts_) return accounts_->get(address, config_->store.account_cache_ttl);
+  return store_.getAccount(address);
+}
 
 std::vector<std::string> IngressFilter::candidates(const MessageRequest& req) {
   std::vector<std::string> out;
@@ -68,13 +74,13 @@ Status IngressFilter::onRecipient(const MessageRequest& req, RecipientDecision& 
   if (domain.empty() || !config_->isLocalDomain(domain)) return Status();  // not ours
 
   std::string address = toLowerAscii(rcpt.recipient);
-  Result<AccountRecord> account = store_.getAccount(address);
+  Result<AccountRecord> account = this->account(address);
   if (!account.ok() && account.status().code() == StatusCode::kNotFound) {
     // bob+tag@example.com is bob@example.com's mail (Postfix's recipient_delimiter).
     auto plus = address.find('+');
     auto at = address.rfind('@');
     if (plus != std::string::npos && plus < at) {
-      account = store_.getAccount(address.substr(0, plus) + address.substr(at));
+      account = this->account(address.substr(0, plus) + address.substr(at));
     }
   }
   IngressPolicy policy = config_->ingress.default_policy;

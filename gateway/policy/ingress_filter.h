@@ -18,12 +18,13 @@
 //   A store failure is returned (the front-end tempfails); never treated as "unknown sender".
 //
 // THREAD SAFETY
-//   Stateless after construction.
+//   Stateless after construction (the AccountCache, when given, is safe for concurrent use).
 #pragma once
 
 #include <memory>
 
 #include "gateway/config/config.h"
+#include "gateway/policy/account_cache.h"
 #include "gateway/policy/filter.h"
 #include "gateway/ports/store.h"
 
@@ -31,7 +32,10 @@ namespace meshgate::policy {
 
 class IngressFilter : public Filter {
  public:
-  IngressFilter(std::shared_ptr<const config::Config> config, Store& store);
+  // With `accounts`, account lookups go through it (kept store.account_cache_ttl); without, to
+  // the store every time.
+  IngressFilter(std::shared_ptr<const config::Config> config, Store& store,
+                AccountCache* accounts = nullptr);
   std::string_view name() const override { return "ingress"; }
   Status onRecipient(const MessageRequest& req, RecipientDecision& rcpt) override;
   Status onMessage(const MessageRequest& req, Decision& decision) override;
@@ -44,9 +48,11 @@ class IngressFilter : public Filter {
 
  private:
   std::string rejectText(std::string_view recipient) const;
+  Result<AccountRecord> account(const std::string& address);
 
   std::shared_ptr<const config::Config> config_;
   Store& store_;
+  AccountCache* accounts_;
 };
 
 // Parses an ingress policy name as stored on an account; nullopt for "" or an unknown word.

@@ -28,10 +28,10 @@ constexpr int kHangGuardMs = 60000;
 
 std::string configYaml(const TempDir& dir, int port, const std::string& ingress_default,
                        const std::string& extra = "", int max_connections = 4,
-                       const std::string& policyd_extra = "") {
+                       const std::string& policyd_extra = "", const std::string& store_extra = "") {
   return "gateway:\n  domains: [example.com]\n  data_dir: " + dir.path() +
-         "\nstore:\n  sqlite:\n    path: " + dir.file("store.db") +
-         "\nmilter:\n  enabled: false\nmesh_service:\n  enabled: false\npolicyd:\n  listen: "
+         "\nstore:\n  sqlite:\n    path: " + dir.file("store.db") + "\n" + store_extra +
+         "milter:\n  enabled: false\nmesh_service:\n  enabled: false\npolicyd:\n  listen: "
          "127.0.0.1:" + std::to_string(port) +
          "\n  max_request_bytes: 4k\n  max_connections: " + std::to_string(max_connections) +
          "\n" + policyd_extra + "ingress:\n  default: " +
@@ -60,7 +60,8 @@ class PolicydServer : public ::testing::Test {
       ingress_ = ingress_default;
       extra_ = extra;
       dir_.write("meshgate.yaml",
-                 configYaml(dir_, port_, ingress_default, extra, max_connections_, policyd_extra_));
+                 configYaml(dir_, port_, ingress_default, extra, max_connections_, policyd_extra_,
+                            store_extra_));
       server_ = std::make_unique<BackgroundProcess>(std::vector<std::string>{
           MESHGATE_BINARY, "policyd", "--config", dir_.file("meshgate.yaml"), "--foreground"});
       auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHangGuardMs);
@@ -94,6 +95,7 @@ class PolicydServer : public ::testing::Test {
   std::string extra_;
   int max_connections_ = 4;
   std::string policyd_extra_;  // more keys of the policyd section, each "  key: value\n"
+  std::string store_extra_;    // more keys of the store section, each "  key: value\n"
   std::unique_ptr<BackgroundProcess> server_;
 };
 
@@ -479,6 +481,55 @@ TEST_F(PolicydServer, SighupAppliesAValidFileAndRejectsAnInvalidOne) {
   server_->sendSignal(SIGTERM);
   EXPECT_EQ(server_->waitForExit(kHangGuardMs), 0);
   EXPECT_NE(server_->output().find("received SIGTERM, stopping"), std::string::npos);
+}
+
+// The ingress check keeps account lookups for store.account_cache_ttl (policy/account_cache.h).
+// An account another process creates is not seen while the earlier "no such account" is kept,
+// and is seen at once when a reload sets the time to 0.
+TEST_F(PolicydServer, AccountLookupsAreKeptForTheCacheTtlAndAReloadCanEndThat) {
+  store_extra_ = "  account_cache_ttl: 60s\n";
+  start("tag-unknown");
+  int fd = connect();
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(ask(fd, rcpt("m@evil.example", "bob@example.com", "K1")), "action=DUNNO\n\n");
+  auto made = testing::runMeshgate({"account", "create", "bob@example.com", "--ingress",
+                                    "contacts-only", "--config", dir_.file("meshgate.yaml")});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  // Well inside the 60 s: the kept answer (bob has no account, tag-unknown) still decides.
+  EXPECT_EQ(ask(fd, rcpt("m@evil.example", "bob@example.com", "K2")), "action=DUNNO\n\n");
+
+  store_extra_ = "  account_cache_ttl: 0s\n";
+  dir_.write("meshgate.yaml", configYaml(dir_, port_, "tag-unknown", extra_, max_connections_,
+                                         policyd_extra_, store_extra_));
+  size_t mark = server_->outputSize();
+  server_->sendSignal(SIGHUP);
+  ASSERT_TRUE(server_->waitForOutput("reload: configuration from", kHangGuardMs, mark));
+  EXPECT_EQ(ask(fd, rcpt("m@evil.example", "bob@example.com", "K3")).substr(0, 17),
+            "action=550 5.7.1 ");
+  close(fd);
+}
+
+// With a short account_cache_ttl an account made by the CLI decides soon, without a reload.
+TEST_F(PolicydServer, AnAccountTheCliCreatesDecidesOnceTheCacheTtlHasPassed) {
+  store_extra_ = "  account_cache_ttl: 200ms\n";
+  start("tag-unknown");
+  int fd = connect();
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(ask(fd, rcpt("m@evil.example", "bob@example.com", "T1")), "action=DUNNO\n\n");
+  auto made = testing::runMeshgate({"account", "create", "bob@example.com", "--ingress",
+                                    "contacts-only", "--config", dir_.file("meshgate.yaml")});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::string reply;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHangGuardMs);
+  // A client address per message: the test's rate limit (3 per client) must not answer first.
+  for (int i = 1; i < 250 && std::chrono::steady_clock::now() < deadline; ++i) {
+    reply = ask(fd, rcpt("m@evil.example", "bob@example.com", "T2-" + std::to_string(i),
+                         "198.51.100." + std::to_string(i)));
+    if (reply != "action=DUNNO\n\n") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(reply.substr(0, 17), "action=550 5.7.1 ");
+  close(fd);
 }
 
 TEST_F(PolicydServer, SigtermStopsWhileConnectionsKeepArriving) {
