@@ -6,9 +6,22 @@ namespace meshgate::policy {
 AccountCache::AccountCache(Store& store, std::function<TimePoint()> now)
     : store_(store), now_(std::move(now)) {}
 
+namespace {
+
+Result<AccountRecord> withoutProfile(Result<AccountRecord> account) {
+  if (account.ok()) {
+    account->profile.clear();
+    account->profile.shrink_to_fit();
+    account->profile_udf.clear();
+  }
+  return account;
+}
+
+}  // namespace
+
 Result<AccountRecord> AccountCache::get(const std::string& address,
                                         std::chrono::milliseconds ttl) {
-  if (ttl.count() <= 0) return store_.getAccount(address);
+  if (ttl.count() <= 0) return withoutProfile(store_.getAccount(address));
   Shard& shard = shards_[std::hash<std::string>{}(address) % kShards];
   const TimePoint now = now_();
   {
@@ -16,7 +29,7 @@ Result<AccountRecord> AccountCache::get(const std::string& address,
     auto it = shard.entries.find(address);
     if (it != shard.entries.end() && now - it->second.read < ttl) return it->second.account;
   }
-  Result<AccountRecord> account = store_.getAccount(address);
+  Result<AccountRecord> account = withoutProfile(store_.getAccount(address));
   if (!account.ok() && account.status().code() != StatusCode::kNotFound) return account;
   std::lock_guard<std::mutex> lock(shard.mutex);
   if (shard.entries.size() >= kMaxEntriesPerShard && !shard.entries.contains(address)) {

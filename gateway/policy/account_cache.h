@@ -44,7 +44,9 @@ class AccountCache {
                         });
 
   // The account at `address` (lower case), or kNotFound, as the store answered at most `ttl`
-  // ago; `ttl` 0 asks the store every time.
+  // ago; `ttl` 0 asks the store every time. Only what the ingress check reads is returned and
+  // kept (address, ingress_policy, display_name, created, updated): not the Mesh profile, which
+  // is kilobytes of DARE JSON per account.
   Result<AccountRecord> get(const std::string& address, std::chrono::milliseconds ttl);
 
   // Entries per shard before expired ones are dropped (and, if none are, the shard emptied):

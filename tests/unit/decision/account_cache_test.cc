@@ -39,6 +39,23 @@ TEST_F(AccountCacheTest, AnAccountIsReadOnceWithinTheTtlAndAgainAfterIt) {
   EXPECT_EQ(cache_.get("bob@example.com", 1000ms)->ingress_policy, "contacts-only");
 }
 
+TEST_F(AccountCacheTest, TheMeshProfileIsNotKept) {
+  AccountRecord full = accountAt("bob@example.com", "contacts-only");
+  full.display_name = "Bob Example";
+  full.profile_udf = "MB2Q-XXXX";
+  full.profile = std::string(8192, 'p');  // a DARE envelope's worth of JSON
+  EXPECT_CALL(store_, getAccount(std::string_view("bob@example.com")))
+      .WillOnce(Return(Result<AccountRecord>(full)));
+  for (int i = 0; i < 2; ++i) {  // as read, and as kept
+    auto r = cache_.get("bob@example.com", 1000ms);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->ingress_policy, "contacts-only");
+    EXPECT_EQ(r->display_name, "Bob Example");
+    EXPECT_TRUE(r->profile.empty());
+    EXPECT_TRUE(r->profile_udf.empty());
+  }
+}
+
 TEST_F(AccountCacheTest, NoSuchAccountIsKeptToo) {
   EXPECT_CALL(store_, getAccount(std::string_view("nobody@example.com")))
       .WillOnce(Return(Result<AccountRecord>(notFound("no account nobody@example.com"))));
