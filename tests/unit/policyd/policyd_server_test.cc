@@ -85,6 +85,12 @@ class PolicydServer : public ::testing::Test {
     if (!testing::sendAll(fd, request)) return "(send failed)";
     return testing::readUntil(fd, "\n\n", kHangGuardMs);
   }
+  // `meshgate account create`, another process writing the server's store.
+  void createAccountWithCli(const std::string& address, const std::string& ingress) {
+    auto made = testing::runMeshgate({"account", "create", address, "--ingress", ingress,
+                                      "--config", dir_.file("meshgate.yaml")});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+  }
   bool logged(const std::string& line, size_t from = 0) {
     return server_->waitForOutput(line, kHangGuardMs, from);
   }
@@ -492,9 +498,7 @@ TEST_F(PolicydServer, AccountLookupsAreKeptForTheCacheTtlAndAReloadCanEndThat) {
   int fd = connect();
   ASSERT_GE(fd, 0);
   EXPECT_EQ(ask(fd, rcpt("m@evil.example", "bob@example.com", "K1")), "action=DUNNO\n\n");
-  auto made = testing::runMeshgate({"account", "create", "bob@example.com", "--ingress",
-                                    "contacts-only", "--config", dir_.file("meshgate.yaml")});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ASSERT_NO_FATAL_FAILURE(createAccountWithCli("bob@example.com", "contacts-only"));
   // Well inside the 60 s: the kept answer (bob has no account, tag-unknown) still decides.
   EXPECT_EQ(ask(fd, rcpt("m@evil.example", "bob@example.com", "K2")), "action=DUNNO\n\n");
 
@@ -516,9 +520,7 @@ TEST_F(PolicydServer, AnAccountTheCliCreatesDecidesOnceTheCacheTtlHasPassed) {
   int fd = connect();
   ASSERT_GE(fd, 0);
   EXPECT_EQ(ask(fd, rcpt("m@evil.example", "bob@example.com", "T1")), "action=DUNNO\n\n");
-  auto made = testing::runMeshgate({"account", "create", "bob@example.com", "--ingress",
-                                    "contacts-only", "--config", dir_.file("meshgate.yaml")});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ASSERT_NO_FATAL_FAILURE(createAccountWithCli("bob@example.com", "contacts-only"));
   std::string reply;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHangGuardMs);
   // A client address per message: the test's rate limit (3 per client) must not answer first.
