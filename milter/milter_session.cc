@@ -376,7 +376,7 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
       return result;
     }
     policy::SecuritySignal signal =
-        policy::signalFromDecision(d, cfg.gateway.node, context_.now(), context_.nonce());
+        policy::signalFromDecision(d, cfg.gateway.node, context_.now(), context_.nonce);
     if (d.verdict == Verdict::kHold && signal.contact != "mixed") signal.contact = "quarantined";
     auto value = policy::signSignal(signal, delivered, *key);
     if (!value.ok()) {

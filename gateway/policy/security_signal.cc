@@ -104,7 +104,7 @@ std::string recipientHash(std::string_view nonce, std::string_view address) {
 }
 
 SecuritySignal signalFromDecision(const Decision& decision, std::string gateway, int64_t now,
-                                  std::string nonce) {
+                                  const std::function<std::string()>& make_nonce) {
   SecuritySignal s;
   s.gateway = std::move(gateway);
   s.time = now;
@@ -121,7 +121,7 @@ SecuritySignal signalFromDecision(const Decision& decision, std::string gateway,
     s.contact = statuses.front();
   } else {
     s.contact = "mixed";
-    s.nonce = std::move(nonce);
+    s.nonce = make_nonce();
     for (const auto& r : decision.recipients) {
       if (r.verdict != Verdict::kAccept) continue;
       s.recipients.emplace_back(recipientHash(s.nonce, r.recipient),

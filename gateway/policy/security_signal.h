@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,9 +66,11 @@ struct SecuritySignal {
 const std::vector<std::string>& defaultBoundHeaders();
 
 // Builds the unsigned signal for a decision: contact summary (or mixed + per-recipient
-// hashes), checks (names, deduplicated, in order), brand.
+// hashes), checks (names, deduplicated, in order), brand. make_nonce is called only for a
+// mixed signal (the salt of its recipient hashes): random bytes cost a per-thread DRBG set-up
+// in OpenSSL, and libmilter runs each SMTP session on a new thread.
 SecuritySignal signalFromDecision(const Decision& decision, std::string gateway, int64_t now,
-                                  std::string nonce);
+                                  const std::function<std::string()>& make_nonce);
 
 // The per-recipient hash used in rcpt=: base64url(SHA-256(nonce ":" lower(address)))[0..16).
 std::string recipientHash(std::string_view nonce, std::string_view address);

@@ -370,7 +370,8 @@ TEST_F(InboundBrandTest, ATrustedAssertionIsVerifiedAndKeptForgedCopiesAreNot) {
   EXPECT_EQ(d->brand.keep_incoming, std::vector<size_t>{2});  // the forged first copy goes
   EXPECT_EQ(checkDetail(*d, "brand-verified"), "Partner@partner-gw");
   // The security signal carries the verified brand.
-  EXPECT_EQ(signalFromDecision(*d, "mx.example.com", kNow, "n").brand, "Partner");
+  EXPECT_EQ(signalFromDecision(*d, "mx.example.com", kNow, [] { return std::string("n"); }).brand,
+            "Partner");
 }
 
 TEST_F(InboundBrandTest, AssertionsThatDoNotHoldAreNotBelieved) {

@@ -34,7 +34,8 @@ class Signal : public ::testing::Test {
     auto k = mesh::PrivateKey::generate(mesh::KeyType::kEd25519);
     ASSERT_TRUE(k.ok());
     key_ = std::make_unique<mesh::PrivateKey>(*k);
-    signal_ = signalFromDecision(knownContactDecision(), "mx1.example.com", 1'800'000'000, "n0");
+    signal_ = signalFromDecision(knownContactDecision(), "mx1.example.com", 1'800'000'000,
+                                 [] { return std::string("n0"); });
     auto v = signSignal(signal_, sampleHeaders(), *key_);
     ASSERT_TRUE(v.ok()) << v.status().toString();
     value_ = *v;
@@ -138,6 +139,33 @@ TEST(SignalParse, RejectsMalformed) {
   EXPECT_EQ(parseSignal(std::string(20000, 'x')).status().message(), "signal longer than 16 KiB");
 }
 
+// The salt is drawn only for a mixed signal: random bytes cost a per-thread DRBG set-up, and
+// the milter runs each session on a new thread.
+TEST(SignalMixed, OnlyAMixedSignalDrawsANonce) {
+  int drawn = 0;
+  auto count = [&drawn] {
+    ++drawn;
+    return std::string("salt");
+  };
+  Decision same;
+  RecipientDecision a, b;
+  a.recipient = "bob@example.com";
+  a.contact = ContactStatus::kKnownContact;
+  b.recipient = "carol@example.com";
+  b.contact = ContactStatus::kKnownContact;
+  same.recipients = {a, b};
+  SecuritySignal s = signalFromDecision(same, "gw", 1, count);
+  EXPECT_EQ(s.contact, "known-contact");
+  EXPECT_EQ(s.nonce, "");
+  EXPECT_EQ(drawn, 0);
+  Decision mixed = same;
+  mixed.recipients[1].contact = ContactStatus::kFirstContact;
+  s = signalFromDecision(mixed, "gw", 1, count);
+  EXPECT_EQ(s.contact, "mixed");
+  EXPECT_EQ(s.nonce, "salt");
+  EXPECT_EQ(drawn, 1);
+}
+
 TEST(SignalMixed, RecipientsGetSaltedHashesNotAddresses) {
   Decision d;
   RecipientDecision a, b, refused;
@@ -148,7 +176,7 @@ TEST(SignalMixed, RecipientsGetSaltedHashesNotAddresses) {
   refused.recipient = "dave@example.com";
   refused.verdict = Verdict::kReject;
   d.recipients = {a, b, refused};
-  SecuritySignal s = signalFromDecision(d, "gw", 1, "nonce42");
+  SecuritySignal s = signalFromDecision(d, "gw", 1, [] { return std::string("nonce42"); });
   EXPECT_EQ(s.contact, "mixed");
   ASSERT_EQ(s.recipients.size(), 2u);
   EXPECT_EQ(s.recipients[0].first, recipientHash("nonce42", "BOB@example.com"));
