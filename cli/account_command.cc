@@ -19,8 +19,6 @@
 namespace meshgate::cli {
 namespace {
 
-int64_t nowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
-
 int accountCreate(const Args& args) {
   const std::string cmd = "meshgate account create";
   std::string config_path = kDefaultConfigPath, address, ingress, name;

@@ -31,6 +31,8 @@ std::unique_ptr<AdminContext> openAdmin(const std::string& command, const std::s
   return ctx;
 }
 
+int64_t nowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
 int reportError(const std::string& command, const Status& status) {
   std::cerr << command << ": " << status.message() << "\n";
   return 1;
@@ -82,7 +84,7 @@ std::string adminUser() {
 }
 
 Status appendAdminAudit(Store& store, const config::Config& c, AuditRecord record) {
-  record.time = static_cast<int64_t>(std::time(nullptr));
+  record.time = nowSeconds();
   record.node = c.gateway.node;
   record.kind = "admin";
   record.detail = "by=" + adminUser() + (record.detail.empty() ? "" : " " + record.detail);

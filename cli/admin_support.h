@@ -28,6 +28,9 @@ struct AdminContext {
 // prefixed with `command` and returns nullptr.
 std::unique_ptr<AdminContext> openAdmin(const std::string& command, const std::string& config_path);
 
+// The current time in seconds since the epoch, as records store it.
+int64_t nowSeconds();
+
 // Prints "meshgate <command>: <status message>" to stderr and returns 1.
 int reportError(const std::string& command, const Status& status);
 

@@ -36,8 +36,6 @@ namespace {
 
 namespace model = mesh::model;
 
-int64_t nowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
-
 const std::string kRequests(meshsvc::kContactRequestsCatalog);
 
 std::vector<std::string> protocolsOrDefault(const std::vector<std::string>& given) {

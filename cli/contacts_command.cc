@@ -25,8 +25,6 @@ constexpr const char* kProtocolHelp =
     "a protocol the contact may use to reach the account: smtp, ssh, xmpp, sip, mesh, ... or * "
     "for all (default: smtp)";
 
-int64_t nowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
-
 std::vector<std::string> normalizeProtocols(std::vector<std::string> protocols) {
   if (protocols.empty()) return {"smtp"};
   std::vector<std::string> out;

@@ -44,8 +44,6 @@ namespace {
 
 using adapters::SshKeyEntry;
 
-int64_t nowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
-
 adapters::StoreOpener storeOpener(const config::Config& c) {
   config::StoreSection section = c.store;
   return [section]() { return store::openStore(section); };

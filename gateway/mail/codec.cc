@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 
+#include "gateway/util/strings.h"
+
 namespace meshgate::mail {
 namespace {
 
@@ -32,8 +34,6 @@ int hexValue(unsigned char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
-
-bool isWsp(char c) { return c == ' ' || c == '\t'; }
 
 // Appends one decoded byte, counting it even when the output is full.
 struct ByteSink {
@@ -353,7 +353,7 @@ DecodeResult decodeQuotedPrintable(std::string_view in, std::string* out, size_t
     } else if (!q_encoding) {
       // A soft line break: "=" then optional transport whitespace then the line end.
       size_t j = i + 1;
-      while (j < n && isWsp(in[j])) ++j;
+      while (j < n && isSpaceOrTab(in[j])) ++j;
       if (j < n && in[j] == '\r') ++j;
       if (j < n && in[j] == '\n') {
         i = j;

@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "gateway/util/strings.h"
+
 namespace meshgate::mail {
 namespace {
 
@@ -21,12 +23,10 @@ uint32_t le16(std::string_view s, size_t off) {
 
 uint32_t le32(std::string_view s, size_t off) { return le16(s, off) | le16(s, off + 2) << 16; }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (size_t i = 0; i < prefix.size(); ++i) {
-    if (lower(s[i]) != prefix[i]) return false;
+    if (lowerAscii(s[i]) != prefix[i]) return false;
   }
   return true;
 }

@@ -7,11 +7,10 @@
 #include <map>
 
 #include "gateway/mail/codec.h"
+#include "gateway/util/strings.h"
 
 namespace meshgate::mail {
 namespace {
-
-bool isWsp(char c) { return c == ' ' || c == '\t'; }
 
 // Postfix's is_header_buf(): the length of the name before ':' (trailing blanks allowed
 // between name and colon), or 0 if the line is not a header field.
@@ -34,7 +33,7 @@ size_t headerNameLength(std::string_view line) {
 }
 
 std::string_view trimTrailingWsp(std::string_view s) {
-  while (!s.empty() && isWsp(s.back())) s.remove_suffix(1);
+  while (!s.empty() && isSpaceOrTab(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -80,7 +79,7 @@ bool parseEncodedWord(std::string_view value, size_t start, EncodedWord* word, s
 }
 
 bool allWsp(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return isWsp(c); });
+  return std::all_of(s.begin(), s.end(), [](char c) { return isSpaceOrTab(c); });
 }
 
 // Removes RFC 5322 comments "(...)" (nested, with quoted pairs) outside quoted strings.
@@ -152,7 +151,7 @@ HeaderList::HeaderList(const Limits& limits)
 bool HeaderList::add(std::string_view name, std::string_view value) {
   name = trimTrailingWsp(name);
   while (!value.empty() &&
-         (isWsp(value.front()) || value.front() == '\r' || value.front() == '\n')) {
+         (isSpaceOrTab(value.front()) || value.front() == '\r' || value.front() == '\n')) {
     value.remove_prefix(1);
   }
   // Over-long lines and NULs are looked for in what was received, before any cut.
@@ -249,7 +248,7 @@ size_t readHeaderSection(std::string_view message, HeaderList* headers) {
       commit();
       return next;
     }
-    if (isWsp(message[pos])) {
+    if (isSpaceOrTab(message[pos])) {
       if (!pending) {
         headers->noteAnomaly(Anomaly::kMalformedHeader);
         return pos;
@@ -290,7 +289,7 @@ std::string unfold(std::string_view value) {
     if (value[j] == '\r') ++j;
     if (j < n && value[j] == '\n') ++j;
     if (j == i) ++j;
-    if (j >= n || !isWsp(value[j])) out.push_back(' ');
+    if (j >= n || !isSpaceOrTab(value[j])) out.push_back(' ');
     i = j - 1;
   }
   return out;
@@ -372,7 +371,7 @@ StructuredField parseStructuredField(std::string_view raw) {
 
   std::vector<RawParam> raw_params;
   while (i < s.size()) {
-    while (i < s.size() && (isWsp(s[i]) || s[i] == ';')) ++i;
+    while (i < s.size() && (isSpaceOrTab(s[i]) || s[i] == ';')) ++i;
     if (i >= s.size()) break;
     size_t name_begin = i;
     while (i < s.size() && s[i] != '=' && s[i] != ';') ++i;
@@ -382,7 +381,7 @@ StructuredField parseStructuredField(std::string_view raw) {
       continue;
     }
     ++i;  // '='
-    while (i < s.size() && isWsp(s[i])) ++i;
+    while (i < s.size() && isSpaceOrTab(s[i])) ++i;
     std::string value;
     if (i < s.size() && s[i] == '"') {
       ++i;
@@ -400,7 +399,7 @@ StructuredField parseStructuredField(std::string_view raw) {
       }
       if (!closed) field.malformed = true;
       while (i < s.size() && s[i] != ';') {
-        if (!isWsp(s[i])) field.malformed = true;
+        if (!isSpaceOrTab(s[i])) field.malformed = true;
         ++i;
       }
     } else {

@@ -5,11 +5,11 @@
 #include <utility>
 
 #include "gateway/mail/codec.h"
+#include "gateway/util/strings.h"
 
 namespace meshgate::mail {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 bool isAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -156,7 +156,7 @@ size_t closingTagEnd(std::string_view html, size_t i, std::string_view name) {
     if (m + name.size() > html.size()) break;
     bool same = true;
     for (size_t t = 0; t < name.size(); ++t) {
-      if (lower(html[m + t]) != name[t]) {
+      if (lowerAscii(html[m + t]) != name[t]) {
         same = false;
         break;
       }
@@ -198,7 +198,7 @@ std::string htmlToText(std::string_view html, size_t max_out) {
         continue;
       }
       std::string name;
-      for (size_t k = name_start; k < j; ++k) name.push_back(lower(html[k]));
+      for (size_t k = name_start; k < j; ++k) name.push_back(lowerAscii(html[k]));
       size_t end = tagEnd(html, i);
       if (!closing && isRawContent(name)) {
         end = closingTagEnd(html, end, name);

@@ -9,22 +9,12 @@
 
 #include "gateway/mail/codec.h"
 #include "gateway/mail/html.h"
+#include "gateway/util/strings.h"
 
 namespace meshgate::mail {
-namespace {
-
-// RFC 2046 allows 70; longer ones exist in the wild, absurd ones are refused.
-constexpr size_t kMaxBoundary = 200;
-
-bool isWsp(char c) { return c == ' ' || c == '\t'; }
-
-bool isIdentityEncoding(std::string_view enc) {
-  return enc.empty() || enc == "7bit" || enc == "8bit" || enc == "binary";
-}
-
-bool isMessageType(std::string_view type) {
-  return type == "message/rfc822" || type == "message/global";
-}
+// Not in the anonymous namespace: MimeParser, which mime.h names as a friend and so has
+// external linkage, keeps one in its state.
+namespace mime_internal {
 
 // What a part's header section says about it, plus where the part sits.
 struct PartInfo {
@@ -38,6 +28,22 @@ struct PartInfo {
   bool entity_root = false;  // the top part of a message (the message itself or an embedded one)
   bool digest_child = false;
 };
+
+}  // namespace mime_internal
+using mime_internal::PartInfo;
+
+namespace {
+
+// RFC 2046 allows 70; longer ones exist in the wild, absurd ones are refused.
+constexpr size_t kMaxBoundary = 200;
+
+bool isIdentityEncoding(std::string_view enc) {
+  return enc.empty() || enc == "7bit" || enc == "8bit" || enc == "binary";
+}
+
+bool isMessageType(std::string_view type) {
+  return type == "message/rfc822" || type == "message/global";
+}
 
 std::string leafPath(const PartInfo& info) {
   if (!info.entity_root) return info.path;
@@ -105,7 +111,7 @@ std::string sniffHtmlCharset(std::string_view html) {
   size_t p = head.find("charset=");
   if (p == std::string::npos) return "";
   p += 8;
-  while (p < head.size() && (head[p] == '"' || head[p] == '\'' || isWsp(head[p]))) ++p;
+  while (p < head.size() && (head[p] == '"' || head[p] == '\'' || isSpaceOrTab(head[p]))) ++p;
   size_t start = p;
   while (p < head.size() && p - start < 40) {
     char c = head[p];
@@ -301,7 +307,7 @@ class MimeParser {
       std::string_view after = rest.substr(b.size());
       bool close = after.size() >= 2 && after[0] == '-' && after[1] == '-';
       if (close) after.remove_prefix(2);
-      if (std::all_of(after.begin(), after.end(), [](char c) { return isWsp(c); })) {
+      if (std::all_of(after.begin(), after.end(), [](char c) { return isSpaceOrTab(c); })) {
         return std::make_pair(i, close);
       }
       prefix_only = true;
@@ -343,7 +349,7 @@ class MimeParser {
   void headerLine(Scan& s, std::string_view line, size_t pos, size_t next) {
     if (line.empty()) {
       endHeaders(s, pos, next);
-    } else if (isWsp(line[0])) {
+    } else if (isSpaceOrTab(line[0])) {
       if (pos == s.start) {  // a continuation with nothing to continue
         note(Anomaly::kMalformedHeader);
         endHeaders(s, pos, pos);

@@ -12,6 +12,12 @@
 
 namespace meshgate {
 
+// A space or a horizontal tab: RFC 5322's WSP, what folds and separates header text.
+inline bool isSpaceOrTab(char c) { return c == ' ' || c == '\t'; }
+// 'A'-'Z' to 'a'-'z'; every other byte as it is.
+inline char lowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 std::string toLowerAscii(std::string_view s);
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 std::string_view trimWhitespace(std::string_view s);
