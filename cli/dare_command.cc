@@ -5,6 +5,7 @@
 #include <iostream>
 #include <vector>
 
+#include "cli/admin_support.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "gateway/mesh/dare.h"
@@ -37,11 +38,6 @@ Result<std::string> readInput(const std::string& file, size_t limit) {
   if (!use_stdin) std::fclose(f);
   if (failed) return unavailable(name + ": read error");
   return data;
-}
-
-int fail(const std::string& command, const Status& s) {
-  std::cerr << command << ": " << s.message() << "\n";
-  return 1;
 }
 
 Result<mesh::DareEnvelope> readEnvelope(const std::string& file) {
@@ -82,9 +78,9 @@ int dareSeal(const Args& args) {
   mesh::DareSealOptions options;
   for (const std::string& f : sign_files) {
     auto k = mesh::loadPrivateKeyFile(f);
-    if (!k.ok()) return fail(cmd, k.status());
+    if (!k.ok()) return reportError(cmd, k.status());
     if (!mesh::isSignatureKey(k->type())) {
-      return fail(
+      return reportError(
           cmd, invalidArgument(f + ": a key of type " + std::string(mesh::keyTypeName(k->type())) +
                                " cannot sign (use Ed25519 or Ed448)"));
     }
@@ -92,11 +88,11 @@ int dareSeal(const Args& args) {
   }
   for (const std::string& f : encrypt_files) {
     auto k = mesh::loadPublicKeyFile(f);
-    if (!k.ok()) return fail(cmd, k.status());
+    if (!k.ok()) return reportError(cmd, k.status());
     if (!mesh::isAgreementKey(k->type())) {
-      return fail(cmd, invalidArgument(f + ": cannot encrypt to a key of type " +
-                                       std::string(mesh::keyTypeName(k->type())) +
-                                       " (use X25519 or X448)"));
+      return reportError(cmd, invalidArgument(f + ": cannot encrypt to a key of type " +
+                                              std::string(mesh::keyTypeName(k->type())) +
+                                              " (use X25519 or X448)"));
     }
     options.recipients.push_back(*k);
   }
@@ -104,9 +100,9 @@ int dareSeal(const Args& args) {
   options.bind_header = !reference;
   options.embed_signature_keys = !no_signature_key;
   auto payload = readInput(file, kMaxPayloadBytes);
-  if (!payload.ok()) return fail(cmd, payload.status());
+  if (!payload.ok()) return reportError(cmd, payload.status());
   auto env = mesh::sealDare(asBytes(*payload), options);
-  if (!env.ok()) return fail(cmd, env.status());
+  if (!env.ok()) return reportError(cmd, env.status());
   std::cout << mesh::serializeDareEnvelope(*env) << "\n";
   return 0;
 }
@@ -133,16 +129,16 @@ int dareVerify(const Args& args) {
   std::vector<mesh::PublicKey> keys;
   for (const std::string& f : key_files) {
     auto k = mesh::loadPublicKeyFile(f);
-    if (!k.ok()) return fail(cmd, k.status());
+    if (!k.ok()) return reportError(cmd, k.status());
     keys.push_back(*k);
   }
   auto env = readEnvelope(file);
-  if (!env.ok()) return fail(cmd, env.status());
+  if (!env.ok()) return reportError(cmd, env.status());
   mesh::DareVerifyOptions options;
   options.require_header_binding = require_binding;
   options.allow_embedded_keys = !no_embedded;
   auto checks = mesh::verifyDare(*env, keys, options);
-  if (!checks.ok()) return fail(cmd, checks.status().withContext(file));
+  if (!checks.ok()) return reportError(cmd, checks.status().withContext(file));
   for (const auto& c : *checks) std::cout << describe(c) << "\n";
   return 0;
 }
@@ -167,7 +163,7 @@ int dareOpen(const Args& args) {
   std::vector<mesh::PublicKey> public_keys;
   for (const std::string& f : key_files) {
     auto k = mesh::loadKeyFile(f);
-    if (!k.ok()) return fail(cmd, k.status());
+    if (!k.ok()) return reportError(cmd, k.status());
     if (k->private_key) {
       private_keys.push_back(*k->private_key);
     } else {
@@ -175,11 +171,11 @@ int dareOpen(const Args& args) {
     }
   }
   auto env = readEnvelope(file);
-  if (!env.ok()) return fail(cmd, env.status());
+  if (!env.ok()) return reportError(cmd, env.status());
   mesh::DareVerifyOptions options;
   options.require_header_binding = require_binding;
   auto opened = mesh::openDare(*env, private_keys, public_keys, options);
-  if (!opened.ok()) return fail(cmd, opened.status().withContext(file));
+  if (!opened.ok()) return reportError(cmd, opened.status().withContext(file));
   for (const auto& c : opened->signatures) std::cerr << describe(c) << "\n";
   std::cout.write(reinterpret_cast<const char*>(opened->plaintext.data()),
                   static_cast<std::streamsize>(opened->plaintext.size()));

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <vector>
 
+#include "cli/admin_support.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "gateway/mesh/crypto.h"
@@ -53,11 +54,6 @@ Result<Bytes> hashInput(const std::string& file, HashAlgorithm alg) {
   return hasher.finish();
 }
 
-int fail(const std::string& command, const Status& s) {
-  std::cerr << command << ": " << s.message() << "\n";
-  return 1;
-}
-
 int udfDigest(const Args& args) {
   const std::string cmd = "meshgate udf digest";
   bool sha3 = false;
@@ -77,9 +73,9 @@ int udfDigest(const Args& args) {
   if (!parseBits(p, bits_text, mesh::kUdfDefaultBits, &bits, &rc)) return rc;
   const DigestAlgorithm alg = sha3 ? DigestAlgorithm::kSha3_512 : DigestAlgorithm::kSha512;
   auto cdv = hashInput(file, sha3 ? HashAlgorithm::kSha3_512 : HashAlgorithm::kSha512);
-  if (!cdv.ok()) return fail(cmd, cdv.status());
+  if (!cdv.ok()) return reportError(cmd, cdv.status());
   auto udf = mesh::presentUdf(mesh::contentDigestBinaryFromCdv(*cdv, content_type, alg), bits);
-  if (!udf.ok()) return fail(cmd, udf.status());
+  if (!udf.ok()) return reportError(cmd, udf.status());
   std::cout << *udf << "\n";
   return 0;
 }
@@ -102,9 +98,9 @@ int udfMac(const Args& args) {
         "--key must be a UDF of at least 100 bits (e.g. from 'meshgate udf nonce')");
   }
   auto digest = hashInput(file, HashAlgorithm::kSha512);
-  if (!digest.ok()) return fail(cmd, digest.status());
+  if (!digest.ok()) return reportError(cmd, digest.status());
   auto udf = mesh::authenticatorUdfFromDigest(*digest, content_type, key, bits);
-  if (!udf.ok()) return fail(cmd, udf.status());
+  if (!udf.ok()) return reportError(cmd, udf.status());
   std::cout << *udf << "\n";
   return 0;
 }
@@ -121,7 +117,7 @@ int udfNonce(const Args& args) {
   int bits = 0, rc = 0;
   if (!parseBits(p, bits_text, mesh::kUdfDefaultNonceBits, &bits, &rc)) return rc;
   auto udf = mesh::nonceUdf(bits);
-  if (!udf.ok()) return fail(cmd, udf.status());
+  if (!udf.ok()) return reportError(cmd, udf.status());
   std::cout << *udf << "\n";
   return 0;
 }
@@ -139,7 +135,7 @@ int udfMessageIds(const Args& args) {
   int bits = 0, rc = 0;
   if (!parseBits(p, bits_text, mesh::kUdfDefaultBits, &bits, &rc)) return rc;
   auto ids = mesh::messageIdsFor(message_id, bits);
-  if (!ids.ok()) return fail(cmd, ids.status());
+  if (!ids.ok()) return reportError(cmd, ids.status());
   std::cout << "EnvelopeId: " << ids->envelope_id << "\nResponseId: " << ids->response_id << "\n";
   return 0;
 }

@@ -117,12 +117,6 @@ const std::vector<std::string_view>& attachmentTypeNames() {
 
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 bool isAsciiDomain(std::string_view d) {
   if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.' ||
       d.find('.') == std::string_view::npos) {
@@ -281,7 +275,7 @@ void readDomainList(YamlMap& m, std::string_view key, std::vector<std::string>& 
   m.stringList(key, texts);
   std::vector<std::string> domains;
   for (auto& t : texts) {
-    std::string d = lower(t);
+    std::string d = toLowerAscii(t);
     if (!d.empty() && d.front() == '@') d.erase(0, 1);
     if (!isAsciiDomain(d)) {
       m.error(key, "\"" + t + "\" is not a domain name (expected e.g. example.com; write IDNs as "
@@ -316,7 +310,7 @@ void readImpersonation(YamlMap m, ImpersonationSection& s) {
 
 // An address "user@example.com" or a domain "example.com" / "@example.com"; "" if neither.
 std::string addressOrDomain(const std::string& text) {
-  std::string t = lower(text);
+  std::string t = toLowerAscii(text);
   if (!t.empty() && t.front() == '@') t.erase(0, 1);
   auto at = t.rfind('@');
   if (at == std::string::npos) return isAsciiDomain(t) ? t : "";
@@ -329,7 +323,7 @@ void readAddresses(YamlMap& m, std::string_view key, std::vector<std::string>& o
   m.stringList(key, texts);
   out.clear();
   for (const auto& t : texts) {
-    std::string a = lower(t);
+    std::string a = toLowerAscii(t);
     auto at = a.rfind('@');
     if (at == std::string::npos || at == 0 || !isAsciiDomain(a.substr(at + 1))) {
       m.error(key, "\"" + t + "\" is not an address (expected user@example.com)");
@@ -410,10 +404,10 @@ void readLabels(YamlMap& m, std::vector<EgressLabel>& labels) {
       l.error("name", "\"" + label.name + "\": use letters, digits, '-', '_', '.'");
     }
     l.stringList("sensitivity", label.sensitivity);
-    for (auto& v : label.sensitivity) v = lower(v);
+    for (auto& v : label.sensitivity) v = toLowerAscii(v);
     l.stringList("msip_label_ids", label.msip_label_ids);
     for (auto& g : label.msip_label_ids) {
-      std::string guid = lower(g);
+      std::string guid = toLowerAscii(g);
       if (!guid.empty() && guid.front() == '{' && guid.back() == '}') {
         guid = guid.substr(1, guid.size() - 2);
       }
@@ -472,7 +466,7 @@ void readMatch(YamlMap m, EgressMatch& match, const std::set<std::string>& group
   readNameRefs(m, "labels", match.labels, labels, "label");
   m.stringList("attachment_types", match.attachment_types);
   for (auto& t : match.attachment_types) {
-    t = lower(t);
+    t = toLowerAscii(t);
     const auto& names = attachmentTypeNames();
     if (std::find(names.begin(), names.end(), t) == names.end()) {
       std::string known;
@@ -482,7 +476,7 @@ void readMatch(YamlMap m, EgressMatch& match, const std::set<std::string>& group
   }
   m.stringList("attachment_extensions", match.attachment_extensions);
   for (auto& e : match.attachment_extensions) {
-    e = lower(e);
+    e = toLowerAscii(e);
     if (!e.empty() && e.front() == '.') e.erase(0, 1);
     if (e.empty() || !isName(e)) {
       m.error("attachment_extensions", "\"" + e + "\" is not a file name extension");
@@ -680,7 +674,7 @@ void readBrands(YamlMap m, BrandsSection& s, const GatewaySection& gateway) {
              std::chrono::hours(24 * 365));
   n.string("from", s.sender_notice.from);
   if (!s.sender_notice.from.empty()) {
-    std::string a = lower(s.sender_notice.from);
+    std::string a = toLowerAscii(s.sender_notice.from);
     auto at = a.rfind('@');
     if (at == std::string::npos || at == 0 || !isAsciiDomain(a.substr(at + 1))) {
       n.error("from", "\"" + s.sender_notice.from + "\" is not an address (expected user@example.com)");

@@ -5,14 +5,10 @@
 #include <charconv>
 #include <limits>
 
+#include "gateway/util/strings.h"
+
 namespace meshgate::config {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Finds key in a mapping without modifying it (non-const operator[] may insert).
 YAML::Node findKey(const YAML::Node& map, std::string_view key, YAML::Node* key_node) {
@@ -48,7 +44,7 @@ bool splitNumberUnit(std::string_view text, uint64_t& number, std::string& unit)
   if (!parseUint64(text.substr(0, i), number)) return false;
   std::string_view rest = text.substr(i);
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-  unit = lower(rest);
+  unit = toLowerAscii(rest);
   return true;
 }
 
@@ -145,7 +141,7 @@ YAML::Node YamlMap::scalar(std::string_view key, std::string_view expected) {
 void YamlMap::boolean(std::string_view key, bool& out) {
   YAML::Node n = scalar(key, "true or false");
   if (!n.IsDefined()) return;
-  std::string v = lower(n.Scalar());
+  std::string v = toLowerAscii(n.Scalar());
   if (v == "true" || v == "yes" || v == "on") {
     out = true;
   } else if (v == "false" || v == "no" || v == "off") {

@@ -25,7 +25,7 @@ HttpResponse failure(const Status& st) {
   return answer(meshErrorBody(st), meshStatusFor(st.code()).status);
 }
 
-void count(const char* result) {
+void countAccessCheck(const char* result) {
   metrics::counter("meshgate_access_checks_total",
                    "Answers of /access-check, by result (allowed, denied, refused: a client "
                    "not in access_check_networks or a bad request, error: the store).",
@@ -62,26 +62,26 @@ bool validAddress(const std::string& a) {
 HttpResponse serveAccessCheck(const HttpRequest& request,
                               std::shared_ptr<const config::Config> config, Store& store) {
   if (!inAnyNetwork(config->mesh_service.access_check_networks, request.peer)) {
-    count("refused");
+    countAccessCheck("refused");
     log::info("access-check: %s: refused: not in mesh_service.access_check_networks",
               request.peer.c_str());
     return failure(permissionDenied("this client may not ask (mesh_service.access_check_networks)"));
   }
   auto form = parseForm(request.method == "POST" ? request.body : request.query);
   if (!form) {
-    count("refused");
+    countAccessCheck("refused");
     return failure(invalidArgument("malformed query (percent-encoding)"));
   }
   const std::string sender = toLowerAscii((*form)["sender"]);
   const std::string recipient = toLowerAscii((*form)["recipient"]);
   const std::string protocol = toLowerAscii((*form)["protocol"]);
   if (!validAddress(sender) || !validAddress(recipient) || !validProtocol(protocol)) {
-    count("refused");
+    countAccessCheck("refused");
     return failure(invalidArgument(
         "expected sender=ADDRESS&recipient=ADDRESS&protocol=NAME (e.g. protocol=xmpp)"));
   }
   if (!config->isLocalDomain(addressDomain(recipient))) {
-    count("refused");
+    countAccessCheck("refused");
     return failure(invalidArgument(recipient + " is not in gateway.domains: ask its own service"));
   }
 
@@ -96,14 +96,14 @@ HttpResponse serveAccessCheck(const HttpRequest& request,
   policy::IngressFilter ingress(config, store);
   Status st = ingress.onRecipient(req, rcpt);
   if (!st.ok()) {
-    count("error");
+    countAccessCheck("error");
     log::error("access-check: %s: %s -> %s (%s): %s", request.peer.c_str(), sender.c_str(),
                recipient.c_str(), protocol.c_str(), st.toString().c_str());
     return failure(unavailable("the store cannot answer; try again"));
   }
   const bool allowed = rcpt.verdict == policy::Verdict::kAccept &&
                        rcpt.contact != policy::ContactStatus::kQuarantined;
-  count(allowed ? "allowed" : "denied");
+  countAccessCheck(allowed ? "allowed" : "denied");
   log::info("access-check: %s: %s -> %s protocol=%s: %s rule=%s", request.peer.c_str(),
             log::sanitize(sender).c_str(), log::sanitize(recipient).c_str(), protocol.c_str(),
             allowed ? "allowed" : "denied", rcpt.rule.c_str());

@@ -39,7 +39,7 @@ HttpResponse page(int status, const std::string& title, const std::string& body_
   return r;
 }
 
-void count(const char* result) {
+void countConfirmation(const char* result) {
   metrics::counter("meshgate_quarantine_confirmations_total",
                    "Recipients' confirmations of held messages on /quarantine/confirm, by "
                    "result (shown: the page was displayed; confirmed; refused; error).",
@@ -48,7 +48,7 @@ void count(const char* result) {
 }
 
 HttpResponse refused() {
-  count("refused");
+  countConfirmation("refused");
   return page(403, "This confirmation link is not valid",
               "<p>The link may be mistyped, or the message was already released or deleted, "
               "or it was held for a reason only your mail administrator can review. Ask your "
@@ -56,7 +56,7 @@ HttpResponse refused() {
 }
 
 HttpResponse unavailableNow() {
-  count("error");
+  countConfirmation("error");
   HttpResponse r = page(503, "Please try again later",
                         "<p>The quarantine cannot be reached just now; nothing was changed.</p>\n");
   r.headers.emplace_back("Retry-After", "60");
@@ -100,13 +100,13 @@ HttpResponse serveQuarantineConfirm(const HttpRequest& request, const Quarantine
     return refused();
   }
   if (!record->confirmed_by.empty()) {
-    count("shown");
+    countConfirmation("shown");
     return page(200, "Already confirmed",
                 describe(*record) + "<p>This message was confirmed and will be delivered "
                                     "shortly.</p>\n");
   }
   if (!confirming) {
-    count("shown");
+    countConfirmation("shown");
     return page(200, "Deliver this held message?",
                 describe(*record) +
                     "<p>Deliver it only if you expected it and know the sender. Payment "
@@ -139,7 +139,7 @@ HttpResponse serveQuarantineConfirm(const HttpRequest& request, const Quarantine
                log::sanitize(rcpt).c_str(), st.toString().c_str());
     return unavailableNow();
   }
-  count("confirmed");
+  countConfirmation("confirmed");
   log::info("quarantine: %s: confirmed by <%s> from %s; release with meshgate quarantine "
             "release-confirmed",
             id.c_str(), log::sanitize(rcpt).c_str(), request.peer.c_str());
