@@ -24,11 +24,7 @@ uint32_t le16(std::string_view s, size_t off) {
 uint32_t le32(std::string_view s, size_t off) { return le16(s, off) | le16(s, off + 2) << 16; }
 
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (lowerAscii(s[i]) != prefix[i]) return false;
-  }
-  return true;
+  return s.size() >= prefix.size() && equalsIgnoreCase(s.substr(0, prefix.size()), prefix);
 }
 
 // Walks the zip local file headers inside head and classifies the archive by its entry names.

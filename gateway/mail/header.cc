@@ -20,7 +20,7 @@ size_t headerNameLength(std::string_view line) {
   for (char ch : line) {
     auto c = static_cast<unsigned char>(ch);
     if (c == ':') return len;  // len includes the blanks before the colon; add() trims them
-    if (c == ' ' || c == '\t') {
+    if (isSpaceOrTab(static_cast<char>(c))) {
       if (len == 0) return 0;
       in_space = true;
       ++len;

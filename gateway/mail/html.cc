@@ -154,13 +154,7 @@ size_t closingTagEnd(std::string_view html, size_t i, std::string_view name) {
   for (size_t k = html.find("</", i); k != std::string_view::npos; k = html.find("</", k + 2)) {
     size_t m = k + 2;
     if (m + name.size() > html.size()) break;
-    bool same = true;
-    for (size_t t = 0; t < name.size(); ++t) {
-      if (lowerAscii(html[m + t]) != name[t]) {
-        same = false;
-        break;
-      }
-    }
+    bool same = equalsIgnoreCase(html.substr(m, name.size()), name);
     if (same && (m + name.size() == html.size() || !isAlnum(html[m + name.size()]))) {
       size_t gt = html.find('>', m + name.size());
       return gt == std::string_view::npos ? html.size() : gt + 1;

@@ -10,6 +10,7 @@
 #include <climits>
 
 #include "gateway/mail/codec.h"
+#include "gateway/util/strings.h"
 
 namespace meshgate::policy {
 namespace {
@@ -28,14 +29,6 @@ bool isAscii(std::string_view s) {
     if (static_cast<unsigned char>(c) >= 0x80) return false;
   }
   return true;
-}
-
-std::string asciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 bool isAsciiWordByte(unsigned char c) {
@@ -86,7 +79,7 @@ void icuFold(std::string_view piece, std::string* out) {
   const UNormalizer2* norm = nfkcCasefold();
   std::string clean = mail::sanitizeUtf8(piece);
   if (norm == nullptr || clean.size() > static_cast<size_t>(INT32_MAX / 4)) {
-    out->append(asciiLower(clean));
+    out->append(toLowerAscii(clean));
     return;
   }
   std::u16string in(clean.size() + 1, u'\0');
@@ -95,7 +88,7 @@ void icuFold(std::string_view piece, std::string* out) {
   u_strFromUTF8WithSub(in.data(), static_cast<int32_t>(in.size()), &in_len, clean.data(),
                        static_cast<int32_t>(clean.size()), 0xFFFD, nullptr, &status);
   if (U_FAILURE(status)) {
-    out->append(asciiLower(clean));
+    out->append(toLowerAscii(clean));
     return;
   }
   // Case folding can grow text (ß -> ss, ligatures); retry once with the size ICU asks for.
@@ -109,7 +102,7 @@ void icuFold(std::string_view piece, std::string* out) {
                                   static_cast<int32_t>(folded.size()), &status);
   }
   if (U_FAILURE(status)) {
-    out->append(asciiLower(clean));
+    out->append(toLowerAscii(clean));
     return;
   }
   std::string utf8(static_cast<size_t>(folded_len) * 3 + 1, '\0');
@@ -118,7 +111,7 @@ void icuFold(std::string_view piece, std::string* out) {
   u_strToUTF8WithSub(utf8.data(), static_cast<int32_t>(utf8.size()), &utf8_len, folded.data(),
                      folded_len, 0xFFFD, nullptr, &status);
   if (U_FAILURE(status)) {
-    out->append(asciiLower(clean));
+    out->append(toLowerAscii(clean));
     return;
   }
   out->append(utf8.data(), static_cast<size_t>(utf8_len));
@@ -151,7 +144,7 @@ bool latinFoldComplete(std::string_view piece, std::string* out) {
 }  // namespace
 
 std::string foldForMatching(std::string_view utf8) {
-  if (isAscii(utf8)) return asciiLower(utf8);
+  if (isAscii(utf8)) return toLowerAscii(utf8);
   // Piece by piece, split at ASCII spaces and punctuation (where nothing composes): pieces of
   // ASCII and Latin-1 letters, the bulk of de/fr/es text, are folded here; ICU folds the rest.
   std::string out;
