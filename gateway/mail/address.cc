@@ -7,6 +7,7 @@
 
 #include "gateway/mail/codec.h"
 #include "gateway/mail/header.h"
+#include "gateway/util/strings.h"
 
 namespace meshgate::mail {
 namespace {
@@ -315,7 +316,7 @@ Result<Domain> normalizeDomain(std::string_view in) {
         return invalidArgument("bad character in address literal");
       }
     }
-    std::string lit = asciiLower(d);
+    std::string lit = toLowerAscii(d);
     return Domain{lit, lit};
   }
   bool ldh = true;
@@ -326,7 +327,7 @@ Result<Domain> normalizeDomain(std::string_view in) {
     }
   }
   if (ldh) {
-    std::string lower = asciiLower(d);
+    std::string lower = toLowerAscii(d);
     if (!hasAceLabel(lower)) {  // the common case: no ICU
       if (!validLdhName(lower)) return invalidArgument("invalid domain \"" + lower + "\"");
       return Domain{lower, lower};

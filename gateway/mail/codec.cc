@@ -122,7 +122,7 @@ std::string normalizeCharsetName(std::string_view name) {
   }
   if (size_t star = name.find('*'); star != std::string_view::npos) name = name.substr(0, star);
   if (name.size() > 64) return "?";
-  std::string lower = asciiLower(name);
+  std::string lower = toLowerAscii(name);
   for (char c : lower) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
               c == '.' || c == ':' || c == '+' || c == '(' || c == ')';
@@ -476,33 +476,6 @@ std::string sanitizeUtf8(std::string_view s) {
   out.reserve(s.size());
   convertUtf8(s, &out, SIZE_MAX);
   return out;
-}
-
-std::string asciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trimWhitespace(std::string_view s) {
-  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && ws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && ws(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace meshgate::mail

@@ -68,9 +68,4 @@ void appendUtf8(char32_t cp, std::string* out);
 // Valid UTF-8 copy of s: ill-formed sequences and NUL become U+FFFD.
 std::string sanitizeUtf8(std::string_view s);
 
-// ASCII-only case handling (header names, charset names, MIME types, domains after IDNA).
-std::string asciiLower(std::string_view s);
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
-std::string_view trimWhitespace(std::string_view s);  // SP, HTAB, CR, LF
-
 }  // namespace meshgate::mail

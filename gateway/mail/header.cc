@@ -335,7 +335,7 @@ std::string decodeEncodedWords(std::string_view raw_value, bool* malformed) {
                          ? decodeBase64(word.text, &bytes, SIZE_MAX)
                          : decodeQuotedPrintable(word.text, &bytes, SIZE_MAX, /*q_encoding=*/true);
     if (d.error && malformed != nullptr) *malformed = true;
-    std::string charset = asciiLower(word.charset);
+    std::string charset = toLowerAscii(word.charset);
     if (have_pending && pending_charset == charset) {
       pending_bytes += bytes;
     } else {
@@ -366,7 +366,7 @@ StructuredField parseStructuredField(std::string_view raw) {
   size_t i = 0;
   // The main value runs to the first ';'.
   size_t semi = s.find(';');
-  field.value = asciiLower(trimWhitespace(s.substr(0, semi)));
+  field.value = toLowerAscii(trimWhitespace(s.substr(0, semi)));
   i = semi == std::string_view::npos ? s.size() : semi + 1;
 
   std::vector<RawParam> raw_params;
@@ -375,7 +375,7 @@ StructuredField parseStructuredField(std::string_view raw) {
     if (i >= s.size()) break;
     size_t name_begin = i;
     while (i < s.size() && s[i] != '=' && s[i] != ';') ++i;
-    std::string name = asciiLower(trimWhitespace(s.substr(name_begin, i - name_begin)));
+    std::string name = toLowerAscii(trimWhitespace(s.substr(name_begin, i - name_begin)));
     if (i >= s.size() || s[i] == ';') {  // a name without a value
       field.malformed = true;
       continue;

@@ -11,6 +11,7 @@
 
 #include "gateway/mail/address.h"
 #include "gateway/mail/codec.h"
+#include "gateway/util/strings.h"
 
 namespace meshgate::mail {
 namespace {
@@ -231,7 +232,7 @@ LookalikeDomain LookalikeDomain::make(std::string_view domain) {
     d.unicode_ = normalized->unicode;
     d.valid_ = true;
   } else {
-    d.ascii_ = asciiLower(bounded);
+    d.ascii_ = toLowerAscii(bounded);
     if (!d.ascii_.empty() && d.ascii_.back() == '.') d.ascii_.pop_back();
     d.unicode_ = d.ascii_;
   }

@@ -107,7 +107,7 @@ void unflow(std::string* text, bool delsp) {
 
 // <meta charset="..."> or http-equiv content="...; charset=..." in the first bytes of HTML.
 std::string sniffHtmlCharset(std::string_view html) {
-  std::string head = asciiLower(html.substr(0, 2048));
+  std::string head = toLowerAscii(html.substr(0, 2048));
   size_t p = head.find("charset=");
   if (p == std::string::npos) return "";
   p += 8;
@@ -254,7 +254,7 @@ class MimeParser {
       info.type = digest_child ? "message/rfc822" : "text/plain";  // RFC 2045 5.2
     }
     if (const std::string* cte = h.find("content-transfer-encoding")) {
-      info.encoding = asciiLower(trimWhitespace(*cte));
+      info.encoding = toLowerAscii(trimWhitespace(*cte));
     }
     if (const std::string* cd = h.find("content-disposition")) {
       info.disposition = parseStructuredField(*cd);
@@ -518,7 +518,8 @@ class MimeParser {
     TextPart part;
     part.path = info.path;
     part.content_type = info.type;
-    if (const std::string* cs = info.content_type.param("charset")) part.charset = asciiLower(*cs);
+    if (const std::string* cs = info.content_type.param("charset"))
+      part.charset = toLowerAscii(*cs);
     part.depth = info.depth;
     part.in_embedded_message = info.embedded;
     size_t remaining =
@@ -541,9 +542,9 @@ class MimeParser {
     }
     normalizeText(&part.text);
     const std::string* format = info.content_type.param("format");
-    if (info.type == "text/plain" && format != nullptr && asciiLower(*format) == "flowed") {
+    if (info.type == "text/plain" && format != nullptr && toLowerAscii(*format) == "flowed") {
       const std::string* delsp = info.content_type.param("delsp");
-      unflow(&part.text, delsp != nullptr && asciiLower(*delsp) == "yes");
+      unflow(&part.text, delsp != nullptr && toLowerAscii(*delsp) == "yes");
     }
     part.truncated = d.truncated || c.truncated;
     if (part.truncated) note(Anomaly::kTextTruncated);
