@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "gateway/util/log.h"
+#include "policy/listen_socket.h"
 
 namespace meshgate::meshsvc {
 
@@ -653,10 +654,11 @@ Status HttpServer::Impl::start() {
     if (options_.tls) {
       auto ctx = makeServerTlsContext(options_.certificate_file, options_.private_key_file);
       if (!ctx.ok()) return ctx.status();
-      socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 128, *ctx);
+      socket = std::make_unique<Poco::Net::SecureServerSocket>(*ctx);
     } else {
-      socket = std::make_unique<Poco::Net::ServerSocket>(address, 128);
+      socket = std::make_unique<Poco::Net::ServerSocket>();
     }
+    policy::listenExclusively(*socket, address, 128);
     port_ = socket->address().port();
     pool_ = std::make_unique<Poco::ThreadPool>(2, options_.threads + 2, 60);
     auto* params = new Poco::Net::TCPServerParams;

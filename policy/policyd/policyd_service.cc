@@ -16,6 +16,7 @@
 
 #include "gateway/util/log.h"
 #include "gateway/util/metrics.h"
+#include "policy/listen_socket.h"
 
 namespace meshgate::policyd {
 namespace {
@@ -66,7 +67,8 @@ class PolicydServer : public Service {
     const auto& listen = config->policyd.listen;
     try {
       Poco::Net::SocketAddress addr(listen.host, listen.port);
-      Poco::Net::ServerSocket socket(addr, 64);
+      Poco::Net::ServerSocket socket;
+      policy::listenExclusively(socket, addr, 64);
       // Postfix keeps one connection per smtpd process open, each needing its own thread: a
       // pool of our own (Poco's default pool holds 16), a few threads above max_connections
       // so that a connection over the limit is taken, told nothing and closed at once

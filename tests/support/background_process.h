@@ -43,6 +43,21 @@ class BackgroundProcess {
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int freeTcpPort();
+// A socket listening on 127.0.0.1 (any free port) the way Postfix's master and smtp-sink
+// listen: SO_REUSEADDR and SO_REUSEPORT set. Closed by the destructor.
+class ReusePortListener {
+ public:
+  ReusePortListener();
+  ~ReusePortListener();
+  ReusePortListener(const ReusePortListener&) = delete;
+  ReusePortListener& operator=(const ReusePortListener&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // Connects to 127.0.0.1:port; -1 on failure (retrying for up to timeout_ms).
 int connectTcp(int port, int timeout_ms = 5000);
 // Sends all of data; false on error.

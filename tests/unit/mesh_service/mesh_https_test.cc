@@ -14,6 +14,7 @@
 #include "gateway/config/config_loader.h"
 #include "gateway/policy/quarantine_confirmation.h"
 #include "policy/mesh_service.h"
+#include "tests/support/background_process.h"
 #include "tests/unit/mesh_service/https_client.h"
 #include "tests/unit/mesh_service/mesh_test_world.h"
 
@@ -169,6 +170,23 @@ TEST_F(HttpsService, PlainHttpOnlyWhenConfiguredAndOnlyOnLoopback) {
   EXPECT_EQ(plain.post("{\"HelloRequest\":{}}").status, 201);
   struct stat st{};
   EXPECT_NE(::stat(keyFile().c_str(), &st), 0);
+}
+
+TEST_F(HttpsService, APortAnotherProgramListensOnIsAnErrorNotShared) {
+  // Postfix's master and smtp-sink listen with SO_REUSEPORT; a listener that set it too would
+  // bind the same port and take some of its connections, without a word.
+  testing::ReusePortListener other;
+  ASSERT_GT(other.port(), 0);
+  const int taken = other.port();
+  start("", [taken](config::Config& c) { c.mesh_service.listen.port = taken; });
+  EXPECT_EQ(start_status_.code(), StatusCode::kUnavailable) << start_status_.toString();
+  EXPECT_NE(start_status_.message().find("cannot listen on 127.0.0.1:" + std::to_string(taken)),
+            std::string::npos)
+      << start_status_.toString();
+  service_ = nullptr;
+  // The plain-HTTP listener the same.
+  start("  plain_http: true\n", [taken](config::Config& c) { c.mesh_service.listen.port = taken; });
+  EXPECT_EQ(start_status_.code(), StatusCode::kUnavailable) << start_status_.toString();
 }
 
 // ---- requests, routes, keep-alive -------------------------------------------------------------

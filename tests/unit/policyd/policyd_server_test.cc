@@ -128,6 +128,23 @@ TEST_F(PolicydServer, ManyRequestsOnOnePersistentConnection) {
       << server_->output();
 }
 
+TEST_F(PolicydServer, APortPostfixListensOnIsAnErrorNotShared) {
+  // Postfix's master and smtp-sink listen with SO_REUSEPORT; a policy server that set it too
+  // would bind the same port and answer some of the connections meant for the other.
+  testing::ReusePortListener other;
+  ASSERT_GT(other.port(), 0);
+  dir_.write("meshgate.yaml", configYaml(dir_, other.port(), "contacts-only"));
+  BackgroundProcess server(
+      {MESHGATE_BINARY, "policyd", "--config", dir_.file("meshgate.yaml"), "--foreground"});
+  const int code = server.waitForExit(kHangGuardMs);
+  const std::string out = server.output();
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("cannot listen on 127.0.0.1:" + std::to_string(other.port())),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("policyd: started"), std::string::npos) << out;
+}
+
 TEST_F(PolicydServer, RateLimitCountsMessagesNotRecipients) {
   start("tag-unknown");
   int fd = connect();
