@@ -219,17 +219,26 @@ class Process:
 # ports
 
 
+_ports_handed_out = set()
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range so an
-    outgoing connection does not take it meanwhile."""
+    outgoing connection does not take it meanwhile, and never one this process handed out
+    before: a port given to a server that is not listening yet (or is stopped for a restart)
+    looks free, and two parties on one port meet each other's clients - smtp-sink and Postfix
+    listen with SO_REUSEPORT, so the second may even bind it."""
     for _ in range(200):
         port = random.randint(20000, 32000)
+        if port in _ports_handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _ports_handed_out.add(port)
+        return port
     raise TestFailed("no free TCP port found")
 
 
@@ -442,7 +451,22 @@ class SmtpSink:
         wait_port(self.port, harness.scaled(10), "smtp-sink", self.process.alive)
 
     def files(self):
-        return sorted(os.path.join(self.dir, n) for n in os.listdir(self.dir))
+        """The dump files of finished transactions. smtp-sink opens a transaction's file at MAIL
+        FROM and closes it after the end of DATA: a file it still holds open is being written
+        (reading it then gives an empty or cut message), so it is left out until closed."""
+        paths = [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
+        writing = set()
+        fd_dir = "/proc/%d/fd" % self.process.pid
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            fds = []  # smtp-sink has exited: nothing is being written
+        for fd in fds:
+            try:
+                writing.add(os.path.realpath(os.readlink(os.path.join(fd_dir, fd))))
+            except OSError:
+                pass
+        return sorted(p for p in paths if os.path.realpath(p) not in writing)
 
     def messages(self):
         return [SinkMessage(p) for p in self.files()]
