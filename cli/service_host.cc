@@ -13,6 +13,7 @@
 #include <csignal>
 
 #include <cstring>
+#include <string>
 
 #include "gateway/config/config_loader.h"
 #include "gateway/util/log.h"
@@ -59,7 +60,12 @@ int ServiceHost::run() {
     Service& s = *services_[started];
     Status st = s.start(config_);
     if (!st.ok()) {
-      log::fatal("%s: cannot start: %s", s.name().c_str(), st.message().c_str());
+      // A service's message may name the service already ("policyd: cannot listen ..."):
+      // the line names it once.
+      std::string why = st.message();
+      const std::string own = s.name() + ": ";
+      if (why.rfind(own, 0) == 0) why.erase(0, own.size());
+      log::fatal("%s: cannot start: %s", s.name().c_str(), why.c_str());
       break;
     }
     log::info("%s: started", s.name().c_str());
