@@ -13,7 +13,6 @@
 #include <csignal>
 
 #include <cstring>
-#include <string>
 
 #include "gateway/config/config_loader.h"
 #include "gateway/util/log.h"
@@ -60,12 +59,7 @@ int ServiceHost::run() {
     Service& s = *services_[started];
     Status st = s.start(config_);
     if (!st.ok()) {
-      // A service's message may name the service already ("policyd: cannot listen ..."):
-      // the line names it once.
-      std::string why = st.message();
-      const std::string own = s.name() + ": ";
-      if (why.rfind(own, 0) == 0) why.erase(0, own.size());
-      log::fatal("%s: cannot start: %s", s.name().c_str(), why.c_str());
+      log::fatal("%s: cannot start: %s", s.name().c_str(), st.message().c_str());
       break;
     }
     log::info("%s: started", s.name().c_str());

@@ -87,8 +87,9 @@ class PolicydServer : public Service {
       listen_ = listen;
       log::info("policyd: listening on %s:%u", listen.host.c_str(), listen.port);
     } catch (const Poco::Exception& e) {
-      return unavailable("policyd: cannot listen on " + listen.host + ":" +
-                         std::to_string(listen.port) + ": " + e.displayText());
+      // No "policyd:" prefix: the service host names the service that cannot start.
+      return unavailable("cannot listen on " + listen.host + ":" + std::to_string(listen.port) +
+                         ": " + e.displayText());
     }
     return Status();
   }
