@@ -16,6 +16,7 @@
 
 #include "policy/store/sql_store.h"
 #include "policy/store/store_schema.h"
+#include "policy/store/wal_checkpointer.h"
 
 namespace meshgate::store {
 namespace {
@@ -88,8 +89,14 @@ struct StringHash {
 
 class SqliteConnection final : public SqlConnection {
  public:
-  SqliteConnection(sqlite3* db, std::shared_ptr<std::timed_mutex> writer, milliseconds timeout)
-      : db_(db), writer_(std::move(writer)), busy_timeout_(timeout) {}
+  SqliteConnection(sqlite3* db, std::shared_ptr<std::timed_mutex> writer, milliseconds timeout,
+                   std::shared_ptr<WalCheckpointer> checkpointer)
+      : checkpointer_(std::move(checkpointer)),
+        db_(db),
+        writer_(std::move(writer)),
+        busy_timeout_(timeout) {
+    checkpointer_->attach(db_);
+  }
 
   ~SqliteConnection() override {
     if (in_transaction_) rollback();
@@ -254,6 +261,7 @@ class SqliteConnection final : public SqlConnection {
     }
   }
 
+  std::shared_ptr<WalCheckpointer> checkpointer_;  // first: outlives db_, which calls it
   sqlite3* db_;
   std::shared_ptr<std::timed_mutex> writer_;
   milliseconds busy_timeout_;
@@ -265,8 +273,13 @@ class SqliteConnection final : public SqlConnection {
 
 class SqlitePool final : public SqlConnectionPool {
  public:
-  SqlitePool(std::string path, milliseconds busy_timeout)
-      : path_(std::move(path)), busy_timeout_(busy_timeout), writer_(writerMutexFor(path_)) {}
+  SqlitePool(std::string path, milliseconds busy_timeout, int checkpoint_pages,
+             int inline_checkpoint_pages)
+      : path_(std::move(path)),
+        busy_timeout_(busy_timeout),
+        writer_(writerMutexFor(path_)),
+        checkpointer_(
+            std::make_shared<WalCheckpointer>(path_, checkpoint_pages, inline_checkpoint_pages)) {}
 
   Result<std::unique_ptr<SqlConnection>> acquire() override {
     {
@@ -307,7 +320,7 @@ class SqlitePool final : public SqlConnectionPool {
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, static_cast<int>(busy_timeout_.count()));
-    auto connection = std::make_unique<SqliteConnection>(db, writer_, busy_timeout_);
+    auto connection = std::make_unique<SqliteConnection>(db, writer_, busy_timeout_, checkpointer_);
     // Per-connection settings (journal_mode=WAL is a property of the file, set at open).
     Status status = connection->runScript("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
     if (!status.ok()) return status.withContext("configure " + path_);
@@ -321,6 +334,7 @@ class SqlitePool final : public SqlConnectionPool {
   const std::string path_;
   const milliseconds busy_timeout_;
   std::shared_ptr<std::timed_mutex> writer_;
+  std::shared_ptr<WalCheckpointer> checkpointer_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<SqlConnection>> idle_;
 };
@@ -372,7 +386,9 @@ Result<std::unique_ptr<Store>> openSqliteStore(const SqliteStoreOptions& options
   if (::realpath(options.path.c_str(), resolved) == nullptr) {
     return unavailable(options.path + ": " + std::strerror(errno));
   }
-  auto pool = std::make_unique<SqlitePool>(resolved, options.busy_timeout);
+  auto pool =
+      std::make_unique<SqlitePool>(resolved, options.busy_timeout, options.wal_checkpoint_pages,
+                                   options.wal_inline_checkpoint_pages);
   MESHGATE_ASSIGN_OR_RETURN(std::unique_ptr<SqlConnection> connection, pool->open());
   SqlResult mode;
   Status status = connection->run("PRAGMA journal_mode", {}, &mode);

@@ -40,6 +40,11 @@ struct SqliteStoreOptions {
   std::chrono::milliseconds busy_timeout{2000};
   // Tests only: stop migrating at this schema version (0 = the latest).
   int schema_version = 0;
+  // WAL size (pages) at which a background thread checkpoints (SQLite's own default is 1,000,
+  // run inside the commit), and at which a commit checkpoints itself because the thread has
+  // not (~40 MiB of 4 KiB pages). policy/store/wal_checkpointer.h.
+  int wal_checkpoint_pages = 1000;
+  int wal_inline_checkpoint_pages = 10000;
 };
 
 Result<std::unique_ptr<Store>> openSqliteStore(const SqliteStoreOptions& options);

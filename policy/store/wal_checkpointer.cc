@@ -1,0 +1,98 @@
+// wal_checkpointer.cc - see wal_checkpointer.h.
+#include "policy/store/wal_checkpointer.h"
+
+#include <utility>
+
+#include "gateway/util/log.h"
+
+namespace meshgate::store {
+
+WalCheckpointer::WalCheckpointer(std::string path, int background_pages, int inline_pages)
+    : path_(std::move(path)),
+      background_pages_(background_pages < 1 ? 1 : background_pages),
+      inline_pages_(inline_pages < background_pages_ ? background_pages_ : inline_pages) {}
+
+WalCheckpointer::~WalCheckpointer() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+void WalCheckpointer::attach(sqlite3* db) {
+  sqlite3_wal_hook(db, &WalCheckpointer::onCommit, this);
+}
+
+// Runs inside COMMIT on the committing connection, with the store's writer mutex held: it
+// must be quick, and it is, unless the backstop applies.
+int WalCheckpointer::onCommit(void* self, sqlite3* db, const char* schema, int wal_pages) {
+  auto* c = static_cast<WalCheckpointer*>(self);
+  if (wal_pages >= c->inline_pages_) {
+    // What SQLite's own hook would do; its failure is not the transaction's (already committed).
+    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+        SQLITE_OK) {
+      ++c->inline_runs_;
+    }
+  } else if (wal_pages >= c->background_pages_) {
+    c->request();
+  }
+  return SQLITE_OK;
+}
+
+void WalCheckpointer::request() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ || requested_) return;
+    requested_ = true;
+    if (!thread_.joinable()) {
+      thread_ = std::thread([this] { run(); });
+      return;
+    }
+  }
+  wake_.notify_one();
+}
+
+void WalCheckpointer::run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return requested_ || stopping_; });
+    if (stopping_) return;
+    requested_ = false;
+    lock.unlock();
+    if (checkpointOnOwnConnection()) ++background_runs_;
+    lock.lock();
+  }
+}
+
+bool WalCheckpointer::checkpointOnOwnConnection() {
+  int rc = SQLITE_OK;
+  if (db_ == nullptr) {
+    rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    // A connection that has read nothing does not know the file is in WAL mode, and its
+    // checkpoint "succeeds" doing nothing: read the schema once first.
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db_, "PRAGMA schema_version", nullptr, nullptr, nullptr);
+  }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+  if (rc == SQLITE_OK) {
+    if (failing_) log::info("store: background WAL checkpoint of %s works again", path_.c_str());
+    failing_ = false;
+    return true;
+  }
+  if (!failing_) {
+    log::warning(
+        "store: background WAL checkpoint of %s failed: %s (retried at the next "
+        "commit; the WAL grows until it succeeds, commits checkpoint at %d pages)",
+        path_.c_str(), db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), inline_pages_);
+  }
+  failing_ = true;
+  sqlite3_close_v2(db_);  // reopened at the next try
+  db_ = nullptr;
+  return false;
+}
+
+}  // namespace meshgate::store
