@@ -12,6 +12,7 @@
 //   calling thread. Writes run in BEGIN IMMEDIATE transactions; in-process writers queue on a
 //   mutex shared by every SqliteStore on the same file (SQLite's busy handler sleeps and polls,
 //   which starves under contention), other processes are waited for by SQLite's busy handler.
+//   WAL checkpoints run on a thread of the store, not inside a commit (wal_checkpointer.h).
 //
 //   At open the folder is created if missing (mode 0750), the file if missing (mode 0640; the
 //   WAL and shared-memory files inherit it), and the schema is migrated (store_schema.h).
