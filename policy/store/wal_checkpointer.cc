@@ -74,24 +74,37 @@ bool WalCheckpointer::checkpointOnOwnConnection() {
     // A connection that has read nothing does not know the file is in WAL mode, and its
     // checkpoint "succeeds" doing nothing: read the schema once first.
     if (rc == SQLITE_OK) rc = sqlite3_exec(db_, "PRAGMA schema_version", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      const std::string error = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close_v2(db_);  // opened again at the next request
+      db_ = nullptr;
+      return failed(rc, error);
+    }
   }
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string error = sqlite3_errmsg(db_);
+    if ((rc & 0xff) != SQLITE_BUSY) {
+      sqlite3_close_v2(db_);  // a fresh connection at the next request
+      db_ = nullptr;
+    }
+    return failed(rc, error);
   }
-  if (rc == SQLITE_OK) {
-    if (failing_) log::info("store: background WAL checkpoint of %s works again", path_.c_str());
-    failing_ = false;
-    return true;
-  }
+  if (failing_) log::info("store: background WAL checkpoint of %s works again", path_.c_str());
+  failing_ = false;
+  return true;
+}
+
+bool WalCheckpointer::failed(int rc, const std::string& error) {
+  // Busy: another connection (another process, or a commit at the backstop) is checkpointing.
+  if ((rc & 0xff) == SQLITE_BUSY) return false;
   if (!failing_) {
     log::warning(
         "store: background WAL checkpoint of %s failed: %s (retried at the next "
-        "commit; the WAL grows until it succeeds, commits checkpoint at %d pages)",
-        path_.c_str(), db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), inline_pages_);
+        "request; the WAL grows until one succeeds, commits checkpoint at %d pages)",
+        path_.c_str(), error.c_str(), inline_pages_);
   }
   failing_ = true;
-  sqlite3_close_v2(db_);  // reopened at the next try
-  db_ = nullptr;
   return false;
 }
 

@@ -20,7 +20,8 @@
 //
 // ERRORS
 //   A failed background checkpoint is logged (once until one succeeds) and retried at the next
-//   request; the data is safe in the WAL meanwhile.
+//   request; the data is safe in the WAL meanwhile. SQLITE_BUSY (another connection is
+//   checkpointing) is not a failure.
 //
 // THREAD SAFETY
 //   Attached connections may commit from any thread. Destroy the checkpointer after the
@@ -60,6 +61,7 @@ class WalCheckpointer {
   void request();
   void run();
   bool checkpointOnOwnConnection();
+  bool failed(int rc, const std::string& error);  // logs the first failure of a streak
 
   const std::string path_;
   const int background_pages_;
