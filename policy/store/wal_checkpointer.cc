@@ -1,6 +1,7 @@
 // wal_checkpointer.cc - see wal_checkpointer.h.
 #include "policy/store/wal_checkpointer.h"
 
+#include <system_error>
 #include <utility>
 
 #include "gateway/util/log.h"
@@ -36,23 +37,37 @@ int WalCheckpointer::onCommit(void* self, sqlite3* db, const char* schema, int w
         SQLITE_OK) {
       ++c->inline_runs_;
     }
-  } else if (wal_pages >= c->background_pages_) {
-    c->request();
+  } else if (wal_pages >= c->background_pages_ && !c->request()) {
+    // No thread to hand it to (it could not be started): SQLite's own behaviour, here.
+    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+        SQLITE_OK) {
+      ++c->inline_runs_;
+    }
   }
   return SQLITE_OK;
 }
 
-void WalCheckpointer::request() {
+bool WalCheckpointer::request() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_ || requested_) return;
-    requested_ = true;
+    if (stopping_) return false;
+    if (requested_) return true;
     if (!thread_.joinable()) {
-      thread_ = std::thread([this] { run(); });
-      return;
+      // Called from SQLite's C code: no exception may leave.
+      try {
+        thread_ = std::thread([this] { run(); });
+      } catch (const std::system_error& e) {
+        log::error(
+            "store: cannot start the WAL checkpoint thread: %s (commits checkpoint "
+            "themselves)",
+            e.what());
+        return false;
+      }
     }
+    requested_ = true;
   }
   wake_.notify_one();
+  return true;
 }
 
 void WalCheckpointer::run() {

@@ -58,7 +58,7 @@ class WalCheckpointer {
 
  private:
   static int onCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
-  void request();
+  bool request();  // false: no thread will do it (stopping, or it cannot be started)
   void run();
   bool checkpointOnOwnConnection();
   bool failed(int rc, const std::string& error);  // logs the first failure of a streak
