@@ -28,21 +28,16 @@ void WalCheckpointer::attach(sqlite3* db) {
 }
 
 // Runs inside COMMIT on the committing connection, with the store's writer mutex held: it
-// must be quick, and it is, unless the backstop applies.
+// must be quick, and it is, unless the commit checkpoints itself - at the backstop, or when no
+// thread takes the request (it could not be started) - as SQLite's own hook would.
 int WalCheckpointer::onCommit(void* self, sqlite3* db, const char* schema, int wal_pages) {
   auto* c = static_cast<WalCheckpointer*>(self);
-  if (wal_pages >= c->inline_pages_) {
-    // What SQLite's own hook would do; its failure is not the transaction's (already committed).
-    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
-        SQLITE_OK) {
-      ++c->inline_runs_;
-    }
-  } else if (wal_pages >= c->background_pages_ && !c->request()) {
-    // No thread to hand it to (it could not be started): SQLite's own behaviour, here.
-    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
-        SQLITE_OK) {
-      ++c->inline_runs_;
-    }
+  if (wal_pages < c->background_pages_) return SQLITE_OK;
+  if (wal_pages < c->inline_pages_ && c->request()) return SQLITE_OK;
+  // Its failure is not the transaction's (already committed).
+  if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+      SQLITE_OK) {
+    ++c->inline_runs_;
   }
   return SQLITE_OK;
 }
@@ -93,7 +88,8 @@ bool WalCheckpointer::checkpointOnOwnConnection() {
       const std::string error = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close_v2(db_);  // opened again at the next request
       db_ = nullptr;
-      return failed(rc, error);
+      noteFailure(rc, error);
+      return false;
     }
   }
   rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
@@ -103,16 +99,17 @@ bool WalCheckpointer::checkpointOnOwnConnection() {
       sqlite3_close_v2(db_);  // a fresh connection at the next request
       db_ = nullptr;
     }
-    return failed(rc, error);
+    noteFailure(rc, error);
+    return false;
   }
   if (failing_) log::info("store: background WAL checkpoint of %s works again", path_.c_str());
   failing_ = false;
   return true;
 }
 
-bool WalCheckpointer::failed(int rc, const std::string& error) {
+void WalCheckpointer::noteFailure(int rc, const std::string& error) {
   // Busy: another connection (another process, or a commit at the backstop) is checkpointing.
-  if ((rc & 0xff) == SQLITE_BUSY) return false;
+  if ((rc & 0xff) == SQLITE_BUSY) return;
   if (!failing_) {
     log::warning(
         "store: background WAL checkpoint of %s failed: %s (retried at the next "
@@ -120,7 +117,6 @@ bool WalCheckpointer::failed(int rc, const std::string& error) {
         path_.c_str(), error.c_str(), inline_pages_);
   }
   failing_ = true;
-  return false;
 }
 
 }  // namespace meshgate::store

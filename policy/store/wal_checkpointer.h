@@ -61,7 +61,7 @@ class WalCheckpointer {
   bool request();  // false: no thread will do it (stopping, or it cannot be started)
   void run();
   bool checkpointOnOwnConnection();
-  bool failed(int rc, const std::string& error);  // logs the first failure of a streak
+  void noteFailure(int rc, const std::string& error);  // logs the first failure of a streak
 
   const std::string path_;
   const int background_pages_;

@@ -177,4 +177,13 @@ std::string readUntil(int fd, const std::string& terminator, int timeout_ms) {
   return out;
 }
 
+bool waitUntil(const std::function<bool()>& done, int timeout_ms, int interval_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+  }
+  return true;
+}
+
 }  // namespace meshgate::testing

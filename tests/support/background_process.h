@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -64,5 +65,9 @@ int connectTcp(int port, int timeout_ms = 5000);
 bool sendAll(int fd, const std::string& data);
 // Reads until `terminator` is seen, EOF, or timeout; returns what was read.
 std::string readUntil(int fd, const std::string& terminator, int timeout_ms = 5000);
+
+// Polls `done` every `interval_ms` until it holds (true) or timeout_ms has passed (false). For
+// what another thread or process finishes some time later; a liveness limit, not a speed one.
+bool waitUntil(const std::function<bool()>& done, int timeout_ms, int interval_ms = 10);
 
 }  // namespace meshgate::testing

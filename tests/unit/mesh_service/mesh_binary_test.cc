@@ -381,11 +381,7 @@ class MeshToSmtpBinary : public MeshBinary {
     return all;
   }
   bool waitFor(const std::function<bool()>& done) {
-    for (int i = 0; i < 150; ++i) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return done();
+    return meshgate::testing::waitUntil(done, 15000, 100);
   }
 
   static constexpr const char* kSink = "/usr/sbin/smtp-sink";

@@ -6,22 +6,19 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gateway/util/log.h"
 #include "policy/store/sqlite_store.h"
+#include "tests/support/background_process.h"
 #include "tests/support/subprocess.h"
 
 namespace meshgate::store::testing {
 namespace {
-
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 // A raw WAL-mode connection with one table, closed at the end of the test.
 class WalDatabase {
@@ -57,15 +54,9 @@ off_t fileSize(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
 }
 
-// Waits (up to a generous limit: this checks liveness, not speed) until `done` holds.
-template <typename Done>
-bool eventually(Done done) {
-  const auto deadline = steady_clock::now() + std::chrono::seconds(60);
-  while (!done()) {
-    if (steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
+// A generous limit: these waits check that the thread gets there, not how fast.
+bool eventually(const std::function<bool()>& done) {
+  return meshgate::testing::waitUntil(done, 60000, 5);
 }
 
 TEST(WalCheckpointer, CheckpointsOnItsOwnThreadNotInTheCommit) {
