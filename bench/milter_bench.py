@@ -23,6 +23,9 @@
 #                (imported with `meshgate contacts import`) that holds the sender, abuse limits
 #                counting every message in the store (not exempted, limits never reached), the
 #                content checks at their defaults (on), the signal signed and inserted
+#     variant    (--variant FILE, optional) a second `meshgate milter` with a copy of the
+#                first one's store and key and FILE's settings added to its configuration
+#                (bench/variants/): what one part of meshgate's work costs, in the same rounds
 #   Each round runs every configuration once, the order rotating between rounds; the median
 #   of the rounds is reported. Before each measurement: reload, a warm-up of 100 messages and
 #   an empty queue; after it, the queue must drain (deliveries to the sink finish) before the
@@ -279,6 +282,10 @@ def main():
     ap.add_argument("--contacts", type=int, default=100000)
     ap.add_argument("--latency-messages", type=int, default=1000)
     ap.add_argument("--latency-sessions", type=int, default=5)
+    ap.add_argument("--variant", metavar="YAML",
+                    help="also measure a second meshgate whose configuration has this file's "
+                         "settings added (e.g. bench/variants/audit-off.yaml), in the same "
+                         "rounds; its label is the file's first comment line")
     ap.add_argument("--out", help="write the Markdown section here too")
     ap.add_argument("--command", default="bench/milter_bench.sh",
                     help="the command line to print in the results")
@@ -344,6 +351,7 @@ def bench(h, args):
                         "  listen: 127.0.0.1:%d\n" % metrics_port)
     with open(mg.config_path, "w") as f:
         f.write(text)
+    variant = start_variant(h, mg, args.variant, limits) if args.variant else None
     mg.start("run")
     metrics_url = "http://127.0.0.1:%d/metrics" % metrics_port
 
@@ -367,7 +375,11 @@ def bench(h, args):
     milters = {"none": "", "null": "unix:" + null_sock, "null-all": "unix:" + null_all_sock,
                "meshgate": "unix:" + mg.socket_path}
     order = ["none", "null", "null-all", "meshgate"]
+    if variant:
+        milters["variant"] = "unix:" + variant.socket_path
+        order.append("variant")
     sent_to_meshgate = 0
+    sent_to_variant = 0
     results = {k: [] for k in order}
 
     def use(name):
@@ -377,7 +389,7 @@ def bench(h, args):
 
     meter = CpuMeter(pf, sink)
     milter_pid = {"none": None, "null": null_procs[0].pid, "null-all": null_procs[1].pid,
-                  "meshgate": mg.process.pid}
+                  "meshgate": mg.process.pid, "variant": variant.process.pid if variant else None}
     cpu = {k: [] for k in order}
 
     def measure(name, n, sessions):
@@ -400,6 +412,8 @@ def bench(h, args):
             results[name].append(rate)
             if name == "meshgate":
                 sent_to_meshgate += args.messages + 100
+            elif name == "variant":
+                sent_to_variant += args.messages + 100
             log("round %d: %-9s %7.1f msg/s (%d messages in %.1fs)" %
                 (rnd + 1, name, rate, args.messages, elapsed))
 
@@ -439,8 +453,40 @@ def bench(h, args):
     check(len(accepted) == sent_to_meshgate == len(decisions),
           "meshgate logged %d decisions, %d known-contact accepts, for %d messages" %
           (len(decisions), len(accepted), sent_to_meshgate))
+    if variant:
+        # Whatever the variant switches off, each message must still have been decided.
+        logged = [line for line in variant.log().splitlines()
+                  if "milter: from=<%s> to=<%s>" % (SENDER, RECIPIENT) in line
+                  and "action=accept" in line]
+        check(len(logged) == sent_to_variant,
+              "the variant logged %d accepts for %d messages" % (len(logged), sent_to_variant))
+        variant.stop()
     mg.stop()
     return report(args, results, latency, n_contacts, cpu, own)
+
+
+def variant_label(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#"):
+                return line.lstrip("#").strip()
+    return os.path.basename(path)
+
+
+def start_variant(h, mg, path, limits):
+    """A second `meshgate milter` with a copy of the first one's store and key (the same
+    catalog) and the settings of `path` added to the same configuration."""
+    import shutil
+    variant = h.meshgate("variant")
+    shutil.rmtree(os.path.join(variant.dir, "var"), ignore_errors=True)
+    shutil.copytree(os.path.join(mg.dir, "var"), os.path.join(variant.dir, "var"))
+    variant.key_file = os.path.join(variant.dir, "var", "keys", "gateway.key")
+    with open(path) as f:
+        extra = f.read()
+    variant.write_config(abuse_exempt_loopback=False, abuse_limits=limits, extra=extra)
+    variant.start("milter")
+    log("variant: %s (%s)" % (variant_label(path), path))
+    return variant
 
 
 def decision_quantiles(text, frontend):
@@ -503,7 +549,10 @@ def report(args, results, latency, n_contacts, cpu, own):
     names = {"none": "no milter", "null": "null milter (envfrom+eom only, adds one header)",
              "null-all": "null milter -a (meshgate's conversation and header edit, no work)",
              "meshgate": "meshgate, %d-contact catalog, all checks on" % n_contacts}
-    for k in ("none", "null", "null-all", "meshgate"):
+    rows = [k for k in ("none", "null", "null-all", "meshgate", "variant") if results.get(k)]
+    if "variant" in rows:
+        names["variant"] = "meshgate, %s (`%s`)" % (variant_label(args.variant), args.variant)
+    for k in rows:
         ratio = med[k] / med["null"] if med["null"] else float("nan")
         lines.append("| %s | %.1f | %s | %.2f |" %
                      (names[k], med[k], ", ".join("%.1f" % x for x in results[k]), ratio))
@@ -525,6 +574,12 @@ def report(args, results, latency, n_contacts, cpu, own):
                      (", ".join("%.2f" % r for r in paired), statistics.median(paired),
                       min(paired), max(paired), statistics.median(paired_floor),
                       min(paired_floor), max(paired_floor)))
+        if "variant" in rows:
+            pv = [m / n for m, n in zip(results["variant"], results["null"]) if n]
+            lines.append("The variant (%s) / null milter within each round: %s; median **%.2f**; "
+                         "by medians %.2f." %
+                         (variant_label(args.variant), ", ".join("%.2f" % r for r in pv),
+                          statistics.median(pv), med["variant"] / med["null"]))
         lines.append("")
     lines.append("CPU per message (ms, median of the rounds; user+system from /proc): every "
                  "Postfix daemon of the instance (live ones plus the master's reaped children), "
@@ -537,7 +592,7 @@ def report(args, results, latency, n_contacts, cpu, own):
                  "modeled ratio to null milter |")
     lines.append("|---|---:|---:|---:|---:|---:|---:|")
     med_cpu = {}
-    for k in ("none", "null", "null-all", "meshgate"):
+    for k in rows:
         if not cpu.get(k):
             continue
         med_cpu[k] = {part: statistics.median(r[part] for r in cpu[k])

@@ -9,6 +9,7 @@
 #       BUILD_DIR defaults to build/release; --record appends the section to bench/RESULTS.md.
 #       Options: --messages 2000 --sessions 20 --size 2048 --rounds 3 --contacts 100000
 #                --latency-messages 1000 --latency-sessions 5
+#                --variant bench/variants/audit-off.yaml (a second meshgate, same rounds)
 #
 # DESCRIPTION
 #   Runs as root (a private Postfix instance on loopback, never the system one; see
