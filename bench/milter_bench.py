@@ -378,8 +378,7 @@ def bench(h, args):
     if variant:
         milters["variant"] = "unix:" + variant.socket_path
         order.append("variant")
-    sent_to_meshgate = 0
-    sent_to_variant = 0
+    sent = {"meshgate": 0, "variant": 0}  # messages each meshgate was sent, warm-ups included
     results = {k: [] for k in order}
 
     def use(name):
@@ -410,10 +409,8 @@ def bench(h, args):
             elapsed = measure(name, args.messages, args.sessions)
             rate = args.messages / elapsed
             results[name].append(rate)
-            if name == "meshgate":
-                sent_to_meshgate += args.messages + 100
-            elif name == "variant":
-                sent_to_variant += args.messages + 100
+            if name in sent:
+                sent[name] += args.messages + 100
             log("round %d: %-9s %7.1f msg/s (%d messages in %.1fs)" %
                 (rnd + 1, name, rate, args.messages, elapsed))
 
@@ -440,29 +437,32 @@ def bench(h, args):
             samples = list(proxy.messages)
         latency[name] = samples
         if name == "meshgate":
-            sent_to_meshgate += args.latency_messages + 100
+            sent["meshgate"] += args.latency_messages + 100
         log("latency %s: %d messages timed" % (name, len(samples)))
 
     # Sanity: the numbers are of mail that went through the whole decision.
     maillog = pf.maillog()
     check("milter-reject" not in maillog, "a milter rejected or tempfailed mail during the bench")
-    decisions = [line for line in mg.log().splitlines()
-                 if "milter: from=<%s> to=<%s>" % (SENDER, RECIPIENT) in line]
+    decisions = decision_lines(mg)
     accepted = [line for line in decisions
                 if "action=accept" in line and "contact=known-contact" in line]
-    check(len(accepted) == sent_to_meshgate == len(decisions),
+    check(len(accepted) == sent["meshgate"] == len(decisions),
           "meshgate logged %d decisions, %d known-contact accepts, for %d messages" %
-          (len(decisions), len(accepted), sent_to_meshgate))
+          (len(decisions), len(accepted), sent["meshgate"]))
     if variant:
         # Whatever the variant switches off, each message must still have been decided.
-        logged = [line for line in variant.log().splitlines()
-                  if "milter: from=<%s> to=<%s>" % (SENDER, RECIPIENT) in line
-                  and "action=accept" in line]
-        check(len(logged) == sent_to_variant,
-              "the variant logged %d accepts for %d messages" % (len(logged), sent_to_variant))
+        logged = [line for line in decision_lines(variant) if "action=accept" in line]
+        check(len(logged) == sent["variant"],
+              "the variant logged %d accepts for %d messages" % (len(logged), sent["variant"]))
         variant.stop()
     mg.stop()
     return report(args, results, latency, n_contacts, cpu, own)
+
+
+def decision_lines(meshgate):
+    """The log lines of a meshgate's decisions on the bench's messages."""
+    return [line for line in meshgate.log().splitlines()
+            if "milter: from=<%s> to=<%s>" % (SENDER, RECIPIENT) in line]
 
 
 def variant_label(path):
@@ -480,7 +480,6 @@ def start_variant(h, mg, path, limits):
     variant = h.meshgate("variant")
     shutil.rmtree(os.path.join(variant.dir, "var"), ignore_errors=True)
     shutil.copytree(os.path.join(mg.dir, "var"), os.path.join(variant.dir, "var"))
-    variant.key_file = os.path.join(variant.dir, "var", "keys", "gateway.key")
     with open(path) as f:
         extra = f.read()
     variant.write_config(abuse_exempt_loopback=False, abuse_limits=limits, extra=extra)
@@ -550,8 +549,9 @@ def report(args, results, latency, n_contacts, cpu, own):
              "null-all": "null milter -a (meshgate's conversation and header edit, no work)",
              "meshgate": "meshgate, %d-contact catalog, all checks on" % n_contacts}
     rows = [k for k in ("none", "null", "null-all", "meshgate", "variant") if results.get(k)]
-    if "variant" in rows:
-        names["variant"] = "meshgate, %s (`%s`)" % (variant_label(args.variant), args.variant)
+    label = variant_label(args.variant) if "variant" in rows else ""
+    if label:
+        names["variant"] = "meshgate, %s (`%s`)" % (label, args.variant)
     for k in rows:
         ratio = med[k] / med["null"] if med["null"] else float("nan")
         lines.append("| %s | %.1f | %s | %.2f |" %
@@ -578,7 +578,7 @@ def report(args, results, latency, n_contacts, cpu, own):
             pv = [m / n for m, n in zip(results["variant"], results["null"]) if n]
             lines.append("The variant (%s) / null milter within each round: %s; median **%.2f**; "
                          "by medians %.2f." %
-                         (variant_label(args.variant), ", ".join("%.2f" % r for r in pv),
+                         (label, ", ".join("%.2f" % r for r in pv),
                           statistics.median(pv), med["variant"] / med["null"]))
         lines.append("")
     lines.append("CPU per message (ms, median of the rounds; user+system from /proc): every "
