@@ -167,7 +167,21 @@ Step MilterSession::onRecipient(std::string_view recipient) {
         {{"frontend", "milter"}, {"stage", "rcpt"}});
     metrics::ScopedTimer timer(rcpt_latency);
     auto r = msg_.engine->onRecipient(msg_.request, rcpt);
-    if (!r.ok()) return fail(r.status(), "rcpt");
+    if (!r.ok()) {
+      Step s = fail(r.status(), "rcpt");
+      if (s.kind == Step::Kind::kContinue) {
+        // milter.on_error: accept. The recipient is the message's like any other (the client
+        // was told 250), as a first contact: no signal may claim a contact nobody checked.
+        policy::RecipientDecision undecided;
+        undecided.recipient = rcpt;
+        undecided.contact = policy::ContactStatus::kFirstContact;
+        undecided.rule = "milter.on_error";
+        msg_.request.recipients.push_back(rcpt);
+        msg_.rcpt_as_given.emplace_back(recipient);
+        msg_.recipients.push_back(std::move(undecided));
+      }
+      return s;
+    }
     Step s = stepFor(r->verdict, r->reply);
     if (s.kind == Step::Kind::kContinue) {
       msg_.request.recipients.push_back(rcpt);
@@ -176,7 +190,10 @@ Step MilterSession::onRecipient(std::string_view recipient) {
     } else {
       Status audited = record(policy::auditRecordForRecipient(
           msg_.request, *r, msg_.engine->config().gateway.node, context_.now()));
-      if (!audited.ok()) return fail(audited, "rcpt");
+      // An unrecorded refusal is still a refusal: with milter.on_error accept it stands.
+      if (!audited.ok()) {
+        if (Step e = fail(audited, "rcpt"); e.kind != Step::Kind::kContinue) return e;
+      }
       log::info("NOQUEUE: milter: from=<%s> to=<%s> client=%s action=%s rule=%s contact=%s",
                 log::sanitize(msg_.request.sender).c_str(), log::sanitize(rcpt).c_str(),
                 log::sanitize(client_.address).c_str(),
@@ -228,26 +245,74 @@ EomResult MilterSession::onEndOfMessage(std::string queue_id) {
     DeadlineScope budget(msg_.engine ? msg_.engine->config().milter.decision_timeout
                                      : std::chrono::milliseconds(5000));
     metrics::ScopedTimer timer(eomLatency());
+    msg_.request.queue_id = std::move(queue_id);
     if (msg_.content_lost != nullptr) {
-      r.step = fail(internalError(std::string("a ") + msg_.content_lost +
-                                  " step of this message failed"), "eom");
+      r = failedEom(
+          internalError(std::string("a ") + msg_.content_lost + " step of this message failed"),
+          std::move(r));
     } else {
-      r = decideEndOfMessage(std::move(queue_id));
+      decideEndOfMessage(msg_.request.queue_id, r);
     }
   } catch (const std::exception& e) {
-    r = EomResult{};
-    r.step = fail(internalError(e.what()), "eom");
+    try {
+      r = failedEom(internalError(e.what()), std::move(r));
+    } catch (const std::exception&) {
+      r = EomResult{};
+      r.step = errorStep(config::FailureAction::kTempfail, internalError(e.what()));
+    }
   }
   onAbort();
   return r;
 }
 
-EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
-  EomResult result;
-  msg_.request.queue_id = queue_id;
+std::vector<HeaderChange> MilterSession::forgedCopyDeletions(
+    const std::vector<size_t>& keep_brand) const {
+  // From the last copy back to the first: each deletion shifts the indexes of the copies after it.
+  std::vector<HeaderChange> out;
+  for (size_t index : msg_.headers->deletionIndexes(policy::kSignalHeader)) {
+    out.push_back({HeaderChange::Kind::kDelete, std::string(policy::kSignalHeader),
+                   static_cast<int>(index), ""});
+  }
+  for (size_t index : msg_.headers->deletionIndexes(policy::kBrandAssertionHeader)) {
+    if (std::find(keep_brand.begin(), keep_brand.end(), index) != keep_brand.end()) continue;
+    out.push_back({HeaderChange::Kind::kDelete, std::string(policy::kBrandAssertionHeader),
+                   static_cast<int>(index), ""});
+  }
+  return out;
+}
+
+EomResult MilterSession::failedEom(const Status& status, EomResult partial) {
+  EomResult out;
+  out.step = fail(status, "eom");
+  if (out.step.kind != Step::Kind::kContinue) return out;
+  if (msg_.content_lost != nullptr && std::string_view(msg_.content_lost) == "header") {
+    // A header we never saw may be a forged copy of ours that nothing would delete.
+    out.step = errorStep(config::FailureAction::kTempfail, status);
+    log::warning(
+        "%s: milter: action=tempfail despite milter.on_error accept: a header step was "
+        "lost, so forged copies of %s cannot all be deleted",
+        qidOrNoqueue(msg_.request.queue_id).c_str(), std::string(policy::kSignalHeader).c_str());
+    return out;
+  }
+  out.step = partial.step;  // what was decided before the failure, kContinue if nothing
+  out.changes = forgedCopyDeletions({});  // without a decision every copy counts as forged
+  out.removed_recipients = std::move(partial.removed_recipients);
+  out.quarantine_reason = std::move(partial.quarantine_reason);
+  return out;
+}
+
+bool MilterSession::refusedAfterError(const Status& status, EomResult& result) {
+  Step s = fail(status, "eom");
+  if (s.kind == Step::Kind::kContinue) return false;
+  result = EomResult{};
+  result.step = s;
+  return true;
+}
+
+void MilterSession::decideEndOfMessage(std::string queue_id, EomResult& result) {
   if (!msg_.active || !msg_.engine) {
-    result.step = fail(internalError("end of message without MAIL"), "eom");
-    return result;
+    result = failedEom(internalError("end of message without MAIL"), std::move(result));
+    return;
   }
   const config::Config& cfg = msg_.engine->config();
 
@@ -261,14 +326,7 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
     log::warning("%s: milter: from=<%s> action=reject rule=limits.headers (over %zu header fields)",
                  qidOrNoqueue(queue_id).c_str(), log::sanitize(msg_.request.sender).c_str(),
                  msg_.headers->size());
-    return result;
-  }
-
-  // Forged copies of our header go first, whatever else happens: from the last copy back to
-  // the first, because each deletion shifts the indexes of the copies after it.
-  for (size_t index : msg_.headers->deletionIndexes(policy::kSignalHeader)) {
-    result.changes.push_back({HeaderChange::Kind::kDelete, std::string(policy::kSignalHeader),
-                              static_cast<int>(index), ""});
+    return;
   }
 
   mail::MessageView view = mail::parseMime(*msg_.headers, msg_.body);
@@ -281,34 +339,27 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
   so_far.recipients = msg_.recipients;
   auto decided = msg_.engine->onMessage(msg_.request, so_far);
   msg_.request.content = nullptr;
-  // Incoming brand assertions: those a trusted gateway signed for this very message stay (a
-  // client may check them itself; only inbound mail has any), every other copy goes, last
-  // first. Without a decision every copy counts as forged.
-  const std::vector<size_t> keep_brand =
-      decided.ok() ? decided->brand.keep_incoming : std::vector<size_t>{};
-  for (size_t index : msg_.headers->deletionIndexes(policy::kBrandAssertionHeader)) {
-    if (std::find(keep_brand.begin(), keep_brand.end(), index) != keep_brand.end()) continue;
-    result.changes.push_back({HeaderChange::Kind::kDelete,
-                              std::string(policy::kBrandAssertionHeader), static_cast<int>(index),
-                              ""});
-  }
   if (!decided.ok()) {
-    result.step = fail(decided.status(), "eom");
-    return result;  // forged headers are still deleted if the step lets the message through
+    result = failedEom(decided.status(), std::move(result));
+    return;
   }
   policy::Decision& d = *decided;
+  // Forged copies of our headers go first, whatever else happens. Incoming brand assertions
+  // that a trusted gateway signed for this very message stay (a client may check them itself;
+  // only inbound mail has any).
+  const std::vector<size_t>& keep_brand = d.brand.keep_incoming;
+  result.changes = forgedCopyDeletions(keep_brand);
   if (!d.mesh_delivery.empty()) deliverOverMesh(d, result, qidOrNoqueue(queue_id));
+  result.step = stepFor(d.verdict, d.reply);
+  if (d.verdict == Verdict::kHold) {
+    result.quarantine_reason = "meshgate: " + (d.hold_reason.empty() ? d.rule : d.hold_reason);
+  }
   Status audited = record(policy::auditRecordForMessage(msg_.request, d, cfg.gateway.node,
                                                         context_.now()));
-  if (!audited.ok()) {
-    EomResult failed;
-    failed.step = fail(audited, "eom");
-    return failed;
-  }
-  result.step = stepFor(d.verdict, d.reply);
+  if (!audited.ok() && refusedAfterError(audited, result)) return;
   if (result.step.kind == Step::Kind::kReject || result.step.kind == Step::Kind::kTempfail) {
     logDecision(d, queue_id);
-    return result;
+    return;
   }
 
   // Our view of the headers as they will be delivered, for binding the signal.
@@ -343,12 +394,15 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
 
   // Outbound mail that speaks for a brand: the gateway's signed assertion, bound to the headers
   // as delivered (brand_assertion.h), at the top.
-  if (!d.brand.assert_brand.empty()) {
-    auto key = context_.gateway_key();
-    if (!key) {
-      result.step = fail(unavailable("the gateway signing key is not loaded"), "eom");
-      return result;
-    }
+  // Without the key (or a signature) the message may still go, per milter.on_error, but then
+  // without the header that needs it.
+  std::shared_ptr<const mesh::PrivateKey> brand_key =
+      d.brand.assert_brand.empty() ? nullptr : context_.gateway_key();
+  if (!d.brand.assert_brand.empty() && !brand_key &&
+      refusedAfterError(unavailable("the gateway signing key is not loaded"), result)) {
+    return;
+  }
+  if (brand_key) {
     policy::BrandAssertion a;
     a.brand = d.brand.assert_brand;
     a.organization = d.brand.organization;
@@ -356,38 +410,37 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
     a.address = d.brand.address;
     a.gateway = cfg.gateway.node;
     a.time = context_.now();
-    auto value = policy::signBrandAssertion(a, delivered, *key);
-    if (!value.ok()) {
-      result.step = fail(value.status().withContext("brand assertion"), "eom");
-      return result;
+    auto value = policy::signBrandAssertion(a, delivered, *brand_key);
+    if (value.ok()) {
+      result.changes.push_back(
+          {HeaderChange::Kind::kInsert, std::string(policy::kBrandAssertionHeader), 0, *value});
+    } else if (refusedAfterError(value.status().withContext("brand assertion"), result)) {
+      return;
     }
-    result.changes.push_back(
-        {HeaderChange::Kind::kInsert, std::string(policy::kBrandAssertionHeader), 0, *value});
   }
 
   bool local = false;
   for (const auto& rc : d.recipients) {
     if (!rc.account.empty() || cfg.isLocalDomain(addressDomain(rc.recipient))) local = true;
   }
-  if (local) {
-    auto key = context_.gateway_key();
-    if (!key) {
-      result.step = fail(unavailable("the gateway signing key is not loaded"), "eom");
-      return result;
-    }
+  std::shared_ptr<const mesh::PrivateKey> signal_key = local ? context_.gateway_key() : nullptr;
+  if (local && !signal_key &&
+      refusedAfterError(unavailable("the gateway signing key is not loaded"), result)) {
+    return;
+  }
+  if (signal_key) {
     policy::SecuritySignal signal =
         policy::signalFromDecision(d, cfg.gateway.node, context_.now(), context_.nonce);
     if (d.verdict == Verdict::kHold && signal.contact != "mixed") signal.contact = "quarantined";
-    auto value = policy::signSignal(signal, delivered, *key);
-    if (!value.ok()) {
-      result.step = fail(value.status(), "eom");
-      return result;
+    auto value = policy::signSignal(signal, delivered, *signal_key);
+    if (value.ok()) {
+      result.changes.push_back(
+          {HeaderChange::Kind::kInsert, std::string(policy::kSignalHeader), 0, *value});
+    } else if (refusedAfterError(value.status(), result)) {
+      return;
     }
-    result.changes.push_back(
-        {HeaderChange::Kind::kInsert, std::string(policy::kSignalHeader), 0, *value});
   }
   if (d.verdict == Verdict::kHold) {
-    result.quarantine_reason = "meshgate: " + (d.hold_reason.empty() ? d.rule : d.hold_reason);
     if (context_.quarantine) {
       QuarantineRecord q;
       q.id = queue_id.empty() ? msg_.request.message_id : queue_id;
@@ -401,13 +454,11 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
       q.subject = view.subject().substr(0, 200);
       q.time = context_.now();
       q.state = "held";
-      // Without its record an administrator could not find the message: tempfail instead.
+      // Without its record an administrator could not find the message with meshgate's
+      // quarantine commands: tempfail (milter.on_error) rather than hold it unlisted. With
+      // on_error accept it is held all the same (postqueue -p lists it).
       Status st = context_.quarantine(q);
-      if (!st.ok()) {
-        EomResult failed;
-        failed.step = fail(st.withContext("quarantine record"), "eom");
-        return failed;
-      }
+      if (!st.ok() && refusedAfterError(st.withContext("quarantine record"), result)) return;
     }
   }
   if (d.brand.notice) {
@@ -423,7 +474,6 @@ EomResult MilterSession::decideEndOfMessage(std::string queue_id) {
     }
   }
   logDecision(d, queue_id);
-  return result;
 }
 
 void MilterSession::applyHeaderEdits(const policy::Decision& d, mail::HeaderList& delivered,

@@ -137,12 +137,24 @@ class MilterSession {
   };
 
   Step fail(const Status& status, const char* stage);
+  // A failure at end of message before or while deciding (`partial` holds what was decided so
+  // far). milter.on_error tempfail or reject is the answer as it stands; with accept the
+  // message goes on, but never with less protection than was decided: every copy of our headers
+  // is deleted, copies already sent over the Mesh are not sent again by SMTP, a hold stays a hold.
+  EomResult failedEom(const Status& status, EomResult partial);
+  // A failure after the decision (its record, the signal): true, with `result` replaced by the
+  // error step, when milter.on_error refuses the message; false when it is `accept`, and the
+  // decision then stands without the part that failed.
+  bool refusedAfterError(const Status& status, EomResult& result);
+  // Deletions, last first, of every incoming copy of the headers only this gateway writes,
+  // except the brand assertions at `keep_brand` (those a trusted gateway signed).
+  std::vector<HeaderChange> forgedCopyDeletions(const std::vector<size_t>& keep_brand) const;
   // Egress header edits -> changes, and the same edits on our view of the delivered headers.
   void applyHeaderEdits(const policy::Decision& d, mail::HeaderList& delivered,
                         EomResult& result) const;
   // Records a decision; a failure is returned only when audit.on_failure is tempfail.
   Status record(const AuditRecord& record);
-  EomResult decideEndOfMessage(std::string queue_id);
+  void decideEndOfMessage(std::string queue_id, EomResult& result);
   // SMTP -> Mesh for the recipients of d.mesh_delivery: may change d's verdict (reject, hold,
   // tempfail, discard) and fills result.removed_recipients.
   void deliverOverMesh(policy::Decision& d, EomResult& result, std::string_view qid);

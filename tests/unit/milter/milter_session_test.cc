@@ -330,6 +330,101 @@ TEST_F(Session, AnUnrecordableDecisionTempfailsUnlessConfiguredToLog) {
   }
 }
 
+// milter.on_error: accept lets mail through when meshgate fails, but never with less
+// protection than was decided: forged copies of our headers still go, a refusal or a hold
+// stands (docs/configuration.md, on_error).
+TEST_F(Session, OnErrorAcceptNeverLoosensWhatWasDecided) {
+  configure("quarantine-unknown", "accept");
+  auto session = [this](std::vector<AuditRecord>* audited) {
+    MilterContext ctx;
+    ctx.engine = [this] { return engine_; };
+    ctx.gateway_key = [this] { return key_; };
+    ctx.now = [] { return int64_t{1'800'000'000}; };
+    ctx.nonce = [] { return std::string("n"); };
+    ctx.audit = [audited](const AuditRecord& r) {
+      if (audited == nullptr) return unavailable("database is locked");
+      audited->push_back(r);
+      return Status();
+    };
+    ctx.quarantine = [](const QuarantineRecord&) { return unavailable("database is locked"); };
+    MilterSession s(ctx);
+    s.onConnect("mx.partner.net", "198.51.100.7", "");
+    return s;
+  };
+  auto deletions = [](const EomResult& r) {
+    int n = 0;
+    for (const auto& c : r.changes) {
+      if (c.kind == HeaderChange::Kind::kDelete && c.name == "Mesh-Security-Signal") ++n;
+    }
+    return n;
+  };
+
+  // The audit log is down (audit.on_failure: tempfail): the known contact's message goes, its
+  // two forged signals deleted and a signal of ours in their place.
+  MilterSession s = session(nullptr);
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 2);
+  EomResult r = s.onEndOfMessage("Q1");
+  EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
+  EXPECT_EQ(deletions(r), 2);
+  ASSERT_FALSE(r.changes.empty());
+  EXPECT_EQ(r.changes.back().kind, HeaderChange::Kind::kInsert);
+
+  // A stranger's message is still held (its quarantine record failed too).
+  ASSERT_EQ(s.onMail("<mallory@evil.example>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 1);
+  r = s.onEndOfMessage("Q2");
+  EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
+  EXPECT_TRUE(r.quarantine_reason.has_value());
+  EXPECT_EQ(deletions(r), 1);
+
+  // A lost body step: the message goes undecided, forged copies deleted all the same.
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 3);
+  s.onContentLost("body");
+  r = s.onEndOfMessage("Q3");
+  EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
+  EXPECT_EQ(deletions(r), 3);
+
+  // A lost header step: a forged copy may be among the headers never seen, so nothing can
+  // promise its deletion: tempfail whatever on_error says.
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 1);
+  s.onContentLost("header");
+  r = s.onEndOfMessage("Q4");
+  EXPECT_EQ(r.step.kind, Step::Kind::kTempfail);
+  EXPECT_EQ(r.step.code, "451");
+
+  // A refused recipient whose refusal cannot be recorded is refused all the same.
+  configure("contacts-only", "accept");
+  MilterSession strict = session(nullptr);
+  ASSERT_EQ(strict.onMail("<mallory@evil.example>", "").kind, Step::Kind::kContinue);
+  EXPECT_EQ(strict.onRecipient("<bob@example.com>").kind, Step::Kind::kReject);
+
+  // A recipient let through because its lookup failed is one of the message's recipients,
+  // a first contact, never a known one.
+  std::vector<AuditRecord> audited;
+  MilterSession open = session(&audited);
+  EXPECT_CALL(store_, getAccount(_))
+      .WillOnce(Return(Result<AccountRecord>(unavailable("database is locked"))));
+  ASSERT_EQ(open.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(open.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(open, 0);
+  r = open.onEndOfMessage("Q5");
+  EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].recipients, "bob@example.com");
+  ASSERT_FALSE(r.changes.empty());
+  auto signal = policy::parseSignal(r.changes.back().value);
+  ASSERT_TRUE(signal.ok());
+  EXPECT_EQ(signal->contact, "first-contact");
+  ::testing::Mock::VerifyAndClearExpectations(&store_);
+}
+
 TEST_F(Session, DecisionsErrorsAndLatencyAreCountedInMetrics) {
   auto& accepted = metrics::counter("meshgate_decisions_total", "",
                                     {{"frontend", "milter"}, {"action", "accept"}});
@@ -589,18 +684,26 @@ TEST_F(BrandSession, InboundClaimWithoutAssertionIsTaggedAndEveryCopyDeleted) {
 class MeshSession : public Session {
  protected:
   void SetUp() override { load(true); }
-  void load(bool enabled) {
+  void load(bool enabled, const std::string& on_error = "tempfail") {
     auto loaded = config::loadConfigString(
         "gateway:\n  node: mx.example.com\n  domains: [example.com]\nabuse:\n  enabled: false\n"
-        "too_stupid:\n  enabled: false\n"
-        "smtp_to_mesh:\n  enabled: " + std::string(enabled ? "true" : "false") +
+        "milter:\n  on_error: " +
+            on_error +
+            "\n"
+            "too_stupid:\n  enabled: false\n"
+            "smtp_to_mesh:\n  enabled: " +
+            std::string(enabled ? "true" : "false") +
             "\n  max_message_bytes: 2048\n"
             "egress:\n  rules:\n"
-            "    - {name: secure, match: {recipient_domain: [secure.example]}, action: require-encryption}\n"
-            "    - {name: held, match: {recipient_domain: [held.example]}, action: require-encryption, else: hold}\n"
-            "    - {name: lenient, match: {recipient_domain: [lenient.example]}, action: require-encryption,"
+            "    - {name: secure, match: {recipient_domain: [secure.example]}, action: "
+            "require-encryption}\n"
+            "    - {name: held, match: {recipient_domain: [held.example]}, action: "
+            "require-encryption, else: hold}\n"
+            "    - {name: lenient, match: {recipient_domain: [lenient.example]}, action: "
+            "require-encryption,"
             " cleartext_fallback: true}\n"
-            "    - {name: maybe, match: {recipient_domain: [maybe.example]}, action: prefer-encryption}\n",
+            "    - {name: maybe, match: {recipient_domain: [maybe.example]}, action: "
+            "prefer-encryption}\n",
         "t.yaml");
     ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
     engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
@@ -639,6 +742,8 @@ class MeshSession : public Session {
     ctx.now = [] { return int64_t{1'800'000'000}; };
     ctx.nonce = [] { return std::string("nonce"); };
     ctx.mesh_deliver = [this](const adapters::MeshPostRequest& r, bool only) { return fakeMesh(r, only); };
+    if (audit_down_)
+      ctx.audit = [](const AuditRecord&) { return unavailable("database is locked"); };
     MilterSession s(ctx);
     s.setMayRemoveRecipients(delrcpt_granted);
     s.onConnect("client.example", "203.0.113.9", "");
@@ -652,6 +757,7 @@ class MeshSession : public Session {
   }
   std::vector<adapters::MeshPostRequest> checked_;
   std::vector<adapters::MeshPostRequest> posted_;
+  bool audit_down_ = false;
 };
 
 TEST_F(MeshSession, EveryRecipientOverTheMeshDiscardsTheSmtpCopyAndPostsTheOriginalBytes) {
@@ -735,6 +841,30 @@ TEST_F(MeshSession, InboundMailAndADisabledBridgeNeverUseTheMesh) {
   EXPECT_EQ(no_right.step.kind, Step::Kind::kReject);
   EXPECT_TRUE(checked_.empty());
   EXPECT_TRUE(posted_.empty());
+}
+
+TEST_F(MeshSession, OnErrorAcceptNeverSendsAMeshCopyAgainBySmtp) {
+  load(true, "accept");
+  // carol's lookup fails and on_error lets her through: she is still a recipient of the SMTP
+  // copy, so bob's Mesh copy removes bob only instead of discarding the message.
+  EXPECT_CALL(store_, getAccount(_))
+      .WillRepeatedly([](std::string_view a) -> Result<AccountRecord> {
+        if (a == "carol@example.com") return unavailable("database is locked");
+        return notFound("none");
+      });
+  EomResult r = send({"<bob@secure.example>", "<carol@example.com>"});
+  EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
+  EXPECT_EQ(r.removed_recipients, std::vector<std::string>{"<bob@secure.example>"});
+  ::testing::Mock::VerifyAndClearExpectations(&store_);
+  load(true, "accept");
+
+  // The audit log fails after the copies were posted: the decision stands.
+  audit_down_ = true;
+  EomResult mixed = send({"<bob@secure.example>", "<dave@other.example>"});
+  EXPECT_EQ(mixed.step.kind, Step::Kind::kContinue);
+  EXPECT_EQ(mixed.removed_recipients, std::vector<std::string>{"<bob@secure.example>"});
+  EomResult all = send({"<bob@secure.example>"});
+  EXPECT_EQ(all.step.kind, Step::Kind::kDiscard) << "every copy went over the Mesh already";
 }
 
 }  // namespace
