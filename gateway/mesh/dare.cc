@@ -226,6 +226,10 @@ Result<DareTrailer> readTrailer(const json& j, const std::string& path) {
   for (const auto& [name, value] : j.items()) {
     const std::string p = path + "." + name;
     if (name == "signatures") {
+      if (value.is_array() && value.size() > kMaxDareSignatures) {
+        return fieldError(p, std::to_string(value.size()) + " signatures, at most " +
+                                 std::to_string(kMaxDareSignatures) + " are accepted");
+      }
       MESHGATE_ASSIGN_OR_RETURN(t.signatures, readArray<DareSignature>(value, p, readSignature));
     } else if (name == "PayloadDigest") {
       MESHGATE_ASSIGN_OR_RETURN(t.payload_digest, readBinary(value, p));

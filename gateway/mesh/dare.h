@@ -69,6 +69,9 @@ namespace meshgate::mesh {
 // third, so the text limit leaves room for a 48 MiB payload.
 inline constexpr size_t kMaxDareTextBytes = 64u * 1024 * 1024;
 inline constexpr int kMaxDareJsonDepth = 32;
+// Each signature costs a public-key verification, and a signature can name a key it embeds, so
+// anyone can make them: one per signer is the use, a few signers are plenty.
+inline constexpr size_t kMaxDareSignatures = 16;
 
 // Unrecognized JSON members of an object, kept so that round trips and the header binding see
 // them.

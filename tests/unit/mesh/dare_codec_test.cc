@@ -150,6 +150,22 @@ TEST(DareCodec, DeepNestingIsRefusedBeforeParsing) {
   EXPECT_NE(env.status().message().find("nested deeper"), std::string::npos);
 }
 
+TEST(DareCodec, TooManySignaturesAreRefusedBeforeAnyIsVerified) {
+  // Each signature is a public-key verification with a key the sender may embed: a list of
+  // thousands would make one request cost seconds of CPU.
+  auto envelope = [](size_t n) {
+    std::string text = R"({"DareEnvelope":[{},"",{"signatures":[)";
+    for (size_t i = 0; i < n; ++i) text += std::string(i ? "," : "") + R"({"alg":"ED25519"})";
+    return text + "]}]}";
+  };
+  EXPECT_TRUE(parseDareEnvelope(envelope(kMaxDareSignatures)).ok());
+  auto many = parseDareEnvelope(envelope(kMaxDareSignatures + 1));
+  ASSERT_FALSE(many.ok());
+  EXPECT_EQ(many.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(many.status().message().find("at most 16"), std::string::npos)
+      << many.status().message();
+}
+
 TEST(DareCodec, ModerateNestingInUnknownMembersIsKept) {
   std::string text = R"({"DareEnvelope":[{"X":)";
   for (int i = 0; i < 20; ++i) text += "[";
