@@ -2,6 +2,8 @@
 // names every key it accepts, so that YamlMap::finish() can report the rest as unknown.
 #include "gateway/config/config_loader.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,9 +91,14 @@ void readEndpoint(YamlMap& m, std::string_view key, Endpoint& out) {
   out = ep;
 }
 
+// The same test as the Mesh service's at start (an address in 127.0.0.0/8 or ::1, or
+// "localhost"): a name such as 127.evil.example is not loopback.
 bool isLoopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "::1" || host == "localhost" ||
-         host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 void readGateway(YamlMap m, GatewaySection& g) {
@@ -504,7 +511,15 @@ LoadResult parse(const std::string& text, const std::string& name) {
   ConfigErrors errors(name);
   YAML::Node root_node;
   try {
-    root_node = YAML::Load(text);
+    std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (!documents.empty()) root_node = documents[0];
+    // A second document would be read by nothing: say so rather than ignore its settings.
+    for (size_t i = 1; i < documents.size(); ++i) {
+      if (!documents[i].IsDefined() || documents[i].IsNull()) continue;
+      errors.add(documents[i].Mark(), "",
+                 "a second YAML document (after a --- line): meshgate reads one document per "
+                 "file; merge its settings into the first or remove the --- line");
+    }
   } catch (const YAML::ParserException& e) {
     errors.add(e.mark, "", "YAML syntax error: " + e.msg);
   } catch (const YAML::Exception& e) {

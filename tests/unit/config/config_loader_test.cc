@@ -99,27 +99,23 @@ TEST_P(ConfigLoaderErrors, NamesFileLineColumnPathAndExpectation) {
 INSTANTIATE_TEST_SUITE_P(
     EachErrorClass, ConfigLoaderErrors,
     ::testing::Values(
-        BadCase{"UnknownValue",
-                "gateway:\n  domains: [example.com]\ningress:\n  default: rejct\n",
+        BadCase{"UnknownValue", "gateway:\n  domains: [example.com]\ningress:\n  default: rejct\n",
                 "t.yaml:4:12: ingress.default: unknown value \"rejct\" (expected one of: open, "
                 "tag-unknown, quarantine-unknown, contacts-only)"},
-        BadCase{"UnknownKey",
-                "gateway:\n  domains: [example.com]\nmilter:\n  enabeld: true\n",
+        BadCase{"UnknownKey", "gateway:\n  domains: [example.com]\nmilter:\n  enabeld: true\n",
                 "t.yaml:4:3: milter.enabeld: unknown key (known keys here: backlog, "
                 "decision_timeout, enabled, max_scan_bytes, on_error, socket, socket_group, "
                 "socket_mode, timeout)"},
         BadCase{"UnknownSection", "gateway:\n  domains: [example.com]\nmiltr: {}\n",
                 "t.yaml:3:1: miltr: unknown key (known keys here: "},
-        BadCase{"WrongTypeBool",
-                "gateway:\n  domains: [example.com]\nmilter:\n  enabled: maybe\n",
+        BadCase{"WrongTypeBool", "gateway:\n  domains: [example.com]\nmilter:\n  enabled: maybe\n",
                 "t.yaml:4:12: milter.enabled: expected true or false, got \"maybe\""},
         BadCase{"WrongTypeMapping", "gateway:\n  domains: [example.com]\nmilter: [1, 2]\n",
                 "t.yaml:3:9: milter: expected a mapping of keys, got a list"},
         BadCase{"WrongTypeInteger",
                 "gateway:\n  domains: [example.com]\nmesh_service:\n  threads: many\n",
                 "t.yaml:4:12: mesh_service.threads: expected an integer, got \"many\""},
-        BadCase{"OutOfRange",
-                "gateway:\n  domains: [example.com]\nmesh_service:\n  threads: 0\n",
+        BadCase{"OutOfRange", "gateway:\n  domains: [example.com]\nmesh_service:\n  threads: 0\n",
                 "t.yaml:4:12: mesh_service.threads: value 0 is out of range (expected 1 to "
                 "1024)"},
         BadCase{"SizeOutOfRange",
@@ -143,11 +139,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BadDomain", "gateway:\n  domains: [\"exa mple.com\"]\n",
                 "t.yaml:2:12: gateway.domains: \"exa mple.com\" is not a domain name (expected "
                 "e.g. example.com)"},
-        BadCase{"DuplicateKey",
-                "gateway:\n  domains: [example.com]\n  domains: [example.org]\n",
+        BadCase{"DuplicateKey", "gateway:\n  domains: [example.com]\n  domains: [example.org]\n",
                 "t.yaml:3:3: gateway.domains: duplicate key (each key may appear once)"},
-        BadCase{"BadEndpoint",
-                "gateway:\n  domains: [example.com]\npolicyd:\n  listen: 10050\n",
+        BadCase{"BadEndpoint", "gateway:\n  domains: [example.com]\npolicyd:\n  listen: 10050\n",
                 "t.yaml:4:11: policyd.listen: expected host:port such as 127.0.0.1:10050, got "
                 "\"10050\""},
         BadCase{"BadMilterSocket",
@@ -163,6 +157,16 @@ INSTANTIATE_TEST_SUITE_P(
                 "plain_http: true\n",
                 "t.yaml:5:15: mesh_service.plain_http: plain HTTP is only allowed on a loopback "
                 "address (listen is 0.0.0.0); use TLS or listen on 127.0.0.1"},
+        BadCase{
+            "PlainHttpOnANameThatStartsWith127",
+            "gateway:\n  domains: [example.com]\nmesh_service:\n  listen: 127.evil.example:8080\n  "
+            "plain_http: true\n",
+            "t.yaml:5:15: mesh_service.plain_http: plain HTTP is only allowed on a loopback "
+            "address (listen is 127.evil.example)"},
+        BadCase{"SecondDocument",
+                "gateway:\n  domains: [example.com]\n---\npolicyd:\n  max_connections: 5\n",
+                "t.yaml:4:1: a second YAML document (after a --- line): meshgate reads one "
+                "document per file"},
         BadCase{"MultiLineRejectText",
                 "gateway:\n  domains: [example.com]\ningress:\n  reject_text: \"a\\r\\nb\"\n",
                 "t.yaml:4:16: ingress.reject_text: must be one line (no line breaks)"},
@@ -173,6 +177,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"EmptyFile", "",
                 "t.yaml:1:1: the file is empty (expected at least gateway.domains)"}),
     [](const ::testing::TestParamInfo<BadCase>& tp) { return tp.param.name; });
+
+TEST(ConfigLoader, DocumentMarkersAroundTheOneDocumentAreFine) {
+  // Only a second document with settings in it is refused (see SecondDocument above).
+  EXPECT_TRUE(load("---\ngateway:\n  domains: [example.com]\n").ok());
+  EXPECT_TRUE(load("gateway:\n  domains: [example.com]\n---\n").ok());
+  EXPECT_TRUE(load("gateway:\n  domains: [example.com]\n...\n").ok());
+}
 
 TEST(ConfigLoader, ReportsEveryErrorNotJustTheFirst) {
   LoadResult r = load(
