@@ -13,9 +13,6 @@ namespace {
 
 namespace model = mesh::model;
 
-// Headers a Mesh sender's Body may not carry: the gateway asserts them.
-constexpr std::string_view kOwnHeaders[] = {"Mesh-Security-Signal", "Mesh-Message-Type",
-                                            "Mesh-Envelope-Id", "Mesh-Message-Id"};
 constexpr size_t kMaxHeaderText = 900;
 
 // One line of header text: control characters become spaces, cut at a sane length.
@@ -66,13 +63,6 @@ std::string toCrlf(std::string_view text) {
     }
   }
   return out;
-}
-
-bool isOwnHeader(std::string_view name) {
-  for (auto own : kOwnHeaders) {
-    if (equalsIgnoreCase(name, own)) return true;
-  }
-  return false;
 }
 
 struct Text {
@@ -292,7 +282,7 @@ Result<RenderedMail> renderMeshMessage(const model::AnyMessage& message,
     if (!present("From")) fields.push_back({"From", sender});
     if (!present("To")) fields.push_back({"To", ctx.recipient});
     for (const auto& h : original) {
-      if (!isOwnHeader(h.name)) fields.push_back({h.name, h.value});
+      if (!policy::isGatewayOnlyHeader(h.name)) fields.push_back({h.name, h.value});
     }
     const std::string* mid = original.find("Message-ID");
     out.message_id = mid ? std::string(trimWhitespace(mail::unfold(*mid))) : "<" + synthesized_id + ">";

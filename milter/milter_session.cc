@@ -273,6 +273,12 @@ std::vector<HeaderChange> MilterSession::forgedCopyDeletions(
     out.push_back({HeaderChange::Kind::kDelete, std::string(policy::kSignalHeader),
                    static_cast<int>(index), ""});
   }
+  for (std::string_view bridge : policy::kBridgeHeaders) {
+    for (size_t index : msg_.headers->deletionIndexes(bridge)) {
+      out.push_back(
+          {HeaderChange::Kind::kDelete, std::string(bridge), static_cast<int>(index), ""});
+    }
+  }
   for (size_t index : msg_.headers->deletionIndexes(policy::kBrandAssertionHeader)) {
     if (std::find(keep_brand.begin(), keep_brand.end(), index) != keep_brand.end()) continue;
     out.push_back({HeaderChange::Kind::kDelete, std::string(policy::kBrandAssertionHeader),
@@ -366,7 +372,7 @@ void MilterSession::decideEndOfMessage(std::string queue_id, EomResult& result) 
   mail::HeaderList delivered;
   size_t brand_occurrence = 0;
   for (const auto& h : *msg_.headers) {
-    if (equalsIgnoreCase(h.name, policy::kSignalHeader)) continue;
+    if (policy::isGatewayOnlyHeader(h.name)) continue;
     if (equalsIgnoreCase(h.name, policy::kBrandAssertionHeader) &&
         std::find(keep_brand.begin(), keep_brand.end(), ++brand_occurrence) == keep_brand.end()) {
       continue;
@@ -480,7 +486,7 @@ void MilterSession::applyHeaderEdits(const policy::Decision& d, mail::HeaderList
                                      EomResult& result) const {
   // Egress add-header / remove-header rules. Our own headers are not theirs to edit.
   for (const auto& e : d.header_edits) {
-    if (equalsIgnoreCase(e.name, policy::kSignalHeader) ||
+    if (policy::isGatewayOnlyHeader(e.name) ||
         equalsIgnoreCase(e.name, policy::kBrandAssertionHeader)) {
       continue;
     }

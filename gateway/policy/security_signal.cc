@@ -244,4 +244,12 @@ Status verifySignal(const SecuritySignal& signal, const mail::HeaderList& header
   return Status();
 }
 
+bool isGatewayOnlyHeader(std::string_view name) {
+  if (equalsIgnoreCase(name, kSignalHeader)) return true;
+  for (std::string_view bridge : kBridgeHeaders) {
+    if (equalsIgnoreCase(name, bridge)) return true;
+  }
+  return false;
+}
+
 }  // namespace meshgate::policy

@@ -47,6 +47,15 @@ namespace meshgate::policy {
 
 inline constexpr std::string_view kSignalHeader = "Mesh-Security-Signal";
 
+// Headers that only this gateway writes besides the signal: on mail its Mesh -> SMTP bridge
+// renders (adapters/mesh_mail.h), which reaches the MTA by a port without the milter. Mail that
+// arrives by SMTP carries them only as forgeries, and the milter deletes every copy.
+inline constexpr std::string_view kBridgeHeaders[] = {"Mesh-Message-Type", "Mesh-Envelope-Id",
+                                                      "Mesh-Message-Id"};
+
+// Whether only this gateway may write a header of this name: the signal or a bridge header.
+bool isGatewayOnlyHeader(std::string_view name);
+
 struct SecuritySignal {
   int version = 1;
   std::string gateway;  // the asserting node (gw=)

@@ -1,4 +1,5 @@
--- forged_signal.lua - every incoming copy of Mesh-Security-Signal, whatever the case of its
+-- forged_signal.lua - every incoming copy of Mesh-Security-Signal (and of the Mesh -> SMTP
+-- bridge's own headers), whatever the case of its
 -- name and wherever it sits, is deleted (smfi_chgheader(name, index, NULL)) and the gateway's
 -- own signal inserted at index 0 (issue 5 item 4, POSTFIX.md "results injection").
 --
@@ -20,6 +21,9 @@ local headers = {
   {"To", "<bob@example.com>"},
   {"Subject", "trust me"},
   {"MESH-Security-SIGNAL", forged},
+  {"Mesh-Message-Type", "RequestContact"},
+  {"mesh-envelope-id", "MDAA-FAKE"},
+  {"Mesh-Message-Id", "fake-1"},
   {"Date", "Mon, 2 Mar 2026 10:00:00 +0000"},
   {"Message-ID", "<fs-1@elsewhere.example>"},
 }
@@ -35,6 +39,10 @@ for i = 1, 3 do
 end
 note(not mt.eom_check(conn, MT_HDRDELETE, "Mesh-Security-Signal", 4),
      "a 4th copy deleted, but only 3 were sent")
+-- The headers only the gateway's Mesh -> SMTP bridge writes are forgeries on SMTP mail too.
+for _, name in ipairs({"Mesh-Message-Type", "Mesh-Envelope-Id", "Mesh-Message-Id"}) do
+  note(mt.eom_check(conn, MT_HDRDELETE, name, 1), "forged " .. name .. " not deleted")
+end
 note(mt.eom_check(conn, MT_HDRCHANGE, "Mesh-Security-Signal", ""),
      "deletion is not an SMFIR_CHGHEADER with an empty value")
 local value = mt.getheader(conn, "Mesh-Security-Signal", 0)
@@ -47,7 +55,11 @@ if note(value ~= nil, "no signal of the gateway's own inserted") then
   -- The message as it will be delivered: forged copies gone, the new signal on top.
   local delivered = {{"Mesh-Security-Signal", value}}
   for _, h in ipairs(headers) do
-    if string.lower(h[1]) ~= "mesh-security-signal" then delivered[#delivered + 1] = h end
+    local lower = string.lower(h[1])
+    if lower ~= "mesh-security-signal" and lower ~= "mesh-message-type" and
+       lower ~= "mesh-envelope-id" and lower ~= "mesh-message-id" then
+      delivered[#delivered + 1] = h
+    end
   end
   write_eml(out .. "/delivered.eml", delivered, body)
 end

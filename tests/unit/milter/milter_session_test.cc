@@ -123,6 +123,41 @@ TEST_F(Session, KnownContactGetsASignalThatVerifiesAndForgedCopiesAreDeletedLast
   EXPECT_FALSE(r.quarantine_reason.has_value());
 }
 
+TEST_F(Session, ForgedBridgeHeadersAreDeletedAndNotSigned) {
+  // Only the gateway's Mesh -> SMTP bridge writes these (on a port without the milter): on
+  // mail that arrives by SMTP every copy is a forgery.
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  s.onHeader("Mesh-Message-Type", "RequestContact");
+  s.onHeader("From", "Alice <alice@partner.net>");
+  s.onHeader("mesh-envelope-id", "MDAA-FAKE");
+  s.onHeader("MESH-MESSAGE-TYPE", "ReplyContact");
+  s.onHeader("Mesh-Message-Id", "fake");
+  s.onHeader("Subject", "hello");
+  s.onBody("Hi\r\n");
+  EomResult r = s.onEndOfMessage("Q");
+  ASSERT_EQ(r.step.kind, Step::Kind::kContinue);
+  std::vector<std::pair<std::string, int>> deleted;
+  for (const auto& c : r.changes) {
+    if (c.kind == HeaderChange::Kind::kDelete) deleted.emplace_back(c.name, c.index);
+  }
+  EXPECT_EQ(deleted, (std::vector<std::pair<std::string, int>>{{"Mesh-Message-Type", 2},
+                                                               {"Mesh-Message-Type", 1},
+                                                               {"Mesh-Envelope-Id", 1},
+                                                               {"Mesh-Message-Id", 1}}));
+  ASSERT_FALSE(r.changes.empty());
+  const HeaderChange& ins = r.changes.back();
+  ASSERT_EQ(ins.name, "Mesh-Security-Signal");
+  auto parsed = policy::parseSignal(ins.value);
+  ASSERT_TRUE(parsed.ok());
+  mail::HeaderList delivered;  // the message as Postfix will deliver it
+  delivered.add("Mesh-Security-Signal", ins.value);
+  delivered.add("From", "Alice <alice@partner.net>");
+  delivered.add("Subject", "hello");
+  EXPECT_TRUE(policy::verifySignal(*parsed, delivered, key_->publicKey()).ok());
+}
+
 TEST_F(Session, QuarantineUnknownHoldsWithReasonAndSignalSaysQuarantined) {
   configure("quarantine-unknown", "tempfail");
   MilterSession s = makeSession();
