@@ -158,7 +158,8 @@ class MeshService : public Service {
     dispatcher_->setSettings(*settings);
     setConfig(config);
     const auto& m = config->mesh_service;
-    http_->setLimits(limitsOf(m));
+    Status limits = http_->setLimits(limitsOf(m));
+    if (!limits.ok()) return limits.withContext("the other mesh_service settings are applied");
     if (m.listen.host != listen_.listen.host || m.listen.port != listen_.listen.port ||
         m.plain_http != listen_.plain_http || m.tls.certificate != listen_.tls.certificate ||
         m.tls.private_key != listen_.tls.private_key || m.threads != listen_.threads) {

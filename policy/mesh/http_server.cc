@@ -149,9 +149,20 @@ class HttpServer::Impl {
   void stop();
   uint16_t port() const { return port_; }
 
-  void setLimits(const HttpLimits& l) {
+  Status setLimits(HttpLimits l) {
     std::lock_guard<std::mutex> lock(mutex_);
+    Status held;
+    // Poco's queue, sized at start, drops (without a reply, and without releasing the count)
+    // a connection that overflows it: admission must never let more in than it holds.
+    if (queue_sized_for_ > 0 && l.max_connections > queue_sized_for_) {
+      held =
+          failedPrecondition(options_.name + ": max_connections " +
+                             std::to_string(l.max_connections) + " is above its value at start (" +
+                             std::to_string(queue_sized_for_) + "); restart meshgate to apply");
+      l.max_connections = queue_sized_for_;
+    }
     limits_ = l;
+    return held;
   }
   HttpLimits limits() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -227,6 +238,7 @@ class HttpServer::Impl {
   std::set<Poco::Net::StreamSocket*> sockets_;
   std::atomic<bool> stopping_{false};
   uint16_t port_ = 0;
+  int queue_sized_for_ = 0;  // max_connections when the dispatcher queue was sized (start)
   std::unique_ptr<Poco::ThreadPool> pool_;
   std::unique_ptr<Poco::Net::TCPServer> server_;
 
@@ -666,6 +678,10 @@ Status HttpServer::Impl::start() {
     // Admission (above) keeps at most max_connections open, so the queue never overflows
     // (an overflow would drop a connection silently).
     params->setMaxQueued(std::max(l.max_connections, 1) + 16);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_sized_for_ = std::max(l.max_connections, 1);
+    }
     // Also bounds how long stop() waits: a dispatcher thread that misses Poco's stop wake-up
     // sleeps out this idle time before it sees the server stopped. Threads come from pool_,
     // so a short idle time costs no thread creation.
@@ -716,7 +732,7 @@ HttpServer::~HttpServer() = default;
 Status HttpServer::start() { return impl_->start(); }
 void HttpServer::stop() { impl_->stop(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
-void HttpServer::setLimits(const HttpLimits& limits) { impl_->setLimits(limits); }
+Status HttpServer::setLimits(const HttpLimits& limits) { return impl_->setLimits(limits); }
 const HttpCounters& HttpServer::counters() const { return impl_->counters_; }
 
 }  // namespace meshgate::meshsvc

@@ -130,8 +130,10 @@ class HttpServer {
   Status start();
   void stop();
   uint16_t port() const;
-  // Applies to connections accepted (limits read per request) from now on.
-  void setLimits(const HttpLimits& limits);
+  // Applies to connections accepted (limits read per request) from now on. max_connections
+  // cannot rise above its value at start (the dispatcher queue was sized for it): a higher
+  // value is held at that and kFailedPrecondition says a restart applies it.
+  Status setLimits(const HttpLimits& limits);
   const HttpCounters& counters() const;
 
   class Impl;
