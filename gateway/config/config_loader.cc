@@ -5,13 +5,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <tuple>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "gateway/config/content_config_reader.h"
 #include "gateway/config/yaml_reader.h"
@@ -506,19 +508,89 @@ void crossChecks(ConfigErrors& errors, YamlMap& root, const Config& c) {
   (void)errors;
 }
 
+struct DocumentProblem {
+  YAML::Mark mark;
+  std::string message;
+};
+
+// Records where a document starts and where its first value is, if it has one.
+class DocumentOutline : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> start;
+  std::optional<YAML::Mark> content;  // the first scalar, list, map or alias
+  YAML::Mark null_mark;               // where an empty document's null was read
+
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
+    if (!content) null_mark = mark;
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { sawContent(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    sawContent(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    sawContent(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    sawContent(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void sawContent(const YAML::Mark& mark) {
+    if (!content) content = mark;
+  }
+};
+
+// Reads the stream document by document without building nodes, and finds what YAML::Load
+// would pass over in silence: a second document with settings in it (read by nothing), or a
+// token yaml-cpp 0.7 cannot place (a stray ',' at the top level). On the latter its parser
+// returns an empty document again and again without moving on, which is why this is not
+// YAML::LoadAll: that loops for ever and fills memory (yaml-cpp PR #1319, fixed after 0.7).
+// Here a document that starts where the last one did ends the scan, so it reads each
+// character at most once. Syntax errors are thrown as YAML::ParserException, as by Load.
+std::optional<DocumentProblem> scanDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  std::optional<YAML::Mark> last_start;
+  for (int index = 0;; ++index) {
+    DocumentOutline doc;
+    if (!parser.HandleNextDocument(doc)) return std::nullopt;
+    if (last_start && doc.start && doc.start->pos <= last_start->pos && !doc.content) {
+      char c = doc.null_mark.pos >= 0 && static_cast<size_t>(doc.null_mark.pos) < text.size()
+                   ? text[static_cast<size_t>(doc.null_mark.pos)]
+                   : '?';
+      return DocumentProblem{
+          doc.null_mark,
+          std::string("YAML syntax error: unexpected '") + c +
+              "' (outside any [ ] or { }); remove it or quote the value it belongs to"};
+    }
+    if (index > 0 && doc.content) {
+      return DocumentProblem{
+          *doc.content,
+          "a second YAML document (after a --- line): meshgate reads one document per file; "
+          "merge its settings into the first or remove the --- line"};
+    }
+    last_start = doc.start;
+  }
+}
+
 LoadResult parse(const std::string& text, const std::string& name) {
   LoadResult result;
   ConfigErrors errors(name);
   YAML::Node root_node;
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(text);
-    if (!documents.empty()) root_node = documents[0];
-    // A second document would be read by nothing: say so rather than ignore its settings.
-    for (size_t i = 1; i < documents.size(); ++i) {
-      if (!documents[i].IsDefined() || documents[i].IsNull()) continue;
-      errors.add(documents[i].Mark(), "",
-                 "a second YAML document (after a --- line): meshgate reads one document per "
-                 "file; merge its settings into the first or remove the --- line");
+    // The scan comes first: on a stray token YAML::Load returns an empty document and says
+    // nothing, which would read as "the file is empty".
+    if (std::optional<DocumentProblem> problem = scanDocuments(text)) {
+      errors.add(problem->mark, "", problem->message);
+    } else {
+      root_node = YAML::Load(text);
     }
   } catch (const YAML::ParserException& e) {
     errors.add(e.mark, "", "YAML syntax error: " + e.msg);

@@ -167,6 +167,17 @@ INSTANTIATE_TEST_SUITE_P(
                 "gateway:\n  domains: [example.com]\n---\npolicyd:\n  max_connections: 5\n",
                 "t.yaml:4:1: a second YAML document (after a --- line): meshgate reads one "
                 "document per file"},
+        // yaml-cpp 0.7 reads a stray ',' as an empty document and, asked for the next,
+        // returns the same one for ever (YAML::LoadAll never ended: the first case hung the
+        // fuzzer and would hang check-config).
+        BadCase{"StrayCommaAtTheTop", ",\n", "t.yaml:1:1: YAML syntax error: unexpected ','"},
+        BadCase{"StrayCommaBeforeTheSettings", "\n  ,\ngateway:\n  domains: [example.com]\n",
+                "t.yaml:2:3: YAML syntax error: unexpected ','"},
+        BadCase{"StrayCommaInAnEmptySecondDocument", "gateway:\n  domains: [example.com]\n---\n,\n",
+                "t.yaml:4:1: YAML syntax error: unexpected ','"},
+        BadCase{"SecondDocumentAfterAnEmptyOne",
+                "gateway:\n  domains: [example.com]\n---\n---\nmilter:\n  enabled: no\n",
+                "t.yaml:5:1: a second YAML document"},
         BadCase{"MultiLineRejectText",
                 "gateway:\n  domains: [example.com]\ningress:\n  reject_text: \"a\\r\\nb\"\n",
                 "t.yaml:4:16: ingress.reject_text: must be one line (no line breaks)"},
