@@ -159,15 +159,16 @@ class MeshService : public Service {
     setConfig(config);
     const auto& m = config->mesh_service;
     Status limits = http_->setLimits(limitsOf(m));
-    if (!limits.ok()) return limits.withContext("the other mesh_service settings are applied");
     if (m.listen.host != listen_.listen.host || m.listen.port != listen_.listen.port ||
         m.plain_http != listen_.plain_http || m.tls.certificate != listen_.tls.certificate ||
         m.tls.private_key != listen_.tls.private_key || m.threads != listen_.threads) {
       return failedPrecondition(
-          "mesh_service.listen, plain_http, tls or threads changed; restart meshgate to apply "
-          "(still serving " + listen_.listen.host + ":" + std::to_string(listen_.listen.port) +
-          ")");
+          std::string("mesh_service.listen, plain_http, tls or threads changed") +
+          (limits.ok() ? "" : " and max_connections was raised") +
+          "; restart meshgate to apply (still serving " + listen_.listen.host + ":" +
+          std::to_string(listen_.listen.port) + ")");
     }
+    if (!limits.ok()) return limits.withContext("the other mesh_service settings are applied");
     return Status();
   }
 

@@ -420,6 +420,37 @@ TEST_F(HttpsService, ConnectionsOverTheLimitGet503UntilOneCloses) {
   EXPECT_EQ(fresh.status, 201) << fresh.error << fresh.body;
 }
 
+TEST_F(HttpsService, AReloadCannotRaiseMaxConnectionsAboveItsValueAtStart) {
+  start("  max_connections: 2\n");
+  ASSERT_TRUE(start_status_.ok());
+  // The dispatcher queue was sized at start; admitting more would overflow it, and Poco drops
+  // an overflow without a reply. The reload says so, applies the rest and holds the limit.
+  auto raised = std::make_shared<config::Config>(world_->config());
+  raised->mesh_service.listen.port = 0;  // as at start
+  raised->mesh_service.max_connections = 5;
+  Status reloaded = service_->reload(raised);
+  EXPECT_EQ(reloaded.code(), StatusCode::kFailedPrecondition) << reloaded.toString();
+  EXPECT_NE(reloaded.toString().find("restart meshgate to apply"), std::string::npos)
+      << reloaded.toString();
+  HttpsClient a = client();
+  HttpsClient b = client();
+  ASSERT_EQ(a.post("{\"HelloRequest\":{}}").status, 201);
+  ASSERT_EQ(b.post("{\"HelloRequest\":{}}").status, 201);
+  RawTls third;
+  ASSERT_TRUE(third.connect(port_)) << third.error();
+  ASSERT_TRUE(third.write(httpPost("{\"HelloRequest\":{}}")));
+  std::string answer = third.readAll(5000);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
+  // Lowering it is applied at once; with a listen change too, the reload names both.
+  auto lowered = std::make_shared<config::Config>(*raised);
+  lowered->mesh_service.max_connections = 1;
+  EXPECT_TRUE(service_->reload(lowered).ok());
+  raised->mesh_service.listen.host = "127.0.0.2";
+  reloaded = service_->reload(raised);
+  EXPECT_NE(reloaded.toString().find("changed and max_connections was raised"), std::string::npos)
+      << reloaded.toString();
+}
+
 // ---- /quarantine/confirm -----------------------------------------------------------------
 
 class QuarantinePage : public HttpsService {
