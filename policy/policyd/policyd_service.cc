@@ -11,6 +11,7 @@
 #include <Poco/ThreadPool.h>
 
 #include <atomic>
+#include <cerrno>
 #include <mutex>
 #include <set>
 
@@ -174,6 +175,22 @@ class PolicydServer : public Service {
   bool stopping_ = false;  // guarded by mutex_
 };
 
+// Sends every byte of `replies` or says why not: a client that has read nothing for the idle
+// timeout (its buffers full) is closed, which frees its connection slot.
+bool sendReplies(Poco::Net::StreamSocket& s, const std::string& replies, const std::string& peer) {
+  try {
+    // Blocking, so Poco sends it all or throws.
+    s.sendBytes(replies.data(), static_cast<int>(replies.size()));
+    return true;
+  } catch (const Poco::IOException& e) {
+    // Poco reports the send timeout as the EAGAIN it is (not as a TimeoutException).
+    if (e.code() != EAGAIN && e.code() != EWOULDBLOCK) throw;
+    log::warning("policyd: %s: reads no replies (send stalled for the idle timeout); closing",
+                 peer.c_str());
+    return false;
+  }
+}
+
 void Connection::run() {
   Poco::Net::StreamSocket& s = socket();
   std::string peer;
@@ -198,6 +215,9 @@ void Connection::run() {
   char buf[8192];
   try {
     s.setReceiveTimeout(limits.idle_timeout);
+    // A client that sends requests but reads no replies fills the kernel's buffers, and then a
+    // send without a timeout would hold this thread and its connection slot for good.
+    s.setSendTimeout(limits.idle_timeout);
     s.setNoDelay(true);
     for (;;) {
       int n = s.receiveBytes(buf, sizeof buf);
@@ -233,7 +253,7 @@ void Connection::run() {
         replies += *reply;
       }
       // Replies to pipelined requests go out in one write.
-      if (!replies.empty()) s.sendBytes(replies.data(), static_cast<int>(replies.size()));
+      if (!replies.empty() && !sendReplies(s, replies, peer)) break;
       if (close) break;
     }
   } catch (const Poco::TimeoutException&) {

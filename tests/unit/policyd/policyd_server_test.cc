@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <string_view>
 #include <thread>
 
 #include "tests/support/background_process.h"
@@ -357,42 +358,61 @@ TEST_F(PolicydServer, AnIdleConnectionIsClosedAndABusyOneIsNot) {
   close(busy);
 }
 
-TEST_F(PolicydServer, AClientThatReadsNoRepliesHoldsUpNoOtherConnection) {
-  start("tag-unknown");
-  int flood = connect();
-  ASSERT_GE(flood, 0);
-  int rcvbuf = 4096;  // and no autotuning: the kernel holds little of the replies on our side
-  ASSERT_EQ(setsockopt(flood, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-  // More replies (14 bytes each) than the kernel can hold between the server and a client
-  // that reads none: the server's send buffer at its largest (tcp_wmem's maximum) plus ours.
-  // The server's writes to it then wait, and must hold up no other connection.
-  long wmem_max = 4 << 20;
-  {
+// A client on `fd` that sends pipelined requests and reads no replies: more replies (14 bytes
+// each) than the kernel can hold between the server and such a client, the server's send
+// buffer at its largest (tcp_wmem's maximum) plus ours, so the server's writes to it wait.
+// start() returns once the flood is all sent or has stalled (the server stopped reading it);
+// waiting longer would only let the server fill its send buffer, the case under test.
+class Flood {
+ public:
+  static constexpr size_t kBatch = 1000;
+  static constexpr std::string_view kReply = "action=DUNNO\n\n";
+
+  explicit Flood(int fd) : fd_(fd) {
+    int rcvbuf = 4096;  // and no autotuning: the kernel holds little of the replies on our side
+    EXPECT_EQ(setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    long wmem_max = 4 << 20;
     std::ifstream f("/proc/sys/net/ipv4/tcp_wmem");
     long lo = 0, def = 0;
     f >> lo >> def >> wmem_max;
+    batches_ = static_cast<size_t>(wmem_max) / kReply.size() * 3 / 2 / kBatch + 1;
   }
-  const std::string request = "request=smtpd_access_policy\nprotocol_state=DATA\n\n";
-  const std::string reply = "action=DUNNO\n\n";
-  constexpr size_t kBatch = 1000;
-  const size_t batches = static_cast<size_t>(wmem_max) / reply.size() * 3 / 2 / kBatch + 1;
-  std::atomic<size_t> sent_batches{0};
-  std::atomic<bool> sender_done{false};
-  std::thread sender([&] {
-    std::string batch;
-    for (size_t i = 0; i < kBatch; ++i) batch += request;
-    for (size_t i = 0; i < batches && testing::sendAll(flood, batch); ++i) ++sent_batches;
-    sender_done = true;
-  });
-  // Until the flood is all sent or stalls (the server has stopped reading it); waiting longer
-  // only lets the server fill its send buffer, which is the case under test.
-  size_t last = 0;
-  for (int waited = 0; waited < kHangGuardMs && !sender_done; waited += 300) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    size_t now = sent_batches;
-    if (now > 0 && now == last) break;
-    last = now;
+  ~Flood() {
+    if (sender_.joinable()) sender_.join();
   }
+  void start() {
+    sender_ = std::thread([this] {
+      std::string batch;
+      for (size_t i = 0; i < kBatch; ++i)
+        batch += "request=smtpd_access_policy\nprotocol_state=DATA\n\n";
+      for (size_t i = 0; i < batches_ && testing::sendAll(fd_, batch); ++i) ++sent_batches_;
+      done_ = true;
+    });
+    size_t last = 0;
+    for (int waited = 0; waited < kHangGuardMs && !done_; waited += 300) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      size_t now = sent_batches_;
+      if (now > 0 && now == last) break;
+      last = now;
+    }
+  }
+  void join() { sender_.join(); }
+  size_t expectedReplyBytes() const { return batches_ * kBatch * kReply.size(); }
+
+ private:
+  int fd_;
+  size_t batches_ = 0;
+  std::atomic<size_t> sent_batches_{0};
+  std::atomic<bool> done_{false};
+  std::thread sender_;
+};
+
+TEST_F(PolicydServer, AClientThatReadsNoRepliesHoldsUpNoOtherConnection) {
+  start("tag-unknown");
+  int flood_fd = connect();
+  ASSERT_GE(flood_fd, 0);
+  Flood flood(flood_fd);
+  flood.start();
   int other = connect();
   ASSERT_GE(other, 0);
   EXPECT_EQ(ask(other, rcpt("a@example.org", "x@elsewhere.net", "O1", "192.0.2.77")),
@@ -400,26 +420,53 @@ TEST_F(PolicydServer, AClientThatReadsNoRepliesHoldsUpNoOtherConnection) {
   close(other);
   // Now every reply of the flood arrives, whole and in order (with a receive buffer of usual
   // size: through a 4 KiB window loopback TCP moves some 40 KB/s).
-  rcvbuf = 1 << 20;
-  ASSERT_EQ(setsockopt(flood, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  int rcvbuf = 1 << 20;
+  ASSERT_EQ(setsockopt(flood_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
   timeval guard{kHangGuardMs / 1000, 0};  // a server that stops answering ends the loop
-  ASSERT_EQ(setsockopt(flood, SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard), 0);
-  const size_t expected = batches * kBatch * reply.size();
+  ASSERT_EQ(setsockopt(flood_fd, SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard), 0);
+  const size_t expected = flood.expectedReplyBytes();
   std::string got;
   char buf[65536];
   while (got.size() < expected) {
-    ssize_t n = recv(flood, buf, sizeof buf, 0);
+    ssize_t n = recv(flood_fd, buf, sizeof buf, 0);
     if (n <= 0) break;
     got.append(buf, static_cast<size_t>(n));
   }
-  sender.join();
-  close(flood);
+  flood.join();
+  close(flood_fd);
   ASSERT_EQ(got.size(), expected);
   size_t mismatched = 0;
-  for (size_t off = 0; off < got.size(); off += reply.size()) {
-    if (got.compare(off, reply.size(), reply) != 0) ++mismatched;
+  for (size_t off = 0; off < got.size(); off += Flood::kReply.size()) {
+    if (got.compare(off, Flood::kReply.size(), Flood::kReply) != 0) ++mismatched;
   }
   EXPECT_EQ(mismatched, 0u);
+}
+
+TEST_F(PolicydServer, AClientThatReadsNoRepliesIsClosedAfterTheIdleTimeout) {
+  // Its stalled send would otherwise hold the one connection slot for good.
+  max_connections_ = 1;
+  policyd_extra_ = "  idle_timeout: 1s\n";
+  start("tag-unknown");
+  int flood_fd = connect();
+  ASSERT_GE(flood_fd, 0);
+  Flood flood(flood_fd);
+  flood.start();
+  EXPECT_TRUE(logged("reads no replies (send stalled for the idle timeout); closing"))
+      << server_->output();
+  shutdown(flood_fd, SHUT_RDWR);  // ends the sender's send, should it still be blocked
+  flood.join();
+  close(flood_fd);
+  // The slot is free again: the next client is served, not closed as one too many.
+  std::string answer;
+  for (int i = 0; i < 50 && answer.empty(); ++i) {
+    int fd = connect();
+    ASSERT_GE(fd, 0);
+    answer =
+        ask(fd, rcpt("a@example.org", "x@elsewhere.net", "N" + std::to_string(i), "192.0.2.88"));
+    close(fd);
+    if (answer.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(answer, "action=DUNNO\n\n");
 }
 
 const char* const kEgressBlock =
