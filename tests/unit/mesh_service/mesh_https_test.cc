@@ -346,6 +346,42 @@ TEST_F(HttpsService, ChunkedBodyOverTheLimitIs413AndNothingIsWritten) {
   EXPECT_EQ(world_->auditCount(), 0);
 }
 
+TEST_F(HttpsService, EmptyLinesBeforeARequestAndOneByteChunksAreServed) {
+  start();
+  ASSERT_TRUE(start_status_.ok());
+  // A Hello padded to 3000 bytes, sent one byte a chunk, after three empty lines (RFC 9112
+  // 2.2 says a server should ignore at least one).
+  std::string body = "{\"HelloRequest\":{}}";
+  body.resize(3000, ' ');
+  std::string chunked;
+  for (char c : body) chunked += std::string("1\r\n") + c + "\r\n";
+  chunked += "0\r\n\r\n";
+  RawTls tls;
+  ASSERT_TRUE(tls.connect(port_)) << tls.error();
+  ASSERT_TRUE(
+      tls.write("\r\n\r\n\r\nPOST /.well-known/mmm/ HTTP/1.1\r\nHost: example.com\r\n"
+                "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                chunked));
+  std::string answer = tls.readAll(5000);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 ")) << answer;
+  EXPECT_NE(answer.find("HelloResponse"), std::string::npos) << answer;
+}
+
+TEST_F(HttpsService, EmptyLinesCountTowardTheHeadLimit) {
+  start();
+  ASSERT_TRUE(start_status_.ok());
+  // More empty lines than a head may hold (32 KiB), and no request: refused, not read for
+  // ever (the request timeout would otherwise be the only bound).
+  RawTls tls;
+  ASSERT_TRUE(tls.connect(port_)) << tls.error();
+  std::string lines;
+  for (int i = 0; i < 17 * 1024; ++i) lines += "\r\n";
+  ASSERT_TRUE(tls.write(lines));
+  std::string answer = tls.readAll(5000);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 413 ")) << answer;
+  EXPECT_NE(answer.find("request head is larger than"), std::string::npos) << answer;
+}
+
 TEST_F(HttpsService, SlowClientsGet408AndTruncatedRequestsChangeNothing) {
   start("  request_timeout: 600ms\n");
   ASSERT_TRUE(start_status_.ok());
