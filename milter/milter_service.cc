@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include "gateway/mesh/crypto.h"
@@ -30,11 +31,31 @@ namespace {
 // libmilter supports one filter per process; the callbacks reach the shared context here.
 MilterContext* g_context = nullptr;
 
+// Stopping. smfi_stop() waits for no session, and a callback may be running in a worker when
+// it returns; the context must outlive both. So stop() first drains (messages under way
+// finish, up to kDrainLimit; a new one is tempfailed), then stops libmilter, then retires the
+// context once no callback holds it; a callback after that answers without it.
+constexpr auto kDrainLimit = std::chrono::seconds(10);  // systemd stops us within 30 s
+std::atomic<bool> g_draining{false};
+std::atomic<int> g_messages_under_way{0};  // MAIL FROM accepted, not yet ended
+std::shared_mutex g_retire_mutex;          // held shared by each callback, exclusively to retire
+bool g_retired = false;                    // guarded by g_retire_mutex
+
 // Per connection (smfi_setpriv): the session, and which content steps the MTA agreed to send
 // without waiting for an answer (negotiated per connection, before connect).
 struct Connection {
   explicit Connection(MilterContext& context) : session(context) {}
+  ~Connection() { endMessage(); }
+  void startMessage() {
+    if (!in_message) g_messages_under_way++;
+    in_message = true;
+  }
+  void endMessage() {
+    if (in_message) g_messages_under_way--;
+    in_message = false;
+  }
   MilterSession session;
+  bool in_message = false;        // counted in g_messages_under_way
   bool connect_no_reply = false;  // SMFIP_NR_CONN
   bool header_no_reply = false;  // SMFIP_NR_HDR
   bool body_no_reply = false;    // SMFIP_NR_BODY
@@ -46,6 +67,18 @@ MilterSession* sessionOf(SMFICTX* ctx) {
   Connection* c = connectionOf(ctx);
   return c ? &c->session : nullptr;
 }
+
+// Every callback runs under this: while it is held, stop() cannot retire the context. When it
+// has been retired, retired() is true and the callback answers without the context or the
+// session (tempfail for a step that decides, no answer where none is awaited).
+class CallbackGuard {
+ public:
+  CallbackGuard() : lock_(g_retire_mutex) {}
+  bool retired() const { return g_retired; }
+
+ private:
+  std::shared_lock<std::shared_mutex> lock_;
+};
 
 // The connection of ctx, created on first use (negotiate, or connect when the MTA skipped
 // negotiation); nullptr when it cannot be stored.
@@ -115,7 +148,9 @@ std::string addressText(const sockaddr* sa) {
 // wait for an answer (SMFIP_NR_CONN). A failure then cannot be answered here: the session
 // remembers it and tempfails MAIL FROM.
 sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
-  Connection* c = nullptr;
+  CallbackGuard guard;
+  Connection* c = connectionOf(ctx);
+  if (guard.retired()) return c && c->connect_no_reply ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
   try {
     c = ensureConnection(ctx);
     if (!c) return callbackFailure(ctx, "connect");
@@ -129,6 +164,8 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
 }
 
 sfsistat onHelo(SMFICTX* ctx, char* helo) {
+  CallbackGuard guard;
+  if (guard.retired()) return SMFIS_TEMPFAIL;
   try {
     if (auto* s = sessionOf(ctx)) s->onHelo(helo ? helo : "");
     return SMFIS_CONTINUE;
@@ -137,17 +174,39 @@ sfsistat onHelo(SMFICTX* ctx, char* helo) {
   }
 }
 
+// While stopping, a message under way is finished but a new one is tempfailed: the MTA
+// retries it once meshgate is back (a new connection would meet the closed socket anyway).
+Step stoppingStep() {
+  Step s;
+  s.kind = Step::Kind::kTempfail;
+  s.code = "451";
+  s.enhanced = "4.3.2";
+  s.text = "mail filter restarting; try again shortly";
+  return s;
+}
+
 sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {
+  CallbackGuard guard;
+  if (guard.retired()) return apply(ctx, stoppingStep());
   try {
-    auto* s = sessionOf(ctx);
-    if (!s) return callbackFailure(ctx, "mail");
-    return apply(ctx, s->onMail(argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}")));
+    Connection* c = connectionOf(ctx);
+    if (!c) return callbackFailure(ctx, "mail");
+    if (g_draining) {
+      log::info("milter: stopping; MAIL FROM tempfailed (the MTA retries)");
+      return apply(ctx, stoppingStep());
+    }
+    sfsistat r =
+        apply(ctx, c->session.onMail(argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}")));
+    if (r == SMFIS_CONTINUE) c->startMessage();
+    return r;
   } catch (...) {
     return callbackFailure(ctx, "mail");
   }
 }
 
 sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) {
+  CallbackGuard guard;
+  if (guard.retired()) return apply(ctx, stoppingStep());
   try {
     auto* s = sessionOf(ctx);
     if (!s || !argv || !argv[0]) return callbackFailure(ctx, "rcpt");
@@ -163,6 +222,8 @@ sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) {
 // A template, not std::function: this runs for every header of every message.
 template <typename Fn>
 sfsistat contentStep(SMFICTX* ctx, bool no_reply, const char* stage, const Fn& step) {
+  CallbackGuard guard;
+  if (guard.retired()) return no_reply ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
   Connection* c = connectionOf(ctx);
   try {
     if (c) step(c->session);
@@ -197,28 +258,43 @@ sfsistat onBody(SMFICTX* ctx, unsigned char* chunk, size_t len) {
 }
 
 sfsistat onEom(SMFICTX* ctx) {
+  CallbackGuard guard;
+  if (guard.retired()) return apply(ctx, stoppingStep());
+  Connection* c = connectionOf(ctx);
+  // However the message ends here, it is no longer under way once this returns.
+  struct EndMessage {
+    Connection* c;
+    ~EndMessage() {
+      if (c) c->endMessage();
+    }
+  } end_message{c};
   try {
-    auto* s = sessionOf(ctx);
-    if (!s) return callbackFailure(ctx, "eom");
-    EomResult r = s->onEndOfMessage(macro(ctx, "i"));
+    if (!c) return callbackFailure(ctx, "eom");
+    EomResult r = c->session.onEndOfMessage(macro(ctx, "i"));
     if (r.step.kind == Step::Kind::kReject || r.step.kind == Step::Kind::kTempfail ||
         r.step.kind == Step::Kind::kDiscard) {
       return apply(ctx, r.step);
     }
-    for (const auto& c : r.changes) {
+    for (const auto& change : r.changes) {
       int rc = MI_FAILURE;
-      char* name = const_cast<char*>(c.name.c_str());
-      char* value = const_cast<char*>(c.value.c_str());
-      switch (c.kind) {
-        case HeaderChange::Kind::kDelete: rc = smfi_chgheader(ctx, name, c.index, nullptr); break;
-        case HeaderChange::Kind::kChange: rc = smfi_chgheader(ctx, name, c.index, value); break;
-        case HeaderChange::Kind::kInsert: rc = smfi_insheader(ctx, c.index, name, value); break;
+      char* name = const_cast<char*>(change.name.c_str());
+      char* value = const_cast<char*>(change.value.c_str());
+      switch (change.kind) {
+        case HeaderChange::Kind::kDelete:
+          rc = smfi_chgheader(ctx, name, change.index, nullptr);
+          break;
+        case HeaderChange::Kind::kChange:
+          rc = smfi_chgheader(ctx, name, change.index, value);
+          break;
+        case HeaderChange::Kind::kInsert:
+          rc = smfi_insheader(ctx, change.index, name, value);
+          break;
         case HeaderChange::Kind::kAdd: rc = smfi_addheader(ctx, name, value); break;
       }
       if (rc != MI_SUCCESS) {
         // A forged signal we could not delete must not be delivered: tempfail, the client
         // retries.
-        log::error("milter: cannot modify header %s; tempfail", c.name.c_str());
+        log::error("milter: cannot modify header %s; tempfail", change.name.c_str());
         return apply(ctx, MilterSession::errorStep(config::FailureAction::kTempfail, Status()));
       }
     }
@@ -244,14 +320,22 @@ sfsistat onEom(SMFICTX* ctx) {
 }
 
 sfsistat onAbort(SMFICTX* ctx) {
+  CallbackGuard guard;
+  Connection* c = connectionOf(ctx);
+  if (!c) return SMFIS_CONTINUE;
+  c->endMessage();
+  if (guard.retired()) return SMFIS_CONTINUE;
   try {
-    if (auto* s = sessionOf(ctx)) s->onAbort();
+    c->session.onAbort();
   } catch (...) {
   }
   return SMFIS_CONTINUE;
 }
 
+// After retirement too: the connection is ours to free (the session keeps its own copy of
+// the context's functions, and its destructor calls none of them).
 sfsistat onClose(SMFICTX* ctx) {
+  CallbackGuard guard;
   delete connectionOf(ctx);
   smfi_setpriv(ctx, nullptr);
   return SMFIS_CONTINUE;
@@ -270,6 +354,8 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
   // the end of headers and each body chunk (collected, decided on at end of message), when the
   // MTA offers that. Each skipped step or answer is one packet or round trip less per session.
   constexpr unsigned long kNoReply = SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+  CallbackGuard guard;
+  if (guard.retired()) return SMFIS_REJECT;  // this connection is not used
   // Removing recipients is needed only to send copies over the Mesh (smtp_to_mesh): without
   // it, the right is not asked for.
   unsigned long actions = kActions;
@@ -330,7 +416,12 @@ class LibmilterService : public Service {
   Status start(std::shared_ptr<const config::Config> config) override {
     if (g_context) return failedPrecondition("only one milter per process");
     const auto& m = config->milter;
-    g_context = &context_;
+    {
+      std::unique_lock<std::shared_mutex> lock(g_retire_mutex);
+      g_context = &context_;
+      g_retired = false;
+      g_draining = false;
+    }
     smfiDesc desc{};
     desc.xxfi_name = const_cast<char*>("meshgate");
     desc.xxfi_version = SMFI_VERSION;
@@ -382,12 +473,38 @@ class LibmilterService : public Service {
 
   void stop() override {
     if (!thread_.joinable()) return;
+    // Drain first: after smfi_stop() libmilter (with its worker pool, as Debian builds it)
+    // serves no session any more, so a message under way would never get its answer.
+    drain();
     smfi_stop();
     thread_.join();
-    g_context = nullptr;
+    {
+      std::unique_lock<std::shared_mutex> lock(g_retire_mutex);  // no callback is running
+      g_retired = true;
+      g_context = nullptr;
+    }
   }
 
  private:
+  // Waits for the messages under way to end (new ones are tempfailed meanwhile).
+  static void drain() {
+    g_draining = true;
+    const int under_way = g_messages_under_way;
+    if (under_way <= 0) return;
+    log::info("milter: stopping: waiting up to %llds for %d message(s) under way",
+              static_cast<long long>(kDrainLimit.count()), under_way);
+    const auto deadline = std::chrono::steady_clock::now() + kDrainLimit;
+    while (g_messages_under_way > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (int left = g_messages_under_way; left > 0) {
+      log::warning(
+          "milter: stopping: %d message(s) still under way after %llds; their next "
+          "step is tempfailed (the MTA retries them)",
+          left, static_cast<long long>(kDrainLimit.count()));
+    }
+  }
+
   static Status setSocketPermissions(const std::string& path, uint32_t mode,
                                      const std::string& group) {
     if (!group.empty()) {

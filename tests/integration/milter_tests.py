@@ -124,6 +124,17 @@ def test_forged_signal(h):
     mg.stop()
 
 
+def test_stop_drain(h):
+    mg = start_milter(h)
+    run_script(h, mg, "stop_drain.lua", pid=mg.process.pid)
+    for needle in ("milter: stopping: waiting up to 10s for 1 message(s) under way",
+                   "milter: stopping; MAIL FROM tempfailed"):
+        check(log_lines(mg, needle), "%r not in meshgate's log:\n%s" % (needle, mg.log()[-3000:]))
+    check(not log_lines(mg, "still under way after"),
+          "the drain gave up on the message:\n" + mg.log()[-3000:])
+    mg.stop()  # already stopping: it must exit 0 with no sanitizer report
+
+
 # Outbound detection, an egress rule and a brand (issue 6), shared with postfix_tests.py. The
 # notice goes to a stand-in for sendmail that keeps what it was given (NOTICE_SENDMAIL).
 def outbound_config(notice_dir):
@@ -343,6 +354,7 @@ TESTS = {
     "quarantine": (test_quarantine, {"miltertest": True, "budget": 60}),
     "signal_insert": (test_signal_insert, {"miltertest": True, "budget": 60}),
     "forged_signal": (test_forged_signal, {"miltertest": True, "budget": 60}),
+    "stop_drain": (test_stop_drain, {"miltertest": True, "budget": 60}),
     "brand_outbound": (test_brand_outbound, {"miltertest": True, "budget": 60}),
     "brand_inbound": (test_brand_inbound, {"miltertest": True, "budget": 60}),
     "store_locked_sqlite": (test_store_locked_sqlite, {"miltertest": True, "budget": 90}),
