@@ -552,6 +552,7 @@ MilterContext makeMilterContext(
     auto bytes = mesh::randomBytes(12);
     return bytes.ok() ? base64UrlEncode(*bytes) : std::string("0");
   };
+  c.body_budget = std::make_shared<BufferBudget>();
   return c;
 }
 

@@ -59,6 +59,16 @@ metrics::Histogram& eomLatency() {
 
 std::string qidOrNoqueue(const std::string& qid) { return qid.empty() ? "NOQUEUE" : log::sanitize(qid); }
 
+// milter.max_buffered_bytes is full: a resource shortage, so tempfail whatever on_error says.
+Step bufferFullStep() {
+  Step s;
+  s.kind = Step::Kind::kTempfail;
+  s.code = "452";
+  s.enhanced = "4.3.1";
+  s.text = "meshgate: insufficient system storage, try again later";
+  return s;
+}
+
 }  // namespace
 
 Step MilterSession::errorStep(config::FailureAction action, const Status& status) {
@@ -121,6 +131,7 @@ void MilterSession::onHelo(std::string helo) { client_.helo = std::move(helo); }
 Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
   onAbort();
   msg_.active = true;
+  msg_.body_share = BudgetShare(context_.body_budget);
   try {
     if (connect_lost_) return fail(internalError("the connect step failed"), "mail");
     msg_.engine = context_.engine();
@@ -220,9 +231,15 @@ void MilterSession::onBody(std::string_view chunk) {
   size_t limit = msg_.request.mesh_delivery_available
                      ? std::max<size_t>(cfg.milter.max_scan_bytes, cfg.smtp_to_mesh.max_message_bytes)
                      : cfg.milter.max_scan_bytes;
-  if (msg_.body.size() < limit) {
-    msg_.body.append(chunk.substr(0, limit - msg_.body.size()));
+  if (msg_.body.size() >= limit || msg_.over_budget) return;
+  std::string_view keep = chunk.substr(0, limit - msg_.body.size());
+  if (!msg_.body_share.take(keep.size(), cfg.milter.max_buffered_bytes)) {
+    // Judging the message on part of its body, or sending part of it over the Mesh, would
+    // let through what the whole might stop: it is tempfailed at end of message.
+    msg_.over_budget = true;
+    return;
   }
+  msg_.body.append(keep);
 }
 
 void MilterSession::onAbort() {
@@ -234,6 +251,8 @@ void MilterSession::onAbort() {
   msg_.headers = std::make_unique<mail::HeaderList>();
   msg_.body.clear();
   msg_.body.shrink_to_fit();
+  msg_.body_share = BudgetShare();
+  msg_.over_budget = false;
   msg_.body_seen = 0;
   msg_.active = false;
   msg_.content_lost = nullptr;
@@ -246,7 +265,15 @@ EomResult MilterSession::onEndOfMessage(std::string queue_id) {
                                      : std::chrono::milliseconds(5000));
     metrics::ScopedTimer timer(eomLatency());
     msg_.request.queue_id = std::move(queue_id);
-    if (msg_.content_lost != nullptr) {
+    if (msg_.over_budget) {
+      r.step = bufferFullStep();
+      log::warning(
+          "%s: milter: from=<%s> action=tempfail rule=milter.max_buffered_bytes: the "
+          "bodies of the messages under way fill it (%llu bytes); the MTA retries",
+          qidOrNoqueue(msg_.request.queue_id).c_str(), log::sanitize(msg_.request.sender).c_str(),
+          static_cast<unsigned long long>(
+              msg_.engine ? msg_.engine->config().milter.max_buffered_bytes : 0));
+    } else if (msg_.content_lost != nullptr) {
       r = failedEom(
           internalError(std::string("a ") + msg_.content_lost + " step of this message failed"),
           std::move(r));

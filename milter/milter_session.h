@@ -39,6 +39,8 @@
 //   One session per connection; libmilter calls a connection's callbacks sequentially.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,6 +53,64 @@
 #include "gateway/policy/engine.h"
 
 namespace meshgate::milter {
+
+// Body bytes all sessions keep at once (milter.max_buffered_bytes), counted across connections:
+// each message may keep up to max_scan_bytes (and outbound mail that may go over the Mesh up to
+// smtp_to_mesh.max_message_bytes), so without a shared bound many at once could take any
+// amount of memory.
+class BufferBudget {
+ public:
+  // Counts n more bytes unless that would pass `limit`; false (nothing counted) if it would.
+  bool take(uint64_t n, uint64_t limit) {
+    uint64_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (n > limit || used > limit - n) return false;
+    } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+    return true;
+  }
+  void give(uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+  uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> used_{0};
+};
+
+// One message's share of a BufferBudget, given back when the share is replaced or destroyed
+// (the message ends, is aborted, or its connection closes).
+class BudgetShare {
+ public:
+  BudgetShare() = default;
+  explicit BudgetShare(std::shared_ptr<BufferBudget> budget) : budget_(std::move(budget)) {}
+  BudgetShare(const BudgetShare&) = delete;
+  BudgetShare& operator=(const BudgetShare&) = delete;
+  BudgetShare(BudgetShare&& other) noexcept { *this = std::move(other); }
+  BudgetShare& operator=(BudgetShare&& other) noexcept {
+    if (this != &other) {
+      giveBack();
+      budget_ = std::move(other.budget_);
+      held_ = other.held_;
+      other.held_ = 0;
+    }
+    return *this;
+  }
+  ~BudgetShare() { giveBack(); }
+
+  // True when n more bytes may be kept (always, without a budget).
+  bool take(uint64_t n, uint64_t limit) {
+    if (!budget_) return true;
+    if (!budget_->take(n, limit)) return false;
+    held_ += n;
+    return true;
+  }
+
+ private:
+  void giveBack() {
+    if (budget_ && held_ > 0) budget_->give(held_);
+    held_ = 0;
+  }
+  std::shared_ptr<BufferBudget> budget_;
+  uint64_t held_ = 0;
+};
 
 // What the gateway shares with every session: the current engine and the signing key.
 struct MilterContext {
@@ -70,6 +130,8 @@ struct MilterContext {
   std::function<Result<adapters::MeshPostResult>(const adapters::MeshPostRequest&,
                                                  bool resolve_only)>
       mesh_deliver;
+  // Shared by every session of the process; null = bodies are not counted.
+  std::shared_ptr<BufferBudget> body_budget;
 };
 
 struct Step {
@@ -131,6 +193,8 @@ class MilterSession {
     std::vector<std::string> rcpt_as_given;  // parallel to request.recipients (smfi_delrcpt)
     std::unique_ptr<mail::HeaderList> headers = std::make_unique<mail::HeaderList>();
     std::string body;
+    BudgetShare body_share;    // body's bytes counted in context_.body_budget
+    bool over_budget = false;  // a part of the body that should be kept was not
     uint64_t body_seen = 0;
     bool active = false;
     const char* content_lost = nullptr;  // the stage that failed, see onContentLost

@@ -193,6 +193,7 @@ void readMilter(YamlMap m, MilterSection& s) {
   m.duration("decision_timeout", s.decision_timeout, 10ms, 25s);
   m.integer("backlog", s.backlog, 1, 65535);
   m.size("max_scan_bytes", s.max_scan_bytes, 64 * 1024, 256ull * 1024 * 1024);
+  m.size("max_buffered_bytes", s.max_buffered_bytes, 1024 * 1024, 1ull << 40);
   m.finish();
 }
 

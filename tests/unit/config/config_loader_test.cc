@@ -104,7 +104,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "tag-unknown, quarantine-unknown, contacts-only)"},
         BadCase{"UnknownKey", "gateway:\n  domains: [example.com]\nmilter:\n  enabeld: true\n",
                 "t.yaml:4:3: milter.enabeld: unknown key (known keys here: backlog, "
-                "decision_timeout, enabled, max_scan_bytes, on_error, socket, socket_group, "
+                "decision_timeout, enabled, max_buffered_bytes, max_scan_bytes, on_error, socket, "
+                "socket_group, "
                 "socket_mode, timeout)"},
         BadCase{"UnknownSection", "gateway:\n  domains: [example.com]\nmiltr: {}\n",
                 "t.yaml:3:1: miltr: unknown key (known keys here: "},

@@ -94,6 +94,60 @@ TEST_F(Session, StrangerRejectedPerRecipientOthersUnaffected) {
   EXPECT_TRUE(r.changes.empty());
 }
 
+TEST_F(Session, BodiesOverTheSharedBudgetAreTempfailedNotJudgedOnPart) {
+  // Two connections share one budget of 1 MiB; each message may keep 768 KiB (max_scan_bytes).
+  auto loaded = config::loadConfigString(
+      "gateway:\n  node: mx.example.com\n  domains: [example.com]\ningress:\n  default: "
+      "tag-unknown\nmilter:\n  max_scan_bytes: 768k\n  max_buffered_bytes: 1M\nabuse:\n  "
+      "enabled: false\n",
+      "t.yaml");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
+  engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
+  auto budget = std::make_shared<BufferBudget>();
+  auto sessionWithBudget = [&] {
+    MilterContext ctx;
+    ctx.engine = [this] { return engine_; };
+    ctx.gateway_key = [this] { return key_; };
+    ctx.now = [] { return int64_t{1'800'000'000}; };
+    ctx.nonce = [] { return std::string("nonce"); };
+    ctx.body_budget = budget;
+    MilterSession s(ctx);
+    s.onConnect("mx.partner.net", "198.51.100.7", "");
+    return s;
+  };
+  auto startMessage = [](MilterSession& s, size_t body_bytes) {
+    ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+    ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+    s.onHeader("From", "alice@partner.net");
+    s.onHeader("Subject", "big");
+    const std::string chunk(64 * 1024, 'x');
+    for (size_t sent = 0; sent < body_bytes; sent += chunk.size()) s.onBody(chunk);
+  };
+  MilterSession first = sessionWithBudget();
+  MilterSession second = sessionWithBudget();
+  startMessage(first, 2 * 1024 * 1024);  // keeps 768 KiB: its max_scan_bytes
+  EXPECT_EQ(budget->used(), 768u * 1024u);
+  startMessage(second, 512 * 1024);  // 256 KiB fit, the rest does not
+  EomResult refused = second.onEndOfMessage("4SECOND");
+  EXPECT_EQ(refused.step.kind, Step::Kind::kTempfail);
+  EXPECT_EQ(refused.step.code, "452");
+  EXPECT_EQ(refused.step.enhanced, "4.3.1");
+  EXPECT_TRUE(refused.changes.empty());     // no signal on a message that was not judged
+  EXPECT_EQ(budget->used(), 768u * 1024u);  // the second gave its share back
+  // The first is judged whole within its own limit, and its end frees the budget.
+  EomResult judged = first.onEndOfMessage("4FIRST");
+  EXPECT_EQ(judged.step.kind, Step::Kind::kContinue);
+  EXPECT_EQ(budget->used(), 0u);
+  // The retry now fits.
+  startMessage(second, 512 * 1024);
+  EXPECT_EQ(second.onEndOfMessage("4RETRY").step.kind, Step::Kind::kContinue);
+  // An aborted message gives its share back too.
+  startMessage(first, 100 * 1024);
+  EXPECT_GT(budget->used(), 0u);
+  first.onAbort();
+  EXPECT_EQ(budget->used(), 0u);
+}
+
 TEST_F(Session, KnownContactGetsASignalThatVerifiesAndForgedCopiesAreDeletedLastFirst) {
   MilterSession s = makeSession();
   ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
