@@ -34,7 +34,8 @@ MilterContext* g_context = nullptr;
 // Stopping. smfi_stop() waits for no session, and a callback may be running in a worker when
 // it returns; the context must outlive both. So stop() first drains (messages under way
 // finish, up to kDrainLimit; a new one is tempfailed), then stops libmilter, then retires the
-// context once no callback holds it; a callback after that answers without it.
+// context once no callback holds it; a callback after that answers without it. (A message
+// still under way after the drain gets no answer: the MTA applies milter_default_action.)
 constexpr auto kDrainLimit = std::chrono::seconds(10);  // systemd stops us within 30 s
 std::atomic<bool> g_draining{false};
 std::atomic<int> g_messages_under_way{0};  // MAIL FROM accepted, not yet ended
@@ -499,8 +500,8 @@ class LibmilterService : public Service {
     }
     if (int left = g_messages_under_way; left > 0) {
       log::warning(
-          "milter: stopping: %d message(s) still under way after %llds; their next "
-          "step is tempfailed (the MTA retries them)",
+          "milter: stopping: %d message(s) still under way after %llds; the MTA answers "
+          "them with its milter_default_action (tempfail in conf/postfix) once meshgate exits",
           left, static_cast<long long>(kDrainLimit.count()));
     }
   }
