@@ -6,13 +6,13 @@
 namespace meshgate::policy {
 
 Result<int64_t> AbuseCounters::add(std::string_view key, int64_t window_start, int64_t amount,
-                                   int64_t expire_before) {
-  if (!batched_) return store_.addToCounter(key, window_start, amount, expire_before);
+                                   int64_t window_end) {
+  if (!batched_) return store_.addToCounter(key, window_start, amount, window_end);
   CounterKey id{std::string(key), window_start};
   std::unique_lock<std::mutex> lock(mutex_);
   if (store_failing_) {
     lock.unlock();
-    return writeThrough(key, window_start, amount, expire_before);
+    return writeThrough(key, window_start, amount, window_end);
   }
   auto [it, first] = counters_.try_emplace(id);
   Counter& c = it->second;
@@ -23,11 +23,11 @@ Result<int64_t> AbuseCounters::add(std::string_view key, int64_t window_start, i
   // First count of this window here: written at once, so that the total includes what other
   // nodes on the store already counted. flush() neither writes nor erases a counter that is
   // writing, so `c` stays valid.
-  c.expire_before = expire_before;
+  c.window_end = window_end;
   c.writing = true;
   c.in_flight = amount;
   lock.unlock();
-  auto total = store_.addToCounter(key, window_start, amount, expire_before);
+  auto total = store_.addToCounter(key, window_start, amount, window_end);
   lock.lock();
   c.writing = false;
   c.in_flight = 0;
@@ -43,14 +43,14 @@ Result<int64_t> AbuseCounters::add(std::string_view key, int64_t window_start, i
 }
 
 Result<int64_t> AbuseCounters::writeThrough(std::string_view key, int64_t window_start,
-                                            int64_t amount, int64_t expire_before) {
-  auto total = store_.addToCounter(key, window_start, amount, expire_before);
+                                            int64_t amount, int64_t window_end) {
+  auto total = store_.addToCounter(key, window_start, amount, window_end);
   if (!total.ok()) return total.status();
   std::lock_guard<std::mutex> lock(mutex_);
   store_failing_ = false;
   auto [it, first] = counters_.try_emplace(CounterKey{std::string(key), window_start});
   Counter& c = it->second;
-  if (first) c.expire_before = expire_before;
+  if (first) c.window_end = window_end;
   // A write in flight sets base itself when it returns; its total may or may not include this
   // amount, so until the next write the local total may lag by it.
   if (!c.writing) c.base = *total;
@@ -62,23 +62,22 @@ Status AbuseCounters::flush(int64_t now) {
   struct Write {
     CounterKey id;
     int64_t amount;
-    int64_t expire_before;
+    int64_t window_end;
   };
   std::vector<Write> writes;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = counters_.begin(); it != counters_.end();) {
       Counter& c = it->second;
-      const int64_t window_end = 2 * it->first.second - c.expire_before;
       if (c.writing) {
         ++it;
       } else if (c.pending > 0) {
         c.writing = true;
         c.in_flight = c.pending;
         c.pending = 0;
-        writes.push_back({it->first, c.in_flight, c.expire_before});
+        writes.push_back({it->first, c.in_flight, c.window_end});
         ++it;
-      } else if (now >= window_end) {
+      } else if (now >= c.window_end) {
         it = counters_.erase(it);  // nothing pending and nothing more will be counted in it
       } else {
         ++it;
@@ -88,10 +87,9 @@ Status AbuseCounters::flush(int64_t now) {
   Status first_failure;
   for (const auto& w : writes) {
     // After a failure the rest are not tried (each could wait out the store's busy timeout).
-    Result<int64_t> total = first_failure.ok()
-                                ? store_.addToCounter(w.id.first, w.id.second, w.amount,
-                                                      w.expire_before)
-                                : Result<int64_t>(first_failure);
+    Result<int64_t> total =
+        first_failure.ok() ? store_.addToCounter(w.id.first, w.id.second, w.amount, w.window_end)
+                           : Result<int64_t>(first_failure);
     std::lock_guard<std::mutex> lock(mutex_);
     Counter& c = counters_.at(w.id);
     c.writing = false;

@@ -42,10 +42,10 @@ class AbuseCounters {
   // batched=false: every add() writes through (flush_interval 0).
   AbuseCounters(Store& store, bool batched) : store_(store), batched_(batched) {}
 
-  // Counts `amount` under (key, window_start) and returns the total this node knows. Counters
-  // older than `expire_before` may be purged from the store.
+  // Counts `amount` under (key, window_start) and returns the total this node knows.
+  // `window_end`: when the counter's window closes (Store::addToCounter).
   Result<int64_t> add(std::string_view key, int64_t window_start, int64_t amount,
-                      int64_t expire_before);
+                      int64_t window_end);
 
   // Adds every pending amount to the store; forgets counters whose window ended before `now`.
   // Returns the first failure (the amounts stay pending).
@@ -56,7 +56,7 @@ class AbuseCounters {
 
  private:
   struct Counter {
-    int64_t expire_before = 0;  // window_start - window: the window ends at 2*start - this
+    int64_t window_end = 0;
     int64_t base = 0;           // the store's total at the last write
     int64_t in_flight = 0;      // sent to the store, answer not yet back
     int64_t pending = 0;        // counted here since
@@ -65,7 +65,7 @@ class AbuseCounters {
   using CounterKey = std::pair<std::string, int64_t>;
 
   Result<int64_t> writeThrough(std::string_view key, int64_t window_start, int64_t amount,
-                               int64_t expire_before);
+                               int64_t window_end);
 
   Store& store_;
   const bool batched_;

@@ -37,7 +37,7 @@ Status AbuseFilter::onSender(const MessageRequest& req, Decision& decision) {
     if (key.empty()) continue;
     const int64_t window = std::max<int64_t>(1, limit.window.count() / 1000);
     const int64_t window_start = now - now % window;
-    auto total = counters_.add(key, window_start, 1, window_start - window);
+    auto total = counters_.add(key, window_start, 1, window_start + window);
     if (!total.ok()) return total.status();
     if (*total <= limit.max) continue;
     const std::string rule = "abuse." + limit.name;

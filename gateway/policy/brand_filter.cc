@@ -129,8 +129,8 @@ Status BrandFilter::onOutbound(const MessageRequest& req, Decision& decision) {
   const int64_t now = clock_.now();
   const int64_t interval = std::max<int64_t>(60, s.sender_notice.interval.count() / 1000);
   const int64_t window_start = now - now % interval;
-  auto sent = store_.addToCounter("brand-notice:" + notify, window_start, 1,
-                                  window_start - interval);
+  auto sent =
+      store_.addToCounter("brand-notice:" + notify, window_start, 1, window_start + interval);
   if (!sent.ok()) return sent.status().withContext("brand notice counter");
   if (*sent != 1) return Status();
   SenderNotice n;

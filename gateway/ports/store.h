@@ -166,9 +166,11 @@ class Store {
 
   // ---- abuse limits
   // Adds `amount` to the counter (key, window_start) and returns the new total. Counters are
-  // shared by every node on the same store. Rows older than `expire_before` may be purged.
+  // shared by every node on the same store. `window_end`: when this counter's window closes;
+  // its row is kept until then. Rows of any key whose window closed by `window_start` may be
+  // purged (each key has its own window: an hourly count outlives a per-minute one).
   virtual Result<int64_t> addToCounter(std::string_view key, int64_t window_start, int64_t amount,
-                                       int64_t expire_before) = 0;
+                                       int64_t window_end) = 0;
 
   // ---- replay protection (seed 8.1.4)
   // Records a nonce until `expires`; returns false if it was already recorded (a replay).

@@ -124,9 +124,9 @@ const std::vector<std::string>& findContactQueries() {
 }
 
 // ---- counters, nonces, claims
-const std::string kPurgeCounters = "DELETE FROM counters WHERE window_start < $1";
+const std::string kPurgeCounters = "DELETE FROM counters WHERE expires <= $1";
 const std::string kAddToCounter =
-    "INSERT INTO counters (key, window_start, value) VALUES ($1, $2, $3) "
+    "INSERT INTO counters (key, window_start, value, expires) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (key, window_start) DO UPDATE SET value = counters.value + excluded.value "
     "RETURNING value";
 const std::string kPurgeNonces = "DELETE FROM nonces WHERE expires <= $1";
@@ -667,21 +667,24 @@ Result<std::optional<ContactMatch>> SqlStore::findContact(
 // ---- counters, nonces, claims
 
 Result<int64_t> SqlStore::addToCounter(std::string_view key, int64_t window_start, int64_t amount,
-                                       int64_t expire_before) {
+                                       int64_t window_end) {
   MESHGATE_RETURN_IF_ERROR(checkText("counter key", key));
+  // Once per new window start seen: every row whose own window closed by then goes (it is
+  // never read again). Each row carries its end, because keys have different windows.
   int64_t purged_before = counters_purged_before_.load();
-  const bool purge = expire_before > purged_before;
+  const bool purge = window_start > purged_before;
   int64_t total = 0;
   MESHGATE_RETURN_IF_ERROR(transact(true, [&](SqlConnection& c) -> Status {
-    if (purge) MESHGATE_RETURN_IF_ERROR(run(c, kPurgeCounters, {expire_before}));
+    if (purge) MESHGATE_RETURN_IF_ERROR(run(c, kPurgeCounters, {window_start}));
     SqlResult result;
-    MESHGATE_RETURN_IF_ERROR(run(c, kAddToCounter, {key, window_start, amount}, &result));
+    MESHGATE_RETURN_IF_ERROR(
+        run(c, kAddToCounter, {key, window_start, amount, window_end}, &result));
     if (result.rows.empty()) return internalError("counter upsert returned no row");
     total = result.rows.integer(0, 0);
     return Status();
   }));
   // Only after the purge committed; a lost race just purges once more.
-  if (purge) counters_purged_before_.compare_exchange_strong(purged_before, expire_before);
+  if (purge) counters_purged_before_.compare_exchange_strong(purged_before, window_start);
   return total;
 }
 

@@ -129,7 +129,7 @@ class SqlStore final : public Store {
   Result<std::optional<ContactMatch>> findContact(
       std::string_view account, const std::vector<std::string>& candidates) override;
   Result<int64_t> addToCounter(std::string_view key, int64_t window_start, int64_t amount,
-                               int64_t expire_before) override;
+                               int64_t window_end) override;
   Result<bool> rememberNonce(std::string_view nonce, int64_t expires, int64_t now) override;
   Result<AuditRecord> appendAudit(const AuditRecord& record) override;
   Result<std::vector<AuditRecord>> appendAudits(const std::vector<AuditRecord>& records) override;

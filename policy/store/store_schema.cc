@@ -116,6 +116,15 @@ CREATE TABLE quarantine_confirmations (
   time      BIGINT NOT NULL
 );
 )sql"},
+      // Counters were purged by window start alone, which with limits of different windows
+      // removed an hourly count at every new minute. Rows from before this migration keep
+      // their windows' longest possible end (abuse windows are at most 7 days).
+      {5, "each rate counter's window end", R"sql(
+ALTER TABLE counters ADD COLUMN expires BIGINT NOT NULL DEFAULT 0;
+UPDATE counters SET expires = window_start + 604800;
+DROP INDEX counters_by_window;
+CREATE INDEX counters_by_expiry ON counters (expires);
+)sql"},
   };
   return kMigrations;
 }

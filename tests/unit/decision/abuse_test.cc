@@ -145,7 +145,7 @@ class SharedCounters : public ::testing::Test {
 
 TEST_F(SharedCounters, OneWriteAtFirstCountThenOnePerFlush) {
   AbuseCounters a(node_a_store_, /*batched=*/true);
-  for (int64_t i = 1; i <= 5; ++i) EXPECT_EQ(*a.add("k", 60, 1, 0), i);
+  for (int64_t i = 1; i <= 5; ++i) EXPECT_EQ(*a.add("k", 60, 1, 120), i);
   EXPECT_EQ(writes_, 1);  // the first count, at once
   EXPECT_EQ(store_["k@60"], 1);
   EXPECT_EQ(a.pending(), 4);
@@ -159,31 +159,31 @@ TEST_F(SharedCounters, OneWriteAtFirstCountThenOnePerFlush) {
 
 TEST_F(SharedCounters, NodesSeeEachOthersCountsWithinOneFlush) {
   AbuseCounters a(node_a_store_, true), b(node_b_store_, true);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(a.add("k", 60, 1, 0).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(a.add("k", 60, 1, 120).ok());
   ASSERT_TRUE(a.flush(70).ok());
-  EXPECT_EQ(*b.add("k", 60, 1, 0), 4) << "B's first count starts from the store's total";
-  EXPECT_EQ(*a.add("k", 60, 1, 0), 4) << "A does not see B's count before B flushes";
+  EXPECT_EQ(*b.add("k", 60, 1, 120), 4) << "B's first count starts from the store's total";
+  EXPECT_EQ(*a.add("k", 60, 1, 120), 4) << "A does not see B's count before B flushes";
   ASSERT_TRUE(b.flush(70).ok());
   ASSERT_TRUE(a.flush(70).ok());
   EXPECT_EQ(store_["k@60"], 5);
-  EXPECT_EQ(*a.add("k", 60, 1, 0), 6) << "after both flushed, A's total includes B's count";
+  EXPECT_EQ(*a.add("k", 60, 1, 120), 6) << "after both flushed, A's total includes B's count";
 }
 
 TEST_F(SharedCounters, AFailedFlushKeepsTheCountsAndAddFailsUntilTheStoreIsBack) {
   AbuseCounters a(node_a_store_, true);
-  ASSERT_TRUE(a.add("k", 60, 1, 0).ok());
-  ASSERT_TRUE(a.add("k", 60, 1, 0).ok());
+  ASSERT_TRUE(a.add("k", 60, 1, 120).ok());
+  ASSERT_TRUE(a.add("k", 60, 1, 120).ok());
   failure_ = unavailable("database is locked");
   Status st = a.flush(70);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_EQ(a.pending(), 1) << "the unwritten count stays pending";
   // While the store fails, counting goes to the store at once and fails: the front-end
   // tempfails rather than let mail through uncounted.
-  auto r = a.add("k", 60, 1, 0);
+  auto r = a.add("k", 60, 1, 120);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   failure_ = Status();
-  EXPECT_EQ(*a.add("k", 60, 1, 0), 3) << "written at once (store 1 + 1) plus the pending one";
+  EXPECT_EQ(*a.add("k", 60, 1, 120), 3) << "written at once (store 1 + 1) plus the pending one";
   ASSERT_TRUE(a.flush(70).ok());
   EXPECT_EQ(store_["k@60"], 3) << "the failed message is not counted, the pending one is";
   EXPECT_EQ(a.pending(), 0);
@@ -192,28 +192,28 @@ TEST_F(SharedCounters, AFailedFlushKeepsTheCountsAndAddFailsUntilTheStoreIsBack)
 TEST_F(SharedCounters, TheFirstCountFailingIsAnErrorAndNotCounted) {
   AbuseCounters a(node_a_store_, true);
   failure_ = unavailable("database is locked");
-  EXPECT_FALSE(a.add("k", 60, 1, 0).ok());
+  EXPECT_FALSE(a.add("k", 60, 1, 120).ok());
   EXPECT_EQ(a.pending(), 0);
   failure_ = Status();
-  EXPECT_EQ(*a.add("k", 60, 1, 0), 1);
+  EXPECT_EQ(*a.add("k", 60, 1, 120), 1);
 }
 
 TEST_F(SharedCounters, CountersOfEndedWindowsAreForgotten) {
   AbuseCounters a(node_a_store_, true);
-  ASSERT_TRUE(a.add("k", 60, 1, 0).ok());  // window 60..120 (expire_before 0 = 60 - 60)
-  ASSERT_TRUE(a.add("k", 60, 1, 0).ok());
+  ASSERT_TRUE(a.add("k", 60, 1, 120).ok());  // window 60..120
+  ASSERT_TRUE(a.add("k", 60, 1, 120).ok());
   ASSERT_TRUE(a.flush(130).ok());  // ended, but the pending count is written first
   EXPECT_EQ(store_["k@60"], 2);
   ASSERT_TRUE(a.flush(130).ok());  // now forgotten
   const int before = writes_;
   store_["k@60"] = 50;  // another node's counts; a forgotten counter starts from the store
-  EXPECT_EQ(*a.add("k", 60, 1, 0), 51);
+  EXPECT_EQ(*a.add("k", 60, 1, 120), 51);
   EXPECT_EQ(writes_, before + 1);
 }
 
 TEST_F(SharedCounters, WriteThroughWritesEveryCount) {
   AbuseCounters a(node_a_store_, /*batched=*/false);
-  for (int64_t i = 1; i <= 3; ++i) EXPECT_EQ(*a.add("k", 60, 1, 0), i);
+  for (int64_t i = 1; i <= 3; ++i) EXPECT_EQ(*a.add("k", 60, 1, 120), i);
   EXPECT_EQ(writes_, 3);
   EXPECT_EQ(a.pending(), 0);
 }

@@ -422,15 +422,29 @@ TEST_P(StoreTest, ListEntriesPaging) {
 // ---------------------------------------------------------------- counters, nonces, claims
 
 TEST_P(StoreTest, CountersAddAndPurge) {
-  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 600, 1, 0)), 1);
-  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 600, 4, 0)), 5);
-  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 1200, 1, 0)), 1);
-  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:carol@example.net", 600, 2, 0)), 2);
-  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM counters")), "3");
-  // Windows before 1200 expire: the 600 rows go, the 1200 row stays.
-  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 1200, 1, 1200)), 2);
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 600, 1, 1200)), 1);
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 600, 4, 1200)), 5);
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:carol@example.net", 600, 2, 1200)), 2);
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM counters")), "2");
+  // A new window starts at 1200: the rows whose windows closed by then go.
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 1200, 1, 1800)), 1);
   EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM counters")), "1");
-  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 600, 1, 0)), 1);
+  EXPECT_EQ(VALUE(store_->addToCounter("rcpt:bob@example.net", 1200, 1, 1800)), 2);
+}
+
+TEST_P(StoreTest, EachCounterIsKeptUntilItsOwnWindowCloses) {
+  // An hourly limit beside a per-minute one: each new minute purges what has closed, and the
+  // hour's count is not among it (the purge once went by window start alone, and every new
+  // minute removed the hour's count: an hourly limit never reached its max).
+  EXPECT_EQ(VALUE(store_->addToCounter("per-sender|a@example.org", 3600, 5, 7200)), 5);
+  for (int64_t minute = 3600; minute < 3600 + 10 * 60; minute += 60) {
+    EXPECT_EQ(VALUE(store_->addToCounter("per-client|192.0.2.7", minute, 1, minute + 60)), 1);
+  }
+  EXPECT_EQ(VALUE(store_->addToCounter("per-sender|a@example.org", 3600, 1, 7200)), 6);
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM counters")), "2");
+  // At 7200 the hour has closed too.
+  EXPECT_EQ(VALUE(store_->addToCounter("per-client|192.0.2.7", 7200, 1, 7260)), 1);
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM counters")), "1");
 }
 
 TEST_P(StoreTest, NoncesDetectReplayUntilExpiry) {
@@ -701,8 +715,8 @@ TEST_P(StoreTest, ConcurrentWritersKeepCountersAndChainExact) {
     Store* store = t % 2 ? second.get() : store_.get();
     threads.emplace_back([store, t, &failures] {
       for (int i = 0; i < kIterations; ++i) {
-        if (!store->addToCounter("hammer", 60, 1, 0).ok()) ++failures;
-        if (!store->addToCounter("hammer-" + std::to_string(t % 2), 60, 2, 0).ok()) ++failures;
+        if (!store->addToCounter("hammer", 60, 1, 120).ok()) ++failures;
+        if (!store->addToCounter("hammer-" + std::to_string(t % 2), 60, 2, 120).ok()) ++failures;
         if (!store->appendAudit(auditRecord(i, "node-" + std::to_string(t))).ok()) ++failures;
         if (!store->findContact("alice@example.com", {"x@example.net"}).ok()) ++failures;
       }
@@ -711,8 +725,8 @@ TEST_P(StoreTest, ConcurrentWritersKeepCountersAndChainExact) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
   const int total = 2 * kThreadsPerStore * kIterations;
-  EXPECT_EQ(VALUE(store_->addToCounter("hammer", 60, 0, 0)), total);
-  EXPECT_EQ(VALUE(second->addToCounter("hammer-0", 60, 0, 0)), total);  // 2 * total / 2
+  EXPECT_EQ(VALUE(store_->addToCounter("hammer", 60, 0, 120)), total);
+  EXPECT_EQ(VALUE(second->addToCounter("hammer-0", 60, 0, 120)), total);  // 2 * total / 2
   std::vector<AuditRecord> chain = wholeAudit(*store_);
   EXPECT_EQ(chain.size(), static_cast<size_t>(total));
   auto error = verifyAuditChain(chain);
@@ -744,7 +758,7 @@ TEST_P(StoreTest, TwoProcessesShareCountersAndChain) {
   }
   int failures = 0;
   for (int i = 0; i < kChildIterations; ++i) {
-    if (!store_->addToCounter("procs", 1, 1, 0).ok()) ++failures;
+    if (!store_->addToCounter("procs", 1, 1, 61).ok()) ++failures;
     if (!store_->appendAudit(auditRecord(i, "parent")).ok()) ++failures;
   }
   int status = 0;
@@ -752,7 +766,7 @@ TEST_P(StoreTest, TwoProcessesShareCountersAndChain) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the child process's store calls failed";
   EXPECT_EQ(failures, 0);
-  EXPECT_EQ(VALUE(store_->addToCounter("procs", 1, 0, 0)), 2 * kChildIterations);
+  EXPECT_EQ(VALUE(store_->addToCounter("procs", 1, 0, 61)), 2 * kChildIterations);
   std::vector<AuditRecord> chain = wholeAudit(*store_);
   EXPECT_EQ(chain.size(), static_cast<size_t>(2 * kChildIterations));
   EXPECT_FALSE(verifyAuditChain(chain).has_value());
@@ -764,7 +778,7 @@ TEST(StoreChildProcess, Hammer) {
   if (locator == nullptr) GTEST_SKIP() << "helper process of TwoProcessesShareCountersAndChain";
   std::unique_ptr<Store> store = VALUE(openLocator(locator));
   for (int i = 0; i < kChildIterations; ++i) {
-    ASSERT_TRUE(store->addToCounter("procs", 1, 1, 0).ok());
+    ASSERT_TRUE(store->addToCounter("procs", 1, 1, 61).ok());
     ASSERT_TRUE(store->appendAudit(auditRecord(i, "child")).ok());
   }
 }
@@ -783,13 +797,13 @@ TEST_P(StoreTest, LockedBeyondTimeoutIsUnavailable) {
   EXPECT_GE(waited.count(), 250);
   EXPECT_LT(waited.count(), 3000);
   EXPECT_EQ(impatient->createAccount(account("late@example.com")).code(), StatusCode::kUnavailable);
-  EXPECT_EQ(impatient->addToCounter("c", 1, 1, 0).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(impatient->addToCounter("c", 1, 1, 61).status().code(), StatusCode::kUnavailable);
   // Readers are not blocked by a writer.
   EXPECT_TRUE(impatient->findContact("alice@example.com", {"bob@example.net"}).ok());
   backend_->releaseLock();
   EXPECT_EQ(impatient->getAccount("late@example.com").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(VALUE(impatient->readAudit(1, 10)).size(), 1u);
-  EXPECT_EQ(VALUE(impatient->addToCounter("c", 1, 1, 0)), 1);
+  EXPECT_EQ(VALUE(impatient->addToCounter("c", 1, 1, 61)), 1);
   AuditRecord next = VALUE(impatient->appendAudit(auditRecord(3)));
   EXPECT_EQ(next.sequence, 2);
   EXPECT_FALSE(verifyAuditChain(wholeAudit(*impatient)).has_value());
@@ -858,13 +872,31 @@ TEST_P(StoreTest, MigratesAnOldDatabaseForward) {
   EXPECT_EQ(VALUE(upgraded->getAccount("alice@example.com")).display_name,
             "Display alice@example.com");
   EXPECT_TRUE(VALUE(upgraded->findContact("alice@example.com", {"bob@example.net"})).has_value());
-  EXPECT_EQ(VALUE(upgraded->addToCounter("k", 1, 3, 0)), 3);
+  EXPECT_EQ(VALUE(upgraded->addToCounter("k", 1, 3, 61)), 3);
   EXPECT_EQ(VALUE(upgraded->appendAudit(auditRecord(1))).sequence, 1);
   // Opening again changes nothing.
   upgraded.reset();
   upgraded = VALUE(backend_->open());
   EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM schema_version")),
             std::to_string(latestSchemaVersion()));
+}
+
+TEST_P(StoreTest, CountersFromBeforeTheirWindowEndsAreKeptForTheLongestWindow) {
+  store_.reset();
+  for (const char* table : {"quarantine_confirmations", "quarantine", "audit_checkpoints",
+                            "audit_head", "audit_log", "claims", "nonces", "counters", "contacts",
+                            "entries", "store_sequences", "accounts", "schema_version"}) {
+    ASSERT_OK(backend_->exec(std::string("DROP TABLE ") + table));
+  }
+  VALUE(backend_->open(4)).reset();
+  ASSERT_OK(backend_->exec(
+      "INSERT INTO counters (key, window_start, value) VALUES ('per-sender|a@example.org', "
+      "3600, 7)"));
+  std::unique_ptr<Store> upgraded = VALUE(backend_->open());
+  // Its window is not known: it is kept as long as the longest an abuse window may be (7 days).
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT expires FROM counters")), "608400");
+  EXPECT_EQ(VALUE(upgraded->addToCounter("per-client|192.0.2.7", 7200, 1, 7260)), 1);
+  EXPECT_EQ(VALUE(upgraded->addToCounter("per-sender|a@example.org", 3600, 1, 7200)), 8);
 }
 
 TEST_P(StoreTest, RefusesANewerSchema) {
