@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <exception>
 
+#include "gateway/mail/address.h"
 #include "gateway/mail/mime.h"
 #include "gateway/policy/audit_record.h"
 #include "gateway/policy/brand_assertion.h"
@@ -142,7 +143,7 @@ Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
     // Outbound (egress rules, too-stupid, brand assertion) or inbound (ingress, payment,
     // impersonation): from {auth_authen}, {daemon_name} and the client address.
     msg_.request.direction = policy::classifyDirection(msg_.engine->config(), client_);
-    msg_.request.sender = normalizeAddress(sender);
+    msg_.request.sender = mail::canonicalEnvelopeAddress(sender);
     msg_.request.mesh_delivery_available =
         context_.mesh_deliver && may_remove_recipients_ && msg_.engine->config().smtp_to_mesh.enabled &&
         msg_.request.direction == policy::Direction::kOutbound;
@@ -171,7 +172,7 @@ Step MilterSession::onMail(std::string_view sender, std::string auth_user) {
 Step MilterSession::onRecipient(std::string_view recipient) {
   try {
     if (!msg_.active || !msg_.engine) return fail(internalError("RCPT before MAIL"), "rcpt");
-    std::string rcpt = normalizeAddress(recipient);
+    std::string rcpt = mail::canonicalEnvelopeAddress(recipient);
     DeadlineScope budget(msg_.engine->config().milter.decision_timeout);
     static metrics::Histogram& rcpt_latency = metrics::histogram(
         "meshgate_decision_seconds", "Time to decide, by front-end and protocol stage.",

@@ -432,6 +432,20 @@ Result<Address> parseEnvelopeAddress(std::string_view text) {
   return Address::make(local, domain);
 }
 
+std::string canonicalEnvelopeAddress(std::string_view text) {
+  Result<Address> a = parseEnvelopeAddress(text);
+  if (a.ok()) {
+    if (a->isNull()) return "";
+    if (a->domain().empty()) return a->localPart();
+    return a->localPart() + "@" + a->domain();
+  }
+  std::string raw = normalizeAddress(text);
+  if (raw.find('@') != std::string::npos) {
+    while (!raw.empty() && raw.back() == '.') raw.pop_back();
+  }
+  return raw;
+}
+
 std::string domainOf(std::string_view address_text) {
   Result<Address> a = parseEnvelopeAddress(address_text);
   if (a.ok()) return a->domain();

@@ -95,6 +95,14 @@ class Address {
 // An envelope address as a milter receives it ("<a@b>", "a@b", "<>").
 Result<Address> parseEnvelopeAddress(std::string_view text);
 
+// The form policy compares envelope addresses in, whatever form the client sent and the MTA
+// delivers by: the local part unquoted (case kept), '@', the domain as a lower-case A-label
+// without the root's trailing dot; a source route dropped; "<>" -> "". So <"bob"@Example.COM.>
+// and <@relay:bob@example.com> are bob@example.com, as Postfix delivers them. Text that does not
+// parse is still judged (the MTA accepted it): without its angle brackets, its domain
+// lower-cased and without a trailing dot.
+std::string canonicalEnvelopeAddress(std::string_view text);
+
 // The normalized A-label domain of an address given as text ("<a@B.example>" ->
 // "b.example"); "" if it has none or it does not parse.
 std::string domainOf(std::string_view address_text);

@@ -73,14 +73,30 @@ Status IngressFilter::onRecipient(const MessageRequest& req, RecipientDecision& 
   const std::string domain = addressDomain(rcpt.recipient);
   if (domain.empty() || !config_->isLocalDomain(domain)) return Status();  // not ours
 
-  std::string address = toLowerAscii(rcpt.recipient);
-  Result<AccountRecord> account = this->account(address);
+  // The account whose mail this address is, in the forms Postfix delivers to one account.
+  auto lookup = [this](const std::string& address) {
+    Result<AccountRecord> found = this->account(address);
+    if (!found.ok() && found.status().code() == StatusCode::kNotFound) {
+      // bob+tag@example.com is bob@example.com's mail (Postfix's recipient_delimiter).
+      auto plus = address.find('+');
+      auto at = address.rfind('@');
+      if (plus != std::string::npos && plus < at) {
+        found = this->account(address.substr(0, plus) + address.substr(at));
+      }
+    }
+    return found;
+  };
+  const std::string address = toLowerAscii(rcpt.recipient);
+  Result<AccountRecord> account = lookup(address);
   if (!account.ok() && account.status().code() == StatusCode::kNotFound) {
-    // bob+tag@example.com is bob@example.com's mail (Postfix's recipient_delimiter).
-    auto plus = address.find('+');
-    auto at = address.rfind('@');
-    if (plus != std::string::npos && plus < at) {
-      account = this->account(address.substr(0, plus) + address.substr(at));
+    // bob%example.com@example.com is bob@example.com's mail (Postfix's allow_percent_hack,
+    // on by default) when that domain is ours too.
+    const auto at = address.rfind('@');
+    const auto percent = address.rfind('%', at);
+    if (percent != std::string::npos && percent < at) {
+      std::string hacked =
+          address.substr(0, percent) + "@" + address.substr(percent + 1, at - percent - 1);
+      if (config_->isLocalDomain(addressDomain(hacked))) account = lookup(hacked);
     }
   }
   IngressPolicy policy = config_->ingress.default_policy;

@@ -1,6 +1,7 @@
 // policyd_session.cc - see policyd_session.h.
 #include "policy/policyd/policyd_session.h"
 
+#include "gateway/mail/address.h"
 #include "gateway/policy/direction.h"
 #include "gateway/util/log.h"
 #include "gateway/util/metrics.h"
@@ -23,8 +24,10 @@ policy::MessageRequest toMessageRequest(const PolicyRequest& r) {
   req.client.daemon_name = r.get("policy_context");
   req.queue_id = r.get("queue_id");
   req.instance = r.get("instance");
-  req.sender = normalizeAddress(r.get("sender"));
-  if (!r.get("recipient").empty()) req.recipients.push_back(normalizeAddress(r.get("recipient")));
+  req.sender = mail::canonicalEnvelopeAddress(r.get("sender"));
+  if (!r.get("recipient").empty()) {
+    req.recipients.push_back(mail::canonicalEnvelopeAddress(r.get("recipient")));
+  }
   const std::string& size = r.get("size");
   req.size = 0;
   for (char c : size) {

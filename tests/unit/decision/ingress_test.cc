@@ -193,6 +193,32 @@ TEST_F(IngressEngine, RecipientDelimiterFindsTheAccount) {
   EXPECT_EQ(r->account, "bob@example.com");
 }
 
+TEST_F(IngressEngine, PercentHackFindsTheAccountWhenTheDomainIsOurs) {
+  // Postfix delivers bob%example.com@example.com to bob@example.com (allow_percent_hack).
+  DecisionEngine engine(load("ingress:\n  default: contacts-only\n  unlisted_recipients: pass\n"),
+                        store_, clock_);
+  AccountRecord bob;
+  bob.address = "bob@example.com";
+  EXPECT_CALL(store_, getAccount(std::string_view("bob%example.com@example.com")))
+      .WillOnce(Return(Result<AccountRecord>(notFound("no"))));
+  EXPECT_CALL(store_, getAccount(std::string_view("bob@example.com")))
+      .WillOnce(Return(Result<AccountRecord>(bob)));
+  EXPECT_CALL(store_, findContact(std::string_view("bob@example.com"), _))
+      .WillOnce(Return(Result<std::optional<ContactMatch>>(std::optional<ContactMatch>())));
+  MessageRequest req;
+  req.sender = "mallory@evil.example";
+  auto r = engine.onRecipient(req, "bob%example.com@example.com");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->verdict, Verdict::kReject);
+  EXPECT_EQ(r->account, "bob@example.com");
+  // Relayed elsewhere, it is not ours to look up.
+  EXPECT_CALL(store_, getAccount(std::string_view("bob%elsewhere.net@example.com")))
+      .WillOnce(Return(Result<AccountRecord>(notFound("no"))));
+  auto relayed = engine.onRecipient(req, "bob%elsewhere.net@example.com");
+  ASSERT_TRUE(relayed.ok());
+  EXPECT_EQ(relayed->verdict, Verdict::kAccept);
+}
+
 TEST_F(IngressEngine, UnlistedRecipientPassesOrGetsTheDefault) {
   MessageRequest req;
   req.sender = "a@example.org";

@@ -122,6 +122,22 @@ TEST(Address, NonTransitionalIdna) {
   EXPECT_EQ(d->ascii, "example.com");
 }
 
+TEST(Address, CanonicalEnvelopeFormIsTheOnePostfixDeliversTo) {
+  // Each is bob@example.com's mail to Postfix; policy must see the same address.
+  for (const char* form :
+       {"<bob@example.com>", "bob@example.com", "<bob@Example.COM.>", "<\"bob\"@example.com>",
+        "<@relay.example,@b.example:bob@example.com>", " <bob@example.com.> "}) {
+    EXPECT_EQ(canonicalEnvelopeAddress(form), "bob@example.com") << form;
+  }
+  EXPECT_EQ(canonicalEnvelopeAddress("<Bob@B\xc3\xbc"
+                                     "cher.example>"),
+            "Bob@xn--bcher-kva.example");
+  EXPECT_EQ(canonicalEnvelopeAddress("<>"), "");
+  EXPECT_EQ(canonicalEnvelopeAddress("<postmaster>"), "postmaster");
+  // What does not parse is still judged: brackets off, domain lower-cased, no trailing dot.
+  EXPECT_EQ(canonicalEnvelopeAddress("<bob@EXAMPLE..com.>"), "bob@example..com");
+}
+
 TEST(Address, DomainOf) {
   EXPECT_EQ(domainOf("<a@B.Example>"), "b.example");
   EXPECT_EQ(domainOf("a@bücher.example"), "xn--bcher-kva.example");

@@ -148,6 +148,23 @@ TEST_F(Session, BodiesOverTheSharedBudgetAreTempfailedNotJudgedOnPart) {
   EXPECT_EQ(budget->used(), 0u);
 }
 
+TEST_F(Session, EveryFormPostfixDeliversToBobIsJudgedAsBob) {
+  // A trailing dot, a quoted local part or a source route: Postfix delivers each to
+  // bob@example.com, so bob's contacts-only policy refuses a stranger in each.
+  for (const char* form : {"<bob@example.com.>", "<\"bob\"@example.com>",
+                           "<@relay.example:bob@example.com>", "<BOB@EXAMPLE.COM.>"}) {
+    MilterSession s = makeSession();
+    ASSERT_EQ(s.onMail("<mallory@evil.example.>", "").kind, Step::Kind::kContinue);
+    Step step = s.onRecipient(form);
+    EXPECT_EQ(step.kind, Step::Kind::kReject) << form;
+    EXPECT_EQ(step.code, "550") << form;
+  }
+  // And the known contact's mail in those forms is known.
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<\"alice\"@Partner.NET.>", "").kind, Step::Kind::kContinue);
+  EXPECT_EQ(s.onRecipient("<bob@example.com.>").kind, Step::Kind::kContinue);
+}
+
 TEST_F(Session, KnownContactGetsASignalThatVerifiesAndForgedCopiesAreDeletedLastFirst) {
   MilterSession s = makeSession();
   ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
