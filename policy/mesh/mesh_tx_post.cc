@@ -227,9 +227,23 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
   req.sender = sender.address;
   req.mesh_sender_udf = sender.profile_udf;
   req.recipients = {account};
-  auto decision = engine.onRecipient(req, account);
-  if (!decision.ok()) return decision.status();
-  const policy::RecipientDecision& d = *decision;
+  // The abuse limits (per client address, sender, sender domain) count each envelope as the
+  // milter counts a message, contact requests included: without them anyone could fill an
+  // account's catalogs. A refusal there decides, as at SMTP's MAIL FROM.
+  auto sender_decision = engine.onSender(req);
+  if (!sender_decision.ok()) return sender_decision.status();
+  policy::RecipientDecision d;
+  if (sender_decision->verdict == policy::Verdict::kReject ||
+      sender_decision->verdict == policy::Verdict::kTempfail) {
+    d.recipient = account;
+    d.verdict = sender_decision->verdict;
+    d.rule = sender_decision->rule;
+    d.reply = sender_decision->reply;
+  } else {
+    auto decision = engine.onRecipient(req, account);
+    if (!decision.ok()) return decision.status();
+    d = std::move(*decision);
+  }
   nlohmann::json detail = {{"envelope_id", id},
                            {"claimed_sender", claimed},
                            {"sender_udf", sender.profile_udf.value_or("")},

@@ -609,6 +609,35 @@ TEST_F(Post, ContactRequestsFromStrangersWaitForTheAccountsAnswer) {
   EXPECT_EQ(requests, 3u);
 }
 
+// The abuse limits count each envelope, as the milter counts each message: a stranger's
+// contact requests (which ingress control lets wait) cannot fill an account's catalog.
+TEST(PostAbuseLimits, CountEveryEnvelopeContactRequestsIncluded) {
+  MeshWorld world("",
+                  "abuse:\n  limits:\n    - {name: per-client, key: client_address, "
+                  "window: 1h, max: 2, action: tempfail}\n");
+  world.addAccount("alice@example.com", "contacts-only");
+  mesh::PrivateKey remote_service = newSigningKey();
+  json list = json::array();
+  for (int i = 1; i <= 3; ++i) {
+    list.push_back(mesh::dareToJson(makeContactRequestEnvelope(
+        "EAAA-ASK-" + std::to_string(i), "mallory@evil.example", newSigningKey())));
+  }
+  const std::string body = world.signedRequest(
+      portalRequest("PostRequest", {{"Account", "alice@example.com"}, {"Envelopes", list}}),
+      remote_service);
+  meshsvc::DispatchResult r = world.dispatch(body);
+  auto opened = world.openSigned(r.body, world.lastNonce());
+  ASSERT_TRUE(opened.ok()) << opened.status().toString() << r.body;
+  const json& inner = opened->begin().value();
+  EXPECT_EQ(inner["Accepted"], json::array({"EAAA-ASK-1", "EAAA-ASK-2"})) << inner;
+  EXPECT_EQ(inner["Rejected"], json::array({"EAAA-ASK-3"})) << inner;
+  EXPECT_EQ(inner["Errors"][0]["ErrorCode"], "TryLater") << inner;
+  auto pending =
+      world.store().listEntries("alice@example.com", meshsvc::kContactRequestsCatalog, {});
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->items.size(), 2u);
+}
+
 // Seed 7.2.3: a held payment request is released when its recipient confirms it, here with a
 // Mesh ResponseConfirmation signed by the account's own key (the quarantine page is the other
 // way). Only the account itself counts, only for a message held for it alone.
