@@ -96,6 +96,8 @@ inline constexpr std::string_view kHeldCatalog = "held";
 // pending|accept|reject`), keyed by the request's MessageID (its EnvelopeId when it has none).
 inline constexpr std::string_view kContactRequestsCatalog = "contact-requests";
 inline constexpr int kMaxPendingPerAccount = 100;
+// A connection request unanswered this long no longer counts toward kMaxPendingPerAccount.
+inline constexpr int64_t kPendingLifetimeSeconds = 7 * 24 * 3600;
 inline constexpr int kMaxEnvelopesPerPost = 100;
 
 struct DispatcherSettings {

@@ -101,11 +101,23 @@ Result<nlohmann::json> handleConnectStart(Call& call, const model::ConnectStartR
     return alreadyExists("a connection request with this MessageID exists");
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  // Only requests still waiting count toward the limit, and only recent ones: the catalog
+  // keeps answered requests too (their devices read the answer), which once made an account
+  // that had seen 100 requests in its life refuse every new device. A flood of requests is
+  // cleared by rejecting them (ConnectPending lists them), or expires.
   EntryQuery q;
-  q.max_entries = kMaxPendingPerAccount + 1;
-  auto pending = call.store().listEntries(account, kPendingCatalog, q);
-  if (!pending.ok()) return pending.status();
-  if (static_cast<int>(pending->items.size()) >= kMaxPendingPerAccount) {
+  q.not_before = call.now - kPendingLifetimeSeconds;
+  int waiting = 0;
+  do {
+    auto page = call.store().listEntries(account, kPendingCatalog, q);
+    if (!page.ok()) return page.status();
+    for (const CatalogEntry& e : page->items) {
+      auto data = entryJson(e);
+      if (data.ok() && stringMember(*data, "State") == "pending") ++waiting;
+    }
+    q.page_key = page->next_page_key;
+  } while (!q.page_key.empty() && waiting < kMaxPendingPerAccount);
+  if (waiting >= kMaxPendingPerAccount) {
     return failedPrecondition("too many connection requests wait for this account");
   }
   nlohmann::json data = {{"MessageID", id},

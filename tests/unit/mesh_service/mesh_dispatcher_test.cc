@@ -492,6 +492,45 @@ TEST_F(Dispatcher, DeviceConnectionFromStartToAuthorizedRequests) {
   signedCall(read, device, 201);
 }
 
+TEST_F(Dispatcher, OnlyRecentUnansweredConnectionRequestsCountTowardTheLimit) {
+  world_.addAccount("alice@example.com");
+  int n = 0;
+  auto start = [&](int status) {
+    mesh::PrivateKey device = newSigningKey();
+    json rc = {{"RequestConnection",
+                {{"MessageID", "NCON-NEW-" + std::to_string(++n)},
+                 {"AccountAddress", "alice@example.com"}}}};
+    std::vector<mesh::PrivateKey> dev{device};
+    auto signed_rc = mesh::sealAssertionJson(rc.dump(), dev);
+    ASSERT_TRUE(signed_rc.ok());
+    signedCall(
+        portalRequest("ConnectStartRequest", {{"AccountID", "alice@example.com"},
+                                              {"SignedRequest", mesh::dareToJson(*signed_rc)}}),
+        device, status);
+  };
+  // Requests as the catalog keeps them, kMaxPendingPerAccount of them in `state`.
+  auto fill = [&](const std::string& state) {
+    for (int i = 0; i < meshsvc::kMaxPendingPerAccount; ++i) {
+      const std::string id = "NOLD-" + state + "-" + std::to_string(i);
+      CatalogEntry e{"alice@example.com",
+                     std::string(meshsvc::kPendingCatalog),
+                     id,
+                     json{{"MessageID", id}, {"State", state}}.dump(),
+                     world_.clock().now(),
+                     0};
+      ASSERT_TRUE(world_.store().putEntry(e, std::nullopt).ok());
+    }
+  };
+  fill("accepted");
+  fill("rejected");
+  start(201);  // answered requests do not count (they once did, for good)
+  fill("pending");
+  start(409);  // a hundred wait: the next is refused
+  // A week on, requests nobody answered no longer count.
+  world_.clock().set(world_.clock().now() + meshsvc::kPendingLifetimeSeconds + 1);
+  start(201);
+}
+
 TEST_F(Dispatcher, ConnectStartRefusesMalformedRequests) {
   world_.addAccount("alice@example.com");
   mesh::PrivateKey device = newSigningKey();
