@@ -383,7 +383,14 @@ void MilterSession::decideEndOfMessage(std::string queue_id, EomResult& result) 
   // only inbound mail has any).
   const std::vector<size_t>& keep_brand = d.brand.keep_incoming;
   result.changes = forgedCopyDeletions(keep_brand);
-  if (!d.mesh_delivery.empty()) deliverOverMesh(d, result, qidOrNoqueue(queue_id));
+  std::optional<DeadlineOverride> after_mesh;
+  if (!d.mesh_delivery.empty()) {
+    deliverOverMesh(d, result, qidOrNoqueue(queue_id));
+    // The Mesh copies had budgets of their own (smtp_to_mesh.timeout each). What follows (the
+    // audit record, a hold's record, the signal) gets the decision budget anew: it would
+    // otherwise find the callback's spent and tempfail a message whose copies went out.
+    after_mesh.emplace(cfg.milter.decision_timeout);
+  }
   result.step = stepFor(d.verdict, d.reply);
   if (d.verdict == Verdict::kHold) {
     result.quarantine_reason = "meshgate: " + (d.hold_reason.empty() ? d.rule : d.hold_reason);

@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "gateway/config/config_loader.h"
 #include "gateway/policy/brand_assertion.h"
 #include "gateway/policy/security_signal.h"
+#include "gateway/ports/deadline.h"
 #include "gateway/util/metrics.h"
 #include "tests/support/mock_store.h"
 #include "tests/support/subprocess.h"
@@ -794,8 +798,7 @@ class MeshSession : public Session {
     auto loaded = config::loadConfigString(
         "gateway:\n  node: mx.example.com\n  domains: [example.com]\nabuse:\n  enabled: false\n"
         "milter:\n  on_error: " +
-            on_error +
-            "\n"
+            on_error + "\n" + milter_extra_ +
             "too_stupid:\n  enabled: false\n"
             "smtp_to_mesh:\n  enabled: " +
             std::string(enabled ? "true" : "false") +
@@ -822,6 +825,7 @@ class MeshSession : public Session {
   // unreachable), "refuses" (ContactRequired).
   Result<adapters::MeshPostResult> fakeMesh(const adapters::MeshPostRequest& r, bool resolve_only) {
     (resolve_only ? checked_ : posted_).push_back(r);
+    if (!resolve_only) std::this_thread::sleep_for(post_delay_);
     const std::string local = r.recipient.substr(0, r.recipient.find('@'));
     adapters::MeshPostResult out;
     out.envelope_id = "MGSM-" + local;
@@ -850,6 +854,14 @@ class MeshSession : public Session {
     ctx.mesh_deliver = [this](const adapters::MeshPostRequest& r, bool only) { return fakeMesh(r, only); };
     if (audit_down_)
       ctx.audit = [](const AuditRecord&) { return unavailable("database is locked"); };
+    if (audit_needs_budget_) {
+      // As a store does: a write with no time left fails at once.
+      ctx.audit = [](const AuditRecord&) {
+        return Deadline::remaining(std::chrono::hours(1)).count() > 0
+                   ? Status()
+                   : deadlineExceeded("no time left for the audit write");
+      };
+    }
     MilterSession s(ctx);
     s.setMayRemoveRecipients(delrcpt_granted);
     s.onConnect("client.example", "203.0.113.9", "");
@@ -864,7 +876,20 @@ class MeshSession : public Session {
   std::vector<adapters::MeshPostRequest> checked_;
   std::vector<adapters::MeshPostRequest> posted_;
   bool audit_down_ = false;
+  bool audit_needs_budget_ = false;
+  std::chrono::milliseconds post_delay_{0};
+  std::string milter_extra_;  // more keys of the milter section, each "  key: value\n"
 };
+
+TEST_F(MeshSession, TheRecordAfterSlowMeshCopiesHasABudgetOfItsOwn) {
+  milter_extra_ = "  decision_timeout: 50ms\n";
+  load(true);
+  post_delay_ = std::chrono::milliseconds(150);  // within smtp_to_mesh.timeout, past 50 ms
+  audit_needs_budget_ = true;
+  EomResult r = send({"<bob@secure.example>"});
+  EXPECT_EQ(r.step.kind, Step::Kind::kDiscard) << "posted, recorded, the SMTP copy dropped";
+  EXPECT_EQ(posted_.size(), 1u);
+}
 
 TEST_F(MeshSession, EveryRecipientOverTheMeshDiscardsTheSmtpCopyAndPostsTheOriginalBytes) {
   EomResult r = send({"<bob@secure.example>", "<carol@maybe.example>"});
