@@ -319,19 +319,36 @@ EomResult MilterSession::failedEom(const Status& status, EomResult partial) {
   EomResult out;
   out.step = fail(status, "eom");
   if (out.step.kind != Step::Kind::kContinue) return out;
-  if (msg_.content_lost != nullptr && std::string_view(msg_.content_lost) == "header") {
-    // A header we never saw may be a forged copy of ours that nothing would delete.
+  const bool header_lost =
+      msg_.content_lost != nullptr && std::string_view(msg_.content_lost) == "header";
+  if (header_lost || msg_.headers->overflowed()) {
+    // A header we never saw (lost, or past the header limit) may be a forged copy of ours
+    // that nothing would delete.
     out.step = errorStep(config::FailureAction::kTempfail, status);
     log::warning(
-        "%s: milter: action=tempfail despite milter.on_error accept: a header step was "
-        "lost, so forged copies of %s cannot all be deleted",
-        qidOrNoqueue(msg_.request.queue_id).c_str(), std::string(policy::kSignalHeader).c_str());
+        "%s: milter: action=tempfail despite milter.on_error accept: %s, so forged copies of "
+        "%s cannot all be deleted",
+        qidOrNoqueue(msg_.request.queue_id).c_str(),
+        header_lost ? "a header step was lost" : "the header limit was passed",
+        std::string(policy::kSignalHeader).c_str());
     return out;
   }
   out.step = partial.step;  // what was decided before the failure, kContinue if nothing
   out.changes = forgedCopyDeletions({});  // without a decision every copy counts as forged
   out.removed_recipients = std::move(partial.removed_recipients);
   out.quarantine_reason = std::move(partial.quarantine_reason);
+  if (!out.quarantine_reason) {
+    // A hold decided before the failure (at MAIL, or quarantine-unknown at RCPT: the end of
+    // message only carries it out) stays a hold.
+    std::string rule;
+    if (msg_.sender_decision.verdict == Verdict::kHold) rule = msg_.sender_decision.rule;
+    for (const auto& rc : msg_.recipients) {
+      if (rule.empty() && rc.contact == policy::ContactStatus::kQuarantined) rule = rc.rule;
+    }
+    if (!rule.empty()) {
+      out.quarantine_reason = "meshgate: " + rule + " (decided before an error at end of message)";
+    }
+  }
   return out;
 }
 

@@ -499,6 +499,27 @@ TEST_F(Session, OnErrorAcceptNeverLoosensWhatWasDecided) {
   EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
   EXPECT_EQ(deletions(r), 3);
 
+  // A stranger's message whose body step was lost is still held: quarantine-unknown decided
+  // that at RCPT, and the end of message only carries it out.
+  ASSERT_EQ(s.onMail("<mallory@evil.example>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 0);
+  s.onContentLost("body");
+  r = s.onEndOfMessage("Q3B");
+  EXPECT_EQ(r.step.kind, Step::Kind::kContinue);
+  ASSERT_TRUE(r.quarantine_reason.has_value());
+  EXPECT_NE(r.quarantine_reason->find("ingress.quarantine-unknown"), std::string::npos)
+      << *r.quarantine_reason;
+
+  // Past the header limit, with a body step lost: a forged copy may be among the headers not
+  // kept, so tempfail whatever on_error says.
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  for (size_t i = 0; i <= mail::Limits{}.max_headers; ++i) s.onHeader("X-Filler", "x");
+  s.onContentLost("body");
+  r = s.onEndOfMessage("Q3C");
+  EXPECT_EQ(r.step.kind, Step::Kind::kTempfail);
+
   // A lost header step: a forged copy may be among the headers never seen, so nothing can
   // promise its deletion: tempfail whatever on_error says.
   ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
