@@ -192,13 +192,17 @@ sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {
   try {
     Connection* c = connectionOf(ctx);
     if (!c) return callbackFailure(ctx, "mail");
+    // Counted before the drain is checked (both sequentially consistent): either drain()
+    // sees this message under way and waits for it, or this sees the drain and refuses it.
+    c->startMessage();
     if (g_draining) {
+      c->endMessage();
       log::info("milter: stopping; MAIL FROM tempfailed (the MTA retries)");
       return apply(ctx, stoppingStep());
     }
     sfsistat r =
         apply(ctx, c->session.onMail(argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}")));
-    if (r == SMFIS_CONTINUE) c->startMessage();
+    if (r != SMFIS_CONTINUE) c->endMessage();
     return r;
   } catch (...) {
     return callbackFailure(ctx, "mail");

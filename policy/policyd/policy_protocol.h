@@ -55,6 +55,7 @@ class PolicyStreamParser {
  private:
   size_t max_request_bytes_;
   std::string buffer_;
+  size_t scanned_ = 0;  // buffer_[0, scanned_) is whole lines of the request, none empty
 };
 
 // "action=<action>[ <text>]\n\n" with text made safe for one line.

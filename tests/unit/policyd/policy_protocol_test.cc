@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace meshgate::policyd {
 namespace {
 
@@ -32,6 +34,27 @@ TEST(PolicyProtocol, WaitsForTheEmptyLineAcrossChunks) {
   ASSERT_TRUE(r.ok() && r->has_value());
   EXPECT_EQ((*r)->get("sender"), "");  // empty value = unknown, allowed
   EXPECT_TRUE((*r)->has("sender"));
+}
+
+TEST(PolicyProtocol, ByteAtATimeWithMixedLineEndsThenTheNextRequest) {
+  // The parser keeps its place between calls (it no longer rescans what it has seen): an end
+  // split anywhere, CR LF or LF, is still found, and the request after it starts afresh.
+  PolicyStreamParser p(65536);
+  const std::string two =
+      "request=smtpd_access_policy\r\nsender=a@b.example\n\r\n"
+      "request=smtpd_access_policy\ninstance=2\r\n\n";
+  std::vector<PolicyRequest> got;
+  for (char c : two) {
+    p.append(std::string(1, c));
+    auto r = p.next();
+    ASSERT_TRUE(r.ok()) << r.status().toString();
+    if (r->has_value()) got.push_back(std::move(**r));
+  }
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].get("sender"), "a@b.example");
+  EXPECT_FALSE(got[0].has("instance"));
+  EXPECT_EQ(got[1].get("instance"), "2");
+  EXPECT_EQ(p.pending(), 0u);
 }
 
 TEST(PolicyProtocol, PipelinedRequestsComeOutInOrder) {
