@@ -733,6 +733,14 @@ Status HttpServer::Impl::start() {
     server_->start();
   } catch (const Poco::Exception& e) {
     server_.reset();
+    // The refuser may already run: a joinable thread destroyed with this object would end
+    // the process (std::terminate).
+    {
+      std::lock_guard<std::mutex> lock(refuser_mutex_);
+      refuser_stop_ = true;
+    }
+    refuser_wake_.notify_all();
+    if (refuser_.joinable()) refuser_.join();
     return unavailable(options_.name + ": cannot listen on " + options_.host + ":" +
                        std::to_string(options_.port) + ": " + e.displayText());
   }

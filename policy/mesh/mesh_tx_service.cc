@@ -1,6 +1,7 @@
 // mesh_tx_service.cc - the service and account transactions: Hello, ValidateAccount,
 // CreateAccount, DeleteAccount, Status, Transfer (seed 3.5-3.8, 3.11, 3.16).
 #include <algorithm>
+#include <charconv>
 
 #include "gateway/util/log.h"
 #include "gateway/util/strings.h"
@@ -156,12 +157,13 @@ Result<nlohmann::json> handleTransfer(Call& call, const model::TransferRequest& 
     if (c.before) before = toSeconds(*c.before);
     if (c.page_key && !c.page_key->empty()) {
       const std::string& k = *c.page_key;
-      if (k.size() > 19 || !std::all_of(k.begin(), k.end(), [](char ch) {
-            return ch >= '0' && ch <= '9';
-          })) {
+      int64_t sequence = 0;
+      auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), sequence);
+      if (ec != std::errc() || end != k.data() + k.size() || k.front() == '-' || k.front() == '+') {
+        // Not digits, or more than an int64 holds (std::stoll threw: a 500 for bad input).
         return invalidArgument("SearchConstraints.PageKey: a record sequence number is expected");
       }
-      from = std::max<int64_t>(1, std::stoll(k));
+      from = std::max<int64_t>(1, sequence);
     }
   }
   MESHGATE_RETURN_IF_ERROR(consumeNonce(call));

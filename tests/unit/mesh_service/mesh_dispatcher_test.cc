@@ -421,8 +421,11 @@ TEST_F(Dispatcher, TransferOnlyForAdministratorsAndPaged) {
                                                           {"Before", "2026-01-01T00:00:05Z"}}}}),
                       world_.adminKey(), 201);
   EXPECT_EQ(w["DataItems"].size(), 3u) << w;
-  signedCall(portalRequest("TransferRequest", {{"SearchConstraints", {{"PageKey", "abc"}}}}),
-             world_.adminKey(), 400);
+  // Not a sequence number, or more than one can be: 400 (the last was a 500, std::stoll threw).
+  for (const char* key : {"abc", "9999999999999999999", "-5", "12x"}) {
+    signedCall(portalRequest("TransferRequest", {{"SearchConstraints", {{"PageKey", key}}}}),
+               world_.adminKey(), 400);
+  }
 }
 
 // ---- Connect -------------------------------------------------------------------------------------
