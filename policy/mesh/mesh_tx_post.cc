@@ -13,6 +13,7 @@
 #include "gateway/mesh/crypto.h"
 #include "gateway/policy/decision.h"
 #include "gateway/policy/quarantine_confirmation.h"
+#include "gateway/ports/deadline.h"
 #include "gateway/util/log.h"
 #include "gateway/util/strings.h"
 #include "policy/mesh/dispatcher_internal.h"
@@ -354,9 +355,21 @@ Result<nlohmann::json> handlePost(Call& call, const model::PostRequest& request)
   auto engine = call.env.engine ? call.env.engine() : nullptr;
   if (!engine) return unavailable("the decision engine is not ready");
   MESHGATE_RETURN_IF_ERROR(consumeNonce(call));
+  // One budget for the whole Post: each envelope's claimed sender may be looked up at another
+  // domain's service (up to resolver.total_timeout each), and a hundred envelopes naming a
+  // hundred slow domains held a worker thread for minutes. Past it the Post fails as "could
+  // not decide" (the sender retries; envelopes already delivered are recognized then).
+  const auto budget_ms = 2 * call.config().resolver.total_timeout;
+  DeadlineScope budget(budget_ms);
   model::PostResponse r;
   for (size_t i = 0; i < request.envelopes.size(); ++i) {
-    MESHGATE_ASSIGN_OR_RETURN(Outcome o, postOne(call, *engine, account, request.envelopes[i], i));
+    Result<Outcome> one = postOne(call, *engine, account, request.envelopes[i], i);
+    if (!one.ok() && one.status().code() == StatusCode::kDeadlineExceeded) {
+      return unavailable("PostRequest: not every envelope could be decided within " +
+                         std::to_string(budget_ms.count()) +
+                         " ms (senders' services were slow); send it again later");
+    }
+    MESHGATE_ASSIGN_OR_RETURN(Outcome o, std::move(one));
     if (o.accepted) {
       r.accepted.push_back(o.envelope_id);
     } else {

@@ -3,8 +3,12 @@
 // (no account, no entry, no audit record, not even its nonce).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "gateway/mesh/profile.h"
 #include "gateway/policy/audit_checkpoint.h"
+#include "gateway/ports/deadline.h"
 #include "policy/mesh/status_table.h"
 #include "tests/unit/mesh_service/mesh_test_world.h"
 
@@ -678,6 +682,39 @@ TEST(PostAbuseLimits, CountEveryEnvelopeContactRequestsIncluded) {
       world.store().listEntries("alice@example.com", meshsvc::kContactRequestsCatalog, {});
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ(pending->items.size(), 2u);
+}
+
+// A Post's sender lookups share one budget (2 x resolver.total_timeout): envelopes naming
+// many slow domains cannot hold a worker for minutes.
+TEST(PostBudget, SlowSenderLookupsEndThePostWithinItsBudget) {
+  MeshWorld world("",
+                  "resolver:\n  total_timeout: 200ms\n  connect_timeout: 100ms\n  "
+                  "dns_timeout: 100ms\n");
+  world.addAccount("alice@example.com", "tag-unknown");
+  int lookups = 0;
+  world.setRemoteSenderVerifier(
+      [&lookups](std::string_view, const mesh::PublicKey&) -> Result<meshsvc::VerifiedSender> {
+        // As the resolver: each lookup waits at most what is left of the budget (here a slow
+        // service that answers "not verified" after 150 ms).
+        ++lookups;
+        const auto wait = Deadline::remaining(std::chrono::milliseconds(150));
+        std::this_thread::sleep_for(wait);
+        if (wait < std::chrono::milliseconds(150)) return deadlineExceeded("lookup: out of time");
+        return meshsvc::VerifiedSender{};
+      });
+  json list = json::array();
+  for (int i = 1; i <= 20; ++i) {
+    list.push_back(mesh::dareToJson(makeMessageEnvelope("EAAA-SLOW-" + std::to_string(i),
+                                                        "a" + std::to_string(i) + "@slow.example",
+                                                        newSigningKey())));
+  }
+  const std::string body = world.signedRequest(
+      portalRequest("PostRequest", {{"Account", "alice@example.com"}, {"Envelopes", list}}),
+      newSigningKey());
+  meshsvc::DispatchResult r = world.dispatch(body);
+  EXPECT_EQ(r.status, 503) << r.body;
+  // 400 ms of budget, 150 ms a lookup: the third runs out of time; none after it is tried.
+  EXPECT_EQ(lookups, 3);
 }
 
 // Seed 7.2.3: a held payment request is released when its recipient confirms it, here with a

@@ -107,6 +107,18 @@ void MeshWorld::addContact(const std::string& account, const std::string& spec,
   orDie(store_->putEntry(e, policy::contactMatches(entry)), "putEntry contact");
 }
 
+void MeshWorld::setRemoteSenderVerifier(meshsvc::RemoteSenderVerifier verify) {
+  meshsvc::DispatcherEnv env;
+  env.store = store_.get();
+  env.clock = &clock_;
+  env.engine = [this] { return engine_; };
+  env.service_key = [this] { return service_key_; };
+  env.service_profile = [this] { return service_profile_; };
+  env.verify_remote_sender = std::move(verify);
+  dispatcher_ = std::make_unique<meshsvc::MeshDispatcher>(std::move(env));
+  dispatcher_->setSettings(orDie(meshsvc::makeDispatcherSettings(config_), "settings"));
+}
+
 meshsvc::DispatchResult MeshWorld::dispatch(const std::string& body) {
   return dispatcher_->dispatch(body, {"192.0.2.7"});
 }

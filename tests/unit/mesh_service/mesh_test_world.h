@@ -93,6 +93,9 @@ class MeshWorld {
   const mesh::PrivateKey& adminKey() const { return admin_key_; }
   const testing::TempDir& dir() const { return dir_; }
   meshsvc::MeshDispatcher& dispatcher() { return *dispatcher_; }
+  // The dispatcher from now on asks `verify` about senders in other domains (as the resolver
+  // does in the service).
+  void setRemoteSenderVerifier(meshsvc::RemoteSenderVerifier verify);
   int64_t auditCount();
 
  private:
