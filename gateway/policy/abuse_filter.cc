@@ -27,6 +27,10 @@ std::string AbuseFilter::counterKey(const config::RateLimit& limit, const Messag
 
 Status AbuseFilter::onSender(const MessageRequest& req, Decision& decision) {
   const auto& abuse = config_->abuse;
+  // Where the milter runs too (milter.enabled in the configuration both read), it counts each
+  // message at MAIL FROM, before the policy service is asked at RCPT: counting again here made
+  // every message count twice, and a limit of N refused at N/2.
+  if (req.front_end == "policyd" && config_->milter.enabled) return Status();
   if (abuse.exempt_authenticated && !req.client.auth_user.empty()) return Status();
   if (!req.client.address.empty() && inAnyNetwork(abuse.exempt_networks, req.client.address)) {
     return Status();

@@ -44,6 +44,32 @@ class AbuseLimits : public ::testing::Test {
   std::vector<std::string> calls_;
 };
 
+TEST_F(AbuseLimits, ThePolicyServiceCountsOnlyWhereNoMilterDoes) {
+  // The milter counts each message at MAIL FROM; the policy service, asked at RCPT about the
+  // same message, must not count it again.
+  configure(
+      "  limits:\n    - {name: per-client, key: client_address, window: 1m, max: 1, action: "
+      "tempfail}\n");
+  DecisionEngine engine(config_, store_, clock_);
+  MessageRequest req;
+  req.sender = "a@example.org";
+  req.client.address = "192.0.2.7";
+  req.front_end = "milter";
+  EXPECT_EQ(engine.onSender(req)->verdict, Verdict::kAccept);
+  req.front_end = "policyd";
+  EXPECT_EQ(engine.onSender(req)->verdict, Verdict::kAccept);
+  EXPECT_EQ(calls_.size(), 1u) << "counted once, by the milter";
+  // Without a milter the policy service is the one that counts.
+  auto loaded = config::loadConfigString(
+      "gateway:\n  domains: [example.com]\nmilter:\n  enabled: false\nabuse:\n  limits:\n    - "
+      "{name: per-client, key: client_address, window: 1m, max: 1, action: tempfail}\n",
+      "t.yaml");
+  ASSERT_TRUE(loaded.ok());
+  DecisionEngine alone(loaded.config, store_, clock_);
+  EXPECT_EQ(alone.onSender(req)->verdict, Verdict::kTempfail);  // the milter's count + this one
+  EXPECT_EQ(calls_.size(), 2u);
+}
+
 TEST_F(AbuseLimits, TempfailsOverTheLimitWithinOneWindow) {
   configure("  limits:\n    - {name: per-client, key: client_address, window: 1m, max: 2, action: tempfail}\n");
   for (int i = 0; i < 2; ++i) {
