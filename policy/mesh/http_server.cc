@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "gateway/util/log.h"
+#include "gateway/util/strings.h"
 #include "policy/listen_socket.h"
 
 namespace meshgate::meshsvc {
@@ -61,13 +62,20 @@ std::string reasonFor(int status) {
       static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
 }
 
-// Sends all of `data`; false on error or timeout.
+// Sends all of `data` within `timeout` in all; false on error or when the time is up. (A
+// timeout per send would let a client that reads a few bytes at a time hold the thread for
+// as long as it likes.)
 bool sendAll(Poco::Net::StreamSocket& s, std::string_view data, std::chrono::milliseconds timeout) {
   try {
-    s.setSendTimeout(timespanOf(timeout));
+    const auto deadline = SteadyClock::now() + timeout;
     size_t sent = 0;
     while (sent < data.size()) {
-      int n = s.sendBytes(data.data() + sent, static_cast<int>(std::min<size_t>(data.size() - sent, 1 << 20)));
+      const auto left =
+          std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
+      if (left.count() <= 0) return false;
+      s.setSendTimeout(timespanOf(left));
+      int n = s.sendBytes(data.data() + sent,
+                          static_cast<int>(std::min<size_t>(data.size() - sent, 64 * 1024)));
       if (n <= 0) return false;
       sent += static_cast<size_t>(n);
     }
@@ -75,6 +83,50 @@ bool sendAll(Poco::Net::StreamSocket& s, std::string_view data, std::chrono::mil
   } catch (const Poco::Exception&) {
     return false;
   }
+}
+
+// What Poco's parser would let through but a proxy in front might read differently (request
+// smuggling): a head must use CRLF line ends, no folded lines, header names without spaces,
+// one Content-Length of digits only, at most one Transfer-Encoding. RFC 9112 2.2, 5.1, 5.2, 6.3.
+Status checkHeadFraming(std::string_view head) {
+  size_t pos = head.find("\r\n");  // past the request line
+  if (head.substr(0, pos).find_first_of("\r\n") != std::string_view::npos) {
+    return invalidArgument("a bare CR or LF in the request line");
+  }
+  int content_lengths = 0;
+  int transfer_encodings = 0;
+  while (pos != std::string_view::npos) {
+    pos += 2;
+    const size_t end = head.find("\r\n", pos);
+    if (end == std::string_view::npos || end == pos) break;  // the empty line
+    std::string_view line = head.substr(pos, end - pos);
+    pos = end;
+    if (line.find('\n') != std::string_view::npos || line.find('\r') != std::string_view::npos) {
+      return invalidArgument("a bare CR or LF in the request head");
+    }
+    if (line.front() == ' ' || line.front() == '\t') {
+      return invalidArgument("a folded header line (obsolete line folding)");
+    }
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return invalidArgument("a header line without a name");
+    }
+    std::string_view name = line.substr(0, colon);
+    if (name.find_first_of(" \t") != std::string_view::npos) {
+      return invalidArgument("white space in a header name");
+    }
+    std::string_view value = trimWhitespace(line.substr(colon + 1));
+    if (equalsIgnoreCase(name, "Content-Length")) {
+      if (++content_lengths > 1) return invalidArgument("more than one Content-Length");
+      if (value.empty() || value.size() > 18 ||
+          value.find_first_not_of("0123456789") != std::string_view::npos) {
+        return invalidArgument("Content-Length is not a number");
+      }
+    } else if (equalsIgnoreCase(name, "Transfer-Encoding")) {
+      if (++transfer_encodings > 1) return invalidArgument("more than one Transfer-Encoding");
+    }
+  }
+  return Status();
 }
 
 std::string serializeResponse(const HttpResponse& r, bool keep_alive, bool http10) {
@@ -464,6 +516,10 @@ bool Connection::serveOne(bool first, const HttpLimits& limits) {
   }
   if (r != Read::kOk) return false;
 
+  if (Status framing = checkHeadFraming(head); !framing.ok()) {
+    server_.counters_.bad_requests++;
+    return fail(invalidArgument("malformed HTTP request: " + framing.message()), true);
+  }
   Poco::Net::HTTPRequest request;
   try {
     std::istringstream in(head);
