@@ -176,6 +176,11 @@ const std::string kGetQuarantine = kSelectQuarantine + " WHERE q.id = $1";
 const std::string kListQuarantineAll = kSelectQuarantine + " ORDER BY q.time, q.id";
 const std::string kListQuarantineState =
     kSelectQuarantine + " WHERE q.state = $1 ORDER BY q.time, q.id";
+// A record put as held for another message than the one under its id (Postfix reuses queue
+// ids) starts unconfirmed: the old message's confirmation is not the new one's.
+const std::string kForgetOtherMessagesConfirmation =
+    "DELETE FROM quarantine_confirmations WHERE id = $1 AND EXISTS (SELECT 1 FROM quarantine q "
+    "WHERE q.id = $1 AND (q.message_id <> $2 OR q.time <> $3))";
 const std::string kConfirmQuarantine =
     "INSERT INTO quarantine_confirmations (id, recipient, time) VALUES ($1, $2, $3) "
     "ON CONFLICT (id) DO NOTHING";
@@ -829,6 +834,10 @@ Status SqlStore::putQuarantine(const QuarantineRecord& q) {
                                        {"reason", q.reason},
                                        {"subject", q.subject}}));
   return transact(true, [&](SqlConnection& c) {
+    if (q.state == "held") {
+      MESHGATE_RETURN_IF_ERROR(
+          run(c, kForgetOtherMessagesConfirmation, {q.id, q.message_id, q.time}));
+    }
     return run(c, kPutQuarantine,
                {q.id, q.queue_id, q.message_id, q.sender, q.recipients, q.reason, q.subject, q.time,
                 q.state});

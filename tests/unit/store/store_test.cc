@@ -524,6 +524,15 @@ TEST_P(StoreTest, QuarantineConfirmationIsKeptOnceAndReadWithTheRecord) {
   q.state = "released";
   ASSERT_OK(store_->putQuarantine(q));
   EXPECT_EQ(VALUE(store_->getQuarantine("5Abc1")).confirmed_by, "alice@example.com");
+  // Held again under the same id, the same message keeps it; another message (Postfix reuses
+  // queue ids) starts unconfirmed, or release-confirmed would let it out unreviewed.
+  q.state = "held";
+  ASSERT_OK(store_->putQuarantine(q));
+  EXPECT_EQ(VALUE(store_->getQuarantine("5Abc1")).confirmed_by, "alice@example.com");
+  q.message_id = "<another@example.net>";
+  q.time = 9000;
+  ASSERT_OK(store_->putQuarantine(q));
+  EXPECT_EQ(VALUE(store_->getQuarantine("5Abc1")).confirmed_by, "");
 }
 
 // ---------------------------------------------------------------- audit log
