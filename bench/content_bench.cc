@@ -114,6 +114,10 @@ class FakeStore : public Store {
   Status confirmQuarantine(std::string_view, std::string_view, int64_t) override {
     return unused();
   }
+  Result<bool> changeQuarantineState(std::string_view, std::string_view,
+                                     std::string_view) override {
+    return unused();
+  }
   Result<std::vector<QuarantineRecord>> listQuarantine(std::string_view) override {
     return std::vector<QuarantineRecord>();
   }

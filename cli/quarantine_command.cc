@@ -173,21 +173,41 @@ int quarantineShow(const Args& args) {
   return 0;
 }
 
-// postsuper -H (release) or -d (delete), then the new state and an audit record.
+// Claims the held message (held -> released/deleted, only if still held: an admin and the
+// release-confirmed timer may race), records the action in the audit log, then runs
+// postsuper -H (release) or -d (delete). Nothing happens without its audit record; if the
+// record or postsuper fails, the message is held again (and the failure audited).
 Status applyToHeld(AdminContext& ctx, QuarantineRecord& q, const std::string& action) {
   if (q.state != "held") return failedPrecondition(q.id + " is already " + q.state);
+  const std::string to = action == "release" ? "released" : "deleted";
+  MESHGATE_ASSIGN_OR_RETURN(bool claimed, ctx.store->changeQuarantineState(q.id, "held", to));
+  if (!claimed) {
+    auto now = ctx.store->getQuarantine(q.id);
+    return failedPrecondition(q.id + " is already " + (now.ok() ? now->state : "changed") +
+                              " (by another command meanwhile)");
+  }
+  auto holdAgain = [&](const Status& why) {
+    Status back = ctx.store->changeQuarantineState(q.id, to, "held").status();
+    if (!back.ok())
+      return why.withContext("and it could not be marked held again: " + back.message());
+    return why;
+  };
+  Status audited = recordAdminAction(*ctx.store, *ctx.config, q, action);
+  if (!audited.ok()) return holdAgain(audited.withContext("audit log; nothing was done"));
   auto argv = postfixTool(*ctx.config, ctx.config->quarantine.postsuper);
   argv.insert(argv.end(), {action == "release" ? "-H" : "-d", q.queue_id});
   auto r = execProgram(argv, "", 30000);
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) {
+  Status ran = r.ok() ? Status() : r.status();
+  if (r.ok() && r->exit_code != 0) {
     std::cerr << r->err;
-    return unavailable("postsuper failed (exit " + std::to_string(r->exit_code) + ")");
+    ran = unavailable("postsuper failed (exit " + std::to_string(r->exit_code) + ")");
   }
-  q.state = action == "release" ? "released" : "deleted";
-  MESHGATE_RETURN_IF_ERROR(ctx.store->putQuarantine(q));
-  Status st = recordAdminAction(*ctx.store, *ctx.config, q, action);
-  return st.ok() ? st : st.withContext("audit log");
+  if (!ran.ok()) {
+    (void)recordAdminAction(*ctx.store, *ctx.config, q, action + "-failed");
+    return holdAgain(ran.withContext("still held"));
+  }
+  q.state = to;
+  return Status();
 }
 
 int changeState(const Args& args, const std::string& action) {

@@ -195,6 +195,10 @@ class Store {
   // kNotFound when there is no such message.
   virtual Status confirmQuarantine(std::string_view id, std::string_view recipient,
                                    int64_t time) = 0;
+  // Moves message `id` from state `from` to `to` if it is still in `from`: true when it moved,
+  // false when another process moved it first (the claim two admins or timers race for).
+  virtual Result<bool> changeQuarantineState(std::string_view id, std::string_view from,
+                                             std::string_view to) = 0;
 
   // ---- idempotent delivery (Mesh -> SMTP bridge, at-least-once with dedup)
   // Returns true the first time `key` is claimed, false if it was claimed before.

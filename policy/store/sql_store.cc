@@ -181,6 +181,8 @@ const std::string kListQuarantineState =
 const std::string kForgetOtherMessagesConfirmation =
     "DELETE FROM quarantine_confirmations WHERE id = $1 AND EXISTS (SELECT 1 FROM quarantine q "
     "WHERE q.id = $1 AND (q.message_id <> $2 OR q.time <> $3))";
+const std::string kChangeQuarantineState =
+    "UPDATE quarantine SET state = $3 WHERE id = $1 AND state = $2";
 const std::string kConfirmQuarantine =
     "INSERT INTO quarantine_confirmations (id, recipient, time) VALUES ($1, $2, $3) "
     "ON CONFLICT (id) DO NOTHING";
@@ -865,6 +867,19 @@ Result<std::vector<QuarantineRecord>> SqlStore::listQuarantine(std::string_view 
     records.push_back(quarantineFromRow(result.rows, r));
   }
   return records;
+}
+
+Result<bool> SqlStore::changeQuarantineState(std::string_view id, std::string_view from,
+                                             std::string_view to) {
+  MESHGATE_RETURN_IF_ERROR(checkTexts({{"id", id}, {"state", from}, {"state", to}}));
+  bool moved = false;
+  MESHGATE_RETURN_IF_ERROR(transact(true, [&](SqlConnection& c) -> Status {
+    SqlResult result;
+    MESHGATE_RETURN_IF_ERROR(run(c, kChangeQuarantineState, {id, from, to}, &result));
+    moved = result.changes > 0;
+    return Status();
+  }));
+  return moved;
 }
 
 Status SqlStore::confirmQuarantine(std::string_view id, std::string_view recipient,

@@ -139,6 +139,8 @@ class SqlStore final : public Store {
   Status putQuarantine(const QuarantineRecord& record) override;
   Result<QuarantineRecord> getQuarantine(std::string_view id) override;
   Result<std::vector<QuarantineRecord>> listQuarantine(std::string_view state) override;
+  Result<bool> changeQuarantineState(std::string_view id, std::string_view from,
+                                     std::string_view to) override;
   Status confirmQuarantine(std::string_view id, std::string_view recipient,
                            int64_t time) override;
   Result<bool> claimOnce(std::string_view key, int64_t now) override;

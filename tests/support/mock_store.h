@@ -40,6 +40,8 @@ class MockStore : public Store {
   MOCK_METHOD(Result<std::optional<AuditCheckpoint>>, latestCheckpoint, (), (override));
   MOCK_METHOD(Status, putQuarantine, (const QuarantineRecord&), (override));
   MOCK_METHOD(Result<QuarantineRecord>, getQuarantine, (std::string_view), (override));
+  MOCK_METHOD(Result<bool>, changeQuarantineState,
+              (std::string_view, std::string_view, std::string_view), (override));
   MOCK_METHOD(Status, confirmQuarantine, (std::string_view, std::string_view, int64_t),
               (override));
   MOCK_METHOD(Result<std::vector<QuarantineRecord>>, listQuarantine, (std::string_view),

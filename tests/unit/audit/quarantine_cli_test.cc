@@ -84,6 +84,17 @@ TEST_F(QuarantineCli, ReleaseCallsPostsuperRecordsStateAndAudits) {
   EXPECT_NE(audit.out.find("rule=quarantine.release"), std::string::npos);
 }
 
+TEST_F(QuarantineCli, AFailedPostsuperLeavesItHeldAndIsAudited) {
+  dir_.write("postsuper", "#!/bin/sh\necho 'postsuper: fatal: queue file busy' >&2\nexit 1\n");
+  auto r = runMeshgate({"quarantine", "release", "4XYZ12AB", "--config", config_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("still held"), std::string::npos) << r.err;
+  EXPECT_EQ(store_->getQuarantine("4XYZ12AB")->state, "held");
+  auto audit = runMeshgate({"audit", "show", "--config", config_});
+  EXPECT_NE(audit.out.find("rule=quarantine.release "), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("rule=quarantine.release-failed"), std::string::npos) << audit.out;
+}
+
 TEST_F(QuarantineCli, DeleteAndShow) {
   auto show = runMeshgate({"quarantine", "show", "4XYZ12AB", "--config", config_});
   EXPECT_EQ(show.exit_code, 0) << show.err;

@@ -533,6 +533,11 @@ TEST_P(StoreTest, QuarantineConfirmationIsKeptOnceAndReadWithTheRecord) {
   q.time = 9000;
   ASSERT_OK(store_->putQuarantine(q));
   EXPECT_EQ(VALUE(store_->getQuarantine("5Abc1")).confirmed_by, "");
+  // Two commands claim it: the first moves it, the second finds it moved.
+  EXPECT_TRUE(VALUE(store_->changeQuarantineState("5Abc1", "held", "released")));
+  EXPECT_FALSE(VALUE(store_->changeQuarantineState("5Abc1", "held", "deleted")));
+  EXPECT_EQ(VALUE(store_->getQuarantine("5Abc1")).state, "released");
+  EXPECT_FALSE(VALUE(store_->changeQuarantineState("nope", "held", "released")));
 }
 
 // ---------------------------------------------------------------- audit log
