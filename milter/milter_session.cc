@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 
 #include "gateway/mail/address.h"
 #include "gateway/mail/mime.h"
@@ -219,7 +220,15 @@ Step MilterSession::onRecipient(std::string_view recipient) {
 }
 
 void MilterSession::onHeader(std::string_view name, std::string_view value) {
-  if (!msg_.active) return;
+  if (!msg_.active || msg_.over_budget) return;
+  // Header fields count against milter.max_buffered_bytes like the body (up to the header
+  // limits' 4 MiB a message): past it the message is tempfailed at end of message.
+  const uint64_t limit = msg_.engine ? msg_.engine->config().milter.max_buffered_bytes
+                                     : std::numeric_limits<uint64_t>::max();
+  if (!msg_.body_share.take(name.size() + value.size(), limit)) {
+    msg_.over_budget = true;
+    return;
+  }
   msg_.headers->add(name, value);
 }
 

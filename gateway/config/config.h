@@ -92,7 +92,7 @@ struct MilterSection {
   // Body bytes kept per message for content checks (payment language, attachments); the
   // rest of a larger body passes through unexamined and the message is flagged as truncated.
   uint64_t max_scan_bytes = 4 * 1024 * 1024;
-  // Body bytes all messages under way may keep at once (each up to max_scan_bytes, or
+  // Header and body bytes all messages under way may keep at once (each up to max_scan_bytes, or
   // smtp_to_mesh.max_message_bytes); a message that would pass it is tempfailed (452 4.3.1).
   uint64_t max_buffered_bytes = 512ull * 1024 * 1024;
 };

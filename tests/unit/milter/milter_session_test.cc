@@ -129,15 +129,17 @@ TEST_F(Session, BodiesOverTheSharedBudgetAreTempfailedNotJudgedOnPart) {
   };
   MilterSession first = sessionWithBudget();
   MilterSession second = sessionWithBudget();
-  startMessage(first, 2 * 1024 * 1024);  // keeps 768 KiB: its max_scan_bytes
-  EXPECT_EQ(budget->used(), 768u * 1024u);
+  // Its header fields (From, Subject) and 768 KiB of body: its max_scan_bytes.
+  const uint64_t kFirstHolds = std::string("Fromalice@partner.netSubjectbig").size() + 768 * 1024;
+  startMessage(first, 2 * 1024 * 1024);
+  EXPECT_EQ(budget->used(), kFirstHolds);
   startMessage(second, 512 * 1024);  // 256 KiB fit, the rest does not
   EomResult refused = second.onEndOfMessage("4SECOND");
   EXPECT_EQ(refused.step.kind, Step::Kind::kTempfail);
   EXPECT_EQ(refused.step.code, "452");
   EXPECT_EQ(refused.step.enhanced, "4.3.1");
   EXPECT_TRUE(refused.changes.empty());     // no signal on a message that was not judged
-  EXPECT_EQ(budget->used(), 768u * 1024u);  // the second gave its share back
+  EXPECT_EQ(budget->used(), kFirstHolds);   // the second gave its share back
   // The first is judged whole within its own limit, and its end frees the budget.
   EomResult judged = first.onEndOfMessage("4FIRST");
   EXPECT_EQ(judged.step.kind, Step::Kind::kContinue);
@@ -145,6 +147,12 @@ TEST_F(Session, BodiesOverTheSharedBudgetAreTempfailedNotJudgedOnPart) {
   // The retry now fits.
   startMessage(second, 512 * 1024);
   EXPECT_EQ(second.onEndOfMessage("4RETRY").step.kind, Step::Kind::kContinue);
+  // Header fields count too: a header section past the budget is tempfailed the same way.
+  startMessage(first, 0);
+  const std::string big(64 * 1024, 'h');
+  for (int i = 0; i < 20; ++i) first.onHeader("X-Big", big);  // 1.25 MiB > 1 MiB
+  EXPECT_EQ(first.onEndOfMessage("4HEADERS").step.code, "452");
+  EXPECT_EQ(budget->used(), 0u);
   // An aborted message gives its share back too.
   startMessage(first, 100 * 1024);
   EXPECT_GT(budget->used(), 0u);
