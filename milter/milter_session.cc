@@ -279,7 +279,7 @@ EomResult MilterSession::onEndOfMessage(std::string queue_id) {
       r.step = bufferFullStep();
       log::warning(
           "%s: milter: from=<%s> action=tempfail rule=milter.max_buffered_bytes: the "
-          "bodies of the messages under way fill it (%llu bytes); the MTA retries",
+          "messages under way fill it (%llu bytes); the MTA retries",
           qidOrNoqueue(msg_.request.queue_id).c_str(), log::sanitize(msg_.request.sender).c_str(),
           static_cast<unsigned long long>(
               msg_.engine ? msg_.engine->config().milter.max_buffered_bytes : 0));
