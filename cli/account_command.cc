@@ -55,8 +55,13 @@ int accountCreate(const Args& args) {
   SystemClock clock;
   auto provisioner = accounts::AccountProvisioner::open(*ctx->config, clock);
   if (!provisioner.ok()) return reportError(cmd, provisioner.status());
-  auto made = provisioner->createAccount(*ctx->store, r);
-  if (!made.ok()) return reportError(cmd, made.status());
+  Result<accounts::ProvisionedAccount> made = unavailable("not created");
+  Status audited = auditedAdminChange(*ctx, "account-create", r.address,
+                                      "ingress=" + (ingress.empty() ? "default" : ingress), [&] {
+                                        made = provisioner->createAccount(*ctx->store, r);
+                                        return made.ok() ? Status() : made.status();
+                                      });
+  if (!audited.ok()) return reportError(cmd, audited);
   std::cout << "created account " << r.address << " (ingress "
             << (ingress.empty() ? "default: " + std::string(config::ingressPolicyName(
                                                     ctx->config->ingress.default_policy))
@@ -82,7 +87,8 @@ int accountDelete(const Args& args) {
   SystemClock clock;
   auto provisioner = accounts::AccountProvisioner::open(*ctx->config, clock);
   if (!provisioner.ok()) return reportError(cmd, provisioner.status());
-  Status st = provisioner->deleteAccount(*ctx->store, *addr);
+  Status st = auditedAdminChange(*ctx, "account-delete", *addr, "",
+                                 [&] { return provisioner->deleteAccount(*ctx->store, *addr); });
   if (!st.ok()) return reportError(cmd, st);
   std::cout << "deleted account " << *addr << " and its keys\n";
   return 0;
@@ -161,7 +167,10 @@ int accountSet(const Args& args) {
   if (clear_ingress) a->ingress_policy.clear();
   if (!name.empty()) a->display_name = name;
   a->updated = nowSeconds();
-  Status st = ctx->store->updateAccount(*a);
+  Status st = auditedAdminChange(
+      *ctx, "account-set", *addr,
+      "ingress=" + (a->ingress_policy.empty() ? std::string("default") : a->ingress_policy),
+      [&] { return ctx->store->updateAccount(*a); });
   if (!st.ok()) return reportError(cmd, st);
   std::cout << "updated account " << *addr << "\n";
   return 0;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -40,6 +41,13 @@ std::string adminUser();
 // Appends an administrator's action to the audit log: `record` with kind "admin", this node,
 // the current time, and "by=<adminUser()>" ahead of its detail.
 Status appendAdminAudit(Store& store, const config::Config& c, AuditRecord record);
+
+// An administrator's change to an account or its catalogs, audited first: `change` runs only
+// once the record ("admin.<action>", `account` as the recipient, `detail`) is written, so
+// nothing changes without its record; a change that then fails is recorded as
+// "<action>-failed" and its error returned.
+Status auditedAdminChange(AdminContext& ctx, const std::string& action, const std::string& account,
+                          const std::string& detail, const std::function<Status()>& change);
 
 // Unix seconds as 2024-10-01T12:00:00Z.
 std::string utcTime(int64_t t);

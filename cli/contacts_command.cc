@@ -106,7 +106,9 @@ int contactsAdd(const Args& args) {
   auto ctx = openTarget(cmd, t, p, &rc);
   if (!ctx) return rc;
   auto protos = normalizeProtocols(protocols);
-  Status st = putContact(*ctx->store, t.account, *spec, protos, name);
+  Status st = auditedAdminChange(
+      *ctx, "contact-add", t.account, "contact=" + *spec + " protocols=" + joinList(protos, ","),
+      [&] { return putContact(*ctx->store, t.account, *spec, protos, name); });
   if (!st.ok()) return reportError(cmd, st);
   std::cout << t.account << ": contact " << *spec << " may use " << joinList(protos, ",") << "\n";
   return 0;
@@ -125,7 +127,9 @@ int contactsRemove(const Args& args) {
   int rc = 0;
   auto ctx = openTarget(cmd, t, p, &rc);
   if (!ctx) return rc;
-  Status st = ctx->store->deleteEntry(t.account, policy::kContactsCatalog, *spec);
+  Status st = auditedAdminChange(*ctx, "contact-remove", t.account, "contact=" + *spec, [&] {
+    return ctx->store->deleteEntry(t.account, policy::kContactsCatalog, *spec);
+  });
   if (!st.ok()) return reportError(cmd, st);
   std::cout << t.account << ": removed contact " << *spec << "\n";
   return 0;
@@ -188,6 +192,20 @@ int contactsImport(const Args& args) {
   auto ctx = openTarget(cmd, t, p, &rc);
   if (!ctx) return rc;
   auto fallback = normalizeProtocols(protocols);
+  // One record for the import (a file of thousands of contacts is one administrator action).
+  if (Status st = appendAdminAudit(
+          *ctx->store, *ctx->config,
+          [&] {
+            AuditRecord a;
+            a.recipients = t.account;
+            a.action = "contact-import";
+            a.rule = "admin.contact-import";
+            a.detail = "file=" + file + " contacts=" + std::to_string(parsed.contacts.size());
+            return a;
+          }());
+      !st.ok()) {
+    return reportError(cmd, st.withContext("audit log; nothing was imported"));
+  }
   size_t done = 0, added = 0;
   std::vector<std::string> problems = parsed.errors;
   for (const auto& c : parsed.contacts) {

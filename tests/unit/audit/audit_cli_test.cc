@@ -50,6 +50,29 @@ class AuditCli : public ::testing::Test {
   std::string config_;
 };
 
+TEST_F(AuditCli, AdministratorsChangesToAccountsAndContactsAreRecorded) {
+  // Each changes what ingress control decides, so each is in the log, before it is made.
+  const std::vector<std::vector<std::string>> commands = {
+      {"account", "create", "bob@example.com", "--ingress", "contacts-only"},
+      {"contacts", "add", "alice@partner.net", "--account", "bob@example.com"},
+      {"contacts", "remove", "alice@partner.net", "--account", "bob@example.com"},
+      {"account", "set", "bob@example.com", "--ingress", "open"},
+      {"account", "delete", "bob@example.com"}};
+  for (auto command : commands) {
+    command.insert(command.end(), {"--config", config_});
+    auto r = runMeshgate(command);
+    ASSERT_EQ(r.exit_code, 0) << command[0] << " " << command[1] << ": " << r.err;
+  }
+  auto show = runMeshgate({"audit", "show", "--config", config_});
+  for (const char* rule :
+       {"rule=admin.account-create", "rule=admin.contact-add", "rule=admin.contact-remove",
+        "rule=admin.account-set", "rule=admin.account-delete"}) {
+    EXPECT_NE(show.out.find(rule), std::string::npos) << rule << " not in:\n" << show.out;
+  }
+  auto verify = runMeshgate({"audit", "verify", "--config", config_});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
 TEST_F(AuditCli, IntactLogVerifies) {
   auto r = runMeshgate({"audit", "verify", "--config", config_});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
