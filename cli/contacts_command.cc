@@ -192,37 +192,32 @@ int contactsImport(const Args& args) {
   auto ctx = openTarget(cmd, t, p, &rc);
   if (!ctx) return rc;
   auto fallback = normalizeProtocols(protocols);
-  // One record for the import (a file of thousands of contacts is one administrator action).
-  if (Status st = appendAdminAudit(
-          *ctx->store, *ctx->config,
-          [&] {
-            AuditRecord a;
-            a.recipients = t.account;
-            a.action = "contact-import";
-            a.rule = "admin.contact-import";
-            a.detail = "file=" + file + " contacts=" + std::to_string(parsed.contacts.size());
-            return a;
-          }());
-      !st.ok()) {
-    return reportError(cmd, st.withContext("audit log; nothing was imported"));
-  }
   size_t done = 0, added = 0;
   std::vector<std::string> problems = parsed.errors;
-  for (const auto& c : parsed.contacts) {
-    ++done;
-    auto spec = policy::normalizeContactSpec(c.address);
-    if (!spec.ok()) {
-      problems.push_back(file + ":" + std::to_string(c.line) + ": " + spec.status().message());
-      continue;
-    }
-    Status st = putContact(*ctx->store, t.account, *spec,
-                           c.protocols.empty() ? fallback : normalizeProtocols(c.protocols), c.name);
-    if (!st.ok()) return reportError(cmd, st.withContext(file + ":" + std::to_string(c.line)));
-    ++added;
-    if (done % 1000 == 0) {
-      std::cerr << "\r" << done << "/" << parsed.contacts.size() << " contacts" << std::flush;
-    }
-  }
+  // One record for the import: a file of thousands of contacts is one administrator action.
+  Status imported = auditedAdminChange(
+      *ctx, "contact-import", t.account,
+      "file=" + file + " contacts=" + std::to_string(parsed.contacts.size()), [&]() -> Status {
+        for (const auto& c : parsed.contacts) {
+          ++done;
+          auto spec = policy::normalizeContactSpec(c.address);
+          if (!spec.ok()) {
+            problems.push_back(file + ":" + std::to_string(c.line) + ": " +
+                               spec.status().message());
+            continue;
+          }
+          Status st =
+              putContact(*ctx->store, t.account, *spec,
+                         c.protocols.empty() ? fallback : normalizeProtocols(c.protocols), c.name);
+          if (!st.ok()) return st.withContext(file + ":" + std::to_string(c.line));
+          ++added;
+          if (done % 1000 == 0) {
+            std::cerr << "\r" << done << "/" << parsed.contacts.size() << " contacts" << std::flush;
+          }
+        }
+        return Status();
+      });
+  if (!imported.ok()) return reportError(cmd, imported);
   if (parsed.contacts.size() >= 1000) std::cerr << "\n";
   for (const auto& e : problems) std::cerr << e << "\n";
   std::cout << t.account << ": imported " << added << " contact(s) from " << file;

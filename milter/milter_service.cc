@@ -178,12 +178,7 @@ sfsistat onHelo(SMFICTX* ctx, char* helo) {
 // While stopping, a message under way is finished but a new one is tempfailed: the MTA
 // retries it once meshgate is back (a new connection would meet the closed socket anyway).
 Step stoppingStep() {
-  Step s;
-  s.kind = Step::Kind::kTempfail;
-  s.code = "451";
-  s.enhanced = "4.3.2";
-  s.text = "mail filter restarting; try again shortly";
-  return s;
+  return {Step::Kind::kTempfail, "451", "4.3.2", "mail filter restarting; try again shortly"};
 }
 
 sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {

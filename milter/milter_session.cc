@@ -63,12 +63,8 @@ std::string qidOrNoqueue(const std::string& qid) { return qid.empty() ? "NOQUEUE
 
 // milter.max_buffered_bytes is full: a resource shortage, so tempfail whatever on_error says.
 Step bufferFullStep() {
-  Step s;
-  s.kind = Step::Kind::kTempfail;
-  s.code = "452";
-  s.enhanced = "4.3.1";
-  s.text = "meshgate: insufficient system storage, try again later";
-  return s;
+  return {Step::Kind::kTempfail, "452", "4.3.1",
+          "meshgate: insufficient system storage, try again later"};
 }
 
 }  // namespace

@@ -61,15 +61,7 @@ MeshWorld::MeshWorld(const std::string& mesh_extra_yaml, const std::string& extr
   engine_ = std::make_shared<policy::DecisionEngine>(config_, *store_, clock_);
   auto profile = orDie(mesh::makeServiceProfile(*service_key_, at(kNow)), "service profile");
   service_profile_ = profile.envelope;
-
-  meshsvc::DispatcherEnv env;
-  env.store = store_.get();
-  env.clock = &clock_;
-  env.engine = [this] { return engine_; };
-  env.service_key = [this] { return service_key_; };
-  env.service_profile = [this] { return service_profile_; };
-  dispatcher_ = std::make_unique<meshsvc::MeshDispatcher>(std::move(env));
-  dispatcher_->setSettings(orDie(meshsvc::makeDispatcherSettings(config_), "settings"));
+  setRemoteSenderVerifier(nullptr);
 }
 
 AccountKeys MeshWorld::addAccount(const std::string& address, const std::string& ingress) {

@@ -94,7 +94,7 @@ class MeshWorld {
   const testing::TempDir& dir() const { return dir_; }
   meshsvc::MeshDispatcher& dispatcher() { return *dispatcher_; }
   // The dispatcher from now on asks `verify` about senders in other domains (as the resolver
-  // does in the service).
+  // does in the service); null (as at construction) = none.
   void setRemoteSenderVerifier(meshsvc::RemoteSenderVerifier verify);
   int64_t auditCount();
 

@@ -52,12 +52,13 @@ class Session : public ::testing::Test {
         });
   }
 
-  MilterSession makeSession() {
+  MilterSession makeSession(std::shared_ptr<BufferBudget> budget = nullptr) {
     MilterContext ctx;
     ctx.engine = [this] { return engine_; };
     ctx.gateway_key = [this] { return key_; };
     ctx.now = [] { return int64_t{1'800'000'000}; };
     ctx.nonce = [] { return std::string("nonce"); };
+    ctx.body_budget = std::move(budget);
     MilterSession s(ctx);
     s.onConnect("mx.partner.net", "198.51.100.7", "");
     s.onHelo("mx.partner.net");
@@ -108,17 +109,6 @@ TEST_F(Session, BodiesOverTheSharedBudgetAreTempfailedNotJudgedOnPart) {
   ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
   engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
   auto budget = std::make_shared<BufferBudget>();
-  auto sessionWithBudget = [&] {
-    MilterContext ctx;
-    ctx.engine = [this] { return engine_; };
-    ctx.gateway_key = [this] { return key_; };
-    ctx.now = [] { return int64_t{1'800'000'000}; };
-    ctx.nonce = [] { return std::string("nonce"); };
-    ctx.body_budget = budget;
-    MilterSession s(ctx);
-    s.onConnect("mx.partner.net", "198.51.100.7", "");
-    return s;
-  };
   auto startMessage = [](MilterSession& s, size_t body_bytes) {
     ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
     ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
@@ -127,8 +117,8 @@ TEST_F(Session, BodiesOverTheSharedBudgetAreTempfailedNotJudgedOnPart) {
     const std::string chunk(64 * 1024, 'x');
     for (size_t sent = 0; sent < body_bytes; sent += chunk.size()) s.onBody(chunk);
   };
-  MilterSession first = sessionWithBudget();
-  MilterSession second = sessionWithBudget();
+  MilterSession first = makeSession(budget);
+  MilterSession second = makeSession(budget);
   // Its header fields (From, Subject) and 768 KiB of body: its max_scan_bytes.
   const uint64_t kFirstHolds = std::string("Fromalice@partner.netSubjectbig").size() + 768 * 1024;
   startMessage(first, 2 * 1024 * 1024);
