@@ -92,22 +92,27 @@ Status appendAdminAudit(Store& store, const config::Config& c, AuditRecord recor
   return r.ok() ? Status() : r.status();
 }
 
-Status auditedAdminChange(AdminContext& ctx, const std::string& action, const std::string& account,
-                          const std::string& detail, const std::function<Status()>& change) {
-  auto record = [&](const std::string& what) {
-    AuditRecord a;
-    a.recipients = account;
-    a.rule = "admin." + what;
-    a.action = what;
-    a.detail = detail;
-    return appendAdminAudit(*ctx.store, *ctx.config, std::move(a));
-  };
-  if (Status st = record(action); !st.ok()) {
+Status auditedChange(AdminContext& ctx, AuditRecord record, const std::function<Status()>& change) {
+  if (Status st = appendAdminAudit(*ctx.store, *ctx.config, record); !st.ok()) {
     return st.withContext("audit log; nothing was changed");
   }
   Status changed = change();
-  if (!changed.ok()) (void)record(action + "-failed");
+  if (!changed.ok()) {
+    record.rule += "-failed";
+    record.action += "-failed";
+    (void)appendAdminAudit(*ctx.store, *ctx.config, std::move(record));
+  }
   return changed;
+}
+
+Status auditedAdminChange(AdminContext& ctx, const std::string& action, const std::string& account,
+                          const std::string& detail, const std::function<Status()>& change) {
+  AuditRecord record;
+  record.recipients = account;
+  record.rule = "admin." + action;
+  record.action = action;
+  record.detail = detail;
+  return auditedChange(ctx, std::move(record), change);
 }
 
 std::string utcTime(int64_t t) { return formatUtc(t, "%Y-%m-%dT%H:%M:%SZ"); }

@@ -42,10 +42,14 @@ std::string adminUser();
 // the current time, and "by=<adminUser()>" ahead of its detail.
 Status appendAdminAudit(Store& store, const config::Config& c, AuditRecord record);
 
-// An administrator's change to an account or its catalogs, audited first: `change` runs only
-// once the record ("admin.<action>", `account` as the recipient, `detail`) is written, so
-// nothing changes without its record; a change that then fails is recorded as
-// "<action>-failed" and its error returned.
+// An administrator's change, audited first: `change` runs only once `record` (its rule and
+// action saying what is about to be done; appended as appendAdminAudit does) is written, so
+// nothing changes without its record; a change that then fails is recorded again with
+// "-failed" after its rule and action, and its error returned.
+Status auditedChange(AdminContext& ctx, AuditRecord record, const std::function<Status()>& change);
+
+// auditedChange for a change to an account or its catalogs: the record is "admin.<action>",
+// with `account` as the recipient and `detail`.
 Status auditedAdminChange(AdminContext& ctx, const std::string& action, const std::string& account,
                           const std::string& detail, const std::function<Status()>& change);
 

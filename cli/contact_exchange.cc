@@ -48,15 +48,16 @@ std::vector<std::string> protocolsOrDefault(const std::vector<std::string>& give
 }
 
 // `from` asked `to` (request), or `from`'s request to `to` was answered (accept, reject).
-Status audit(Store& store, const config::Config& c, const std::string& from, const std::string& to,
-             const std::string& action, const std::string& id) {
+// The audit record of a contact exchange step, written before its change.
+AuditRecord exchangeAuditRecord(const std::string& from, const std::string& to,
+                                const std::string& action, const std::string& id) {
   AuditRecord a;
   a.message_id = id;
   a.sender = from;
   a.recipients = {to};
   a.rule = "contacts." + action;
   a.action = action;
-  return appendAdminAudit(store, c, std::move(a));
+  return a;
 }
 
 Status addContact(Store& store, const std::string& account, const std::string& spec,
@@ -237,21 +238,21 @@ int contactsRequest(const Args& args) {
   if (!message.empty()) request.subject = message;
   auto env = sealMessage(model::AnyMessage(request), id, sender->key);
   if (!env.ok()) return reportError(cmd, env.status());
-  // Added first: the answer may come back before this command ends.
   const auto protos = protocolsOrDefault(protocols);
-  Status added = addContact(*ctx->store, *from, *to, protos);
-  if (!added.ok()) return reportError(cmd, added);
   const nlohmann::json local = {{"EnvelopeId", id},       {"MessageId", id},
                                 {"Envelope", mesh::dareToJson(*env)},
                                 {"Sender", *from},        {"ClaimedSender", *from},
                                 {"SenderUdf", ""},        {"Via", "local"},
                                 {"Received", nowSeconds()}};
-  auto sent = send(*ctx, *sender, *to, *env, kRequests, local);
-  if (!sent.ok()) {
-    return reportError(cmd, sent.status().withContext("contact request to " + *to + " not sent (" +
-                                                      *to + " stays in " + *from + "'s contacts)"));
-  }
-  Status st = audit(*ctx->store, *ctx->config, *from, *to, "request", id);
+  Result<std::string> sent = internalError("not sent");
+  Status st = auditedChange(*ctx, exchangeAuditRecord(*from, *to, "request", id), [&] {
+    // Added first: the answer may come back before this command ends.
+    if (Status added = addContact(*ctx->store, *from, *to, protos); !added.ok()) return added;
+    sent = send(*ctx, *sender, *to, *env, kRequests, local);
+    return sent.ok() ? Status()
+                     : sent.status().withContext("contact request to " + *to + " not sent (" + *to +
+                                                 " stays in " + *from + "'s contacts)");
+  });
   if (!st.ok()) return reportError(cmd, st);
   std::cout << *from << ": contact request " << id << " to " << *to << " " << *sent << "; " << *to
             << " may now reach " << *from << " by " << joinList(protos, ",") << "\n";
@@ -334,20 +335,31 @@ int answer(const Args& args, bool accept) {
   const std::string owner = entry->account;
   PendingRequest r = readPending(*entry);
   const std::string who = !r.sender.empty() ? r.sender : !r.claimed.empty() ? r.claimed : "udf:" + r.sender_udf;
-  int rc = 0;
+  // Only what was verified becomes a contact: the address when its profile vouched for the
+  // signer, else the signer's Mesh identity (an unverified address proves nothing).
+  std::string contact;
+  const auto protos = protocolsOrDefault(protocols);
   if (accept) {
-    // Only what was verified becomes a contact: the address when its profile vouched for the
-    // signer, else the signer's Mesh identity (an unverified address proves nothing).
     std::string spec;
     if (!r.sender.empty()) spec = r.sender;
     else if (!r.sender_udf.empty()) spec = "udf:" + r.sender_udf;
     else return reportError(cmd, failedPrecondition("request " + id + " names no verifiable sender"));
     auto normalized = policy::normalizeContactSpec(spec);
     if (!normalized.ok()) return reportError(cmd, normalized.status());
-    const auto protos = protocolsOrDefault(protocols);
-    Status st = addContact(*ctx->store, owner, *normalized, protos);
-    if (!st.ok()) return reportError(cmd, st);
-    std::cout << owner << ": accepted " << log::sanitize(id) << "; contact " << *normalized
+    contact = *normalized;
+  }
+  Status answered =
+      auditedChange(*ctx, exchangeAuditRecord(who, owner, accept ? "accept" : "reject", id), [&] {
+        if (accept) {
+          if (Status st = addContact(*ctx->store, owner, contact, protos); !st.ok()) return st;
+        }
+        Status removed = ctx->store->deleteEntry(owner, kRequests, id);
+        return removed.code() == StatusCode::kNotFound ? Status() : removed;
+      });
+  if (!answered.ok()) return reportError(cmd, answered);
+  int rc = 0;
+  if (accept) {
+    std::cout << owner << ": accepted " << log::sanitize(id) << "; contact " << contact
               << " may use " << joinList(protos, ",") << "\n";
     if (!r.sender.empty()) {
       SystemClock clock;
@@ -385,10 +397,6 @@ int answer(const Args& args, bool accept) {
   } else {
     std::cout << owner << ": rejected " << log::sanitize(id) << " from " << log::sanitize(who) << "\n";
   }
-  Status removed = ctx->store->deleteEntry(owner, kRequests, id);
-  if (!removed.ok() && removed.code() != StatusCode::kNotFound) return reportError(cmd, removed);
-  Status st = audit(*ctx->store, *ctx->config, who, owner, accept ? "accept" : "reject", id);
-  if (!st.ok()) return reportError(cmd, st);
   return rc;
 }
 

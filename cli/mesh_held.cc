@@ -96,8 +96,8 @@ std::string forTerminal(const Bytes& bytes) {
   return out;
 }
 
-Status auditAdminAction(Store& store, const config::Config& c, const HeldMessage& m,
-                        const std::string& action) {
+// The audit record of an action on a held Mesh message.
+AuditRecord heldAuditRecord(const HeldMessage& m, const std::string& action) {
   AuditRecord a;
   a.message_id = m.envelope_id;
   a.sender = m.auditedSender();
@@ -105,7 +105,7 @@ Status auditAdminAction(Store& store, const config::Config& c, const HeldMessage
   a.rule = "quarantine.mesh-" + action;
   a.action = action;
   a.detail = "held_by=" + m.rule;
-  return appendAdminAudit(store, c, std::move(a));
+  return a;
 }
 
 // Into `inbound` first, then out of `held`: never in neither.
@@ -268,11 +268,11 @@ int meshChange(const Args& args, const std::string& action) {
                       args, &entry, &rc);
   if (!ctx) return rc;
   const HeldMessage m = readHeld(entry);
-  Status st = action == "release" ? moveToInbound(*ctx->store, entry, m)
-                                  : ctx->store->deleteEntry(entry.account, kHeld, entry.key);
+  Status st = auditedChange(*ctx, heldAuditRecord(m, action), [&] {
+    return action == "release" ? moveToInbound(*ctx->store, entry, m)
+                               : ctx->store->deleteEntry(entry.account, kHeld, entry.key);
+  });
   if (!st.ok()) return reportError(cmd, st);
-  st = auditAdminAction(*ctx->store, *ctx->config, m, action);
-  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
   std::cout << log::sanitize(m.envelope_id) << ": " << (action == "release" ? "released" : "deleted")
             << " (to=<" << m.account << "> from=<" << log::sanitize(m.from()) << ">)\n";
   return 0;

@@ -37,8 +37,8 @@ bool validQueueId(const std::string& id) {
   return true;
 }
 
-Status recordAdminAction(Store& store, const config::Config& c, const QuarantineRecord& q,
-                         const std::string& action) {
+// The audit record of an action on a held message.
+AuditRecord quarantineAuditRecord(const QuarantineRecord& q, const std::string& action) {
   AuditRecord a;
   a.message_id = q.message_id;
   a.queue_id = q.queue_id;
@@ -46,7 +46,12 @@ Status recordAdminAction(Store& store, const config::Config& c, const Quarantine
   a.recipients = q.recipients;
   a.rule = "quarantine." + action;
   a.action = action;
-  return appendAdminAudit(store, c, std::move(a));
+  return a;
+}
+
+Status recordAdminAction(Store& store, const config::Config& c, const QuarantineRecord& q,
+                         const std::string& action) {
+  return appendAdminAudit(store, c, quarantineAuditRecord(q, action));
 }
 
 // The confirmation page as recipients reach it (quarantine.confirm_url, else the Mesh
@@ -287,10 +292,10 @@ int quarantineConfirm(const Args& args) {
                                 ") is not one its recipient can release; an administrator "
                                 "decides with meshgate quarantine release|delete"));
   }
-  Status st = ctx->store->confirmQuarantine(id, toLowerAscii(recipient), std::time(nullptr));
+  Status st = auditedChange(*ctx, quarantineAuditRecord(*q, "confirm"), [&] {
+    return ctx->store->confirmQuarantine(id, toLowerAscii(recipient), std::time(nullptr));
+  });
   if (!st.ok()) return reportError(cmd, st);
-  st = recordAdminAction(*ctx->store, *ctx->config, *q, "confirm");
-  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
   std::cout << id << ": confirmed by " << recipient << "\n";
   return 0;
 }

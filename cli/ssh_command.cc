@@ -69,14 +69,15 @@ Result<adapters::SshPublicKey> readPublicKeyFile(const std::string& path) {
   return invalidArgument(path + ": no public key in the file");
 }
 
-Status recordAdminAction(Store& store, const config::Config& c, const std::string& command,
-                         const std::string& account, const std::string& detail) {
+// The audit record of an ssh administration command, written before its change.
+AuditRecord sshAuditRecord(const std::string& command, const std::string& account,
+                           const std::string& detail) {
   AuditRecord a;
   a.recipients = account;
   a.rule = "ssh." + command;
   a.action = command;
   a.detail = detail;
-  return appendAdminAudit(store, c, std::move(a));
+  return a;
 }
 
 // After a change, bring the local cache up to date at once so a revocation does not wait for
@@ -285,11 +286,14 @@ int sshAllow(const Args& args) {
                                                entry->udf + " first, if that is really meant)"));
   }
   const int64_t now = nowSeconds();
-  Status st = adapters::putSshKey(*ctx->store, account, adapters::kSshCatalog, *entry, now);
+  Status st = auditedChange(
+      *ctx,
+      sshAuditRecord("allow", account,
+                     "udf=" + entry->udf + " options=" + joinList(entry->options, ",")),
+      [&] {
+        return adapters::putSshKey(*ctx->store, account, adapters::kSshCatalog, *entry, now);
+      });
   if (!st.ok()) return reportError(cmd, st);
-  st = recordAdminAction(*ctx->store, *ctx->config, "allow", account,
-                         "udf=" + entry->udf + " options=" + joinList(entry->options, ","));
-  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
   updateCache(cmd, *ctx, account);
   std::string granted = "restrict";
   for (const auto& o : entry->options) granted += "," + o;
@@ -315,10 +319,10 @@ int sshRemove(const Args& args) {
   int rc = 0;
   auto ctx = openWithAccount(cmd, config_path, account, &rc);
   if (!ctx) return rc;
-  Status st = ctx->store->deleteEntry(account, adapters::kSshCatalog, *udf);
+  Status st = auditedChange(*ctx, sshAuditRecord("remove", account, "udf=" + *udf), [&] {
+    return ctx->store->deleteEntry(account, adapters::kSshCatalog, *udf);
+  });
   if (!st.ok()) return reportError(cmd, st);
-  st = recordAdminAction(*ctx->store, *ctx->config, "remove", account, "udf=" + *udf);
-  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
   updateCache(cmd, *ctx, account);
   std::cout << account << ": ssh key udf:" << *udf << " removed\n";
   return 0;
@@ -364,12 +368,14 @@ int sshRevoke(const Args& args) {
   if (!entry.ok()) return reportError(cmd, entry.status());
   entry->permit = false;
   entry->reason = reason.empty() ? "revoked" : reason;
-  Status st = adapters::putSshKey(*ctx->store, "", adapters::kSshRevokedCatalog, *entry,
-                                  nowSeconds());
+  Status st = auditedChange(
+      *ctx,
+      sshAuditRecord("revoke", "", "udf=" + entry->udf + " reason=" + log::sanitize(entry->reason)),
+      [&] {
+        return adapters::putSshKey(*ctx->store, "", adapters::kSshRevokedCatalog, *entry,
+                                   nowSeconds());
+      });
   if (!st.ok()) return reportError(cmd, st);
-  st = recordAdminAction(*ctx->store, *ctx->config, "revoke", "",
-                         "udf=" + entry->udf + " reason=" + log::sanitize(entry->reason));
-  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
   updateCache(cmd, *ctx, "");
   std::cout << "ssh key udf:" << entry->udf << " revoked\n";
   return 0;
@@ -386,10 +392,10 @@ int sshUnrevoke(const Args& args) {
   if (!udf.ok()) return p.usageError(udf.status().message());
   auto ctx = openAdmin(cmd, config_path);
   if (!ctx) return 1;
-  Status st = ctx->store->deleteEntry("", adapters::kSshRevokedCatalog, *udf);
+  Status st = auditedChange(*ctx, sshAuditRecord("unrevoke", "", "udf=" + *udf), [&] {
+    return ctx->store->deleteEntry("", adapters::kSshRevokedCatalog, *udf);
+  });
   if (!st.ok()) return reportError(cmd, st);
-  st = recordAdminAction(*ctx->store, *ctx->config, "unrevoke", "", "udf=" + *udf);
-  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
   updateCache(cmd, *ctx, "");
   std::cout << "ssh key udf:" << *udf << " no longer revoked\n";
   return 0;
@@ -415,11 +421,12 @@ int sshAddHostCa(const Args& args) {
   entry->hosts = hosts;
   auto ctx = openAdmin(cmd, config_path);
   if (!ctx) return 1;
-  Status st = adapters::putSshKey(*ctx->store, "", adapters::kSshHostsCatalog, *entry, nowSeconds());
+  Status st = auditedChange(
+      *ctx, sshAuditRecord("add-host-ca", "", "udf=" + entry->udf + " hosts=" + hosts), [&] {
+        return adapters::putSshKey(*ctx->store, "", adapters::kSshHostsCatalog, *entry,
+                                   nowSeconds());
+      });
   if (!st.ok()) return reportError(cmd, st);
-  st = recordAdminAction(*ctx->store, *ctx->config, "add-host-ca", "",
-                         "udf=" + entry->udf + " hosts=" + hosts);
-  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
   updateCache(cmd, *ctx, "");
   std::cout << "host CA udf:" << entry->udf << " trusted for " << hosts << "\n";
   return 0;
@@ -436,10 +443,10 @@ int sshRemoveHostCa(const Args& args) {
   if (!udf.ok()) return p.usageError(udf.status().message());
   auto ctx = openAdmin(cmd, config_path);
   if (!ctx) return 1;
-  Status st = ctx->store->deleteEntry("", adapters::kSshHostsCatalog, *udf);
+  Status st = auditedChange(*ctx, sshAuditRecord("remove-host-ca", "", "udf=" + *udf), [&] {
+    return ctx->store->deleteEntry("", adapters::kSshHostsCatalog, *udf);
+  });
   if (!st.ok()) return reportError(cmd, st);
-  st = recordAdminAction(*ctx->store, *ctx->config, "remove-host-ca", "", "udf=" + *udf);
-  if (!st.ok()) return reportError(cmd, st.withContext("audit log"));
   updateCache(cmd, *ctx, "");
   std::cout << "host CA udf:" << *udf << " removed\n";
   return 0;

@@ -248,6 +248,13 @@ std::string meshPageKey(const EntryQuery& query, const std::string& store_page_k
 
 namespace {
 
+// The window a signed request Created at `created` is held to.
+int64_t replayWindowFor(const DispatcherSettings& s, int64_t created) {
+  if (created < s.narrower_until)
+    return std::min(s.replay_window_seconds, s.narrower_window_seconds);
+  return s.replay_window_seconds;
+}
+
 // "CreateRequest" -> "CreateResponse" when that is a response type of the schema.
 std::string responseTypeFor(std::string_view request_type) {
   constexpr std::string_view kSuffix = "Request";
@@ -422,14 +429,14 @@ DispatchResult dispatchBody(const DispatcherEnv& env, const DispatcherSettings& 
           nonce);
     }
     const int64_t created = c.signed_request->meta.created;
-    if (created > now + settings.replay_window_seconds ||
-        created < now - settings.replay_window_seconds) {
-      return responder.respond(type, nlohmann::json::object(),
-                               unauthenticated("request timestamp (Created) is outside the "
-                                               "accepted window of " +
-                                               std::to_string(settings.replay_window_seconds) +
-                                               " s; check the client's clock"),
-                               nonce);
+    const int64_t window = replayWindowFor(settings, created);
+    if (created > now + window || created < now - window) {
+      return responder.respond(
+          type, nlohmann::json::object(),
+          unauthenticated("request timestamp (Created) is outside the "
+                          "accepted window of " +
+                          std::to_string(window) + " s; check the client's clock"),
+          nonce);
     }
   }
   Result<nlohmann::json> result = route(c, message);
@@ -454,6 +461,25 @@ MeshDispatcher::~MeshDispatcher() = default;
 
 void MeshDispatcher::setSettings(std::shared_ptr<const DispatcherSettings> settings) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (settings && settings_) {
+    const DispatcherSettings& old = *settings_;
+    const int64_t now = env_.clock->now();
+    auto s = std::make_shared<DispatcherSettings>(*settings);
+    // A narrower window still in force (some request it covers could yet pass the new window)
+    // is kept; a raise adds the old window, up to the last Created it could have accepted.
+    if (old.narrower_until > 0 && old.narrower_until >= now - s->replay_window_seconds) {
+      s->narrower_until = old.narrower_until;
+      s->narrower_window_seconds = old.narrower_window_seconds;
+    }
+    if (s->replay_window_seconds > old.replay_window_seconds) {
+      const int64_t until = now + old.replay_window_seconds + 1;
+      s->narrower_window_seconds =
+          s->narrower_until > 0 ? std::min(s->narrower_window_seconds, old.replay_window_seconds)
+                                : old.replay_window_seconds;
+      s->narrower_until = std::max(s->narrower_until, until);
+    }
+    settings = std::move(s);
+  }
   settings_ = std::move(settings);
 }
 

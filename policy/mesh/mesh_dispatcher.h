@@ -104,6 +104,12 @@ struct DispatcherSettings {
   std::shared_ptr<const config::Config> config;  // local domains, node, audit settings
   std::string service_name;
   int64_t replay_window_seconds = 300;
+  // Set by setSettings() when a reload raises replay_window: a request Created before
+  // `narrower_until` may have been accepted while nonces were remembered for only
+  // `narrower_window_seconds`, so it is held to that window (else a replay would pass once
+  // its nonce was forgotten). 0 = none.
+  int64_t narrower_until = 0;
+  int64_t narrower_window_seconds = 0;
   size_t max_body_bytes = 1024 * 1024;
   std::vector<mesh::PublicKey> admin_keys;
 };
@@ -151,6 +157,7 @@ class MeshDispatcher {
   MeshDispatcher(const MeshDispatcher&) = delete;
   MeshDispatcher& operator=(const MeshDispatcher&) = delete;
 
+  // Swaps the settings (at start and on reload); see DispatcherSettings::narrower_until.
   void setSettings(std::shared_ptr<const DispatcherSettings> settings);
   std::shared_ptr<const DispatcherSettings> settings() const;
 

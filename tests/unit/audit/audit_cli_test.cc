@@ -73,6 +73,21 @@ TEST_F(AuditCli, AdministratorsChangesToAccountsAndContactsAreRecorded) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+TEST_F(AuditCli, NoAdministratorsChangeIsMadeWhenTheAuditLogCannotBeWritten) {
+  sql("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); "
+      "END;");
+  const std::vector<std::vector<std::string>> commands = {
+      {"account", "create", "bob@example.com"},
+      {"ssh", "unrevoke", "--udf", "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF"}};
+  for (auto command : commands) {
+    command.insert(command.end(), {"--config", config_});
+    auto r = runMeshgate(command);
+    EXPECT_EQ(r.exit_code, 1) << command[0] << " " << command[1] << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("audit log; nothing was changed"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(sql("SELECT count(*) FROM accounts"), "0\n");
+}
+
 TEST_F(AuditCli, IntactLogVerifies) {
   auto r = runMeshgate({"audit", "verify", "--config", config_});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -303,6 +303,28 @@ TEST_F(QuarantineMeshCli, AReleaseThatStoppedHalfWayIsFinishedNotDoubled) {
   EXPECT_TRUE(inCatalog("carol@example.com", meshsvc::kHeldCatalog, "EAAA-SAME"));
   EXPECT_EQ(store_->getEntry("carol@example.com", meshsvc::kInboundCatalog, "EAAA-SAME")->data,
             other.data);
+  // Recorded before it was tried, and its failure after.
+  auto audit = runMeshgate({"audit", "show", "--config", config_});
+  const size_t tried = audit.out.find("rule=quarantine.mesh-release ");
+  const size_t failed = audit.out.find("rule=quarantine.mesh-release-failed");
+  EXPECT_NE(failed, std::string::npos) << audit.out;
+  EXPECT_LT(tried, failed) << audit.out;
+}
+
+TEST_F(QuarantineMeshCli, NothingChangesWhenTheAuditLogCannotBeWritten) {
+  // An audit log that refuses records (as a full disk or a read-only table would).
+  auto blocked = testing::runProgram(
+      {"/usr/bin/sqlite3", dir_.file("store.db"),
+       "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); "
+       "END;"});
+  ASSERT_EQ(blocked.exit_code, 0) << blocked.err;
+  for (const char* action : {"release", "delete"}) {
+    auto r = runMeshgate({"quarantine", "mesh", action, "EAAA-HELD1", "--config", config_});
+    EXPECT_EQ(r.exit_code, 1) << action;
+    EXPECT_NE(r.err.find("audit log; nothing was changed"), std::string::npos) << r.err;
+    EXPECT_TRUE(inCatalog("bob@example.com", meshsvc::kHeldCatalog, "EAAA-HELD1")) << action;
+    EXPECT_FALSE(inCatalog("bob@example.com", meshsvc::kInboundCatalog, "EAAA-HELD1")) << action;
+  }
 }
 
 TEST_F(QuarantineMeshCli, DeleteRemovesItAndAnAmbiguousIdNeedsTheAccount) {

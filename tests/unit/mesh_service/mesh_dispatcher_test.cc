@@ -901,6 +901,32 @@ TEST_F(Dispatcher, ReplayedNonceIsRefusedAndChangesNothing) {
   EXPECT_FALSE(accountExists("z@example.com"));
 }
 
+TEST_F(Dispatcher, RaisingTheReplayWindowByReloadDoesNotReopenForgottenNonces) {
+  const std::string create =
+      portalRequest("CreateRequest", {{"Account", "once@example.com"}}).dump();
+  const std::string body = world_.signedRequest(json::parse(create), world_.adminKey());
+  ASSERT_EQ(world_.dispatch(body).status, 201);
+  ASSERT_TRUE(world_.store().deleteAccount("once@example.com").ok());
+  // The 5-minute window has passed (the nonce is forgotten); a reload raises it to 10.
+  world_.clock().set(kNow + 302);
+  auto wider = std::make_shared<config::Config>(world_.config());
+  wider->mesh_service.replay_window = std::chrono::minutes(10);
+  world_.dispatcher().setSettings(*meshsvc::makeDispatcherSettings(wider));
+  auto replay = world_.dispatch(body);
+  EXPECT_EQ(replay.status, 401) << replay.body;
+  EXPECT_FALSE(accountExists("once@example.com"));
+  // New requests inside the old window pass now; older ones once no request the old window
+  // accepted can still pass the new one.
+  auto fresh = [&](int64_t age) {
+    return world_.dispatch(world_.signedRequest(json::parse(create), world_.adminKey(), "",
+                                                world_.clock().now() - age));
+  };
+  EXPECT_EQ(fresh(10).status, 201);
+  ASSERT_TRUE(world_.store().deleteAccount("once@example.com").ok());
+  world_.clock().set(kNow + 302 + 301 + 600 + 1);
+  EXPECT_EQ(fresh(500).status, 201);
+}
+
 TEST_F(Dispatcher, FailedAuthenticationDoesNotSpendTheNonce) {
   AccountKeys alice = world_.addAccount("alice@example.com");
   const std::string nonce = meshsvc::newNonce();
