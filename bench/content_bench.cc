@@ -82,6 +82,9 @@ class FakeStore : public Store {
   Status deleteEntry(std::string_view, std::string_view, std::string_view) override {
     return unused();
   }
+  Result<int64_t> countEntries(std::string_view, std::string_view, int64_t) override {
+    return unused();
+  }
   Result<Page<CatalogEntry>> listEntries(std::string_view account, std::string_view catalog,
                                          const EntryQuery&) override {
     Page<CatalogEntry> page;

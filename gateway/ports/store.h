@@ -157,6 +157,10 @@ class Store {
   virtual Result<Page<CatalogEntry>> listEntries(std::string_view account,
                                                  std::string_view catalog,
                                                  const EntryQuery& query) = 0;
+  // How many entries `catalog` of `account` holds, counted no further than `limit` (a quota
+  // check reads at most that many index rows).
+  virtual Result<int64_t> countEntries(std::string_view account, std::string_view catalog,
+                                       int64_t limit) = 0;
 
   // ---- ingress lookups (hot path: one indexed query per RCPT)
   // The first row of account's contact index whose match equals one of `candidates`, in the

@@ -99,6 +99,10 @@ inline constexpr int kMaxPendingPerAccount = 100;
 // A connection request unanswered this long no longer counts toward kMaxPendingPerAccount.
 inline constexpr int64_t kPendingLifetimeSeconds = 7 * 24 * 3600;
 inline constexpr int kMaxEnvelopesPerPost = 100;
+// What others' posts put in an account's held and contact-requests catalogs waits there for a
+// decision; past this many a post to them is refused for now (TryLater), so that strangers
+// cannot fill the store.
+inline constexpr int kMaxWaitingPerAccount = 1000;
 
 struct DispatcherSettings {
   std::shared_ptr<const config::Config> config;  // local domains, node, audit settings

@@ -83,6 +83,13 @@ Result<VerifiedSender> verifySender(Call& call, const std::string& claimed,
   return v;
 }
 
+// True when `catalog` of `account` already holds kMaxWaitingPerAccount entries.
+Result<bool> waitingCatalogFull(Call& call, const std::string& account, std::string_view catalog) {
+  MESHGATE_ASSIGN_OR_RETURN(int64_t n,
+                            call.store().countEntries(account, catalog, kMaxWaitingPerAccount));
+  return n >= kMaxWaitingPerAccount;
+}
+
 std::string errorCodeFor(const policy::RecipientDecision& d) {
   if (d.verdict == policy::Verdict::kTempfail) return "TryLater";
   if (d.rule == "ingress.contacts-only") return "ContactRequired";
@@ -267,6 +274,18 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
     auto existing = call.store().getEntry(account, kContactRequestsCatalog, key);
     if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) return existing.status();
     if (!existing.ok()) {
+      MESHGATE_ASSIGN_OR_RETURN(bool full,
+                                waitingCatalogFull(call, account, kContactRequestsCatalog));
+      if (full) {
+        MESHGATE_RETURN_IF_ERROR(auditChange(call, "tempfail", account, detail,
+                                             "contacts.requests-full", id, audited_sender));
+        log::warning(
+            "mesh: post %s from=<%s> to=<%s> action=tempfail "
+            "rule=contacts.requests-full (%d contact requests await an answer)",
+            log::sanitize(id).c_str(), log::sanitize(audited_sender).c_str(), account.c_str(),
+            kMaxWaitingPerAccount);
+        return refuse(id, "TryLater", message_id, account);
+      }
       nlohmann::json pending = {{"EnvelopeId", id},
                                 {"MessageId", key},
                                 {"Envelope", mesh::dareToJson(env)},
@@ -313,6 +332,19 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
   }
   const bool held = d.verdict == policy::Verdict::kHold || d.contact == policy::ContactStatus::kQuarantined;
   const std::string action = held ? "hold" : "accept";
+  if (held) {
+    MESHGATE_ASSIGN_OR_RETURN(bool full, waitingCatalogFull(call, account, kHeldCatalog));
+    if (full) {
+      MESHGATE_RETURN_IF_ERROR(
+          auditChange(call, "tempfail", account, detail, "quarantine.full", id, audited_sender));
+      log::warning(
+          "mesh: post %s from=<%s> to=<%s> action=tempfail rule=quarantine.full "
+          "(%d held messages await review)",
+          log::sanitize(id).c_str(), log::sanitize(audited_sender).c_str(), account.c_str(),
+          kMaxWaitingPerAccount);
+      return refuse(id, "TryLater", message_id, account);
+    }
+  }
   MESHGATE_RETURN_IF_ERROR(auditChange(call, action, account, detail, d.rule, id, audited_sender));
   nlohmann::json data = {{"EnvelopeId", id},
                          {"Envelope", mesh::dareToJson(env)},

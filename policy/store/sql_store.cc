@@ -98,6 +98,9 @@ const std::string kSelectEntry =
     "SELECT " + kEntryColumns + " FROM entries WHERE account = $1 AND catalog = $2 AND key = $3";
 const std::string kDeleteEntry =
     "DELETE FROM entries WHERE account = $1 AND catalog = $2 AND key = $3";
+const std::string kCountEntries =
+    "SELECT count(*) FROM (SELECT 1 FROM entries WHERE account = $1 AND catalog = $2 LIMIT $3)"
+    " AS counted";
 const std::string kListEntries =
     "SELECT " + kEntryColumns +
     " FROM entries WHERE account = $1 AND catalog = $2 AND sequence > $3"
@@ -607,6 +610,17 @@ Status SqlStore::deleteEntry(std::string_view account, std::string_view catalog,
     if (catalog == "contacts") return run(c, kDeleteEntryContacts, {account, key});
     return Status();
   });
+}
+
+Result<int64_t> SqlStore::countEntries(std::string_view account, std::string_view catalog,
+                                       int64_t limit) {
+  if (limit <= 0) return invalidArgument("limit must be positive");
+  SqlResult result;
+  MESHGATE_RETURN_IF_ERROR(withConnection([&](SqlConnection& c) {
+    return run(c, kCountEntries, {account, catalog, limit}, &result);
+  }));
+  if (result.rows.size() != 1) return internalError("count of entries returned no row");
+  return result.rows.integer(0, 0);
 }
 
 Result<Page<CatalogEntry>> SqlStore::listEntries(std::string_view account, std::string_view catalog,

@@ -126,6 +126,8 @@ class SqlStore final : public Store {
                      std::string_view key) override;
   Result<Page<CatalogEntry>> listEntries(std::string_view account, std::string_view catalog,
                                          const EntryQuery& query) override;
+  Result<int64_t> countEntries(std::string_view account, std::string_view catalog,
+                               int64_t limit) override;
   Result<std::optional<ContactMatch>> findContact(
       std::string_view account, const std::vector<std::string>& candidates) override;
   Result<int64_t> addToCounter(std::string_view key, int64_t window_start, int64_t amount,

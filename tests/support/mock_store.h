@@ -27,6 +27,8 @@ class MockStore : public Store {
               (override));
   MOCK_METHOD(Result<Page<CatalogEntry>>, listEntries,
               (std::string_view, std::string_view, const EntryQuery&), (override));
+  MOCK_METHOD(Result<int64_t>, countEntries, (std::string_view, std::string_view, int64_t),
+              (override));
   MOCK_METHOD(Result<std::optional<ContactMatch>>, findContact,
               (std::string_view, const std::vector<std::string>&), (override));
   MOCK_METHOD(Result<int64_t>, addToCounter, (std::string_view, int64_t, int64_t, int64_t),

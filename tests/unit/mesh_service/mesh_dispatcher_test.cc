@@ -835,6 +835,40 @@ TEST_F(Post, OpenAccountAcceptsAndQuarantineHolds) {
   EXPECT_EQ(stored("careful@example.com", meshsvc::kHeldCatalog), 1u);
 }
 
+TEST_F(Post, FullHeldAndContactRequestCatalogsRefuseMoreForNow) {
+  world_.addAccount("careful@example.com", "quarantine-unknown");
+  for (std::string_view catalog : {meshsvc::kHeldCatalog, meshsvc::kContactRequestsCatalog}) {
+    for (int i = 0; i < meshsvc::kMaxWaitingPerAccount; ++i) {
+      CatalogEntry e{
+          "careful@example.com", std::string(catalog), "W-" + std::to_string(i), "{}", kNow, 0};
+      ASSERT_TRUE(world_.store().putEntry(e, std::nullopt).ok());
+    }
+  }
+  json r = post("careful@example.com",
+                {makeMessageEnvelope("EAAA-Q1", "x@y.example", newSigningKey()),
+                 makeContactRequestEnvelope("EAAA-ASK-1", "z@y.example", newSigningKey())},
+                remote_service_);
+  EXPECT_TRUE(r.value("Accepted", json::array()).empty()) << r;
+  EXPECT_EQ(r["Rejected"], json::array({"EAAA-Q1", "EAAA-ASK-1"})) << r;
+  ASSERT_EQ(r["Errors"].size(), 2u) << r;
+  EXPECT_EQ(r["Errors"][0]["ErrorCode"], "TryLater");
+  EXPECT_EQ(r["Errors"][1]["ErrorCode"], "TryLater");
+  EXPECT_FALSE(
+      world_.store().getEntry("careful@example.com", meshsvc::kHeldCatalog, "EAAA-Q1").ok());
+  auto audit = world_.store().readAudit(1, 100);
+  ASSERT_TRUE(audit.ok());
+  std::vector<std::string> rules;
+  for (const auto& a : *audit) {
+    if (a.action == "tempfail") rules.push_back(a.rule);
+  }
+  EXPECT_EQ(rules, (std::vector<std::string>{"quarantine.full", "contacts.requests-full"}));
+  // One decided (deleted) makes room again.
+  ASSERT_TRUE(world_.store().deleteEntry("careful@example.com", meshsvc::kHeldCatalog, "W-0").ok());
+  r = post("careful@example.com", {makeMessageEnvelope("EAAA-Q2", "x@y.example", newSigningKey())},
+           remote_service_);
+  EXPECT_EQ(r["Accepted"], json::array({"EAAA-Q2"})) << r;
+}
+
 TEST_F(Post, RefusesUnsignedRequestsAndBadEnvelopes) {
   world_.addAccount("alice@example.com", "open");
   auto good = makeMessageEnvelope("EAAA-G1", "x@y.example", newSigningKey());

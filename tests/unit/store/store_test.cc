@@ -208,6 +208,22 @@ TEST_P(StoreTest, ValuesAreNeverSql) {
 
 // ---------------------------------------------------------------- catalogs
 
+TEST_P(StoreTest, CountEntriesCountsOneCatalogUpToTheLimit) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(
+        store_->putEntry(entry("alice@example.com", "held", "h" + std::to_string(i)), std::nullopt)
+            .status());
+  }
+  ASSERT_OK(store_->putEntry(entry("alice@example.com", "inbound", "i0"), std::nullopt).status());
+  ASSERT_OK(store_->putEntry(entry("bob@example.com", "held", "h0"), std::nullopt).status());
+  EXPECT_EQ(VALUE(store_->countEntries("alice@example.com", "held", 100)), 5);
+  EXPECT_EQ(VALUE(store_->countEntries("alice@example.com", "held", 3)), 3);
+  EXPECT_EQ(VALUE(store_->countEntries("alice@example.com", "inbound", 100)), 1);
+  EXPECT_EQ(VALUE(store_->countEntries("carol@example.com", "held", 100)), 0);
+  EXPECT_EQ(store_->countEntries("alice@example.com", "held", 0).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_P(StoreTest, EntriesPutGetReplaceDelete) {
   int64_t s1 = VALUE(store_->putEntry(
       entry("alice@example.com", "applications", "ssh", "{\"a\":1}"), std::nullopt));
