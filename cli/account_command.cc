@@ -113,8 +113,12 @@ int accountProvision(const Args& args) {
   SystemClock clock;
   auto provisioner = accounts::AccountProvisioner::open(*ctx->config, clock);
   if (!provisioner.ok()) return reportError(cmd, provisioner.status());
-  auto made = provisioner->provisionAccount(*ctx->store, *addr, renew);
-  if (!made.ok()) return reportError(cmd, made.status());
+  Result<accounts::ProvisionedAccount> made = internalError("not provisioned");
+  Status st = auditedAdminChange(*ctx, renew ? "profile-renew" : "profile", *addr, "", [&] {
+    made = provisioner->provisionAccount(*ctx->store, *addr, renew);
+    return made.status();
+  });
+  if (!st.ok()) return reportError(cmd, st);
   std::cout << "account " << *addr << ": profile " << made->record.profile_udf
             << (made->new_keys ? " (new keys in " : " (keys from ") << made->key_folder << ")\n";
   return 0;
@@ -261,7 +265,11 @@ int appAdd(const Args& args) {
   auto provisioner = accounts::AccountProvisioner::open(*ctx->config, clock);
   if (!provisioner.ok()) return reportError(cmd, provisioner.status());
   entry.updated = nowSeconds();
-  Status st = provisioner->putApplication(*ctx->store, *addr, entry);
+  Status st = auditedAdminChange(
+      *ctx, "app-add", *addr,
+      "name=" + name + " type=" + std::string(accounts::applicationKindName(*kind)) +
+          " keys=" + std::to_string(entry.keys.size()),
+      [&] { return provisioner->putApplication(*ctx->store, *addr, entry); });
   if (!st.ok()) return reportError(cmd, st);
   std::cout << "account " << *addr << ": " << accounts::applicationKindName(*kind)
             << " application " << name << " (" << entry.keys.size() << " key(s))\n";
@@ -283,7 +291,9 @@ int appRemove(const Args& args) {
   SystemClock clock;
   auto provisioner = accounts::AccountProvisioner::open(*ctx->config, clock);
   if (!provisioner.ok()) return reportError(cmd, provisioner.status());
-  Status st = provisioner->removeApplication(*ctx->store, *addr, name);
+  Status st = auditedAdminChange(*ctx, "app-remove", *addr, "name=" + name, [&] {
+    return provisioner->removeApplication(*ctx->store, *addr, name);
+  });
   if (!st.ok()) return reportError(cmd, st);
   std::cout << "account " << *addr << ": removed application " << name << "\n";
   return 0;

@@ -244,16 +244,20 @@ int contactsRequest(const Args& args) {
                                 {"Sender", *from},        {"ClaimedSender", *from},
                                 {"SenderUdf", ""},        {"Via", "local"},
                                 {"Received", nowSeconds()}};
-  Result<std::string> sent = internalError("not sent");
-  Status st = auditedChange(*ctx, exchangeAuditRecord(*from, *to, "request", id), [&] {
-    // Added first: the answer may come back before this command ends.
-    if (Status added = addContact(*ctx->store, *from, *to, protos); !added.ok()) return added;
-    sent = send(*ctx, *sender, *to, *env, kRequests, local);
-    return sent.ok() ? Status()
-                     : sent.status().withContext("contact request to " + *to + " not sent (" + *to +
-                                                 " stays in " + *from + "'s contacts)");
-  });
+  // Added first (and audited as such): the answer may come back before this command ends.
+  Status st = auditedAdminChange(*ctx, "contact-add", *from,
+                                 "contact=" + *to + " protocols=" + joinList(protos, ","),
+                                 [&] { return addContact(*ctx->store, *from, *to, protos); });
   if (!st.ok()) return reportError(cmd, st);
+  Result<std::string> sent = internalError("not sent");
+  st = auditedChange(*ctx, exchangeAuditRecord(*from, *to, "request", id), [&] {
+    sent = send(*ctx, *sender, *to, *env, kRequests, local);
+    return sent.status();
+  });
+  if (!st.ok()) {
+    return reportError(cmd, st.withContext("contact request to " + *to + " not sent (" + *to +
+                                           " stays in " + *from + "'s contacts)"));
+  }
   std::cout << *from << ": contact request " << id << " to " << *to << " " << *sent << "; " << *to
             << " may now reach " << *from << " by " << joinList(protos, ",") << "\n";
   return 0;

@@ -121,9 +121,11 @@ class PrivateKey {
   EVP_PKEY* evpKey() const { return pkey_.get(); }
 
  private:
+  struct Ed25519Secret;  // libsodium's form of an Ed25519 key: seed and public key
   PrivateKey() = default;
   PublicKey public_;
   std::shared_ptr<EVP_PKEY> pkey_;
+  std::shared_ptr<const Ed25519Secret> ed25519_;  // Ed25519 keys only
 };
 
 enum class KeyFileFormat { kMeshJson, kPem };

@@ -375,8 +375,7 @@ Result<nlohmann::json> route(Call& c, const model::AnyMessage& m) {
 
 DispatchResult dispatchBody(const DispatcherEnv& env, const DispatcherSettings& settings,
                             MeshDispatcher::State& state, std::string_view body,
-                            const RequestContext& context) {
-  const int64_t now = env.clock->now();
+                            const RequestContext& context, int64_t now) {
   Responder responder(env, now);
   const model::ParseLimits limits{.max_bytes = settings.max_body_bytes, .max_depth = 64};
   auto json = model::parseJsonText(body, limits);
@@ -491,6 +490,9 @@ std::shared_ptr<const DispatcherSettings> MeshDispatcher::settings() const {
 DispatchResult MeshDispatcher::dispatch(std::string_view body,
                                         const RequestContext& context) noexcept {
   try {
+    // The time is read before the settings are taken: a request still judged by settings that
+    // a reload has just replaced then accepts nothing the new ones' narrower_until misses.
+    const int64_t now = env_.clock->now();
     auto s = settings();
     if (!s) {
       DispatchResult r;
@@ -498,7 +500,7 @@ DispatchResult MeshDispatcher::dispatch(std::string_view body,
       r.body = model::dumpJson(meshErrorBody(unavailable("the service is starting")));
       return r;
     }
-    return dispatchBody(env_, *s, *state_, body, context);
+    return dispatchBody(env_, *s, *state_, body, context, now);
   } catch (const std::exception& e) {
     log::error("mesh: internal error: %s", log::sanitize(e.what()).c_str());
   } catch (...) {

@@ -88,6 +88,33 @@ TEST_F(AuditCli, NoAdministratorsChangeIsMadeWhenTheAuditLogCannotBeWritten) {
   EXPECT_EQ(sql("SELECT count(*) FROM accounts"), "0\n");
 }
 
+TEST_F(AuditCli, AContactRequestIsAnsweredOnlyOnceItsAnswerIsRecorded) {
+  ASSERT_EQ(runMeshgate({"account", "create", "bob@example.com", "--config", config_}).exit_code,
+            0);
+  const std::string udf = "MDDK-7N6A-727A-JZNO-STRX-XKS7-DJAF";
+  sql("INSERT INTO entries (account, catalog, key, data, updated, sequence) VALUES "
+      "('bob@example.com', 'contact-requests', 'REQ-1', '{\"SenderUdf\":\"" +
+      udf +
+      "\",\"ClaimedSender\":\"stranger@partner.net\",\"Received\":1800000000}', "
+      "1800000000, 9000)");
+  sql("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); "
+      "END;");
+  for (const char* answer : {"accept", "reject"}) {
+    auto r = runMeshgate({"contacts", answer, "REQ-1", "--config", config_});
+    EXPECT_EQ(r.exit_code, 1) << answer << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("audit log; nothing was changed"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(sql("SELECT count(*) FROM entries WHERE catalog = 'contact-requests'"), "1\n");
+  EXPECT_EQ(sql("SELECT count(*) FROM contacts"), "0\n");
+  sql("DROP TRIGGER refuse");
+  auto accepted = runMeshgate({"contacts", "accept", "REQ-1", "--config", config_});
+  ASSERT_EQ(accepted.exit_code, 0) << accepted.err;
+  EXPECT_NE(accepted.out.find("contact udf:" + udf), std::string::npos) << accepted.out;
+  EXPECT_EQ(sql("SELECT count(*) FROM entries WHERE catalog = 'contact-requests'"), "0\n");
+  auto show = runMeshgate({"audit", "show", "--config", config_});
+  EXPECT_NE(show.out.find("rule=contacts.accept"), std::string::npos) << show.out;
+}
+
 TEST_F(AuditCli, IntactLogVerifies) {
   auto r = runMeshgate({"audit", "verify", "--config", config_});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -185,6 +185,19 @@ TEST_F(QuarantineConfirmCli, ConfirmChecksTheCodeThenReleaseConfirmedReleasesOnl
   EXPECT_NE(audit.out.find("rule=quarantine.release"), std::string::npos);
 }
 
+TEST_F(QuarantineConfirmCli, NoConfirmationIsRecordedWhenTheAuditLogCannotBeWritten) {
+  auto blocked = testing::runProgram(
+      {"/usr/bin/sqlite3", dir_.file("store.db"),
+       "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); "
+       "END;"});
+  ASSERT_EQ(blocked.exit_code, 0) << blocked.err;
+  auto r = runMeshgate({"quarantine", "confirm", "5PAY1", "--recipient", "bob@example.com",
+                        "--code", code_, "--config", config_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("audit log; nothing was changed"), std::string::npos) << r.err;
+  EXPECT_EQ(store_->getQuarantine("5PAY1")->confirmed_by, "");
+}
+
 TEST_F(QuarantineConfirmCli, AHoldForSeveralRecipientsCannotBeConfirmedByOne) {
   auto loaded = config::loadConfigFile(config_);
   auto key = meshgate::loadOrCreateGatewayKey(loaded.config->gateway.key_file);

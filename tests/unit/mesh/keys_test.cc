@@ -2,6 +2,7 @@
 #include "gateway/mesh/keys.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -77,6 +78,29 @@ TEST_P(KeysByType, GenerateRawRoundTripAndKid) {
   EXPECT_EQ(again->kid(), key->kid());
   EXPECT_EQ(key->kid()[0], 'M');
   EXPECT_NE(PrivateKey::generate(GetParam())->kid(), key->kid());
+}
+
+// Ed25519 is signed by libsodium, everything else by OpenSSL: the bytes must be the ones RFC
+// 8032 gives (test 2: one-byte message) and OpenSSL's own for any key.
+TEST(Ed25519Signature, MatchesRfc8032AndOpenSsl) {
+  const Bytes secret =
+      hexDecode("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb").value();
+  auto key = PrivateKey::fromRaw(KeyType::kEd25519, secret);
+  ASSERT_TRUE(key.ok());
+  auto sig = key->sign(hexDecode("72").value());
+  ASSERT_TRUE(sig.ok());
+  EXPECT_EQ(hexEncode(*sig),
+            "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f"
+            "3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00");
+  auto other = PrivateKey::generate(KeyType::kEd25519).value();
+  const Bytes message = toBytes("Mesh-Security-Signal: v=1; contact=known-contact");
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ASSERT_EQ(EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, other.evpKey()), 1);
+  Bytes openssl(64);
+  size_t len = openssl.size();
+  ASSERT_EQ(EVP_DigestSign(ctx, openssl.data(), &len, message.data(), message.size()), 1);
+  EVP_MD_CTX_free(ctx);
+  EXPECT_EQ(other.sign(message).value(), openssl);
 }
 
 TEST_P(KeysByType, SignVerifyOrAgree) {

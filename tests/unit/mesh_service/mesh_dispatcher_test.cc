@@ -961,6 +961,28 @@ TEST_F(Dispatcher, RaisingTheReplayWindowByReloadDoesNotReopenForgottenNonces) {
   EXPECT_EQ(fresh(500).status, 201);
 }
 
+TEST_F(Dispatcher, AFutureDatedRequestStaysUnreplayableAcrossLaterReloads) {
+  // Created as far ahead as the 5-minute window allows: its nonce is remembered until
+  // Created + 5 min, which a 10-minute window judging by the reload time alone would outlive.
+  const std::string create =
+      portalRequest("CreateRequest", {{"Account", "ahead@example.com"}}).dump();
+  const std::string body =
+      world_.signedRequest(json::parse(create), world_.adminKey(), "", kNow + 299);
+  ASSERT_EQ(world_.dispatch(body).status, 201);
+  ASSERT_TRUE(world_.store().deleteAccount("ahead@example.com").ok());
+  auto wider = std::make_shared<config::Config>(world_.config());
+  wider->mesh_service.replay_window = std::chrono::minutes(10);
+  world_.clock().set(kNow + 1);
+  world_.dispatcher().setSettings(*meshsvc::makeDispatcherSettings(wider));
+  // A later reload that changes nothing keeps what the raise put in place.
+  world_.clock().set(kNow + 2);
+  world_.dispatcher().setSettings(*meshsvc::makeDispatcherSettings(wider));
+  world_.clock().set(kNow + 601);  // the nonce is forgotten
+  auto replay = world_.dispatch(body);
+  EXPECT_EQ(replay.status, 401) << replay.body;
+  EXPECT_FALSE(accountExists("ahead@example.com"));
+}
+
 TEST_F(Dispatcher, FailedAuthenticationDoesNotSpendTheNonce) {
   AccountKeys alice = world_.addAccount("alice@example.com");
   const std::string nonce = meshsvc::newNonce();
