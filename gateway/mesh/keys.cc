@@ -490,8 +490,10 @@ Result<PrivateKey> PrivateKey::fromEvp(EVP_PKEY* pkey) {
     unsigned char seed[crypto_sign_ed25519_SEEDBYTES];
     unsigned char pk[crypto_sign_ed25519_PUBLICKEYBYTES];
     len = sizeof seed;
+    // Used only when libsodium derives the public key OpenSSL holds (else OpenSSL signs).
     if (EVP_PKEY_get_raw_private_key(pkey, seed, &len) == 1 && len == sizeof seed &&
-        crypto_sign_ed25519_seed_keypair(pk, secret->sk, seed) == 0) {
+        crypto_sign_ed25519_seed_keypair(pk, secret->sk, seed) == 0 &&
+        key.public_.raw() == Bytes(pk, pk + sizeof pk)) {
       key.ed25519_ = std::move(secret);
     }
     sodium_memzero(seed, sizeof seed);
