@@ -3,6 +3,7 @@
 #include "policy/mesh/mesh_dispatcher.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 
 #include "gateway/util/log.h"
@@ -458,12 +459,60 @@ MeshDispatcher::MeshDispatcher(DispatcherEnv env)
 
 MeshDispatcher::~MeshDispatcher() = default;
 
+namespace {
+
+// The replay window the store says was last in force (0 when none is recorded or the store
+// cannot say: a failure here must not stop the service from starting).
+int64_t recordedReplayWindow(Store* store) {
+  if (store == nullptr) return 0;
+  auto e = store->getEntry("", kServiceStateCatalog, kReplayWindowKey);
+  if (!e.ok()) {
+    if (e.status().code() != StatusCode::kNotFound) {
+      log::warning("mesh: cannot read the replay window last in force: %s",
+                   e.status().toString().c_str());
+    }
+    return 0;
+  }
+  int64_t seconds = 0;
+  const auto [end, ec] = std::from_chars(e->data.data(), e->data.data() + e->data.size(), seconds);
+  return ec == std::errc() && end == e->data.data() + e->data.size() ? seconds : 0;
+}
+
+void recordReplayWindow(Store* store, int64_t seconds, int64_t now) {
+  if (store == nullptr) return;
+  CatalogEntry e{"",
+                 std::string(kServiceStateCatalog),
+                 std::string(kReplayWindowKey),
+                 std::to_string(seconds),
+                 now,
+                 0};
+  auto put = store->putEntry(e, std::nullopt);
+  if (!put.ok()) {
+    log::warning("mesh: cannot record the replay window in force: %s",
+                 put.status().toString().c_str());
+  }
+}
+
+}  // namespace
+
 void MeshDispatcher::setSettings(std::shared_ptr<const DispatcherSettings> settings) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (settings && settings_) {
-    const DispatcherSettings& old = *settings_;
-    const int64_t now = env_.clock->now();
-    auto s = std::make_shared<DispatcherSettings>(*settings);
+  if (!settings) {
+    settings_ = nullptr;
+    return;
+  }
+  const int64_t now = env_.clock->now();
+  const int64_t recorded = recordedReplayWindow(env_.store);
+  // The settings before: those in force, or at start the last run's, as far as the window goes.
+  std::shared_ptr<const DispatcherSettings> before = settings_;
+  if (!before && recorded > 0) {
+    auto last_run = std::make_shared<DispatcherSettings>(*settings);
+    last_run->replay_window_seconds = recorded;
+    before = std::move(last_run);
+  }
+  auto s = std::make_shared<DispatcherSettings>(*settings);
+  if (before) {
+    const DispatcherSettings& old = *before;
     // A narrower window still in force (some request it covers could yet pass the new window)
     // is kept; a raise adds the old window, up to the last Created it could have accepted.
     if (old.narrower_until > 0 && old.narrower_until >= now - s->replay_window_seconds) {
@@ -477,9 +526,11 @@ void MeshDispatcher::setSettings(std::shared_ptr<const DispatcherSettings> setti
                                 : old.replay_window_seconds;
       s->narrower_until = std::max(s->narrower_until, until);
     }
-    settings = std::move(s);
   }
-  settings_ = std::move(settings);
+  if (recorded != s->replay_window_seconds) {
+    recordReplayWindow(env_.store, s->replay_window_seconds, now);
+  }
+  settings_ = std::move(s);
 }
 
 std::shared_ptr<const DispatcherSettings> MeshDispatcher::settings() const {

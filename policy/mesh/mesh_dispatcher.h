@@ -95,6 +95,10 @@ inline constexpr std::string_view kHeldCatalog = "held";
 // Contact requests (RequestContact) waiting for the account's answer (`meshgate contacts
 // pending|accept|reject`), keyed by the request's MessageID (its EnvelopeId when it has none).
 inline constexpr std::string_view kContactRequestsCatalog = "contact-requests";
+// The service's own state in the store (account ""): the replay window last in force, so that
+// a restart that raises it knows the window its remembered nonces were kept for.
+inline constexpr std::string_view kServiceStateCatalog = "service-state";
+inline constexpr std::string_view kReplayWindowKey = "mesh-replay-window";
 inline constexpr int kMaxPendingPerAccount = 100;
 // A connection request unanswered this long no longer counts toward kMaxPendingPerAccount.
 inline constexpr int64_t kPendingLifetimeSeconds = 7 * 24 * 3600;

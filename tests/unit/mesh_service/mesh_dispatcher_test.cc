@@ -983,6 +983,34 @@ TEST_F(Dispatcher, AFutureDatedRequestStaysUnreplayableAcrossLaterReloads) {
   EXPECT_FALSE(accountExists("ahead@example.com"));
 }
 
+TEST_F(Dispatcher, RaisingTheReplayWindowByRestartDoesNotReopenForgottenNonces) {
+  const std::string create =
+      portalRequest("CreateRequest", {{"Account", "again@example.com"}}).dump();
+  const std::string body = world_.signedRequest(json::parse(create), world_.adminKey());
+  ASSERT_EQ(world_.dispatch(body).status, 201);
+  ASSERT_TRUE(world_.store().deleteAccount("again@example.com").ok());
+  // The service restarts with a 10-minute window once the nonce is forgotten: the window the
+  // last run kept nonces for is in the store.
+  world_.clock().set(kNow + 302);
+  auto wider = std::make_shared<config::Config>(world_.config());
+  wider->mesh_service.replay_window = std::chrono::minutes(10);
+  world_.restartDispatcher(wider);
+  EXPECT_EQ(world_.dispatch(body).status, 401);
+  EXPECT_FALSE(accountExists("again@example.com"));
+  auto recorded =
+      world_.store().getEntry("", meshsvc::kServiceStateCatalog, meshsvc::kReplayWindowKey);
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_EQ(recorded->data, "600");
+  // Once nothing the 5-minute window accepted can pass, the 10-minute window applies whole.
+  world_.clock().set(kNow + 302 + 301 + 600 + 1);
+  world_.restartDispatcher(wider);
+  EXPECT_EQ(world_
+                .dispatch(world_.signedRequest(json::parse(create), world_.adminKey(), "",
+                                               world_.clock().now() - 500))
+                .status,
+            201);
+}
+
 TEST_F(Dispatcher, FailedAuthenticationDoesNotSpendTheNonce) {
   AccountKeys alice = world_.addAccount("alice@example.com");
   const std::string nonce = meshsvc::newNonce();

@@ -100,6 +100,15 @@ void MeshWorld::addContact(const std::string& account, const std::string& spec,
 }
 
 void MeshWorld::setRemoteSenderVerifier(meshsvc::RemoteSenderVerifier verify) {
+  startDispatcher(std::move(verify), config_);
+}
+
+void MeshWorld::restartDispatcher(std::shared_ptr<const config::Config> config) {
+  startDispatcher(nullptr, std::move(config));
+}
+
+void MeshWorld::startDispatcher(meshsvc::RemoteSenderVerifier verify,
+                                std::shared_ptr<const config::Config> config) {
   meshsvc::DispatcherEnv env;
   env.store = store_.get();
   env.clock = &clock_;
@@ -108,7 +117,7 @@ void MeshWorld::setRemoteSenderVerifier(meshsvc::RemoteSenderVerifier verify) {
   env.service_profile = [this] { return service_profile_; };
   env.verify_remote_sender = std::move(verify);
   dispatcher_ = std::make_unique<meshsvc::MeshDispatcher>(std::move(env));
-  dispatcher_->setSettings(orDie(meshsvc::makeDispatcherSettings(config_), "settings"));
+  dispatcher_->setSettings(orDie(meshsvc::makeDispatcherSettings(config), "settings"));
 }
 
 meshsvc::DispatchResult MeshWorld::dispatch(const std::string& body) {

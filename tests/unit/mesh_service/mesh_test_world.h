@@ -96,9 +96,14 @@ class MeshWorld {
   // The dispatcher from now on asks `verify` about senders in other domains (as the resolver
   // does in the service); null (as at construction) = none.
   void setRemoteSenderVerifier(meshsvc::RemoteSenderVerifier verify);
+  // A new dispatcher on the same store, with `config`'s settings: the service restarted.
+  void restartDispatcher(std::shared_ptr<const config::Config> config);
   int64_t auditCount();
 
  private:
+  void startDispatcher(meshsvc::RemoteSenderVerifier verify,
+                       std::shared_ptr<const config::Config> config);
+
   testing::TempDir dir_;
   testing::FixedClock clock_{kNow};
   mesh::PrivateKey admin_key_ = newSigningKey();
