@@ -238,8 +238,18 @@ TEST_F(HttpsService, RoutesMethodsAndHealth) {
   EXPECT_EQ(r.allow, "GET,HEAD");
 }
 
+// A store that answers nothing: every call the service makes at start fails as a lost
+// connection would (the service starts regardless and says so where it is asked).
+void answerNothing(testing::MockStore& down) {
+  ON_CALL(down, getEntry(::testing::_, ::testing::_, ::testing::_))
+      .WillByDefault(Return(Result<CatalogEntry>(unavailable("database connection lost"))));
+  ON_CALL(down, putEntry(::testing::_, ::testing::_))
+      .WillByDefault(Return(Result<int64_t>(unavailable("database connection lost"))));
+}
+
 TEST_F(HttpsService, HealthIs503WhenTheStoreDoesNotAnswer) {
   NiceMock<testing::MockStore> down;
+  answerNothing(down);
   ON_CALL(down, ping()).WillByDefault(Return(unavailable("database connection lost")));
   start("", {}, &down);
   ASSERT_TRUE(start_status_.ok()) << start_status_.toString();
@@ -660,6 +670,7 @@ TEST_F(AccessCheck, OnlyListedClientsMayAsk) {
 
 TEST_F(AccessCheck, AStoreThatCannotAnswerIsA503NeverAnAllow) {
   NiceMock<testing::MockStore> down;
+  answerNothing(down);
   ON_CALL(down, getAccount(::testing::_))
       .WillByDefault(Return(Result<AccountRecord>(unavailable("database connection lost"))));
   start("", {}, &down);
