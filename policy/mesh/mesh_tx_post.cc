@@ -83,11 +83,23 @@ Result<VerifiedSender> verifySender(Call& call, const std::string& claimed,
   return v;
 }
 
-// True when `catalog` of `account` already holds kMaxWaitingPerAccount entries.
-Result<bool> waitingCatalogFull(Call& call, const std::string& account, std::string_view catalog) {
+// A post that would add to `catalog` of `account` once it holds kMaxWaitingPerAccount entries
+// is refused for now: TryLater, audited and logged under `rule`. nullopt when there is room.
+Result<std::optional<Outcome>> refuseWhenFull(Call& call, const std::string& account,
+                                              std::string_view catalog, std::string_view rule,
+                                              const nlohmann::json& detail, const std::string& id,
+                                              const std::string& sender,
+                                              const std::optional<std::string>& message_id) {
   MESHGATE_ASSIGN_OR_RETURN(int64_t n,
                             call.store().countEntries(account, catalog, kMaxWaitingPerAccount));
-  return n >= kMaxWaitingPerAccount;
+  if (n < kMaxWaitingPerAccount) return std::optional<Outcome>();
+  MESHGATE_RETURN_IF_ERROR(auditChange(call, "tempfail", account, detail, rule, id, sender));
+  log::warning(
+      "mesh: post %s from=<%s> to=<%s> action=tempfail rule=%s (%d entries of %s "
+      "await a decision)",
+      log::sanitize(id).c_str(), log::sanitize(sender).c_str(), account.c_str(),
+      std::string(rule).c_str(), kMaxWaitingPerAccount, std::string(catalog).c_str());
+  return std::optional<Outcome>(refuse(id, "TryLater", message_id, account));
 }
 
 std::string errorCodeFor(const policy::RecipientDecision& d) {
@@ -274,18 +286,10 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
     auto existing = call.store().getEntry(account, kContactRequestsCatalog, key);
     if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) return existing.status();
     if (!existing.ok()) {
-      MESHGATE_ASSIGN_OR_RETURN(bool full,
-                                waitingCatalogFull(call, account, kContactRequestsCatalog));
-      if (full) {
-        MESHGATE_RETURN_IF_ERROR(auditChange(call, "tempfail", account, detail,
-                                             "contacts.requests-full", id, audited_sender));
-        log::warning(
-            "mesh: post %s from=<%s> to=<%s> action=tempfail "
-            "rule=contacts.requests-full (%d contact requests await an answer)",
-            log::sanitize(id).c_str(), log::sanitize(audited_sender).c_str(), account.c_str(),
-            kMaxWaitingPerAccount);
-        return refuse(id, "TryLater", message_id, account);
-      }
+      MESHGATE_ASSIGN_OR_RETURN(auto full, refuseWhenFull(call, account, kContactRequestsCatalog,
+                                                          "contacts.requests-full", detail, id,
+                                                          audited_sender, message_id));
+      if (full) return *std::move(full);
       nlohmann::json pending = {{"EnvelopeId", id},
                                 {"MessageId", key},
                                 {"Envelope", mesh::dareToJson(env)},
@@ -333,17 +337,10 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
   const bool held = d.verdict == policy::Verdict::kHold || d.contact == policy::ContactStatus::kQuarantined;
   const std::string action = held ? "hold" : "accept";
   if (held) {
-    MESHGATE_ASSIGN_OR_RETURN(bool full, waitingCatalogFull(call, account, kHeldCatalog));
-    if (full) {
-      MESHGATE_RETURN_IF_ERROR(
-          auditChange(call, "tempfail", account, detail, "quarantine.full", id, audited_sender));
-      log::warning(
-          "mesh: post %s from=<%s> to=<%s> action=tempfail rule=quarantine.full "
-          "(%d held messages await review)",
-          log::sanitize(id).c_str(), log::sanitize(audited_sender).c_str(), account.c_str(),
-          kMaxWaitingPerAccount);
-      return refuse(id, "TryLater", message_id, account);
-    }
+    MESHGATE_ASSIGN_OR_RETURN(
+        auto full, refuseWhenFull(call, account, kHeldCatalog, "quarantine.full", detail, id,
+                                  audited_sender, message_id));
+    if (full) return *std::move(full);
   }
   MESHGATE_RETURN_IF_ERROR(auditChange(call, action, account, detail, d.rule, id, audited_sender));
   nlohmann::json data = {{"EnvelopeId", id},

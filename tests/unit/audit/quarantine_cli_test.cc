@@ -60,6 +60,14 @@ class QuarantineCli : public ::testing::Test {
   }
   testing::TempDir dir_;
   std::string config_;
+  // The audit log refuses records from now on (as a full disk or a read-only table would).
+  void refuseAuditRecords() {
+    auto r = testing::runProgram(
+        {"/usr/bin/sqlite3", dir_.file("store.db"),
+         "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); "
+         "END;"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
   std::unique_ptr<Store> store_;  // the store the commands under test use
 };
 
@@ -186,11 +194,7 @@ TEST_F(QuarantineConfirmCli, ConfirmChecksTheCodeThenReleaseConfirmedReleasesOnl
 }
 
 TEST_F(QuarantineConfirmCli, NoConfirmationIsRecordedWhenTheAuditLogCannotBeWritten) {
-  auto blocked = testing::runProgram(
-      {"/usr/bin/sqlite3", dir_.file("store.db"),
-       "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); "
-       "END;"});
-  ASSERT_EQ(blocked.exit_code, 0) << blocked.err;
+  refuseAuditRecords();
   auto r = runMeshgate({"quarantine", "confirm", "5PAY1", "--recipient", "bob@example.com",
                         "--code", code_, "--config", config_});
   EXPECT_EQ(r.exit_code, 1);
@@ -325,12 +329,7 @@ TEST_F(QuarantineMeshCli, AReleaseThatStoppedHalfWayIsFinishedNotDoubled) {
 }
 
 TEST_F(QuarantineMeshCli, NothingChangesWhenTheAuditLogCannotBeWritten) {
-  // An audit log that refuses records (as a full disk or a read-only table would).
-  auto blocked = testing::runProgram(
-      {"/usr/bin/sqlite3", dir_.file("store.db"),
-       "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); "
-       "END;"});
-  ASSERT_EQ(blocked.exit_code, 0) << blocked.err;
+  refuseAuditRecords();
   for (const char* action : {"release", "delete"}) {
     auto r = runMeshgate({"quarantine", "mesh", action, "EAAA-HELD1", "--config", config_});
     EXPECT_EQ(r.exit_code, 1) << action;
