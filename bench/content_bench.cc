@@ -82,6 +82,10 @@ class FakeStore : public Store {
   Status deleteEntry(std::string_view, std::string_view, std::string_view) override {
     return unused();
   }
+  Result<int64_t> moveEntry(std::string_view, std::string_view, std::string_view, std::string_view,
+                            int64_t, int64_t) override {
+    return unused();
+  }
   Result<int64_t> countEntries(std::string_view, std::string_view, int64_t) override {
     return unused();
   }

@@ -108,26 +108,31 @@ AuditRecord heldAuditRecord(const HeldMessage& m, const std::string& action) {
   return a;
 }
 
-// Into `inbound` first, then out of `held`: never in neither.
+// Out of `held` and into `inbound` in one store transaction, and only the entry as read: a
+// message deleted (or replaced) by someone else meanwhile is not released.
 Status moveToInbound(Store& store, const CatalogEntry& held, const HeldMessage& m) {
-  auto existing = store.getEntry(held.account, kInbound, held.key);
-  if (existing.ok()) {
-    // An earlier release that stopped half-way, or a different envelope with the same id.
-    if (readHeld(*existing).digest != m.digest) {
-      return alreadyExists(held.account + "'s inbound catalog already has another envelope " +
-                           held.key);
-    }
-  } else if (existing.status().code() != StatusCode::kNotFound) {
-    return existing.status();
-  } else {
-    CatalogEntry inbound = held;
-    inbound.catalog = kInbound;
-    inbound.updated = static_cast<int64_t>(std::time(nullptr));
-    auto put = store.putEntry(inbound, std::nullopt);
-    if (!put.ok()) return put.status();
+  auto moved = store.moveEntry(held.account, kHeld, held.key, kInbound, held.sequence,
+                               static_cast<int64_t>(std::time(nullptr)));
+  if (moved.ok()) return Status();
+  if (moved.status().code() == StatusCode::kNotFound) {
+    return notFound("held Mesh message " + held.key + " of " + held.account +
+                    " is gone (deleted or released meanwhile); nothing was released");
   }
-  Status removed = store.deleteEntry(held.account, kHeld, held.key);
-  return removed.code() == StatusCode::kNotFound ? Status() : removed;
+  if (moved.status().code() == StatusCode::kFailedPrecondition) {
+    return failedPrecondition("held Mesh message " + held.key + " of " + held.account +
+                              " was replaced meanwhile; nothing was released (run the command "
+                              "again to release what is held now)");
+  }
+  if (moved.status().code() != StatusCode::kAlreadyExists) return moved.status();
+  // Released half-way by an earlier version (into inbound, still in held), or a different
+  // envelope with the same id.
+  auto existing = store.getEntry(held.account, kInbound, held.key);
+  if (!existing.ok()) return existing.status();
+  if (readHeld(*existing).digest != m.digest) {
+    return alreadyExists(held.account + "'s inbound catalog already has another envelope " +
+                         held.key);
+  }
+  return store.deleteEntry(held.account, kHeld, held.key);
 }
 
 struct Selection {

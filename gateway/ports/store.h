@@ -157,6 +157,16 @@ class Store {
   virtual Result<Page<CatalogEntry>> listEntries(std::string_view account,
                                                  std::string_view catalog,
                                                  const EntryQuery& query) = 0;
+  // Moves entry `key` of account's `from` catalog into its `to` catalog (same key and data,
+  // `updated` as given, a new sequence) in one transaction: never in both, never in neither,
+  // and of two movers, or a mover and a deleter, only one succeeds. kNotFound when `from` has
+  // no such entry; kFailedPrecondition when its sequence is not `expected_sequence` (it was
+  // replaced since the caller read it); kAlreadyExists when `to` has that key already;
+  // kInvalidArgument for the contacts catalog (its index rows do not move). Returns the new
+  // sequence.
+  virtual Result<int64_t> moveEntry(std::string_view account, std::string_view from,
+                                    std::string_view key, std::string_view to,
+                                    int64_t expected_sequence, int64_t updated) = 0;
   // How many entries `catalog` of `account` holds, counted no further than `limit` (a quota
   // check reads at most that many index rows).
   virtual Result<int64_t> countEntries(std::string_view account, std::string_view catalog,

@@ -35,6 +35,16 @@ std::string toHex(const unsigned char* data, size_t size) {
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
+struct MdFree {
+  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+};
+
+// Fetched once: OpenSSL 3 looks EVP_sha512() up in its provider tables, under a lock, on every
+// EVP_DigestInit_ex, which every audit record paid (bench/RESULTS.md, 2026-12-01).
+const EVP_MD* sha512() {
+  static const std::unique_ptr<EVP_MD, MdFree> md(EVP_MD_fetch(nullptr, "SHA512", nullptr));
+  return md.get();
+}
 
 }  // namespace
 
@@ -59,7 +69,7 @@ std::string auditRecordHash(std::string_view prev_hash, const AuditRecord& recor
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   // SHA-512 over memory cannot fail short of allocation failure; an empty result would make
   // every comparison fail, which is the safe direction.
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha512(), nullptr) != 1 ||
+  if (!ctx || sha512() == nullptr || EVP_DigestInit_ex2(ctx.get(), sha512(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) != 1 ||
       EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
       EVP_DigestFinal_ex(ctx.get(), digest.data(), &size) != 1) {

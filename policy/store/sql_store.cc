@@ -612,6 +612,48 @@ Status SqlStore::deleteEntry(std::string_view account, std::string_view catalog,
   });
 }
 
+Result<int64_t> SqlStore::moveEntry(std::string_view account, std::string_view from,
+                                    std::string_view key, std::string_view to,
+                                    int64_t expected_sequence, int64_t updated) {
+  if (from == "contacts" || to == "contacts") {
+    return invalidArgument("contacts entries cannot be moved (their index rows stay behind)");
+  }
+  if (to.empty()) return invalidArgument("catalog name is empty");
+  MESHGATE_RETURN_IF_ERROR(checkText("catalog", to));
+  const auto missing = [&] {
+    return notFound("no entry " + std::string(key) + " in " + std::string(from) + " of " +
+                    std::string(account));
+  };
+  int64_t sequence = 0;
+  MESHGATE_RETURN_IF_ERROR(transact(true, [&](SqlConnection& c) -> Status {
+    SqlResult source;
+    MESHGATE_RETURN_IF_ERROR(run(c, kSelectEntry, {account, from, key}, &source));
+    if (source.rows.empty()) return missing();
+    const CatalogEntry entry = entryFromRow(source.rows, 0);
+    if (entry.sequence != expected_sequence) {
+      return failedPrecondition("entry " + std::string(key) + " in " + std::string(from) + " of " +
+                                std::string(account) + " changed since it was read");
+    }
+    SqlResult target;
+    MESHGATE_RETURN_IF_ERROR(run(c, kSelectEntry, {account, to, key}, &target));
+    if (!target.rows.empty()) {
+      return alreadyExists(std::string(to) + " of " + std::string(account) +
+                           " already has an entry " + std::string(key));
+    }
+    // Deleting first: on PostgreSQL a concurrent mover or deleter holds the row until it
+    // commits, and this DELETE then finds nothing.
+    SqlResult removed;
+    MESHGATE_RETURN_IF_ERROR(run(c, kDeleteEntry, {account, from, key}, &removed));
+    if (removed.changes == 0) return missing();
+    SqlResult next;
+    MESHGATE_RETURN_IF_ERROR(run(c, kNextEntrySequence, {}, &next));
+    if (next.rows.empty()) return internalError("store_sequences has no 'entries' row");
+    sequence = next.rows.integer(0, 0);
+    return run(c, kUpsertEntry, {account, to, key, entry.data, updated, sequence});
+  }));
+  return sequence;
+}
+
 Result<int64_t> SqlStore::countEntries(std::string_view account, std::string_view catalog,
                                        int64_t limit) {
   if (limit <= 0) return invalidArgument("limit must be positive");

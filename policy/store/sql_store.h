@@ -126,6 +126,9 @@ class SqlStore final : public Store {
                      std::string_view key) override;
   Result<Page<CatalogEntry>> listEntries(std::string_view account, std::string_view catalog,
                                          const EntryQuery& query) override;
+  Result<int64_t> moveEntry(std::string_view account, std::string_view from, std::string_view key,
+                            std::string_view to, int64_t expected_sequence,
+                            int64_t updated) override;
   Result<int64_t> countEntries(std::string_view account, std::string_view catalog,
                                int64_t limit) override;
   Result<std::optional<ContactMatch>> findContact(

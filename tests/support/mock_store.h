@@ -27,6 +27,10 @@ class MockStore : public Store {
               (override));
   MOCK_METHOD(Result<Page<CatalogEntry>>, listEntries,
               (std::string_view, std::string_view, const EntryQuery&), (override));
+  MOCK_METHOD(Result<int64_t>, moveEntry,
+              (std::string_view, std::string_view, std::string_view, std::string_view, int64_t,
+               int64_t),
+              (override));
   MOCK_METHOD(Result<int64_t>, countEntries, (std::string_view, std::string_view, int64_t),
               (override));
   MOCK_METHOD(Result<std::optional<ContactMatch>>, findContact,

@@ -224,6 +224,65 @@ TEST_P(StoreTest, CountEntriesCountsOneCatalogUpToTheLimit) {
             StatusCode::kInvalidArgument);
 }
 
+TEST_P(StoreTest, MoveEntryMovesOnlyTheEntryAsReadAndOnlyOnce) {
+  const std::string alice = "alice@example.com";
+  const int64_t put =
+      VALUE(store_->putEntry(entry(alice, "held", "m1", "{\"v\":1}"), std::nullopt));
+  // Replaced since it was read: nothing moves.
+  EXPECT_EQ(store_->moveEntry(alice, "held", "m1", "inbound", put + 1, 1800000000).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->getEntry(alice, "inbound", "m1").status().code(), StatusCode::kNotFound);
+  const int64_t moved = VALUE(store_->moveEntry(alice, "held", "m1", "inbound", put, 1800000000));
+  EXPECT_GT(moved, put);
+  CatalogEntry got = VALUE(store_->getEntry(alice, "inbound", "m1"));
+  EXPECT_EQ(got.data, "{\"v\":1}");
+  EXPECT_EQ(got.updated, 1800000000);
+  EXPECT_EQ(got.sequence, moved);
+  EXPECT_EQ(store_->getEntry(alice, "held", "m1").status().code(), StatusCode::kNotFound);
+  // A second move finds nothing to move.
+  EXPECT_EQ(store_->moveEntry(alice, "held", "m1", "inbound", put, 1800000000).status().code(),
+            StatusCode::kNotFound);
+  // The target has the key already: both stay as they are.
+  const int64_t again =
+      VALUE(store_->putEntry(entry(alice, "held", "m1", "{\"v\":2}"), std::nullopt));
+  EXPECT_EQ(store_->moveEntry(alice, "held", "m1", "inbound", again, 1800000001).status().code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(VALUE(store_->getEntry(alice, "held", "m1")).data, "{\"v\":2}");
+  EXPECT_EQ(VALUE(store_->getEntry(alice, "inbound", "m1")).data, "{\"v\":1}");
+  // Contacts carry index rows, which a move would leave behind.
+  const int64_t contact = VALUE(store_->putEntry(entry(alice, "contacts", "bob"), std::nullopt));
+  EXPECT_EQ(store_->moveEntry(alice, "contacts", "bob", "old", contact, 1).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->moveEntry(alice, "held", "m1", "contacts", again, 1).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreTest, MoveEntryRacingDeleteOrAnotherMoveLetsOneWin) {
+  std::unique_ptr<Store> second = VALUE(backend_->open());
+  const std::string alice = "alice@example.com";
+  constexpr int kRounds = 40;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string key = "m" + std::to_string(i);
+    const int64_t seq = VALUE(store_->putEntry(entry(alice, "held", key), std::nullopt));
+    Status first, other;
+    // Even rounds: a release against a delete; odd rounds: two releases.
+    std::thread racer([&] {
+      other = i % 2 ? second->moveEntry(alice, "held", key, "inbound", seq, 1).status()
+                    : second->deleteEntry(alice, "held", key);
+    });
+    first = store_->moveEntry(alice, "held", key, "inbound", seq, 1).status();
+    racer.join();
+    ASSERT_NE(first.ok(), other.ok())
+        << key << ": " << first.toString() << " / " << other.toString();
+    const Status& loser = first.ok() ? other : first;
+    EXPECT_EQ(loser.code(), StatusCode::kNotFound) << key << ": " << loser.toString();
+    EXPECT_EQ(store_->getEntry(alice, "held", key).status().code(), StatusCode::kNotFound);
+    // In inbound exactly when a move won.
+    const bool released = first.ok() || (i % 2 == 1);
+    EXPECT_EQ(store_->getEntry(alice, "inbound", key).ok(), released) << key;
+  }
+}
+
 TEST_P(StoreTest, EntriesPutGetReplaceDelete) {
   int64_t s1 = VALUE(store_->putEntry(
       entry("alice@example.com", "applications", "ssh", "{\"a\":1}"), std::nullopt));
