@@ -62,12 +62,14 @@ bool ImpersonationFilter::isProtectedDomain(std::string_view ascii_domain) const
 
 std::string ImpersonationFilter::lookalikeOf(std::string_view domain) const {
   if (domain.empty()) return "";
-  mail::LookalikeDomain candidate = mail::LookalikeDomain::make(domain);
-  if (isProtectedDomain(candidate.ascii())) return "";
-  for (const auto& p : protected_prepared_) {
-    if (mail::looksLike(candidate, p, lookalike_options_)) return p.ascii();
-  }
-  return "";
+  return lookalike_memo_.get(domain, [&]() -> std::string {
+    mail::LookalikeDomain candidate = mail::LookalikeDomain::make(domain);
+    if (isProtectedDomain(candidate.ascii())) return "";
+    for (const auto& p : protected_prepared_) {
+      if (mail::looksLike(candidate, p, lookalike_options_)) return p.ascii();
+    }
+    return "";
+  });
 }
 
 void ImpersonationFilter::checkDomain(std::string_view domain, Decision& decision) const {
@@ -109,7 +111,9 @@ Status ImpersonationFilter::checkDisplayNames(const MessageRequest& req, Decisio
         break;
       }
     }
-    for (const auto& key : nameKeys(m.display_name)) {
+    const std::vector<std::string> keys =
+        name_keys_memo_.get(m.display_name, [&] { return nameKeys(m.display_name); });
+    for (const auto& key : keys) {
       if (!detail.empty()) break;
       if (auto it = protected_names_.find(key); it != protected_names_.end()) {
         detail = "name:" + it->second;

@@ -42,6 +42,7 @@
 #include "gateway/policy/filter.h"
 #include "gateway/ports/clock.h"
 #include "gateway/ports/store.h"
+#include "gateway/util/bounded_memo.h"
 
 namespace meshgate::policy {
 
@@ -70,6 +71,10 @@ class ImpersonationFilter : public Filter {
   std::unordered_map<std::string, std::string> protected_names_;  // key -> name as written
   mail::LookalikeOptions lookalike_options_;
   AccountNameIndex accounts_;
+  // Verdicts and keys of senders seen before (ICU work per message otherwise; the protected
+  // sets are fixed for this filter's lifetime, a new configuration builds a new filter).
+  mutable BoundedMemo<std::string> lookalike_memo_;
+  BoundedMemo<std::vector<std::string>> name_keys_memo_;
 };
 
 }  // namespace meshgate::policy
