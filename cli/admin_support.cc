@@ -1,6 +1,7 @@
 // admin_support.cc - see admin_support.h.
 #include "cli/admin_support.h"
 
+#include <charconv>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -116,5 +117,35 @@ Status auditedAdminChange(AdminContext& ctx, const std::string& action, const st
 }
 
 std::string utcTime(int64_t t) { return formatUtc(t, "%Y-%m-%dT%H:%M:%SZ"); }
+
+Result<int64_t> parseTimeOrAge(const std::string& option, const std::string& text, int64_t now) {
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec == std::errc() && p == text.data() + text.size()) return n;
+  if (ec == std::errc() && p + 1 == text.data() + text.size()) {
+    switch (*p) {
+      case 's':
+        return now - n;
+      case 'm':
+        return now - n * 60;
+      case 'h':
+        return now - n * 3600;
+      case 'd':
+        return now - n * 86400;
+      default:
+        break;
+    }
+  }
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (!end || *end) {
+    tm = std::tm{};
+    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  }
+  if (end && !*end) return static_cast<int64_t>(timegm(&tm));
+  return invalidArgument(option + ": \"" + text +
+                         "\" is not a time (expected 2026-11-27, 2026-11-27T10:00:00Z, Unix "
+                         "seconds, or an age such as 2h or 7d)");
+}
 
 }  // namespace meshgate::cli

@@ -56,6 +56,11 @@ Status auditedAdminChange(AdminContext& ctx, const std::string& action, const st
 // Unix seconds as 2024-10-01T12:00:00Z.
 std::string utcTime(int64_t t);
 
+// A point in time as an administrator writes it: Unix seconds "1700000000", a date
+// "2026-11-27", "2026-11-27T10:00:00Z", or an age before `now` such as "90m", "2h", "7d".
+// kInvalidArgument naming `option` and the forms it takes.
+Result<int64_t> parseTimeOrAge(const std::string& option, const std::string& text, int64_t now);
+
 // Lower-cases the domain and checks the address has a local part and a domain.
 Result<std::string> parseAccountAddress(const std::string& text);
 

@@ -17,32 +17,6 @@ namespace {
 
 constexpr int kBatch = 1000;
 
-// "1700000000", "2026-11-27", "2026-11-27T10:00:00Z", or a duration ago: "90m", "2h", "7d".
-Result<int64_t> parseSince(const std::string& text, int64_t now) {
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec == std::errc() && p == text.data() + text.size()) return n;
-  if (ec == std::errc() && p + 1 == text.data() + text.size()) {
-    switch (*p) {
-      case 's': return now - n;
-      case 'm': return now - n * 60;
-      case 'h': return now - n * 3600;
-      case 'd': return now - n * 86400;
-      default: break;
-    }
-  }
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (!end || *end) {
-    tm = std::tm{};
-    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
-  }
-  if (end && !*end) return static_cast<int64_t>(timegm(&tm));
-  return invalidArgument("--since: \"" + text +
-                         "\" is not a time (expected 2026-11-27, 2026-11-27T10:00:00Z, Unix "
-                         "seconds, or an age such as 2h or 7d)");
-}
-
 int auditVerify(const Args& args) {
   const std::string cmd = "meshgate audit verify";
   std::string config_path = kDefaultConfigPath, key_file;
@@ -118,7 +92,7 @@ int auditShow(const Args& args) {
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
   int64_t since_time = 0;
   if (!since.empty()) {
-    auto s = parseSince(since, static_cast<int64_t>(std::time(nullptr)));
+    auto s = parseTimeOrAge("--since", since, nowSeconds());
     if (!s.ok()) return p.usageError(s.status().message());
     since_time = *s;
   }

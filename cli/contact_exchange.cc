@@ -310,15 +310,72 @@ int contactsPending(const Args& args) {
 
 namespace {
 
+std::string requesterOf(const PendingRequest& r) {
+  return !r.sender.empty() ? r.sender : !r.claimed.empty() ? r.claimed : "udf:" + r.sender_udf;
+}
+
+// `meshgate contacts reject --account A --received-before T`: every request of the account
+// received before T, each audited and removed as a single reject is (a flood of requests fills
+// the catalog, and the Mesh service answers TryLater to new ones until room is made).
+int rejectReceivedBefore(const std::string& cmd, const std::string& config_path,
+                         const std::string& account, int64_t cutoff) {
+  auto ctx = openAccount(cmd, config_path, account);
+  if (!ctx) return 1;
+  // Collected first: removing entries while paging by sequence would skip none, but the list
+  // also gives the progress its total.
+  std::vector<std::pair<std::string, std::string>> old;  // id, requester
+  EntryQuery q;
+  q.max_entries = 500;
+  for (;;) {
+    auto page = ctx->store->listEntries(account, kRequests, q);
+    if (!page.ok()) return reportError(cmd, page.status());
+    for (const auto& e : page->items) {
+      const PendingRequest r = readPending(e);
+      const int64_t received = r.received > 0 ? r.received : e.updated;
+      if (received < cutoff) old.emplace_back(e.key, requesterOf(r));
+    }
+    if (page->next_page_key.empty()) break;
+    q.page_key = page->next_page_key;
+  }
+  size_t done = 0, gone = 0;
+  for (const auto& [id, who] : old) {
+    Status st = auditedChange(*ctx, exchangeAuditRecord(who, account, "reject", id),
+                              [&] { return ctx->store->deleteEntry(account, kRequests, id); });
+    if (st.code() == StatusCode::kNotFound) {
+      ++gone;  // answered by someone else meanwhile
+    } else if (!st.ok()) {
+      std::cerr << cmd << ": stopped after " << done << " of " << old.size() << "\n";
+      return reportError(cmd, st);
+    } else {
+      ++done;
+    }
+    if ((done + gone) % 100 == 0 && done + gone < old.size()) {
+      std::cerr << cmd << ": " << (done + gone) << "/" << old.size() << "\n";
+    }
+  }
+  std::cout << account << ": rejected " << done << " contact request(s) received before "
+            << utcTime(cutoff);
+  if (gone > 0) std::cout << " (" << gone << " answered meanwhile)";
+  std::cout << "\n";
+  return 0;
+}
+
 int answer(const Args& args, bool accept) {
   const std::string cmd = std::string("meshgate contacts ") + (accept ? "accept" : "reject");
-  std::string config_path = kDefaultConfigPath, account, id;
+  std::string config_path = kDefaultConfigPath, account, id, received_before;
   std::vector<std::string> protocols;
   ArgParser p(cmd, accept ? "Accept a pending contact request: the requester becomes a contact "
                             "(and is told so, when its address was verified)."
                           : "Reject a pending contact request. Nothing is sent to the requester.");
-  p.positional("ID", "the request, as `meshgate contacts pending` lists it", &id);
+  p.positional("ID", "the request, as `meshgate contacts pending` lists it", &id,
+               /*required=*/accept);
   p.option("account", "ADDRESS", "the account (needed only when two accounts have the ID)", &account);
+  if (!accept) {
+    p.option("received-before", "TIME",
+             "instead of one ID: every request of --account received before TIME (a date, ISO "
+             "time, Unix seconds, or an age such as 30d)",
+             &received_before);
+  }
   if (accept) {
     p.repeated("protocol", "NAME",
                "a protocol the requester may use to reach the account (default: smtp and mesh)",
@@ -326,19 +383,27 @@ int answer(const Args& args, bool accept) {
   }
   addOptions(p, config_path);
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
-  if (!isCatalogKeyText(id)) return p.usageError("ID: not a request identifier");
   if (!account.empty()) {
     auto addr = parseAccountAddress(account);
     if (!addr.ok()) return p.usageError(addr.status().message());
     account = *addr;
   }
+  if (!received_before.empty()) {
+    if (!id.empty()) return p.usageError("give an ID or --received-before, not both");
+    if (account.empty()) return p.usageError("--received-before needs --account");
+    auto cutoff = parseTimeOrAge("--received-before", received_before, nowSeconds());
+    if (!cutoff.ok()) return p.usageError(cutoff.status().message());
+    return rejectReceivedBefore(cmd, config_path, account, *cutoff);
+  }
+  if (id.empty()) return p.usageError("missing ID (or --received-before with --account)");
+  if (!isCatalogKeyText(id)) return p.usageError("ID: not a request identifier");
   auto ctx = openAdmin(cmd, config_path);
   if (!ctx) return 1;
   auto entry = findRequest(*ctx->store, account, id);
   if (!entry.ok()) return reportError(cmd, entry.status());
   const std::string owner = entry->account;
   PendingRequest r = readPending(*entry);
-  const std::string who = !r.sender.empty() ? r.sender : !r.claimed.empty() ? r.claimed : "udf:" + r.sender_udf;
+  const std::string who = requesterOf(r);
   // Only what was verified becomes a contact: the address when its profile vouched for the
   // signer, else the signer's Mesh identity (an unverified address proves nothing).
   std::string contact;

@@ -94,11 +94,17 @@ Result<std::optional<Outcome>> refuseWhenFull(Call& call, const std::string& acc
                             call.store().countEntries(account, catalog, kMaxWaitingPerAccount));
   if (n < kMaxWaitingPerAccount) return std::optional<Outcome>();
   MESHGATE_RETURN_IF_ERROR(auditChange(call, "tempfail", account, detail, rule, id, sender));
+  // The line names the way out: the administrator answers (or clears) what waits.
+  const std::string fix = catalog == kContactRequestsCatalog
+                              ? "meshgate contacts pending --account " + account +
+                                    ", or meshgate contacts reject --account " + account +
+                                    " --received-before 30d"
+                              : "meshgate quarantine mesh list --account " + account;
   log::warning(
       "mesh: post %s from=<%s> to=<%s> action=tempfail rule=%s (%d entries of %s "
-      "await a decision)",
+      "await a decision; see %s)",
       log::sanitize(id).c_str(), log::sanitize(sender).c_str(), account.c_str(),
-      std::string(rule).c_str(), kMaxWaitingPerAccount, std::string(catalog).c_str());
+      std::string(rule).c_str(), kMaxWaitingPerAccount, std::string(catalog).c_str(), fix.c_str());
   return std::optional<Outcome>(refuse(id, "TryLater", message_id, account));
 }
 

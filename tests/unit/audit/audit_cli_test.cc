@@ -115,6 +115,58 @@ TEST_F(AuditCli, AContactRequestIsAnsweredOnlyOnceItsAnswerIsRecorded) {
   EXPECT_NE(show.out.find("rule=contacts.accept"), std::string::npos) << show.out;
 }
 
+TEST_F(AuditCli, RequestsReceivedBeforeATimeAreRejectedTogetherEachAudited) {
+  ASSERT_EQ(runMeshgate({"account", "create", "bob@example.com", "--config", config_}).exit_code,
+            0);
+  // Three old requests (2027) and one new (2030); another account's old one is not touched.
+  const std::pair<const char*, int64_t> requests[] = {
+      {"OLD-1", 1800000000}, {"OLD-2", 1800000100}, {"OLD-3", 1800000200}, {"NEW-1", 1900000000}};
+  int sequence = 9000;
+  for (const auto& [id, received] : requests) {
+    const std::string seq = std::to_string(sequence++);
+    sql("INSERT INTO entries (account, catalog, key, data, updated, sequence) VALUES "
+        "('bob@example.com', 'contact-requests', '" +
+        std::string(id) + "', '{\"ClaimedSender\":\"s" + seq + "@partner.net\",\"Received\":" +
+        std::to_string(received) + "}', " + std::to_string(received) + ", " + seq + ")");
+  }
+  sql("INSERT INTO entries (account, catalog, key, data, updated, sequence) VALUES "
+      "('carol@example.com', 'contact-requests', 'OLD-C', '{\"Received\":1800000000}', "
+      "1800000000, 9100)");
+  // Misuse is refused with what to do.
+  auto both = runMeshgate({"contacts", "reject", "OLD-1", "--account", "bob@example.com",
+                           "--received-before", "2028-01-01", "--config", config_});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("give an ID or --received-before, not both"), std::string::npos);
+  auto no_account =
+      runMeshgate({"contacts", "reject", "--received-before", "2028-01-01", "--config", config_});
+  EXPECT_EQ(no_account.exit_code, 2);
+  EXPECT_NE(no_account.err.find("--received-before needs --account"), std::string::npos);
+  auto bad_time = runMeshgate({"contacts", "reject", "--account", "bob@example.com",
+                               "--received-before", "last tuesday", "--config", config_});
+  EXPECT_EQ(bad_time.exit_code, 2);
+  EXPECT_NE(bad_time.err.find("--received-before: \"last tuesday\" is not a time"),
+            std::string::npos)
+      << bad_time.err;
+
+  auto r = runMeshgate({"contacts", "reject", "--account", "bob@example.com", "--received-before",
+                        "2028-01-01", "--config", config_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("bob@example.com: rejected 3 contact request(s) received before "
+                       "2028-01-01T00:00:00Z"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(sql("SELECT key FROM entries WHERE catalog = 'contact-requests' ORDER BY key"),
+            "NEW-1\nOLD-C\n");
+  auto show = runMeshgate({"audit", "show", "--config", config_});
+  size_t rejects = 0;
+  for (size_t at = show.out.find("rule=contacts.reject"); at != std::string::npos;
+       at = show.out.find("rule=contacts.reject", at + 1)) {
+    ++rejects;
+  }
+  EXPECT_EQ(rejects, 3u) << show.out;
+  EXPECT_NE(show.out.find("s9001@partner.net"), std::string::npos) << show.out;
+}
+
 TEST_F(AuditCli, IntactLogVerifies) {
   auto r = runMeshgate({"audit", "verify", "--config", config_});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
