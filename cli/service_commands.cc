@@ -87,6 +87,8 @@ int runServices(const Args& args, Which which, const std::string& command,
           std::vector<std::string> argv = {current->quarantine.sendmail, "-i", "-f", n.from, "--",
                                            n.to};
           std::string message = policy::senderNoticeMessage(n);
+          // std::thread throws when no thread can be made (the process's limit): the notice is
+          // then not sent, and the milter logs that; the message is not affected.
           std::thread([argv = std::move(argv), message = std::move(message), to = n.to] {
             auto r = execProgram(argv, message, 60000);
             if (!r.ok() || r->exit_code != 0) {

@@ -129,9 +129,15 @@ sfsistat apply(SMFICTX* ctx, const Step& s) {
 }
 
 // Used when a callback itself fails (no session, an exception): the error table's tempfail.
-sfsistat callbackFailure(SMFICTX* ctx, const char* where) {
-  log::error("milter: %s: internal error; tempfail", where);
-  return apply(ctx, MilterSession::errorStep(config::FailureAction::kTempfail, Status()));
+// Called from catch blocks, so it must not throw itself: when even the reply cannot be built
+// (out of memory), the bare tempfail without a text.
+sfsistat callbackFailure(SMFICTX* ctx, const char* where) noexcept {
+  try {
+    log::error("milter: %s: internal error; tempfail", where);
+    return apply(ctx, MilterSession::errorStep(config::FailureAction::kTempfail, Status()));
+  } catch (...) {
+    return SMFIS_TEMPFAIL;
+  }
 }
 
 std::string addressText(const sockaddr* sa) {
@@ -346,16 +352,34 @@ sfsistat onClose(SMFICTX* ctx) {
 constexpr unsigned long kActions =
     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST | SMFIF_DELRCPT;
 
+sfsistat negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long* pf0,
+                   unsigned long* pf1, unsigned long* pf2, unsigned long* pf3);
+
 sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
                      unsigned long* pf3) {
+  CallbackGuard guard;
+  if (guard.retired()) return SMFIS_REJECT;  // this connection is not used
+  try {
+    return negotiate(ctx, f0, f1, pf0, pf1, pf2, pf3);
+  } catch (...) {
+    // No exception may unwind into libmilter (C): the connection is refused instead, and the
+    // MTA applies milter_default_action (tempfail in the shipped configuration).
+    try {
+      log::error("milter: negotiate: internal error; connection refused");
+    } catch (...) {
+    }
+    return SMFIS_REJECT;
+  }
+}
+
+sfsistat negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long* pf0,
+                   unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
   // Only the actions we use, and skip the steps we do not need (HELO: no decision reads the
   // HELO name); no answer awaited for connect (recorded, decided on at MAIL FROM), each header,
   // the end of headers and each body chunk (collected, decided on at end of message), when the
   // MTA offers that. Each skipped step or answer is one packet or round trip less per session.
   constexpr unsigned long kNoReply = SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
-  CallbackGuard guard;
-  if (guard.retired()) return SMFIS_REJECT;  // this connection is not used
   // Removing recipients is needed only to send copies over the Mesh (smtp_to_mesh): without
   // it, the right is not asked for.
   unsigned long actions = kActions;

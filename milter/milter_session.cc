@@ -405,9 +405,12 @@ void MilterSession::decideEndOfMessage(std::string queue_id, EomResult& result) 
   // only inbound mail has any).
   const std::vector<size_t>& keep_brand = d.brand.keep_incoming;
   result.changes = forgedCopyDeletions(keep_brand);
+  // The copies sent over the Mesh carry the same headers as SMTP delivery: without forged
+  // copies of ours, with the egress edits and the Subject tag.
+  mail::HeaderList delivered = deliveredHeaders(d, keep_brand, result);
   std::optional<DeadlineOverride> after_mesh;
   if (!d.mesh_delivery.empty()) {
-    deliverOverMesh(d, result, qidOrNoqueue(queue_id));
+    deliverOverMesh(d, delivered, result, qidOrNoqueue(queue_id));
     // The Mesh copies had budgets of their own (smtp_to_mesh.timeout each). What follows (the
     // audit record, a hold's record, the signal) gets the decision budget anew: it would
     // otherwise find the callback's spent and tempfail a message whose copies went out.
@@ -423,36 +426,6 @@ void MilterSession::decideEndOfMessage(std::string queue_id, EomResult& result) 
   if (result.step.kind == Step::Kind::kReject || result.step.kind == Step::Kind::kTempfail) {
     logDecision(d, queue_id);
     return;
-  }
-
-  // Our view of the headers as they will be delivered, for binding the signal.
-  mail::HeaderList delivered;
-  size_t brand_occurrence = 0;
-  for (const auto& h : *msg_.headers) {
-    if (policy::isGatewayOnlyHeader(h.name)) continue;
-    if (equalsIgnoreCase(h.name, policy::kBrandAssertionHeader) &&
-        std::find(keep_brand.begin(), keep_brand.end(), ++brand_occurrence) == keep_brand.end()) {
-      continue;
-    }
-    delivered.add(h.name, h.value);
-  }
-  applyHeaderEdits(d, delivered, result);
-  if (!d.subject_tag.empty()) {
-    std::string subject = msg_.headers->find("Subject") ? *msg_.headers->find("Subject") : "";
-    std::string tagged = d.subject_tag + " " + std::string(trimWhitespace(subject));
-    result.changes.push_back({HeaderChange::Kind::kChange, "Subject", 1, tagged});
-    mail::HeaderList retagged;
-    bool done = false;
-    for (const auto& h : delivered) {
-      if (!done && equalsIgnoreCase(h.name, "Subject")) {
-        retagged.add(h.name, tagged);
-        done = true;
-      } else {
-        retagged.add(h.name, h.value);
-      }
-    }
-    if (!done) retagged.add("Subject", tagged);
-    delivered = std::move(retagged);
   }
 
   // Outbound mail that speaks for a brand: the gateway's signed assertion, bound to the headers
@@ -527,7 +500,14 @@ void MilterSession::decideEndOfMessage(std::string queue_id, EomResult& result) 
   if (d.brand.notice) {
     // A reminder, not a condition of delivery: a failure to send it is logged only.
     const policy::SenderNotice& n = *d.brand.notice;
-    Status sent = context_.notify ? context_.notify(n) : unavailable("no notice delivery configured");
+    Status sent = unavailable("no notice delivery configured");
+    if (context_.notify) {
+      try {
+        sent = context_.notify(n);
+      } catch (const std::exception& e) {
+        sent = internalError(std::string("notice delivery failed: ") + e.what());
+      }
+    }
     if (sent.ok()) {
       log::info("%s: milter: brand notice to <%s> for %s", qidOrNoqueue(queue_id).c_str(),
                 log::sanitize(n.to).c_str(), log::sanitize(d.brand.assert_brand).c_str());
@@ -537,6 +517,40 @@ void MilterSession::decideEndOfMessage(std::string queue_id, EomResult& result) 
     }
   }
   logDecision(d, queue_id);
+}
+
+mail::HeaderList MilterSession::deliveredHeaders(const policy::Decision& d,
+                                                 const std::vector<size_t>& keep_brand,
+                                                 EomResult& result) const {
+  mail::HeaderList delivered;
+  size_t brand_occurrence = 0;
+  for (const auto& h : *msg_.headers) {
+    if (policy::isGatewayOnlyHeader(h.name)) continue;
+    if (equalsIgnoreCase(h.name, policy::kBrandAssertionHeader) &&
+        std::find(keep_brand.begin(), keep_brand.end(), ++brand_occurrence) == keep_brand.end()) {
+      continue;
+    }
+    delivered.add(h.name, h.value);
+  }
+  applyHeaderEdits(d, delivered, result);
+  if (!d.subject_tag.empty()) {
+    std::string subject = msg_.headers->find("Subject") ? *msg_.headers->find("Subject") : "";
+    std::string tagged = d.subject_tag + " " + std::string(trimWhitespace(subject));
+    result.changes.push_back({HeaderChange::Kind::kChange, "Subject", 1, tagged});
+    mail::HeaderList retagged;
+    bool done = false;
+    for (const auto& h : delivered) {
+      if (!done && equalsIgnoreCase(h.name, "Subject")) {
+        retagged.add(h.name, tagged);
+        done = true;
+      } else {
+        retagged.add(h.name, h.value);
+      }
+    }
+    if (!done) retagged.add("Subject", tagged);
+    delivered = std::move(retagged);
+  }
+  return delivered;
 }
 
 void MilterSession::applyHeaderEdits(const policy::Decision& d, mail::HeaderList& delivered,
@@ -575,7 +589,7 @@ void MilterSession::applyHeaderEdits(const policy::Decision& d, mail::HeaderList
   }
 }
 
-std::string MilterSession::originalMessage() const {
+std::string MilterSession::messageAsDelivered(const mail::HeaderList& delivered) const {
   std::string out;
   out.reserve(msg_.body.size() + 4096);
   auto appendCrlf = [&out](std::string_view text) {
@@ -584,7 +598,7 @@ std::string MilterSession::originalMessage() const {
       out.push_back(text[i]);
     }
   };
-  for (const auto& h : *msg_.headers) {
+  for (const auto& h : delivered) {
     out.append(h.name).append(":");
     // libmilter strips the space after the colon (SMFIP_HDR_LEADSPC is not asked for).
     if (!h.value.empty() && h.value[0] != ' ' && h.value[0] != '\t') out.push_back(' ');
@@ -596,7 +610,8 @@ std::string MilterSession::originalMessage() const {
   return out;
 }
 
-void MilterSession::deliverOverMesh(policy::Decision& d, EomResult& result, std::string_view qid) {
+void MilterSession::deliverOverMesh(policy::Decision& d, const mail::HeaderList& delivered,
+                                    EomResult& result, std::string_view qid) {
   const config::Config& cfg = msg_.engine->config();
   if (d.verdict == Verdict::kReject || d.verdict == Verdict::kTempfail) return;
   if (d.verdict == Verdict::kHold) {
@@ -615,7 +630,7 @@ void MilterSession::deliverOverMesh(policy::Decision& d, EomResult& result, std:
   };
   const bool whole = msg_.body_seen <= msg_.body.size() &&
                      msg_.body_seen <= cfg.smtp_to_mesh.max_message_bytes;
-  const std::string message = whole ? originalMessage() : std::string();
+  const std::string message = whole ? messageAsDelivered(delivered) : std::string();
 
   // Phase 1, no side effect: who has a Mesh profile. A recipient without one may stop the
   // whole message (require-encryption), and nothing may have been posted by then.

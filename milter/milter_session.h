@@ -45,6 +45,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adapters/smtp_to_mesh.h"
@@ -173,7 +174,12 @@ class MilterSession {
   void onBody(std::string_view chunk);
   // A header or body chunk could not be kept (the glue caught a failure where the MTA expects
   // no answer): the message is tempfailed at end of message rather than judged incomplete.
-  void onContentLost(const char* stage) noexcept { msg_.content_lost = stage; }
+  // A lost header outweighs a later lost body chunk: an unseen header may be a forged signal.
+  void onContentLost(const char* stage) noexcept {
+    if (msg_.content_lost == nullptr || std::string_view(stage) == "header") {
+      msg_.content_lost = stage;
+    }
+  }
   EomResult onEndOfMessage(std::string queue_id);
   void onAbort();
 
@@ -216,14 +222,20 @@ class MilterSession {
   // Egress header edits -> changes, and the same edits on our view of the delivered headers.
   void applyHeaderEdits(const policy::Decision& d, mail::HeaderList& delivered,
                         EomResult& result) const;
+  // The header fields as they will be delivered (forged copies of ours gone, the egress edits
+  // and the Subject tag made); adds the edits' changes to `result`.
+  mail::HeaderList deliveredHeaders(const policy::Decision& d,
+                                    const std::vector<size_t>& keep_brand, EomResult& result) const;
   // Records a decision; a failure is returned only when audit.on_failure is tempfail.
   Status record(const AuditRecord& record);
   void decideEndOfMessage(std::string queue_id, EomResult& result);
   // SMTP -> Mesh for the recipients of d.mesh_delivery: may change d's verdict (reject, hold,
   // tempfail, discard) and fills result.removed_recipients.
-  void deliverOverMesh(policy::Decision& d, EomResult& result, std::string_view qid);
-  // The message as the MTA passed it: header fields, blank line, body (CRLF line ends).
-  std::string originalMessage() const;
+  void deliverOverMesh(policy::Decision& d, const mail::HeaderList& delivered, EomResult& result,
+                       std::string_view qid);
+  // The message as SMTP would deliver it, without our signal: `delivered`, a blank line, the
+  // body (CRLF line ends).
+  std::string messageAsDelivered(const mail::HeaderList& delivered) const;
   void logDecision(const policy::Decision& d, std::string_view qid);
 
   MilterContext context_;

@@ -339,6 +339,33 @@ TEST_F(Session, AHeaderLostWithoutAReplyTempfailsThatMessageOnly) {
   EXPECT_EQ(s.onEndOfMessage("Q2").step.kind, Step::Kind::kContinue);
 }
 
+TEST_F(Session, ALostHeaderStillCountsWhenABodyChunkIsLostAfterIt) {
+  // milter.on_error accept lets a message whose body chunk was lost go (nothing in the body
+  // can be a forged signal), but never one with a header unseen: a later lost body chunk must
+  // not hide the lost header.
+  configure("contacts-only", "accept");
+  MilterSession s = makeSession();
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 1);
+  s.onContentLost("header");
+  s.onBody("Hello\r\n");
+  s.onContentLost("body");
+  EomResult both = s.onEndOfMessage("Q1");
+  EXPECT_EQ(both.step.kind, Step::Kind::kTempfail);
+  EXPECT_EQ(both.step.code, "451");
+  // The body lost alone: accepted per on_error, every forged copy seen deleted.
+  ASSERT_EQ(s.onMail("<alice@partner.net>", "").kind, Step::Kind::kContinue);
+  ASSERT_EQ(s.onRecipient("<bob@example.com>").kind, Step::Kind::kContinue);
+  sendHeaders(s, 1);
+  s.onContentLost("body");
+  EomResult body = s.onEndOfMessage("Q2");
+  EXPECT_EQ(body.step.kind, Step::Kind::kContinue);
+  ASSERT_FALSE(body.changes.empty());
+  EXPECT_EQ(body.changes[0].kind, HeaderChange::Kind::kDelete);
+  EXPECT_EQ(body.changes[0].name, "Mesh-Security-Signal");
+}
+
 TEST_F(Session, AConnectLostWithoutAReplyTempfailsEveryMessageOfTheConnection) {
   // With SMFIP_NR_CONN a failed connect step cannot be answered: without the client's address
   // the direction (outbound networks) and the per-IP limits would be judged wrong, so MAIL
@@ -831,7 +858,10 @@ class MeshSession : public Session {
             "require-encryption,"
             " cleartext_fallback: true}\n"
             "    - {name: maybe, match: {recipient_domain: [maybe.example]}, action: "
-            "prefer-encryption}\n",
+            "prefer-encryption}\n"
+            "    - {name: strict, match: {recipient_domain: [strict.example]}, action: "
+            "require-encryption, remove_headers: [X-Internal-Project], add_headers: [{name: "
+            "X-Sent-By, value: mx}]}\n",
         "t.yaml");
     ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
     engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
@@ -887,11 +917,13 @@ class MeshSession : public Session {
     s.onHelo("client.example");
     EXPECT_EQ(s.onMail("<alice@example.com>", auth).kind, Step::Kind::kContinue);
     for (const auto& r : rcpts) EXPECT_EQ(s.onRecipient(r).kind, Step::Kind::kContinue) << r;
+    for (const auto& [name, value] : extra_headers_) s.onHeader(name, value);
     s.onHeader("From", "Alice <alice@example.com>");
     s.onHeader("Subject", "Q3\n\tfigures");
     s.onBody(body);
     return s.onEndOfMessage("4AbCd");
   }
+  std::vector<std::pair<std::string, std::string>> extra_headers_;  // before From and Subject
   std::vector<adapters::MeshPostRequest> checked_;
   std::vector<adapters::MeshPostRequest> posted_;
   bool audit_down_ = false;
@@ -918,6 +950,19 @@ TEST_F(MeshSession, EveryRecipientOverTheMeshDiscardsTheSmtpCopyAndPostsTheOrigi
   EXPECT_EQ(posted_[0].sender, "alice@example.com");
   EXPECT_EQ(posted_[0].message,
             "From: Alice <alice@example.com>\r\nSubject: Q3\r\n\tfigures\r\n\r\nFigures attached.\r\n");
+}
+
+TEST_F(MeshSession, TheMeshCopyCarriesTheHeadersSmtpWouldDeliver) {
+  // A sender's copy of our signal, and a header the egress rule removes: neither may reach the
+  // recipient by the Mesh when it would not by SMTP; the header the rule adds does.
+  extra_headers_ = {{"Mesh-Security-Signal", "v=1; gw=mx.example.com; contact=known-contact"},
+                    {"X-Internal-Project", "Falcon"}};
+  EomResult r = send({"<bob@strict.example>"});
+  EXPECT_EQ(r.step.kind, Step::Kind::kDiscard);
+  ASSERT_EQ(posted_.size(), 1u);
+  EXPECT_EQ(posted_[0].message,
+            "From: Alice <alice@example.com>\r\nSubject: Q3\r\n\tfigures\r\nX-Sent-By: mx\r\n"
+            "\r\nFigures attached.\r\n");
 }
 
 TEST_F(MeshSession, MixedRecipientsOnlyTheMeshCopiesAreRemoved) {
