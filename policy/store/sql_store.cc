@@ -98,6 +98,8 @@ const std::string kSelectEntry =
     "SELECT " + kEntryColumns + " FROM entries WHERE account = $1 AND catalog = $2 AND key = $3";
 const std::string kDeleteEntry =
     "DELETE FROM entries WHERE account = $1 AND catalog = $2 AND key = $3";
+const std::string kDeleteEntryAtSequence =
+    "DELETE FROM entries WHERE account = $1 AND catalog = $2 AND key = $3 AND sequence = $4";
 const std::string kCountEntries =
     "SELECT count(*) FROM (SELECT 1 FROM entries WHERE account = $1 AND catalog = $2 LIMIT $3)"
     " AS counted";
@@ -624,15 +626,27 @@ Result<int64_t> SqlStore::moveEntry(std::string_view account, std::string_view f
     return notFound("no entry " + std::string(key) + " in " + std::string(from) + " of " +
                     std::string(account));
   };
+  const auto changed = [&] {
+    return failedPrecondition("entry " + std::string(key) + " in " + std::string(from) + " of " +
+                              std::string(account) + " changed since it was read");
+  };
   int64_t sequence = 0;
   MESHGATE_RETURN_IF_ERROR(transact(true, [&](SqlConnection& c) -> Status {
     SqlResult source;
     MESHGATE_RETURN_IF_ERROR(run(c, kSelectEntry, {account, from, key}, &source));
     if (source.rows.empty()) return missing();
     const CatalogEntry entry = entryFromRow(source.rows, 0);
-    if (entry.sequence != expected_sequence) {
-      return failedPrecondition("entry " + std::string(key) + " in " + std::string(from) + " of " +
-                                std::string(account) + " changed since it was read");
+    if (entry.sequence != expected_sequence) return changed();
+    // The delete comes before anything else is looked at: on PostgreSQL a concurrent mover or
+    // deleter holds the row until it commits, and this DELETE then finds nothing (SQLite's
+    // write lock serializes the whole transaction anyway).
+    SqlResult removed;
+    MESHGATE_RETURN_IF_ERROR(
+        run(c, kDeleteEntryAtSequence, {account, from, key, expected_sequence}, &removed));
+    if (removed.changes == 0) {
+      SqlResult now;
+      MESHGATE_RETURN_IF_ERROR(run(c, kSelectEntry, {account, from, key}, &now));
+      return now.rows.empty() ? missing() : changed();
     }
     SqlResult target;
     MESHGATE_RETURN_IF_ERROR(run(c, kSelectEntry, {account, to, key}, &target));
@@ -640,11 +654,6 @@ Result<int64_t> SqlStore::moveEntry(std::string_view account, std::string_view f
       return alreadyExists(std::string(to) + " of " + std::string(account) +
                            " already has an entry " + std::string(key));
     }
-    // Deleting first: on PostgreSQL a concurrent mover or deleter holds the row until it
-    // commits, and this DELETE then finds nothing.
-    SqlResult removed;
-    MESHGATE_RETURN_IF_ERROR(run(c, kDeleteEntry, {account, from, key}, &removed));
-    if (removed.changes == 0) return missing();
     SqlResult next;
     MESHGATE_RETURN_IF_ERROR(run(c, kNextEntrySequence, {}, &next));
     if (next.rows.empty()) return internalError("store_sequences has no 'entries' row");
