@@ -42,8 +42,13 @@ NameCheck checkAccountName(std::string_view proposed, const config::Config& conf
   }
   const std::string local = lower.substr(0, at);
   const std::string domain = lower.substr(at + 1);
+  // Each invalid byte listed once; a table, not a search of the list, so that a long name of
+  // many different bytes (unauthenticated input) costs one pass.
+  bool listed[256] = {};
   for (char c : local) {
-    if (!allowedLocalChar(c) && out.invalid_characters.find(printable(c)) == std::string::npos) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!allowedLocalChar(c) && !listed[u]) {
+      listed[u] = true;
       out.invalid_characters += printable(c);
     }
   }

@@ -167,10 +167,18 @@ Status auditChange(Call& call, std::string_view action, const std::string& accou
     }
     return Status();
   }
-  if (c.audit.on_failure == config::AuditSection::OnFailure::kLog) {
+  // A record the store refuses as a value (kInvalidArgument) is a bug upstream, not an outage:
+  // audit.on_failure=log must not let the change through unrecorded because of it.
+  if (c.audit.on_failure == config::AuditSection::OnFailure::kLog &&
+      appended.status().code() != StatusCode::kInvalidArgument) {
     log::error("mesh: audit log append failed: %s (audit.on_failure=log: going on)",
                appended.status().toString().c_str());
     return Status();
+  }
+  if (appended.status().code() == StatusCode::kInvalidArgument) {
+    log::error("mesh: audit record refused by the store: %s; refusing the change",
+               appended.status().toString().c_str());
+    return internalError("the audit record could not be stored; nothing was changed");
   }
   log::error("mesh: audit log append failed: %s; refusing the change (audit.on_failure=tempfail)",
              appended.status().toString().c_str());

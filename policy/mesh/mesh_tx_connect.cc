@@ -249,6 +249,18 @@ Result<nlohmann::json> handleConnectComplete(Call& call,
     return pending.status();
   }
   MESHGATE_ASSIGN_OR_RETURN(nlohmann::json data, entryJson(*pending));
+  // Decisions only move forward: pending -> accepted or rejected, accepted -> rejected (a
+  // withdrawal). A Result carries no time of its own, so without this an old Accept (or
+  // Pending) anyone could have read from the request would bring a rejected device back.
+  const std::string state = stringMember(data, "State");
+  if (state == "rejected") {
+    return failedPrecondition("connection request " + id + " of " + account +
+                              " was rejected; the device must ask to connect again");
+  }
+  if (state == "accepted" && verdict == "Pending") {
+    return failedPrecondition("connection request " + id + " of " + account +
+                              " was accepted; send Reject to withdraw it");
+  }
   MESHGATE_RETURN_IF_ERROR(consumeNonce(call));
   const std::string device_kid = stringMember(data, "DeviceKid");
   MESHGATE_RETURN_IF_ERROR(auditChange(call, "connect-complete", account,

@@ -83,6 +83,16 @@ Result<VerifiedSender> verifySender(Call& call, const std::string& claimed,
   return v;
 }
 
+// At most an address's length (RFC 5321: 254 for the path; some slack for a display form),
+// without control characters. Empty (no sender claimed) is fine.
+bool isPlausibleSenderText(std::string_view text) {
+  if (text.size() > 512) return false;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
 // A post that would add to `catalog` of `account` once it holds kMaxWaitingPerAccount entries
 // is refused for now: TryLater, audited and logged under `rule`. nullopt when there is room.
 Result<std::optional<Outcome>> refuseWhenFull(Call& call, const std::string& account,
@@ -221,6 +231,10 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
     }
   }
 
+  // The claimed sender goes into the audit log, the catalogs and log lines as text: an
+  // address, not control bytes (a NUL would make every record of it unstorable).
+  if (!isPlausibleSenderText(claimed)) return refuse(id, "InvalidMessage", message_id, account);
+
   const std::string digest = hexEncode(mesh::sha512(asBytes(model::dumpJson(mesh::dareToJson(env)))));
   for (std::string_view catalog : {kInboundCatalog, kHeldCatalog}) {
     auto existing = call.store().getEntry(account, catalog, id);
@@ -269,6 +283,13 @@ Result<Outcome> postOne(Call& call, const policy::DecisionEngine& engine,
     auto decision = engine.onRecipient(req, account);
     if (!decision.ok()) return decision.status();
     d = std::move(*decision);
+    // A hold decided for the sender (an abuse limit with action hold) holds what the
+    // recipient's ingress control lets through, as the milter holds at end of message.
+    if (sender_decision->verdict == policy::Verdict::kHold &&
+        d.verdict == policy::Verdict::kAccept) {
+      d.verdict = policy::Verdict::kHold;
+      d.rule = sender_decision->rule;
+    }
   }
   nlohmann::json detail = {{"envelope_id", id},
                            {"claimed_sender", claimed},

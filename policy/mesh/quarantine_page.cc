@@ -118,21 +118,27 @@ HttpResponse serveQuarantineConfirm(const HttpRequest& request, const Quarantine
                     "\">\n<input type=\"hidden\" name=\"code\" value=\"" + htmlEscape(code) +
                     "\">\n<button type=\"submit\">Yes, deliver it to me</button>\n</form>\n");
   }
-  Status st = env.store->confirmQuarantine(id, rcpt, env.now);
-  if (st.ok()) {
-    AuditRecord a;
-    a.time = env.now;
-    a.node = env.node;
-    a.kind = "recipient";
-    a.message_id = record->message_id;
-    a.queue_id = record->queue_id;
-    a.sender = record->sender;
-    a.recipients = record->recipients;
-    a.rule = "quarantine.confirm";
-    a.action = "confirm";
-    a.detail = "by=" + rcpt + " peer=" + request.peer;
-    auto appended = env.store->appendAudit(a);
-    if (!appended.ok()) st = appended.status().withContext("audit log");
+  // Recorded before it is made, as every change that decides a delivery: a confirmation the
+  // audit log cannot hold is not made (the page says to try again).
+  AuditRecord a;
+  a.time = env.now;
+  a.node = env.node;
+  a.kind = "recipient";
+  a.message_id = record->message_id;
+  a.queue_id = record->queue_id;
+  a.sender = record->sender;
+  a.recipients = record->recipients;
+  a.rule = "quarantine.confirm";
+  a.action = "confirm";
+  a.detail = "by=" + rcpt + " peer=" + request.peer;
+  auto appended = env.store->appendAudit(a);
+  Status st = appended.ok() ? env.store->confirmQuarantine(id, rcpt, env.now)
+                            : appended.status().withContext("audit log");
+  if (appended.ok() && !st.ok()) {
+    a.rule = "quarantine.confirm-failed";
+    a.action = "confirm-failed";
+    a.detail += " error=" + st.toString();
+    (void)env.store->appendAudit(a);  // best effort: the change itself was not made
   }
   if (!st.ok()) {
     log::error("quarantine: confirmation of %s by <%s>: %s", id.c_str(),

@@ -27,7 +27,9 @@ constexpr std::array<Row, 13> kMeshStatusTable{{
     {StatusCode::kResourceExhausted, {413, "Request too large"}},
     {StatusCode::kDataLoss, {500, "Internal error"}, false},
     {StatusCode::kInternal, {500, "Internal error"}, false},
-    {StatusCode::kUnavailable, {503, "Service unavailable"}},
+    // Mostly the store's own outage text (a PostgreSQL host, port and user): logged, not sent.
+    // The code alone tells a peer to retry.
+    {StatusCode::kUnavailable, {503, "Service unavailable"}, false},
     // A transport condition with no Status code of its own; found by meshMethodNotAllowed().
     {StatusCode::kOk, {kMeshMethodNotAllowed, "Method not allowed"}},
 }};

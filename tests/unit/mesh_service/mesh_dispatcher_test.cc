@@ -497,6 +497,21 @@ TEST_F(Dispatcher, DeviceConnectionFromStartToAuthorizedRequests) {
   EXPECT_EQ(signedCall(pending, alice.authentication, 201)["Pending"].size(), 0u);
   // Now the device speaks for the account.
   signedCall(read, device, 201);
+
+  // A Reject withdraws it; the old Accept (readable by the device through ConnectStatus),
+  // sent again by any key of the account, does not bring it back, nor does a Pending.
+  json withdraw = {{"RespondConnection",
+                    {{"MessageID", "NRES-0002-WITHDRAW"},
+                     {"Result", "Reject"},
+                     {"References", json::array({{{"MessageID", request_id}}})}}}};
+  auto rejected = mesh::sealAssertionJson(withdraw.dump(), admin);
+  ASSERT_TRUE(rejected.ok());
+  signedCall(portalRequest("ConnectCompleteRequest", {{"AccountID", "alice@example.com"},
+                                                      {"Result", mesh::dareToJson(*rejected)}}),
+             alice.authentication, 201);
+  signedCall(read, device, 401);
+  signedCall(complete, alice.authentication, 409);
+  signedCall(read, device, 401);
 }
 
 TEST_F(Dispatcher, OnlyRecentUnansweredConnectionRequestsCountTowardTheLimit) {
@@ -682,6 +697,69 @@ TEST(PostAbuseLimits, CountEveryEnvelopeContactRequestsIncluded) {
       world.store().listEntries("alice@example.com", meshsvc::kContactRequestsCatalog, {});
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ(pending->items.size(), 2u);
+}
+
+// An abuse limit whose action is hold holds the envelopes past it (held catalog), for an
+// account whose ingress control would deliver them: it is not dropped in favour of the
+// recipient's decision.
+TEST(PostAbuseLimits, AHoldingLimitHoldsWhatIngressWouldDeliver) {
+  MeshWorld world("",
+                  "abuse:\n  limits:\n    - {name: per-client, key: client_address, "
+                  "window: 1h, max: 1, action: hold}\n");
+  world.addAccount("alice@example.com", "open");
+  mesh::PrivateKey remote_service = newSigningKey();
+  json list = json::array();
+  for (int i = 1; i <= 2; ++i) {
+    list.push_back(mesh::dareToJson(makeMessageEnvelope("EAAA-FLOOD-" + std::to_string(i),
+                                                        "bob@partner.example", newSigningKey())));
+  }
+  const std::string body = world.signedRequest(
+      portalRequest("PostRequest", {{"Account", "alice@example.com"}, {"Envelopes", list}}),
+      remote_service);
+  meshsvc::DispatchResult r = world.dispatch(body);
+  auto opened = world.openSigned(r.body, world.lastNonce());
+  ASSERT_TRUE(opened.ok()) << opened.status().toString() << r.body;
+  const json& inner = opened->begin().value();
+  EXPECT_EQ(inner["Accepted"], json::array({"EAAA-FLOOD-1", "EAAA-FLOOD-2"})) << inner;
+  EXPECT_TRUE(
+      world.store().getEntry("alice@example.com", meshsvc::kInboundCatalog, "EAAA-FLOOD-1").ok());
+  EXPECT_EQ(world.store()
+                .getEntry("alice@example.com", meshsvc::kInboundCatalog, "EAAA-FLOOD-2")
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+  auto held = world.store().getEntry("alice@example.com", meshsvc::kHeldCatalog, "EAAA-FLOOD-2");
+  ASSERT_TRUE(held.ok()) << held.status().toString();
+  EXPECT_NE(held->data.find("abuse.per-client"), std::string::npos) << held->data;
+}
+
+// A claimed sender with control bytes is refused as an invalid message (the peer's fault),
+// not stored, and does not stop the envelopes after it; before, its audit record (a NUL the
+// store refuses) failed the whole Post as an outage.
+TEST(PostInput, AClaimedSenderWithControlBytesIsAnInvalidMessage) {
+  MeshWorld world;
+  world.addAccount("alice@example.com", "open");
+  json list = json::array();
+  list.push_back(mesh::dareToJson(
+      makeMessageEnvelope("EAAA-NUL", std::string("bob\0@partner.example", 20), newSigningKey())));
+  list.push_back(
+      mesh::dareToJson(makeMessageEnvelope("EAAA-FINE", "carol@partner.example", newSigningKey())));
+  const std::string body = world.signedRequest(
+      portalRequest("PostRequest", {{"Account", "alice@example.com"}, {"Envelopes", list}}),
+      newSigningKey());
+  meshsvc::DispatchResult r = world.dispatch(body);
+  ASSERT_EQ(r.status, 201) << r.body;  // the Post succeeded, envelope by envelope
+  auto opened = world.openSigned(r.body, world.lastNonce());
+  ASSERT_TRUE(opened.ok()) << opened.status().toString() << r.body;
+  const json& inner = opened->begin().value();
+  EXPECT_EQ(inner["Accepted"], json::array({"EAAA-FINE"})) << inner;
+  EXPECT_EQ(inner["Rejected"], json::array({"EAAA-NUL"})) << inner;
+  EXPECT_EQ(inner["Errors"][0]["ErrorCode"], "InvalidMessage") << inner;
+  EXPECT_EQ(world.store()
+                .getEntry("alice@example.com", meshsvc::kInboundCatalog, "EAAA-NUL")
+                .status()
+                .code(),
+            StatusCode::kNotFound);
 }
 
 // A Post's sender lookups share one budget (2 x resolver.total_timeout): envelopes naming
@@ -1146,9 +1224,11 @@ TEST(StatusTable, EveryCodeMapsToOneMeshStatusAndHttpMirrorsIt) {
     EXPECT_EQ(meshsvc::meshStatusFor(row.code).status, row.status);
   }
   EXPECT_EQ(meshsvc::meshMethodNotAllowed().status, 405);
-  json body = meshsvc::meshErrorBody(unavailable("store down"));
+  json body = meshsvc::meshErrorBody(unavailable(
+      "cannot connect to PostgreSQL: connection to server at \"db.internal\" (10.0.0.5), port "
+      "5432 failed"));
   EXPECT_EQ(body["MeshResponse"]["Status"], 503);
-  EXPECT_EQ(body["MeshResponse"]["StatusDescription"], "Service unavailable: store down");
+  EXPECT_EQ(body["MeshResponse"]["StatusDescription"], "Service unavailable");
 }
 
 TEST(StatusTable, InternalDetailsAreNotSentToClients) {

@@ -15,6 +15,7 @@
 #include "gateway/policy/quarantine_confirmation.h"
 #include "policy/mesh_service.h"
 #include "tests/support/background_process.h"
+#include "tests/support/subprocess.h"
 #include "tests/unit/mesh_service/https_client.h"
 #include "tests/unit/mesh_service/mesh_test_world.h"
 
@@ -573,6 +574,20 @@ TEST_F(QuarantinePage, TheRightCodeConfirmsAndIsAudited) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("Already confirmed"), std::string::npos);
   EXPECT_EQ(world_->auditCount(), audit_before + 1);
+}
+
+TEST_F(QuarantinePage, AConfirmationTheAuditLogCannotHoldIsNotMade) {
+  // The audit log refuses every record (as a full disk or a locked database would): the
+  // release must not be recorded as confirmed without its audit record.
+  auto refuse = testing::runProgram(
+      {"/usr/bin/sqlite3", world_->dir().file("store.db"),
+       "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); "
+       "END;"});
+  ASSERT_EQ(refuse.exit_code, 0) << refuse.err;
+  HttpResult r = client().request("POST", "/quarantine/confirm",
+                                  "id=5PAY1&rcpt=bob%40example.com&code=" + code("5PAY1"));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(confirmedBy("5PAY1"), "");
 }
 
 TEST_F(QuarantinePage, EveryWrongAttemptGetsTheSame403AndChangesNothing) {
