@@ -113,6 +113,16 @@ int runServices(const Args& args, Which which, const std::string& command,
   if ((which == Which::kAll && cfg.policyd.enabled) || which == Which::kPolicyd) {
     host.add(policyd::makePolicydService(engine));
     any = true;
+    const bool milter_here = which == Which::kAll || which == Which::kMilter;
+    if (!milter_here && cfg.milter.enabled && cfg.abuse.enabled && !cfg.abuse.limits.empty()) {
+      // The policy service leaves the counting to the milter when milter.enabled says one
+      // runs; run alone, that is only true if a meshgate milter serves the same Postfix.
+      log::warning(
+          "policyd: abuse limits are counted by the milter (milter.enabled: true in %s); if no "
+          "meshgate milter serves this Postfix, set milter.enabled: false so that the policy "
+          "service counts",
+          config_path.c_str());
+    }
   }
   if (!any) {
     log::fatal("no service is enabled in %s (milter.enabled, mesh_service.enabled, "

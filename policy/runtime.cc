@@ -150,6 +150,17 @@ std::shared_ptr<const policy::DecisionEngine> Runtime::makeEngine(
 }
 
 Status Runtime::reload(std::shared_ptr<const config::Config> config) {
+  {
+    // Whether the milter runs decides who counts the abuse limits (the milter at MAIL FROM,
+    // else the policy service), but the milter starts and stops only with the process: a
+    // reload that flipped it would leave nobody counting, or everybody twice.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (engine_ && engine_->config().milter.enabled != config->milter.enabled) {
+      return failedPrecondition(
+          "milter.enabled changed; restart meshgate to start or stop the milter (the running "
+          "configuration stays in force until then)");
+    }
+  }
   auto engine = makeEngine(config);
   if (!engine->setupStatus().ok()) return engine->setupStatus();  // keep the running engine
   auto resolver = makeResolver(config, gatewayKey()->publicKey());  // a new cache: the resolver settings may have changed

@@ -169,6 +169,9 @@ struct AbuseSection {
   // Clients in these networks are not counted (local submission, trusted relays).
   std::vector<Network> exempt_networks;
   bool exempt_authenticated = true;  // SASL-authenticated clients are not counted
+  // Client-address limits count an IPv6 client by its network of this many bits: one
+  // customer holds a /64 and could otherwise send each message from a new address.
+  int ipv6_prefix = 64;
   // Counts are added to the store's shared counters at this interval (0: every message at
   // once). Nodes sharing a store see each other's counts up to one interval late.
   Millis flush_interval{250};

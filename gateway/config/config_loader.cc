@@ -304,6 +304,7 @@ void readAbuse(YamlMap m, AbuseSection& s) {
   }
   readNetworks(m, "exempt_networks", s.exempt_networks);
   m.boolean("exempt_authenticated", s.exempt_authenticated);
+  m.integer("ipv6_prefix", s.ipv6_prefix, 32, 128);
   m.duration("flush_interval", s.flush_interval, 0s, 60s);
   m.finish();
 }

@@ -3,6 +3,8 @@
 
 #include <vector>
 
+#include "gateway/util/log.h"
+
 namespace meshgate::policy {
 
 Result<int64_t> AbuseCounters::add(std::string_view key, int64_t window_start, int64_t amount,
@@ -33,8 +35,9 @@ Result<int64_t> AbuseCounters::add(std::string_view key, int64_t window_start, i
   c.in_flight = 0;
   if (!total.ok()) {
     // This message is not counted (its sender gets a tempfail); counts others added meanwhile
-    // belong to accepted messages and stay pending.
-    store_failing_ = true;
+    // belong to accepted messages and stay pending. A value the store refuses is this key's
+    // problem, not the store's.
+    if (total.status().code() != StatusCode::kInvalidArgument) store_failing_ = true;
     if (c.pending == 0) counters_.erase(it);
     return total.status();
   }
@@ -86,7 +89,8 @@ Status AbuseCounters::flush(int64_t now) {
   }
   Status first_failure;
   for (const auto& w : writes) {
-    // After a failure the rest are not tried (each could wait out the store's busy timeout).
+    // After a store failure the rest are not tried (each could wait out the store's busy
+    // timeout); a key the store refuses as a value does not stop the others.
     Result<int64_t> total =
         first_failure.ok() ? store_.addToCounter(w.id.first, w.id.second, w.amount, w.window_end)
                            : Result<int64_t>(first_failure);
@@ -97,6 +101,11 @@ Status AbuseCounters::flush(int64_t now) {
       c.base = *total;
       c.in_flight = 0;
       store_failing_ = false;
+    } else if (total.status().code() == StatusCode::kInvalidArgument) {
+      // Never storable: kept, it would fail every flush and grow without end.
+      log::warning("abuse: count of %s dropped: the store refuses it: %s",
+                   log::sanitize(w.id.first).c_str(), total.status().toString().c_str());
+      counters_.erase(w.id);
     } else {
       c.pending += c.in_flight;
       c.in_flight = 0;

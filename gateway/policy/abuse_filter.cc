@@ -10,16 +10,43 @@ AbuseFilter::AbuseFilter(std::shared_ptr<const config::Config> config, AbuseCoun
                          const Clock& clock)
     : config_(std::move(config)), counters_(counters), clock_(clock) {}
 
-std::string AbuseFilter::counterKey(const config::RateLimit& limit, const MessageRequest& req) {
+namespace {
+
+// Counter keys hold what the client sent (sender addresses): bytes outside printable ASCII,
+// and '%', as %XX, so that every key is text every store accepts (PostgreSQL refuses invalid
+// UTF-8) and two spellings cannot collide.
+std::string keyText(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x21 || u >= 0x7f || ch == '%') {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0x0f];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string AbuseFilter::counterKey(const config::RateLimit& limit, const MessageRequest& req,
+                                    int ipv6_prefix) {
   using Key = config::RateLimit::Key;
   switch (limit.key) {
     case Key::kClientAddress:
-      return req.client.address.empty() ? "" : limit.name + "|ip|" + req.client.address;
+      return req.client.address.empty()
+                 ? ""
+                 : limit.name + "|ip|" + keyText(clientKeyAddress(req.client.address, ipv6_prefix));
     case Key::kSender:
-      return req.sender.empty() ? "" : limit.name + "|from|" + toLowerAscii(req.sender);
+      return req.sender.empty() ? "" : limit.name + "|from|" + keyText(toLowerAscii(req.sender));
     case Key::kSenderDomain: {
       std::string d = addressDomain(req.sender);
-      return d.empty() ? "" : limit.name + "|domain|" + d;
+      return d.empty() ? "" : limit.name + "|domain|" + keyText(d);
     }
   }
   return "";
@@ -37,7 +64,7 @@ Status AbuseFilter::onSender(const MessageRequest& req, Decision& decision) {
   }
   const int64_t now = clock_.now();
   for (const auto& limit : abuse.limits) {
-    std::string key = counterKey(limit, req);
+    std::string key = counterKey(limit, req, abuse.ipv6_prefix);
     if (key.empty()) continue;
     const int64_t window = std::max<int64_t>(1, limit.window.count() / 1000);
     const int64_t window_start = now - now % window;

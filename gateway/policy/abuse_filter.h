@@ -34,9 +34,11 @@ class AbuseFilter : public Filter {
   std::string_view name() const override { return "abuse"; }
   Status onSender(const MessageRequest& req, Decision& decision) override;
 
-  // The counter key for a limit and request, e.g. "per-client|ip|192.0.2.1"; "" when the
-  // request has nothing to count under that key (null sender for a per-sender limit).
-  static std::string counterKey(const config::RateLimit& limit, const MessageRequest& req);
+  // The counter key for a limit and request, e.g. "per-client|ip|192.0.2.1" or
+  // "per-client|ip|2001:db8:1:2::/64" (abuse.ipv6_prefix); "" when the request has nothing to
+  // count under that key (null sender for a per-sender limit).
+  static std::string counterKey(const config::RateLimit& limit, const MessageRequest& req,
+                                int ipv6_prefix = 64);
 
  private:
   std::shared_ptr<const config::Config> config_;

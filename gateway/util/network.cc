@@ -87,6 +87,25 @@ bool Network::contains(std::string_view address) const {
   return prefixEqual(a, bytes_, prefix_);
 }
 
+std::string clientKeyAddress(std::string_view address, int v6_prefix) {
+  bool v6 = false;
+  std::array<uint8_t, 16> a{};
+  if (!parseAddress(address, v6, a)) return std::string(address);
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (!v6) {
+    inet_ntop(AF_INET, a.data(), buf, sizeof buf);
+    return buf;
+  }
+  const int bits = v6_prefix < 0 ? 0 : v6_prefix > 128 ? 128 : v6_prefix;
+  for (int i = 0; i < 16; ++i) {
+    const int keep = bits - 8 * i;
+    if (keep >= 8) continue;
+    a[static_cast<size_t>(i)] &= keep <= 0 ? 0 : static_cast<uint8_t>(0xff << (8 - keep));
+  }
+  inet_ntop(AF_INET6, a.data(), buf, sizeof buf);
+  return std::string(buf) + "/" + std::to_string(bits);
+}
+
 bool inAnyNetwork(const std::vector<Network>& networks, std::string_view address) {
   for (const auto& n : networks) {
     if (n.contains(address)) return true;

@@ -92,6 +92,30 @@ TEST_F(AbuseLimits, TempfailsOverTheLimitWithinOneWindow) {
   EXPECT_EQ(send("a@example.org", "192.0.2.7")->verdict, Verdict::kAccept);
 }
 
+TEST_F(AbuseLimits, AnIPv6ClientIsCountedByItsNetworkNotEachAddress) {
+  // One customer's /64 sending each message from a new address is one client; the mapped and
+  // plain forms of an IPv4 address are one client too.
+  configure(
+      "  limits:\n    - {name: per-client, key: client_address, window: 1m, max: 2, action: "
+      "tempfail}\n");
+  EXPECT_EQ(send("a@example.org", "2001:db8:1:2::1")->verdict, Verdict::kAccept);
+  EXPECT_EQ(send("a@example.org", "2001:DB8:1:2:ffff:0:0:9")->verdict, Verdict::kAccept);
+  EXPECT_EQ(send("a@example.org", "2001:db8:1:2:1234:5678:9abc:def0")->verdict, Verdict::kTempfail);
+  EXPECT_EQ(calls_.back(), "per-client|ip|2001:db8:1:2::/64@1800000000");
+  EXPECT_EQ(send("a@example.org", "2001:db8:1:3::1")->verdict, Verdict::kAccept)
+      << "the next /64 is another client";
+  EXPECT_EQ(send("a@example.org", "192.0.2.9")->verdict, Verdict::kAccept);
+  EXPECT_EQ(send("a@example.org", "::ffff:192.0.2.9")->verdict, Verdict::kAccept);
+  EXPECT_EQ(send("a@example.org", "192.0.2.9")->verdict, Verdict::kTempfail);
+  EXPECT_EQ(calls_.back(), "per-client|ip|192.0.2.9@1800000000");
+  // A narrower setting: a /128 counts each address.
+  configure(
+      "  ipv6_prefix: 128\n  limits:\n    - {name: per-client, key: client_address, "
+      "window: 1m, max: 2, action: tempfail}\n");
+  EXPECT_EQ(send("a@example.org", "2001:db8:9::1")->verdict, Verdict::kAccept);
+  EXPECT_EQ(calls_.back(), "per-client|ip|2001:db8:9::1/128@1800000000");
+}
+
 TEST_F(AbuseLimits, EachActionAndKey) {
   configure(
       "  limits:\n"
@@ -213,6 +237,28 @@ TEST_F(SharedCounters, AFailedFlushKeepsTheCountsAndAddFailsUntilTheStoreIsBack)
   ASSERT_TRUE(a.flush(70).ok());
   EXPECT_EQ(store_["k@60"], 3) << "the failed message is not counted, the pending one is";
   EXPECT_EQ(a.pending(), 0);
+}
+
+TEST_F(SharedCounters, AKeyTheStoreRefusesIsDroppedAndTheOthersAreStillWritten) {
+  AbuseCounters a(node_a_store_, true);
+  ASSERT_TRUE(a.add("bad", 60, 1, 120).ok());
+  ASSERT_TRUE(a.add("bad", 60, 1, 120).ok());
+  ASSERT_TRUE(a.add("k", 60, 1, 120).ok());
+  ASSERT_TRUE(a.add("k", 60, 1, 120).ok());
+  // From now on the store refuses "bad" as a value ("bad" sorts before "k": written first).
+  ON_CALL(node_a_store_, addToCounter(::testing::Eq("bad"), _, _, _))
+      .WillByDefault(::testing::Return(Result<int64_t>(invalidArgument("invalid UTF-8"))));
+  EXPECT_TRUE(a.flush(70).ok()) << "a refused value is not a store failure";
+  EXPECT_EQ(store_["k@60"], 2) << "the key after the refused one was written";
+  EXPECT_EQ(a.pending(), 0) << "the refused count is dropped, not kept for every flush";
+  EXPECT_EQ(*a.add("k", 60, 1, 120), 3) << "counting goes on batched (the store is not failing)";
+  EXPECT_EQ(a.pending(), 1);
+}
+
+TEST_F(AbuseLimits, SenderKeysAreTextEveryStoreTakes) {
+  configure("  limits:\n    - {name: s, key: sender, window: 1m, max: 5}\n");
+  ASSERT_TRUE(send(std::string("J\xfcrgen%20\x01@Example.ORG"), "192.0.2.9").ok());
+  EXPECT_EQ(calls_.back(), "s|from|j%FCrgen%2520%01@example.org@1800000000");
 }
 
 TEST_F(SharedCounters, TheFirstCountFailingIsAnErrorAndNotCounted) {
