@@ -10,6 +10,7 @@
 #include <Poco/Net/TCPServerParams.h>
 #include <Poco/ThreadPool.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <mutex>
@@ -60,7 +61,7 @@ class PolicydServer : public Service {
   std::string name() const override { return "policyd"; }
 
   Status start(std::shared_ptr<const config::Config> config) override {
-    applyLimits(*config);
+    applyLimits(*config, config->policyd.max_connections);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = false;
@@ -96,13 +97,16 @@ class PolicydServer : public Service {
   }
 
   Status reload(std::shared_ptr<const config::Config> config) override {
-    applyLimits(*config);
-    const int wanted = config->policyd.max_connections + kSpareThreads;
-    if (pool_ && wanted > pool_capacity_) {
-      // The dispatcher's own maximum (TCPServerParams) is fixed at start: more connections
-      // than that wait in its queue until a restart.
-      pool_->addCapacity(wanted - pool_capacity_);
-      pool_capacity_ = wanted;
+    // The dispatcher's thread maximum (TCPServerParams) is fixed at start. Admitting more
+    // connections than it has threads for (less the spares that turn the excess away at
+    // once) would queue Postfix's connections silently: the limit stays until a restart.
+    const int most = pool_ ? pool_capacity_ - kSpareThreads : config->policyd.max_connections;
+    applyLimits(*config, most);
+    if (config->policyd.max_connections > most) {
+      return failedPrecondition("policyd.max_connections raised to " +
+                                std::to_string(config->policyd.max_connections) +
+                                "; restart meshgate to serve more than " + std::to_string(most) +
+                                " connections (the other settings are reloaded)");
     }
     if (config->policyd.listen.host != listen_.host || config->policyd.listen.port != listen_.port) {
       return failedPrecondition("policyd.listen changed; restart meshgate to listen on the new "
@@ -155,11 +159,11 @@ class PolicydServer : public Service {
   }
 
  private:
-  void applyLimits(const config::Config& c) {
+  void applyLimits(const config::Config& c, int most_connections) {
     std::lock_guard<std::mutex> lock(mutex_);
     limits_.max_request_bytes = c.policyd.max_request_bytes;
     limits_.idle_timeout = Poco::Timespan(c.policyd.idle_timeout.count() * 1000);
-    limits_.max_connections = c.policyd.max_connections;
+    limits_.max_connections = std::min(c.policyd.max_connections, most_connections);
   }
 
   static constexpr int kSpareThreads = 4;

@@ -312,6 +312,31 @@ TEST_F(PolicydServer, TooManyConnectionsAreClosed) {
   for (int fd : fds) close(fd);
 }
 
+TEST_F(PolicydServer, RaisingMaxConnectionsByReloadNeedsARestartAndTheOldLimitHolds) {
+  start("tag-unknown");  // max_connections 4
+  dir_.write("meshgate.yaml", configYaml(dir_, port_, "tag-unknown", extra_, 40));
+  size_t mark = server_->outputSize();
+  server_->sendSignal(SIGHUP);
+  ASSERT_TRUE(server_->waitForOutput("restart meshgate to serve more than 4 connections",
+                                     kHangGuardMs, mark))
+      << server_->output();
+  std::vector<int> fds;
+  for (int i = 0; i < 4; ++i) {
+    int fd = connect();
+    ASSERT_EQ(ask(fd, rcpt("a@example.org", "x@elsewhere.net", "c" + std::to_string(i),
+                           "192.0.2." + std::to_string(10 + i))),
+              "action=DUNNO\n\n");
+    fds.push_back(fd);
+  }
+  // The fifth is still turned away at once, not left waiting for a thread that is not there.
+  int extra = connect();
+  ASSERT_GE(extra, 0);
+  EXPECT_EQ(testing::readUntil(extra, "\n\n", kHangGuardMs), "");
+  close(extra);
+  EXPECT_TRUE(logged("too many connections, closing"));
+  for (int fd : fds) close(fd);
+}
+
 TEST_F(PolicydServer, ServesMoreConcurrentConnectionsThanPocosDefaultPool) {
   // Postfix keeps one connection per smtpd process; 24 processes is a quiet server. Each of
   // them is answered while all stay open (a pool of 16 threads would leave 8 unanswered).
