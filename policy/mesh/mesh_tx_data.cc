@@ -125,18 +125,8 @@ Result<nlohmann::json> handleGet(Call& call, const model::GetRequest& request) {
     const std::string& id = *request.identifier;
     if (!isEntryKey(id)) return invalidArgument("GetRequest.Identifier: malformed");
     MESHGATE_RETURN_IF_ERROR(consumeNonce(call));
-    auto published = call.store().getEntry("", kPublicationsCatalog, id);
-    if (published.ok()) {
-      auto json = model::parseJsonText(published->data);
-      if (!json.ok() || !json->is_object() || !json->contains("DataItem")) {
-        return dataLoss("stored publication is unreadable");
-      }
-      auto item = model::fromJson<model::DataItem>((*json)["DataItem"], "DataItem");
-      if (!item.ok()) return dataLoss("stored publication: " + item.status().message());
-      r.data_items.push_back(std::move(item).value());
-      return model::toJson(r);
-    }
-    if (published.status().code() != StatusCode::kNotFound) return published.status();
+    // An account's profile fingerprint names that profile first: what an account published
+    // under someone else's fingerprint must not be served as their profile.
     auto canonical = mesh::canonicalUdf(id);
     if (canonical.ok()) {
       MESHGATE_ASSIGN_OR_RETURN(auto index, profileIndex(call));
@@ -153,6 +143,18 @@ Result<nlohmann::json> handleGet(Call& call, const model::GetRequest& request) {
         }
       }
     }
+    auto published = call.store().getEntry("", kPublicationsCatalog, id);
+    if (published.ok()) {
+      auto json = model::parseJsonText(published->data);
+      if (!json.ok() || !json->is_object() || !json->contains("DataItem")) {
+        return dataLoss("stored publication is unreadable");
+      }
+      auto item = model::fromJson<model::DataItem>((*json)["DataItem"], "DataItem");
+      if (!item.ok()) return dataLoss("stored publication: " + item.status().message());
+      r.data_items.push_back(std::move(item).value());
+      return model::toJson(r);
+    }
+    if (published.status().code() != StatusCode::kNotFound) return published.status();
     return notFound("nothing is published under that identifier");
   }
   return invalidArgument("GetRequest needs Account, Identifier or KeyValues");

@@ -223,6 +223,16 @@ TEST_F(Dispatcher, GetByIdentifierFindsProfilesAndPublications) {
   EXPECT_EQ(r["DataItems"][0]["Data"], base64UrlEncode(asBytes("hi")));
   plainCall(json{{"GetRequest", {{"Identifier", "MBQX-NONE-XXXX-XXXX"}}}}, 404);
   plainCall(json{{"GetRequest", {{"Identifier", "has space"}}}}, 400);
+
+  // Another account publishing under alice's fingerprint does not replace her profile there.
+  AccountKeys mallory = world_.addAccount("mallory@example.com");
+  signedCall(portalRequest("PublishRequest", {{"Entry",
+                                               {{"Key", alice.profile_udf},
+                                                {"Data", base64UrlEncode(asBytes("not alice"))}}}}),
+             mallory.authentication, 201, "mallory@example.com");
+  r = plainCall(json{{"GetRequest", {{"Identifier", alice.profile_udf}}}}, 201);
+  ASSERT_EQ(r["DataItems"].size(), 1u) << r;
+  EXPECT_EQ(r["DataItems"][0]["Key"], "alice@example.com") << r;
 }
 
 class GetCatalog : public Dispatcher {
