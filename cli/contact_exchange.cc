@@ -338,7 +338,10 @@ int rejectReceivedBefore(const std::string& cmd, const std::string& config_path,
     q.page_key = page->next_page_key;
   }
   size_t done = 0, gone = 0;
-  for (const auto& [id, who] : old) {
+  for (const auto& request : old) {
+    // Named copies, not a structured binding: clang 14 cannot capture one in the lambda.
+    const std::string& id = request.first;
+    const std::string& who = request.second;
     Status st = auditedChange(*ctx, exchangeAuditRecord(who, account, "reject", id),
                               [&] { return ctx->store->deleteEntry(account, kRequests, id); });
     if (st.code() == StatusCode::kNotFound) {
