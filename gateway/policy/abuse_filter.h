@@ -38,7 +38,7 @@ class AbuseFilter : public Filter {
   // "per-client|ip|2001:db8:1:2::/64" (abuse.ipv6_prefix); "" when the request has nothing to
   // count under that key (null sender for a per-sender limit).
   static std::string counterKey(const config::RateLimit& limit, const MessageRequest& req,
-                                int ipv6_prefix = 64);
+                                int ipv6_prefix);
 
  private:
   std::shared_ptr<const config::Config> config_;

@@ -86,11 +86,7 @@ Result<VerifiedSender> verifySender(Call& call, const std::string& claimed,
 // At most an address's length (RFC 5321: 254 for the path; some slack for a display form),
 // without control characters. Empty (no sender claimed) is fine.
 bool isPlausibleSenderText(std::string_view text) {
-  if (text.size() > 512) return false;
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
+  return text.size() <= 512 && !hasControlCharacter(text);
 }
 
 // A post that would add to `catalog` of `account` once it holds kMaxWaitingPerAccount entries

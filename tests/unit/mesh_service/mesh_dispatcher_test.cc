@@ -58,6 +58,27 @@ class Dispatcher : public ::testing::Test {
 
   bool accountExists(const std::string& a) { return world_.store().getAccount(a).ok(); }
 
+  // An administrator's CreateRequest for `account` (signed with Created = `created`, default
+  // now).
+  std::string createBody(const std::string& account, std::optional<int64_t> created = {}) {
+    return world_.signedRequest(portalRequest("CreateRequest", {{"Account", account}}),
+                                world_.adminKey(), "", created);
+  }
+  // A create request that was accepted and whose account is gone again: a replay of it shows
+  // by the account coming back.
+  std::string acceptedThenUndone(const std::string& account, std::optional<int64_t> created = {}) {
+    const std::string body = createBody(account, created);
+    EXPECT_EQ(world_.dispatch(body).status, 201);
+    EXPECT_TRUE(world_.store().deleteAccount(account).ok());
+    return body;
+  }
+  // The world's configuration with another replay window.
+  std::shared_ptr<config::Config> withReplayWindow(std::chrono::minutes window) {
+    auto c = std::make_shared<config::Config>(world_.config());
+    c->mesh_service.replay_window = window;
+    return c;
+  }
+
   MeshWorld world_;
 };
 
@@ -1024,24 +1045,18 @@ TEST_F(Dispatcher, ReplayedNonceIsRefusedAndChangesNothing) {
 }
 
 TEST_F(Dispatcher, RaisingTheReplayWindowByReloadDoesNotReopenForgottenNonces) {
-  const std::string create =
-      portalRequest("CreateRequest", {{"Account", "once@example.com"}}).dump();
-  const std::string body = world_.signedRequest(json::parse(create), world_.adminKey());
-  ASSERT_EQ(world_.dispatch(body).status, 201);
-  ASSERT_TRUE(world_.store().deleteAccount("once@example.com").ok());
+  const std::string body = acceptedThenUndone("once@example.com");
   // The 5-minute window has passed (the nonce is forgotten); a reload raises it to 10.
   world_.clock().set(kNow + 302);
-  auto wider = std::make_shared<config::Config>(world_.config());
-  wider->mesh_service.replay_window = std::chrono::minutes(10);
-  world_.dispatcher().setSettings(*meshsvc::makeDispatcherSettings(wider));
+  world_.dispatcher().setSettings(
+      *meshsvc::makeDispatcherSettings(withReplayWindow(std::chrono::minutes(10))));
   auto replay = world_.dispatch(body);
   EXPECT_EQ(replay.status, 401) << replay.body;
   EXPECT_FALSE(accountExists("once@example.com"));
   // New requests inside the old window pass now; older ones once no request the old window
   // accepted can still pass the new one.
   auto fresh = [&](int64_t age) {
-    return world_.dispatch(world_.signedRequest(json::parse(create), world_.adminKey(), "",
-                                                world_.clock().now() - age));
+    return world_.dispatch(createBody("once@example.com", world_.clock().now() - age));
   };
   EXPECT_EQ(fresh(10).status, 201);
   ASSERT_TRUE(world_.store().deleteAccount("once@example.com").ok());
@@ -1052,14 +1067,8 @@ TEST_F(Dispatcher, RaisingTheReplayWindowByReloadDoesNotReopenForgottenNonces) {
 TEST_F(Dispatcher, AFutureDatedRequestStaysUnreplayableAcrossLaterReloads) {
   // Created as far ahead as the 5-minute window allows: its nonce is remembered until
   // Created + 5 min, which a 10-minute window judging by the reload time alone would outlive.
-  const std::string create =
-      portalRequest("CreateRequest", {{"Account", "ahead@example.com"}}).dump();
-  const std::string body =
-      world_.signedRequest(json::parse(create), world_.adminKey(), "", kNow + 299);
-  ASSERT_EQ(world_.dispatch(body).status, 201);
-  ASSERT_TRUE(world_.store().deleteAccount("ahead@example.com").ok());
-  auto wider = std::make_shared<config::Config>(world_.config());
-  wider->mesh_service.replay_window = std::chrono::minutes(10);
+  const std::string body = acceptedThenUndone("ahead@example.com", kNow + 299);
+  auto wider = withReplayWindow(std::chrono::minutes(10));
   world_.clock().set(kNow + 1);
   world_.dispatcher().setSettings(*meshsvc::makeDispatcherSettings(wider));
   // A later reload that changes nothing keeps what the raise put in place.
@@ -1072,16 +1081,11 @@ TEST_F(Dispatcher, AFutureDatedRequestStaysUnreplayableAcrossLaterReloads) {
 }
 
 TEST_F(Dispatcher, RaisingTheReplayWindowByRestartDoesNotReopenForgottenNonces) {
-  const std::string create =
-      portalRequest("CreateRequest", {{"Account", "again@example.com"}}).dump();
-  const std::string body = world_.signedRequest(json::parse(create), world_.adminKey());
-  ASSERT_EQ(world_.dispatch(body).status, 201);
-  ASSERT_TRUE(world_.store().deleteAccount("again@example.com").ok());
+  const std::string body = acceptedThenUndone("again@example.com");
   // The service restarts with a 10-minute window once the nonce is forgotten: the window the
   // last run kept nonces for is in the store.
   world_.clock().set(kNow + 302);
-  auto wider = std::make_shared<config::Config>(world_.config());
-  wider->mesh_service.replay_window = std::chrono::minutes(10);
+  auto wider = withReplayWindow(std::chrono::minutes(10));
   world_.restartDispatcher(wider);
   EXPECT_EQ(world_.dispatch(body).status, 401);
   EXPECT_FALSE(accountExists("again@example.com"));
@@ -1092,10 +1096,7 @@ TEST_F(Dispatcher, RaisingTheReplayWindowByRestartDoesNotReopenForgottenNonces) 
   // Once nothing the 5-minute window accepted can pass, the 10-minute window applies whole.
   world_.clock().set(kNow + 302 + 301 + 600 + 1);
   world_.restartDispatcher(wider);
-  EXPECT_EQ(world_
-                .dispatch(world_.signedRequest(json::parse(create), world_.adminKey(), "",
-                                               world_.clock().now() - 500))
-                .status,
+  EXPECT_EQ(world_.dispatch(createBody("again@example.com", world_.clock().now() - 500)).status,
             201);
 }
 

@@ -95,6 +95,18 @@ class PolicydServer : public ::testing::Test {
   bool logged(const std::string& line, size_t from = 0) {
     return server_->waitForOutput(line, kHangGuardMs, from);
   }
+  // `n` connections, each served one request (from its own client address): held open.
+  std::vector<int> serveConnections(int n) {
+    std::vector<int> fds;
+    for (int i = 0; i < n; ++i) {
+      int fd = connect();
+      EXPECT_EQ(ask(fd, rcpt("a@example.org", "x@elsewhere.net", "c" + std::to_string(i),
+                             "192.0.2." + std::to_string(10 + i))),
+                "action=DUNNO\n\n");
+      fds.push_back(fd);
+    }
+    return fds;
+  }
 
   TempDir dir_;
   int port_ = 0;
@@ -291,14 +303,8 @@ TEST_F(PolicydServer, WrongRequestTypeClosesWithoutReply) {
 
 TEST_F(PolicydServer, TooManyConnectionsAreClosed) {
   start("tag-unknown");
-  std::vector<int> fds;
-  for (int i = 0; i < 4; ++i) {
-    int fd = connect();
-    ASSERT_EQ(ask(fd, rcpt("a@example.org", "x@elsewhere.net", "c" + std::to_string(i),
-                           "192.0.2." + std::to_string(10 + i))),
-              "action=DUNNO\n\n");
-    fds.push_back(fd);
-  }
+  std::vector<int> fds = serveConnections(4);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   // The fifth is closed at once, before it sends anything: reading sees the end of the
   // stream, not a timeout (a queued connection would hang here until the guard).
   int extra = connect();
@@ -320,14 +326,8 @@ TEST_F(PolicydServer, RaisingMaxConnectionsByReloadNeedsARestartAndTheOldLimitHo
   ASSERT_TRUE(server_->waitForOutput("restart meshgate to serve more than 4 connections",
                                      kHangGuardMs, mark))
       << server_->output();
-  std::vector<int> fds;
-  for (int i = 0; i < 4; ++i) {
-    int fd = connect();
-    ASSERT_EQ(ask(fd, rcpt("a@example.org", "x@elsewhere.net", "c" + std::to_string(i),
-                           "192.0.2." + std::to_string(10 + i))),
-              "action=DUNNO\n\n");
-    fds.push_back(fd);
-  }
+  std::vector<int> fds = serveConnections(4);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   // The fifth is still turned away at once, not left waiting for a thread that is not there.
   int extra = connect();
   ASSERT_GE(extra, 0);
