@@ -358,8 +358,9 @@ std::shared_ptr<const meshgate::config::Config> benchConfig(const std::string& s
       "gateway:\n  node: bench\n  domains: [example.com]\n  data_dir: " + g_dir +
       "\n  key_file: " + g_dir + "/gateway.key\n" + store_yaml +
       "milter:\n  enabled: false\npolicyd:\n  enabled: false\n"
-      "mesh_service:\n  tls:\n    certificate: " + g_dir + "/tls/service.crt\n    private_key: " +
-      g_dir + "/tls/service.key\n";
+      "mesh_service:\n  max_connections_per_client: " +
+      std::to_string(g_connections + 8) + "\n  tls:\n    certificate: " + g_dir +
+      "/tls/service.crt\n    private_key: " + g_dir + "/tls/service.key\n";
   auto loaded = meshgate::config::loadConfigString(yaml, "mesh_service_bench.yaml");
   if (!loaded.ok()) die(loaded.errors.front());
   return loaded.config;

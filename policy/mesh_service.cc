@@ -31,6 +31,7 @@ meshsvc::HttpLimits limitsOf(const config::MeshServiceSection& m) {
   meshsvc::HttpLimits l;
   l.max_body_bytes = m.max_body_bytes;
   l.max_connections = m.max_connections;
+  l.max_connections_per_client = m.max_connections_per_client;
   l.request_timeout = m.request_timeout;
   l.keep_alive_timeout = m.keep_alive_timeout;
   return l;

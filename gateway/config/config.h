@@ -111,6 +111,9 @@ struct MeshServiceSection {
   std::string service_name;  // Host name clients use; default: first gateway domain
   uint64_t max_body_bytes = 1024 * 1024;
   int max_connections = 256;
+  // Per client address (an IPv6 client by its /64): below `threads`, so that one address
+  // holding silent connections cannot occupy every worker.
+  int max_connections_per_client = 8;
   int threads = 16;
   Millis request_timeout{10000};
   Millis keep_alive_timeout{15000};  // an idle keep-alive connection is closed after this

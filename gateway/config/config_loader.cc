@@ -211,6 +211,7 @@ void readMeshService(YamlMap m, MeshServiceSection& s, const GatewaySection& g) 
   m.string("service_name", s.service_name);
   m.size("max_body_bytes", s.max_body_bytes, 1024, 256ull * 1024 * 1024);
   m.integer("max_connections", s.max_connections, 1, 100000);
+  m.integer("max_connections_per_client", s.max_connections_per_client, 1, 100000);
   m.integer("threads", s.threads, 1, 1024);
   m.duration("request_timeout", s.request_timeout, 100ms, 600s);
   m.duration("keep_alive_timeout", s.keep_alive_timeout, 100ms, 3600s);

@@ -22,6 +22,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -29,6 +30,7 @@
 #include <thread>
 
 #include "gateway/util/log.h"
+#include "gateway/util/network.h"
 #include "gateway/util/strings.h"
 #include "policy/listen_socket.h"
 
@@ -222,16 +224,42 @@ class HttpServer::Impl {
     return limits_;
   }
 
-  // Acceptor thread: room for one more connection? Counts it if so.
-  bool admit() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (open_ >= limits_.max_connections) return false;
-    ++open_;
-    return true;
+  enum class Admit { kYes, kServerFull, kClientFull };
+  // Acceptor thread: room for one more connection, in all and from this client? Counts it if
+  // so, under the socket, so that release() finds the client again without asking the socket
+  // (a peer that already reset has no address to give).
+  Admit admit(const Poco::Net::StreamSocket& socket) {
+    const std::string client = clientOf(socket);
+    int limit = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (open_ >= limits_.max_connections) return Admit::kServerFull;
+      ClientCount& count = clients_[client];
+      if (count.open < limits_.max_connections_per_client) {
+        ++count.open;
+        ++open_;
+        admitted_[socket.impl()] = client;
+        return Admit::kYes;
+      }
+      if (count.logged) return Admit::kClientFull;
+      count.logged = true;
+      limit = limits_.max_connections_per_client;
+    }
+    log::warning(
+        "%s: client %s: max_connections_per_client (%d) reached; its further connections get "
+        "503 until one closes (raise mesh_service.max_connections_per_client if this address is "
+        "a busy NAT)",
+        options_.name.c_str(), log::sanitize(client).c_str(), limit);
+    return Admit::kClientFull;
   }
-  void release() {
+  void release(const Poco::Net::Socket& socket) {
     std::lock_guard<std::mutex> lock(mutex_);
     --open_;
+    auto admitted = admitted_.find(socket.impl());
+    if (admitted == admitted_.end()) return;
+    auto count = clients_.find(admitted->second);
+    if (count != clients_.end() && --count->second.open <= 0) clients_.erase(count);
+    admitted_.erase(admitted);
   }
   void track(Poco::Net::StreamSocket* s) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -244,8 +272,8 @@ class HttpServer::Impl {
   bool stopping() const { return stopping_.load(); }
   bool othersWaiting() const { return server_ && server_->queuedConnections() > 0; }
 
-  void refuse(const Poco::Net::StreamSocket& socket) {
-    counters_.refused++;
+  void refuse(const Poco::Net::StreamSocket& socket, Admit why) {
+    (why == Admit::kClientFull ? counters_.refused_per_client : counters_.refused)++;
     std::lock_guard<std::mutex> lock(refuser_mutex_);
     if (refuse_queue_.size() >= kRefuserQueue) return;  // dropped: closed when `socket` goes
     refuse_queue_.push_back(socket);
@@ -279,6 +307,19 @@ class HttpServer::Impl {
   HttpCounters counters_;
 
  private:
+  struct ClientCount {
+    int open = 0;
+    bool logged = false;  // its limit was reached and said so (once until it falls to zero)
+  };
+  // The client a connection counts for: its IPv4 address, or its IPv6 /64 (one customer's
+  // network, see clientKeyAddress).
+  static std::string clientOf(const Poco::Net::StreamSocket& socket) {
+    try {
+      return clientKeyAddress(socket.peerAddress().host().toString(), 64);
+    } catch (...) {
+      return "unknown";
+    }
+  }
   void refuserLoop();
   void refuseOne(Poco::Net::StreamSocket& s);
 
@@ -288,6 +329,8 @@ class HttpServer::Impl {
   mutable std::mutex mutex_;
   HttpLimits limits_;
   int open_ = 0;
+  std::map<std::string, ClientCount> clients_;                    // open connections per client
+  std::map<const Poco::Net::SocketImpl*, std::string> admitted_;  // client of each one
   std::set<Poco::Net::StreamSocket*> sockets_;
   std::atomic<bool> stopping_{false};
   uint16_t port_ = 0;
@@ -345,7 +388,7 @@ class Connection : public Poco::Net::TCPServerConnection {
  public:
   Connection(const Poco::Net::StreamSocket& socket, HttpServer::Impl& server)
       : Poco::Net::TCPServerConnection(socket), server_(server), accepted_(SteadyClock::now()) {}
-  ~Connection() override { server_.release(); }
+  ~Connection() override { server_.release(socket()); }
 
   void run() override;
 
@@ -699,8 +742,9 @@ class Admission : public Poco::Net::TCPServerConnectionFilter {
   explicit Admission(HttpServer::Impl& server) : server_(server) {}
   bool accept(const Poco::Net::StreamSocket& socket) override {
     if (server_.stopping()) return false;
-    if (server_.admit()) return true;
-    server_.refuse(socket);
+    const HttpServer::Impl::Admit admitted = server_.admit(socket);
+    if (admitted == HttpServer::Impl::Admit::kYes) return true;
+    server_.refuse(socket, admitted);
     return false;
   }
 

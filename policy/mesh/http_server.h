@@ -21,6 +21,10 @@
 //       a small "refuser" thread that answers 503 and closes (Poco's dispatcher queue, when
 //       full, just closes the socket). The refuser has a short queue and 1 s timeouts, so a
 //       flood costs it nothing it cannot shed.
+//     - max_connections_per_client, counted the same way per client address (an IPv6 client
+//       by its /64): a connection holds a worker thread until its request is complete or
+//       request_timeout passes, so without it one address that opens `threads` silent
+//       connections (slowloris) would stall the service for everyone. Over it -> 503 too.
 //     - max_body_bytes: a Content-Length over it is refused before any body byte is read
 //       (also before "100 Continue"); a chunked body is counted while it is decoded. -> 413.
 //       The refused body is then read and discarded (at most 16 MiB, 3 s) before the
@@ -92,6 +96,7 @@ struct HttpLimits {
   size_t max_body_bytes = 1024 * 1024;
   size_t max_header_bytes = 32 * 1024;
   int max_connections = 256;
+  int max_connections_per_client = 8;  // per IPv4 address or IPv6 /64
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds keep_alive_timeout{15000};
 };
@@ -114,6 +119,7 @@ Result<Poco::Net::Context::Ptr> makeServerTlsContext(const std::string& certific
 struct HttpCounters {
   std::atomic<uint64_t> connections{0};   // accepted and served
   std::atomic<uint64_t> refused{0};       // over max_connections (503)
+  std::atomic<uint64_t> refused_per_client{0};  // over max_connections_per_client (503)
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> timeouts{0};      // 408
   std::atomic<uint64_t> too_large{0};     // 413

@@ -739,6 +739,9 @@ mesh_service:
   enabled: true
   listen: 127.0.0.1:{port}
   service_name: example.com
+  # The API run sends from one address, several at a time and one connection a request; the
+  # per-address limit has its own test (mesh_https_test).
+  max_connections_per_client: 64
   tls:
     certificate: {d}/var/tls/service.crt
     private_key: {d}/var/tls/service.key

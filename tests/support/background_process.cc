@@ -137,10 +137,18 @@ ReusePortListener::~ReusePortListener() {
   if (fd_ >= 0) close(fd_);
 }
 
-int connectTcp(int port, int timeout_ms) {
+int connectTcp(int port, int timeout_ms, const char* source_ip) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (source_ip != nullptr) {
+      sockaddr_in from = loopback(0);
+      if (inet_pton(AF_INET, source_ip, &from.sin_addr) != 1 ||
+          bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+        close(fd);
+        return -1;
+      }
+    }
     sockaddr_in a = loopback(port);
     if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
     close(fd);

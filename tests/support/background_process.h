@@ -60,7 +60,8 @@ class ReusePortListener {
 };
 
 // Connects to 127.0.0.1:port; -1 on failure (retrying for up to timeout_ms).
-int connectTcp(int port, int timeout_ms = 5000);
+// With `source_ip` ("127.0.0.2"), the connection comes from that local address.
+int connectTcp(int port, int timeout_ms = 5000, const char* source_ip = nullptr);
 // Sends all of data; false on error.
 bool sendAll(int fd, const std::string& data);
 // Reads until `terminator` is seen, EOF, or timeout; returns what was read.

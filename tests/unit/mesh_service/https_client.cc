@@ -107,14 +107,14 @@ void RawTls::close() {
 
 bool RawTls::connectPlain(int port) {
   close();
-  fd_ = testing::connectTcp(port);
+  fd_ = testing::connectTcp(port, 5000, source_.empty() ? nullptr : source_.c_str());
   if (fd_ < 0) error_ = "connect failed";
   return fd_ >= 0;
 }
 
 bool RawTls::connect(int port, int min_version, int max_version) {
   close();
-  fd_ = testing::connectTcp(port);
+  fd_ = testing::connectTcp(port, 5000, source_.empty() ? nullptr : source_.c_str());
   if (fd_ < 0) {
     error_ = "connect failed";
     return false;

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <Poco/Net/HTTPSClientSession.h>
 
@@ -56,6 +57,8 @@ class RawTls {
   RawTls(const RawTls&) = delete;
   RawTls& operator=(const RawTls&) = delete;
 
+  // Later connections come from this local address ("127.0.0.2"; default 127.0.0.1).
+  void setSource(std::string ip) { source_ = std::move(ip); }
   // Connects and completes the handshake; false (and error()) when refused.
   bool connect(int port, int min_version = TLS1_2_VERSION, int max_version = TLS1_3_VERSION);
   // Connects without TLS (a plain client on the TLS port, or plain HTTP).
@@ -75,6 +78,7 @@ class RawTls {
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   int fd_ = -1;
+  std::string source_;
   std::string error_;
 };
 

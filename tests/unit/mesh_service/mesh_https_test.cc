@@ -480,6 +480,41 @@ TEST_F(HttpsService, ConnectionsOverTheLimitGet503UntilOneCloses) {
   EXPECT_EQ(fresh.status, 201) << fresh.error << fresh.body;
 }
 
+TEST_F(HttpsService, OneAddressCannotHoldMoreThanItsShareOfConnections) {
+  // Slowloris: silent connections each hold a worker thread until request_timeout. One
+  // address gets max_connections_per_client of them (max_connections, 256, is far off);
+  // other addresses are still served.
+  start("  max_connections_per_client: 2\n");
+  ASSERT_TRUE(start_status_.ok());
+  RawTls silent1;
+  RawTls silent2;
+  ASSERT_TRUE(silent1.connect(port_)) << silent1.error();
+  ASSERT_TRUE(silent2.connect(port_)) << silent2.error();
+  RawTls third;
+  ASSERT_TRUE(third.connect(port_)) << third.error();
+  ASSERT_TRUE(third.write(httpPost("{\"HelloRequest\":{}}")));
+  std::string answer = third.readAll(5000);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
+  EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos);
+
+  RawTls other;
+  other.setSource("127.0.0.2");
+  ASSERT_TRUE(other.connect(port_)) << other.error();
+  ASSERT_TRUE(other.write(httpPost("{\"HelloRequest\":{}}", "Connection: close\r\n")));
+  answer = other.readAll(5000);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 ")) << answer;
+
+  // Once one of its connections closes, the first address may open another.
+  silent1.close();
+  HttpResult fresh;
+  for (int i = 0; i < 50 && fresh.status != 201; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    HttpsClient n = client();
+    fresh = n.post("{\"HelloRequest\":{}}");
+  }
+  EXPECT_EQ(fresh.status, 201) << fresh.error << fresh.body;
+}
+
 TEST_F(HttpsService, AReloadCannotRaiseMaxConnectionsAboveItsValueAtStart) {
   start("  max_connections: 2\n");
   ASSERT_TRUE(start_status_.ok());
