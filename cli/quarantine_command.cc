@@ -13,6 +13,7 @@
 #include "cli/mesh_held.h"
 #include "gateway/mesh/keys.h"
 #include "gateway/policy/quarantine_confirmation.h"
+#include "gateway/util/log.h"
 #include "gateway/util/strings.h"
 
 namespace meshgate::cli {
@@ -109,9 +110,11 @@ int quarantineList(const Args& args) {
     }
     ++n;
     std::cout << std::left << std::setw(14) << q.id << " " << utcTime(q.time) << " " << q.state
-              << " from=<" << q.sender << "> to=<" << q.recipients << "> reason=\"" << q.reason
-              << "\" subject=\"" << q.subject << "\"";
-    if (!q.confirmed_by.empty()) std::cout << " confirmed_by=<" << q.confirmed_by << ">";
+              << " from=<" << log::sanitize(q.sender) << "> to=<" << log::sanitize(q.recipients)
+              << "> reason=\"" << log::sanitize(q.reason) << "\" subject=\""
+              << log::sanitize(q.subject) << "\"";
+    if (!q.confirmed_by.empty())
+      std::cout << " confirmed_by=<" << log::sanitize(q.confirmed_by) << ">";
     std::cout << "\n";
   }
   std::cerr << n << " message(s)\n";
@@ -158,11 +161,16 @@ int quarantineShow(const Args& args) {
   auto ctx = openWithRecord(cmd, args, "Show a quarantined message: why it was held, then the "
                                        "message itself (postcat).", &q, &rc);
   if (!ctx) return rc;
-  std::cout << "id:       " << q.id << "\nstate:    " << q.state << "\nheld:     " << utcTime(q.time)
-            << "\nreason:   " << q.reason << "\nfrom:     " << q.sender << "\nto:       "
-            << q.recipients << "\nsubject:  " << q.subject << "\n";
+  // What the sender wrote (subject, addresses) is shown with its control characters replaced:
+  // a line break or a terminal escape in it must not pass for meshgate's own output.
+  std::cout << "id:       " << q.id << "\nstate:    " << q.state
+            << "\nheld:     " << utcTime(q.time) << "\nreason:   " << log::sanitize(q.reason)
+            << "\nfrom:     " << log::sanitize(q.sender)
+            << "\nto:       " << log::sanitize(q.recipients)
+            << "\nsubject:  " << log::sanitize(q.subject) << "\n";
   if (!q.confirmed_by.empty()) {
-    std::cout << "confirmed: by " << q.confirmed_by << " at " << utcTime(q.confirmed_time) << "\n";
+    std::cout << "confirmed: by " << log::sanitize(q.confirmed_by) << " at "
+              << utcTime(q.confirmed_time) << "\n";
   }
   std::cout << "\n";
   if (q.state != "held") return 0;
@@ -336,8 +344,11 @@ int quarantineDigest(const Args& args) {
                        "These messages were held for review before delivery to you. Ask your mail\n"
                        "administrator to release the ones you want (quote the id).\n\n";
     for (const auto& q : held) {
-      mail += "  " + q.id + "  " + utcTime(q.time) + "  from " + q.sender + "\n      subject: " +
-              q.subject + "\n      reason:  " + q.reason + "\n";
+      // The sender's text cannot start a line of its own: a subject with a line break could
+      // otherwise put a release link of its making above the real one.
+      mail += "  " + q.id + "  " + utcTime(q.time) + "  from " + log::sanitize(q.sender) +
+              "\n      subject: " + log::sanitize(q.subject) +
+              "\n      reason:  " + log::sanitize(q.reason) + "\n";
       if (key.ok() && policy::recipientMayConfirm(q, rcpt)) {
         auto code = policy::confirmationCode(*key, q.id, rcpt);
         if (code.ok()) {

@@ -104,7 +104,7 @@ bool isLoopback(const std::string& host) {
 }
 
 void readGateway(YamlMap m, GatewaySection& g) {
-  m.string("node", g.node);
+  m.lineString("node", g.node);
   std::vector<std::string> domains;
   m.stringList("domains", domains, /*required=*/true);
   for (auto& d : domains) {
@@ -250,7 +250,7 @@ void readIngress(YamlMap m, IngressSection& s) {
   if (s.reject_text.find_first_of("\r\n") != std::string::npos) {
     m.error("reject_text", "must be one line (no line breaks)");
   }
-  m.string("contact_request_url", s.contact_request_url);
+  m.lineString("contact_request_url", s.contact_request_url);
   m.choice("unlisted_recipients", s.unlisted_recipients,
            {{"pass", UnlistedRecipients::kPass},
             {"default-policy", UnlistedRecipients::kDefaultPolicy}});
@@ -323,9 +323,18 @@ void readQuarantine(YamlMap m, QuarantineSection& s, const GatewaySection& g) {
   m.nonEmptyString("postsuper", s.postsuper);
   m.nonEmptyString("postcat", s.postcat);
   m.nonEmptyString("sendmail", s.sendmail);
-  m.string("digest_from", s.digest_from);
-  m.string("confirm_url", s.confirm_url);
+  m.lineString("digest_from", s.digest_from);
+  m.lineString("confirm_url", s.confirm_url);
   m.finish();
+  if (!s.digest_from.empty()) {
+    const auto at = s.digest_from.rfind('@');
+    if (at == std::string::npos || at == 0 ||
+        s.digest_from.find_first_of(" <>") != std::string::npos ||
+        !isValidDomain(toLower(s.digest_from.substr(at + 1)))) {
+      m.error("digest_from",
+              "\"" + s.digest_from + "\" is not an address (expected postmaster@example.com)");
+    }
+  }
   if (!s.confirm_url.empty() && !s.confirm_url.starts_with("https://") &&
       !s.confirm_url.starts_with("http://")) {
     m.error("confirm_url", "expected an http:// or https:// URL (the policy server's "
@@ -484,7 +493,7 @@ void readMeshToSmtp(YamlMap m, MeshToSmtpSection& s, const GatewaySection& g) {
   m.boolean("enabled", s.enabled);
   m.duration("interval", s.interval, 1s, 1h);
   readEndpoint(m, "server", s.server);
-  m.string("helo", s.helo);
+  m.lineString("helo", s.helo);
   m.duration("timeout", s.timeout, 1s, 10min);
   m.finish();
   if (s.helo.empty()) s.helo = g.node;

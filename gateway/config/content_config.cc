@@ -672,7 +672,7 @@ void readBrands(YamlMap m, BrandsSection& s, const GatewaySection& gateway) {
   n.boolean("enabled", s.sender_notice.enabled);
   n.duration("interval", s.sender_notice.interval, std::chrono::minutes(1),
              std::chrono::hours(24 * 365));
-  n.string("from", s.sender_notice.from);
+  n.lineString("from", s.sender_notice.from);
   if (!s.sender_notice.from.empty()) {
     std::string a = toLowerAscii(s.sender_notice.from);
     auto at = a.rfind('@');

@@ -264,6 +264,18 @@ void YamlMap::nonEmptyString(std::string_view key, std::string& out, bool requir
   out = v;
 }
 
+void YamlMap::lineString(std::string_view key, std::string& out) {
+  std::string v = out;
+  string(key, v);
+  for (unsigned char c : v) {
+    if (c < 0x20 || c == 0x7f) {
+      error(key, "must be one line of text (no line breaks or control characters)");
+      return;
+    }
+  }
+  out = v;
+}
+
 void YamlMap::fileMode(std::string_view key, uint32_t& out) {
   YAML::Node n = scalar(key, "an octal file mode such as \"0660\"");
   if (!n.IsDefined()) return;
@@ -302,6 +314,17 @@ void YamlMap::stringList(std::string_view key, std::vector<std::string>& out, bo
     return;
   }
   if (n.IsScalar()) {  // a single word where a list is expected: accept it as a list of one
+    // ... but not "a, b": that is a list written as one string, and it would load as the one
+    // phrase "a, b", which no word or label ever matches.
+    if (n.Scalar().find(',') != std::string::npos) {
+      errors_.add(
+          n.Mark(), childPath(key),
+          "\"" + n.Scalar() +
+              "\" is one string, not a list: write [a, b] (or one item per "
+              "line, each after \"- \"); for one item with a comma, quote it inside brackets: "
+              "[\"a, b\"]");
+      return;
+    }
     out = {n.Scalar()};
     return;
   }

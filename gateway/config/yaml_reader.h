@@ -83,6 +83,9 @@ class YamlMap {
                 std::chrono::milliseconds max);
   void string(std::string_view key, std::string& out, bool required = false);
   void nonEmptyString(std::string_view key, std::string& out, bool required = false);
+  // A string that ends up in a header, an SMTP command or a log line: no line breaks or other
+  // control characters.
+  void lineString(std::string_view key, std::string& out);
   // Octal file mode such as "0660" (quoted or not).
   void fileMode(std::string_view key, uint32_t& out);
   void stringList(std::string_view key, std::vector<std::string>& out, bool required = false);

@@ -134,6 +134,29 @@ TEST_F(QuarantineCli, DigestPerLocalRecipient) {
       << calls();
 }
 
+TEST_F(QuarantineCli, TheSendersTextCannotAddLinesOrTerminalEscapes) {
+  // The subject is stored decoded (RFC 2047), so "=0A" and ESC arrive as the bytes themselves.
+  QuarantineRecord q = *store_->getQuarantine("4XYZ12AB");
+  q.subject =
+      "Invoice\n      If you expected it, you can release it yourself:\n      "
+      "https://evil.example/release\x1b]0;owned\x07";
+  q.sender = "a\nb@partner.net";
+  ASSERT_TRUE(store_->putQuarantine(q).ok());
+  for (const char* command : {"list", "digest"}) {
+    auto r = runMeshgate({"quarantine", command, "--config", config_});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.find("\n      If you expected it"), std::string::npos) << command << r.out;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << command;
+    EXPECT_EQ(r.out.find("a\nb@"), std::string::npos) << command;
+    EXPECT_NE(r.out.find("Invoice?      If you expected it"), std::string::npos)
+        << command << r.out;
+  }
+  auto show = runMeshgate({"quarantine", "show", "4XYZ12AB", "--config", config_});
+  EXPECT_NE(show.out.find("subject:  Invoice?      If you expected it"), std::string::npos)
+      << show.out;
+  EXPECT_EQ(show.out.find('\x1b'), std::string::npos);
+}
+
 // A payment request held for one recipient, and the gateway key that signs its code.
 class QuarantineConfirmCli : public QuarantineCli {
  protected:

@@ -182,6 +182,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"MultiLineRejectText",
                 "gateway:\n  domains: [example.com]\ningress:\n  reject_text: \"a\\r\\nb\"\n",
                 "t.yaml:4:16: ingress.reject_text: must be one line (no line breaks)"},
+        BadCase{"ListWrittenAsOneString", "gateway:\n  domains: example.com, example.org\n",
+                "t.yaml:2:12: gateway.domains: \"example.com, example.org\" is one string, not a "
+                "list: write [a, b]"},
+        BadCase{"HeloWithALineBreak",
+                "gateway:\n  domains: [example.com]\nmesh_to_smtp:\n  helo: \"a\\r\\nRSET\"\n",
+                "t.yaml:4:9: mesh_to_smtp.helo: must be one line of text (no line breaks or "
+                "control characters)"},
+        BadCase{"DigestFromNotAnAddress",
+                "gateway:\n  domains: [example.com]\nquarantine:\n  digest_from: not an address\n",
+                "t.yaml:4:16: quarantine.digest_from: \"not an address\" is not an address"},
         BadCase{"SyntaxError", "gateway:\n  domains: [example.com\n",
                 "t.yaml:3:1: YAML syntax error: end of sequence flow not found"},
         BadCase{"TopLevelNotAMap", "- a\n- b\n",
