@@ -177,8 +177,30 @@ Result<Text> describe(const model::AnyMessage& any) {
   return t;
 }
 
+// A header value as one field: its folds (a line break before a space or tab) are kept; any
+// other line end - a CR alone, which the header parser does not split on, or an LF that would
+// start a field of its own - and NUL become a space. Otherwise a carried "Subject: a\rX: b"
+// would be delivered as two fields, a forged signal among them.
+std::string fieldValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    const char next = i + 1 < value.size() ? value[i + 1] : '\0';
+    if (c == '\r' && next == '\n') continue;  // the LF decides
+    if (c == '\n') {
+      out += next == ' ' || next == '\t' ? '\n' : ' ';
+    } else if (c == '\r' || c == '\0') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string fieldLine(const std::string& name, const std::string& value) {
-  return name + ": " + toCrlf(value) + "\r\n";
+  return name + ": " + toCrlf(fieldValue(value)) + "\r\n";
 }
 
 }  // namespace

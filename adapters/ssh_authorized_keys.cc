@@ -129,9 +129,7 @@ bool parseInt(std::string_view text, int64_t& out) {
   return true;
 }
 
-}  // namespace
-
-Result<SshCache> parseSshCache(std::string_view text, const std::string* only_account) {
+Result<SshCache> parseSshCacheLines(std::string_view text, const std::string* only_account) {
   SshCache cache;
   size_t pos = 0;
   int line_no = 0;
@@ -186,6 +184,19 @@ Result<SshCache> parseSshCache(std::string_view text, const std::string* only_ac
   // Without the service line there is no revocation list: nothing may be trusted.
   if (!seen_service) return dataLoss("no revocation list");
   return cache;
+}
+
+}  // namespace
+
+Result<SshCache> parseSshCache(std::string_view text, const std::string* only_account) {
+  // A value of the wrong type ({"Key":5}, "Permit":"yes") makes nlohmann throw: that is a
+  // damaged cache like any other (the login falls back to the store), not the end of sshd's
+  // AuthorizedKeysCommand.
+  try {
+    return parseSshCacheLines(text, only_account);
+  } catch (const json::exception& e) {
+    return dataLoss(std::string("a value of the wrong type: ") + e.what());
+  }
 }
 
 Result<SshCache> readSshCacheFile(const std::string& path, const std::string* only_account) {

@@ -218,6 +218,27 @@ TEST(MeshMail, CarriedMessageKeepsItsBytesAndLosesForgedSignals) {
   EXPECT_EQ(p.body, "line one\r\n.line with a dot\r\nlast line without newline\r\n");
 }
 
+TEST(MeshMail, ALoneCrInACarriedHeaderCannotStartAFieldOfItsOwn) {
+  // The header parser splits lines on LF only, so a CR alone stays inside the Subject's value;
+  // written out as CRLF it would become two forged fields after the Subject.
+  model::MessageMail m = withBase(model::MessageMail{});
+  std::string original =
+      "From: bob@example.net\nSubject: hi\rMesh-Security-Signal: v=1; gw=forged\r"
+      "Mesh-Envelope-Id: FORGED\n";
+  original += std::string("X-Nul: a\0b\n", 11) + "\nbody\n";
+  m.body = Bytes(original.begin(), original.end());
+  auto r = renderMeshMessage(model::AnyMessage(m), context(), gatewayKey());
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  Parsed p = parse(*r);
+  expectVerifiedSignal(p, "known-contact");
+  EXPECT_EQ(p.headers.count("Mesh-Security-Signal"), 0u);
+  EXPECT_EQ(p.headers.count("Mesh-Envelope-Id"), 1u);
+  EXPECT_EQ(header(p, "Mesh-Envelope-Id"), "MDEX-AMPL-EENV-ELOP-EID0");
+  EXPECT_EQ(header(p, "Subject"),
+            "hi Mesh-Security-Signal: v=1; gw=forged Mesh-Envelope-Id: FORGED");
+  EXPECT_EQ(header(p, "X-Nul"), "a b");
+}
+
 TEST(MeshMail, CarriedMessageIdIsKept) {
   model::MessageMail m = withBase(model::MessageMail{});
   std::string original = "From: bob@example.net\r\nMessage-ID: <abc@example.net>\r\n\r\nhi\r\n";

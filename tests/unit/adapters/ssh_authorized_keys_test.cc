@@ -143,6 +143,26 @@ TEST(SshCacheFormat, OnlyTheAccountAskedAboutIsDecodedTheRestKeptVerbatim) {
   EXPECT_FALSE(parseSshCache(damaged).ok());
 }
 
+TEST(SshCacheFormat, AValueOfTheWrongTypeIsDamageNotACrash) {
+  SshCache c = cacheAt(1234);
+  c.revoked.push_back(entryFor(kBob));
+  const std::string text = serializeSshCache(c);
+  const std::string alice = "alice@example.com";
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"Permit\":true", "\"Permit\":\"yes\""},
+           {"\"Key\":\"ssh-ed25519", "\"Key\":5,\"X\":\"ssh-ed25519"},
+           {"\"Updated\":", "\"Updated\":\"x\",\"Y\":"},
+           {"\"Options\":[", "\"Options\":7,\"Z\":["}}) {
+    const size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    std::string damaged = text;
+    damaged.replace(at, from.size(), to);
+    auto parsed = parseSshCache(damaged, &alice);
+    ASSERT_FALSE(parsed.ok()) << to;
+    EXPECT_EQ(parsed.status().code(), StatusCode::kDataLoss) << to;
+  }
+}
+
 TEST(SshCacheFormat, RoundTripsAndRefusesDamage) {
   SshCache c = cacheAt(1234);
   c.revoked.push_back(entryFor(kBob));
