@@ -2,6 +2,7 @@
 #include "adapters/ssh_authorized_keys.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "gateway/ports/deadline.h"
 #include "gateway/util/log.h"
@@ -355,6 +357,51 @@ Result<std::vector<std::string>> knownHostsLines(const SshCache& cache, int64_t 
   return lines;
 }
 
+Result<SshCacheLock> SshCacheLock::acquire(const std::string& cache_file,
+                                           std::chrono::milliseconds wait) {
+  const std::string path = cache_file + ".lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+  if (fd < 0 && errno == EACCES)
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // flock needs no write
+  if (fd < 0) return unavailable(path + ": cannot open: " + std::strerror(errno));
+  // Made by root (an administrator's command): give it to the gateway user as the cache is.
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  struct stat dir_stat {};
+  if (::geteuid() == 0 && ::stat(dir.c_str(), &dir_stat) == 0) {
+    (void)::fchown(fd, dir_stat.st_uid, dir_stat.st_gid);
+  }
+  const auto until = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return SshCacheLock(fd);
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      Status s = unavailable(path + ": cannot lock: " + std::strerror(errno));
+      ::close(fd);
+      return s;
+    }
+    if (std::chrono::steady_clock::now() >= until) {
+      ::close(fd);
+      return unavailable(path + ": another meshgate is rewriting the SSH cache");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+SshCacheLock::~SshCacheLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+Status updateSshCache(Store& store, const std::string& cache_file, const std::string& account,
+                      int64_t now, std::chrono::milliseconds wait) {
+  MESHGATE_ASSIGN_OR_RETURN(SshCacheLock lock, SshCacheLock::acquire(cache_file, wait));
+  SshCache cache;
+  auto cached = readSshCacheFile(cache_file, &account);
+  if (cached.ok()) cache = std::move(cached).value();
+  MESHGATE_RETURN_IF_ERROR(refreshServiceLists(store, cache, now));
+  if (!account.empty()) MESHGATE_RETURN_IF_ERROR(refreshAccount(store, cache, account, now));
+  return writeSshCacheFile(cache_file, cache);
+}
+
 SshKeySource::SshKeySource(config::SshSection config, StoreOpener open_store,
                            std::function<int64_t()> now)
     : config_(std::move(config)), open_store_(std::move(open_store)), now_(std::move(now)) {
@@ -383,6 +430,15 @@ Result<SshView> SshKeySource::forAccount(const std::string& account) {
     view.source = "cache";
     return view;
   }
+  // Only the holder of the lock writes the cache, and it re-reads the file first: a writer
+  // that finished since the read above may have brought in a revocation or another account's
+  // newer line. One try: a login does not wait for a refresh running elsewhere (it still
+  // answers from the store, without writing).
+  auto lock = SshCacheLock::acquire(config_.cache_file, std::chrono::milliseconds(0));
+  if (lock.ok()) {
+    auto reread = readSshCacheFile(config_.cache_file, &account);
+    if (reread.ok()) view.cache = std::move(reread).value();
+  }
   Status st;
   {
     // Every store wait below is bounded by what is left of this budget.
@@ -404,12 +460,19 @@ Result<SshView> SshKeySource::forAccount(const std::string& account) {
     return view;
   }
   view.source = "store";
+  if (!lock.ok()) {
+    log::info("ssh: answered from the store without updating the cache: %s",
+              log::sanitize(lock.status().message()).c_str());
+    return view;
+  }
   Status w = writeSshCacheFile(config_.cache_file, view.cache);
   if (!w.ok()) log::warning("ssh: cannot update the cache: %s", log::sanitize(w.message()).c_str());
   return view;
 }
 
 Result<SshView> SshKeySource::refreshAll() {
+  MESHGATE_ASSIGN_OR_RETURN(SshCacheLock lock,
+                            SshCacheLock::acquire(config_.cache_file, kAdminLockWait));
   const int64_t now = now_();
   MESHGATE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, open_store_());
   SshView view;

@@ -35,6 +35,7 @@
 //   nothing trustworthy is known; kNotFound when the login maps to no account.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -77,6 +78,30 @@ Result<SshCache> readSshCacheFile(const std::string& path,
 // the file gets the folder's owner and group (the gateway user's data_dir).
 Status writeSshCacheFile(const std::string& path, const SshCache& cache);
 
+// Held by whoever reads the store to rewrite the cache, from before that read until the new
+// file is in place (flock on CACHE.lock; the cache itself is replaced by rename, so it cannot
+// carry a lock). Without it a login that read the store just before an administrator's
+// revocation could write its older copy over the one with the revocation.
+class SshCacheLock {
+ public:
+  // `wait` 0: one try. kUnavailable when another process holds it for longer than `wait`.
+  static Result<SshCacheLock> acquire(const std::string& cache_file,
+                                      std::chrono::milliseconds wait);
+  SshCacheLock(SshCacheLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  SshCacheLock& operator=(SshCacheLock&&) = delete;
+  SshCacheLock(const SshCacheLock&) = delete;
+  ~SshCacheLock();
+
+ private:
+  explicit SshCacheLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// After an administrator's change: under the lock (waiting up to `wait`), re-reads the cache,
+// brings the service-wide lists and `account` ("" = none) up to date from `store`, writes it.
+Status updateSshCache(Store& store, const std::string& cache_file, const std::string& account,
+                      int64_t now, std::chrono::milliseconds wait);
+
 // Reads the service-wide lists (revocations, host CAs) / one account into the cache.
 Status refreshServiceLists(Store& store, SshCache& cache, int64_t now);
 Status refreshAccount(Store& store, SshCache& cache, const std::string& account, int64_t now);
@@ -114,8 +139,10 @@ class SshKeySource {
   // The cache brought up to date for `account` ("" = only the service-wide lists) as far as
   // the store allows; see DESCRIPTION.
   Result<SshView> forAccount(const std::string& account);
-  // Reads everything from the store (every account with SSH keys) and rewrites the cache.
+  // Reads everything from the store (every account with SSH keys) and rewrites the cache,
+  // holding its lock (waiting up to kAdminLockWait for it).
   Result<SshView> refreshAll();
+  static constexpr std::chrono::milliseconds kAdminLockWait{30000};
 
   int64_t now() const { return now_(); }
 

@@ -83,13 +83,8 @@ AuditRecord sshAuditRecord(const std::string& command, const std::string& accoun
 // After a change, bring the local cache up to date at once so a revocation does not wait for
 // ssh.cache_refresh. Not fatal: the change is in the store either way.
 void updateCache(const std::string& cmd, AdminContext& ctx, const std::string& account) {
-  adapters::SshCache cache;
-  auto cached = adapters::readSshCacheFile(ctx.config->ssh.cache_file, &account);
-  if (cached.ok()) cache = std::move(cached).value();
-  const int64_t now = nowSeconds();
-  Status st = adapters::refreshServiceLists(*ctx.store, cache, now);
-  if (st.ok() && !account.empty()) st = adapters::refreshAccount(*ctx.store, cache, account, now);
-  if (st.ok()) st = adapters::writeSshCacheFile(ctx.config->ssh.cache_file, cache);
+  Status st = adapters::updateSshCache(*ctx.store, ctx.config->ssh.cache_file, account,
+                                       nowSeconds(), adapters::SshKeySource::kAdminLockWait);
   if (!st.ok()) {
     std::cerr << cmd << ": warning: the SSH cache was not updated (" << st.message()
               << "); run meshgate ssh refresh\n";

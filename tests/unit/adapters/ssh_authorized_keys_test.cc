@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "policy/store/sqlite_store.h"
 #include "tests/unit/adapters/ssh_test_keys.h"
@@ -338,6 +340,78 @@ TEST_F(SshCacheSource, RefreshAllReadsEveryAccount) {
   EXPECT_FALSE(view->cache.accounts.at("nobody@example.org").exists);
   EXPECT_EQ(*readSshCacheFile(config_.cache_file), view->cache);
   EXPECT_FALSE(SshKeySource(config_, downStore(), [&] { return now; }).refreshAll().ok());
+}
+
+TEST_F(SshCacheSource, OneCacheWriterAtATime) {
+  auto first = SshCacheLock::acquire(config_.cache_file, 0ms);
+  ASSERT_TRUE(first.ok()) << first.status().toString();
+  {
+    auto second = SshCacheLock::acquire(config_.cache_file, 50ms);
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  }
+  { SshCacheLock released = std::move(first).value(); }
+  EXPECT_TRUE(SshCacheLock::acquire(config_.cache_file, 0ms).ok());
+}
+
+// Bob's key revoked in the store after the cache was written.
+void revokeBob(const std::string& db) {
+  auto s = store::openSqliteStore({.path = db, .busy_timeout = 2000ms});
+  ASSERT_TRUE(s.ok());
+  SshKeyEntry r = entryFor(kBob);
+  r.permit = false;
+  ASSERT_TRUE(putSshKey(**s, "", kSshRevokedCatalog, r, 2).ok());
+}
+
+TEST_F(SshCacheSource, ALoginThatCannotLockAnswersFromTheStoreAndLeavesTheCache) {
+  int64_t now = 10'000;
+  ASSERT_TRUE(
+      SshKeySource(config_, realStore(), [&] { return now; }).forAccount("alice@example.com").ok());
+  revokeBob(db_);
+  now += 301;
+  {
+    auto held = SshCacheLock::acquire(config_.cache_file, 0ms);  // a refresh elsewhere
+    ASSERT_TRUE(held.ok());
+    auto view =
+        SshKeySource(config_, realStore(), [&] { return now; }).forAccount("alice@example.com");
+    ASSERT_TRUE(view.ok());
+    EXPECT_EQ(view->source, "store");
+    auto answer = answerAuthorizedKeys(view->cache, "alice@example.com", std::nullopt, now, 86400);
+    ASSERT_TRUE(answer.ok());
+    EXPECT_EQ(answer->lines.size(), 1u);  // the revocation, from the store
+    EXPECT_EQ(readSshCacheFile(config_.cache_file)->revoked.size(), 0u);  // not written
+  }
+  ASSERT_TRUE(
+      SshKeySource(config_, realStore(), [&] { return now; }).forAccount("alice@example.com").ok());
+  EXPECT_EQ(readSshCacheFile(config_.cache_file)->revoked.size(), 1u);
+}
+
+TEST_F(SshCacheSource, AnAdministratorsUpdateWaitsForTheRewriteInProgress) {
+  // The race it prevents: a login reads the store, the administrator revokes and rewrites the
+  // cache, then the login writes its older copy over it. With the lock the administrator's
+  // read of the store comes after the login's write.
+  int64_t now = 10'000;
+  ASSERT_TRUE(
+      SshKeySource(config_, realStore(), [&] { return now; }).forAccount("alice@example.com").ok());
+  auto lock = SshCacheLock::acquire(config_.cache_file, 0ms);
+  ASSERT_TRUE(lock.ok());
+  auto held = std::make_unique<SshCacheLock>(std::move(lock).value());
+  revokeBob(db_);
+  Status updated = internalError("not run");
+  std::atomic<bool> done{false};
+  std::thread admin([&] {
+    auto s = store::openSqliteStore({.path = db_, .busy_timeout = 2000ms});
+    updated = s.ok() ? updateSshCache(**s, config_.cache_file, "alice@example.com", now + 1, 10s)
+                     : s.status();
+    done = true;
+  });
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(done.load());  // waiting for the lock
+  EXPECT_EQ(readSshCacheFile(config_.cache_file)->revoked.size(), 0u);
+  held.reset();
+  admin.join();
+  EXPECT_TRUE(updated.ok()) << updated.toString();
+  EXPECT_EQ(readSshCacheFile(config_.cache_file)->revoked.size(), 1u);
 }
 
 }  // namespace
