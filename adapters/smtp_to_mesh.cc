@@ -1,6 +1,8 @@
 // smtp_to_mesh.cc - one recipient's copy of an outbound message, posted to its Mesh service.
 #include "adapters/smtp_to_mesh.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <mutex>
 
@@ -148,14 +150,21 @@ std::string_view meshPostOutcomeName(MeshPostOutcome outcome) {
   return "?";
 }
 
-std::string meshEnvelopeId(std::string_view sender, std::string_view recipient,
-                           std::string_view message) {
+Result<std::string> meshEnvelopeId(const mesh::PrivateKey& gateway_key, std::string_view sender,
+                                   std::string_view recipient, std::string_view message) {
   std::string input;
   input.append(toLowerAscii(sender)).push_back('\0');
   input.append(toLowerAscii(recipient)).push_back('\0');
   input.append(withoutTraceFields(message));
-  std::string digest = base32Encode(mesh::sha512(asBytes(input)));
-  return "MGSM-" + digest.substr(0, 40);
+  Bytes raw = gateway_key.rawPrivate();
+  constexpr std::string_view kLabel = "meshgate smtp-to-mesh EnvelopeId";
+  auto key = mesh::hmac(mesh::HashAlgorithm::kSha512, raw, asBytes(kLabel));
+  OPENSSL_cleanse(raw.data(), raw.size());
+  if (!key.ok()) return key.status();
+  auto mac = mesh::hmac(mesh::HashAlgorithm::kSha512, *key, asBytes(input));
+  OPENSSL_cleanse(key->data(), key->size());
+  if (!mac.ok()) return mac.status();
+  return "MGSM-" + base32Encode(*mac).substr(0, 40);
 }
 
 Result<std::shared_ptr<const ResolvedProfile>> SmtpToMeshDelivery::resolve(
@@ -202,7 +211,8 @@ Result<MeshPostResult> SmtpToMeshDelivery::deliver(const MeshPostRequest& reques
                                                    std::chrono::milliseconds timeout) const {
   const SteadyClock::time_point deadline = SteadyClock::now() + timeout;
   MeshPostResult result;
-  result.envelope_id = meshEnvelopeId(request.sender, request.recipient, request.message);
+  MESHGATE_ASSIGN_OR_RETURN(result.envelope_id, meshEnvelopeId(gateway_key, request.sender,
+                                                               request.recipient, request.message));
   MESHGATE_ASSIGN_OR_RETURN(std::shared_ptr<const ResolvedProfile> profile,
                             resolve(request.recipient, result));
   if (!profile) return result;  // no profile, or a local account: nothing to post

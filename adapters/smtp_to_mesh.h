@@ -84,9 +84,12 @@ struct MeshPostResult {
 };
 
 // The EnvelopeId for a message to a recipient: "MGSM-" + 40 base32 characters of
-// SHA-512(sender NUL recipient NUL message without Received/Return-Path fields).
-std::string meshEnvelopeId(std::string_view sender, std::string_view recipient,
-                           std::string_view message);
+// HMAC-SHA-512(K, sender NUL recipient NUL message without Received/Return-Path fields), K an
+// HMAC of the gateway's private key. The same for a retry of the message (so the recipient's
+// service answers DuplicateEnvelopeId, and the copy counts as delivered), and keyed so that no
+// one else - a co-recipient holding the same message - can post something else under it first.
+Result<std::string> meshEnvelopeId(const mesh::PrivateKey& gateway_key, std::string_view sender,
+                                   std::string_view recipient, std::string_view message);
 
 struct SmtpToMeshDeps {
   std::shared_ptr<ProfileResolver> resolver;

@@ -9,9 +9,11 @@
 #include <filesystem>
 
 #include "adapters/smtp_to_mesh.h"
+#include "gateway/mesh/crypto.h"
 #include "gateway/mesh/dare.h"
-#include "policy/accounts/account_provisioner.h"
+#include "gateway/util/encoding.h"
 #include "meshgate/mesh_model.h"
+#include "policy/accounts/account_provisioner.h"
 #include "policy/store/sqlite_store.h"
 
 namespace meshgate::adapters {
@@ -207,18 +209,30 @@ TEST_F(MeshInbound, BridgedMailIsOpenedWithTheAccountKeyAndDeliveredAsTheOrigina
 
 // The EnvelopeId of a bridged copy does not change when the client retries the message through
 // the MTA (a new Received field), and differs per recipient and per message.
-TEST(MeshEnvelopeId, StableAcrossTraceFieldsDistinctPerRecipientAndMessage) {
+// Keyed by the gateway: a co-recipient who holds the same message cannot work out the id and
+// post something else under it before the retry.
+TEST(MeshEnvelopeId, StableAcrossTraceFieldsDistinctPerRecipientMessageAndGateway) {
+  const auto key = mesh::PrivateKey::generate(mesh::KeyType::kEd25519).value();
+  const auto other = mesh::PrivateKey::generate(mesh::KeyType::kEd25519).value();
+  auto id_of = [](const mesh::PrivateKey& k, std::string_view from, std::string_view to,
+                  std::string_view message) {
+    return meshEnvelopeId(k, from, to, message).value();
+  };
   const std::string first =
       "Received: from c by mx id AAA\r\n\tfor <bob@example.net>\r\nSubject: s\r\n\r\nbody\r\n";
   const std::string retried =
       "Received: from c by mx id BBB\r\n\tfor <bob@example.net>\r\nSubject: s\r\n\r\nbody\r\n";
-  const std::string id = meshEnvelopeId("alice@example.com", "bob@example.net", first);
+  const std::string id = id_of(key, "alice@example.com", "bob@example.net", first);
   EXPECT_EQ(id.rfind("MGSM-", 0), 0u);
   EXPECT_EQ(id.size(), 45u);
-  EXPECT_EQ(id, meshEnvelopeId("Alice@example.com", "bob@example.net", retried));
-  EXPECT_NE(id, meshEnvelopeId("alice@example.com", "carol@example.net", first));
-  EXPECT_NE(id, meshEnvelopeId("alice@example.com", "bob@example.net",
-                               "Subject: s\r\n\r\nbody!\r\n"));
+  EXPECT_EQ(id, id_of(key, "Alice@example.com", "bob@example.net", retried));
+  EXPECT_NE(id, id_of(key, "alice@example.com", "carol@example.net", first));
+  EXPECT_NE(id, id_of(key, "alice@example.com", "bob@example.net", "Subject: s\r\n\r\nbody!\r\n"));
+  EXPECT_NE(id, id_of(other, "alice@example.com", "bob@example.net", first));
+  // Not the unkeyed digest of the same input, which anyone could compute.
+  std::string input = std::string("alice@example.com") + '\0' + "bob@example.net" + '\0' +
+                      "Subject: s\r\n\r\nbody\r\n";
+  EXPECT_NE(id, "MGSM-" + base32Encode(mesh::sha512(asBytes(input))).substr(0, 40));
 }
 
 }  // namespace
