@@ -74,6 +74,9 @@ bool MeshInboundDelivery::deliverEntry(const CatalogEntry& entry, PassContext& c
   if (data->contains("Contact") && (*data)["Contact"].is_string()) {
     context.contact = (*data)["Contact"].get<std::string>();
   }
+  if (data->contains("Sender") && (*data)["Sender"].is_string()) {
+    context.verified_sender = (*data)["Sender"].get<std::string>();
+  }
   auto rendered = renderMeshMessage(message, context, ctx.gateway_key);
   if (!rendered.ok()) return refuse(rendered.status().message());
 

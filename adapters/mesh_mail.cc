@@ -82,10 +82,10 @@ void appendReferences(const model::Message& m, std::string& body) {
   }
 }
 
-Result<Text> describe(const model::AnyMessage& any) {
+// `from`: who the text says the message is from (senderText).
+Result<Text> describe(const model::AnyMessage& any, const std::string& from) {
   const model::Message* m = any.get<model::Message>();
   if (!m) return invalidArgument(std::string(any.typeName()) + " is not a Mesh Message");
-  const std::string from = orUnknown(m->sender);
   const std::string id = orUnknown(m->message_id);
   Text t;
   switch (any.type()) {
@@ -274,15 +274,31 @@ Result<RenderedMail> renderMeshMessage(const model::AnyMessage& message,
       ctx.envelope_id.find_first_of(" <>@") != std::string::npos) {
     return invalidArgument("an EnvelopeId (the idempotency key) is required");
   }
-  MESHGATE_ASSIGN_OR_RETURN(Text text, describe(message));
   const model::Message* m = message.get<model::Message>();
+  if (m == nullptr)
+    return invalidArgument(std::string(message.typeName()) + " is not a Mesh Message");
+  // The sender the recipient's service verified at Post (the signer's profile) is the one shown
+  // as From; the message's own Sender is only a claim. Under the gateway's signal, a claim
+  // shown as the sender would lend it the gateway's word.
+  const bool verified = !ctx.verified_sender.empty() && plainAddress(ctx.verified_sender);
+  const std::string claimed = m->sender ? headerSafe(*m->sender) : std::string();
+  std::string from_text;
+  if (verified && (claimed.empty() || toLowerAscii(claimed) == toLowerAscii(ctx.verified_sender))) {
+    from_text = toLowerAscii(ctx.verified_sender);
+  } else if (verified) {
+    from_text =
+        toLowerAscii(ctx.verified_sender) + " (the message claims to be from " + claimed + ")";
+  } else {
+    from_text = (claimed.empty() ? std::string("an unknown sender") : claimed) + " (not verified)";
+  }
+  MESHGATE_ASSIGN_OR_RETURN(Text text, describe(message, from_text));
 
   RenderedMail out;
   out.recipient = ctx.recipient;
   out.envelope_id = ctx.envelope_id;
   out.message_type = std::string(message.typeName());
   const std::string sender =
-      m->sender && plainAddress(*m->sender) ? toLowerAscii(*m->sender) : "mesh@" + ctx.gateway_node;
+      verified ? toLowerAscii(ctx.verified_sender) : "mesh@" + ctx.gateway_node;
   const std::string synthesized_id = ctx.envelope_id + "@" + ctx.gateway_node;
 
   // Our own fields first; the signal goes above them once they are final.
@@ -333,6 +349,7 @@ Result<RenderedMail> renderMeshMessage(const model::AnyMessage& message,
   signal.time = ctx.now;
   signal.contact = ctx.contact;
   signal.checks.emplace_back(kMeshViaCheck);
+  if (!verified) signal.checks.emplace_back(kSenderUnverifiedCheck);
   for (const auto& c : ctx.checks) signal.checks.push_back(c);
   MESHGATE_ASSIGN_OR_RETURN(std::string value, policy::signSignal(signal, delivered, gateway_key));
 

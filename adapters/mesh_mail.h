@@ -57,6 +57,9 @@ struct MeshMailContext {
   std::string envelope_id;   // EnvelopeId of the DARE envelope that carried the message
   std::string gateway_node;  // signal gw=; right-hand side of synthesized Message-IDs
   std::string contact = "first-contact";  // the ingress decision for the sender
+  // The sender address the recipient's service verified at Post (the signer's profile; the
+  // entry's "Sender"); "" when none was. Only this one is shown as From.
+  std::string verified_sender;
   std::vector<std::string> checks;        // further checks to signal (after "via-mesh")
   int64_t now = 0;
 };
@@ -71,6 +74,8 @@ struct RenderedMail {
 };
 
 inline constexpr std::string_view kMeshViaCheck = "via-mesh";
+// No verified sender: From is the gateway's mesh@ address, the claim is in the text.
+inline constexpr std::string_view kSenderUnverifiedCheck = "sender-unverified";
 
 Result<RenderedMail> renderMeshMessage(const mesh::model::AnyMessage& message,
                                        const MeshMailContext& context,

@@ -180,8 +180,11 @@ TEST_F(MeshInbound, BridgedMailIsOpenedWithTheAccountKeyAndDeliveredAsTheOrigina
     env.header.content_meta_data = Bytes(meta.begin(), meta.end());
     const std::vector<mesh::PrivateKey> signers{sender_key_};
     EXPECT_TRUE(mesh::signDare(env, signers).ok());
-    nlohmann::json data = {{"EnvelopeId", id}, {"Envelope", mesh::dareToJson(env)},
-                           {"Contact", "known-contact"}};
+    // "Sender": the address Post verified against the signer.
+    nlohmann::json data = {{"EnvelopeId", id},
+                           {"Envelope", mesh::dareToJson(env)},
+                           {"Contact", "known-contact"},
+                           {"Sender", "bob@example.net"}};
     CatalogEntry entry{"alice@example.com", "inbound", id, data.dump(), 100, 0};
     ASSERT_TRUE(store_->putEntry(entry, std::nullopt).ok());
   };

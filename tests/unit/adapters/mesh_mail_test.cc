@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "gateway/mail/codec.h"
 #include "gateway/mail/header.h"
 #include "gateway/policy/security_signal.h"
@@ -24,6 +26,7 @@ MeshMailContext context() {
   c.envelope_id = "MDEX-AMPL-EENV-ELOP-EID0";
   c.gateway_node = "mx.example.com";
   c.contact = "known-contact";
+  c.verified_sender = "bob@example.net";  // what the service verified at Post
   c.now = 1'800'000'000;
   return c;
 }
@@ -176,14 +179,47 @@ TEST(MeshMail, NetworkValuesCannotInjectHeaders) {
   rc.sender = "evil@example.net\r\nBcc: victim@example.org";
   rc.subject = "hi\r\nMesh-Security-Signal: forged\nX-Evil: 1";
   rc.message_id = "ID\r\nX-Injected: yes";
-  auto r = renderMeshMessage(model::AnyMessage(rc), context(), gatewayKey());
+  MeshMailContext ctx = context();
+  ctx.verified_sender = "";
+  auto r = renderMeshMessage(model::AnyMessage(rc), ctx, gatewayKey());
   ASSERT_TRUE(r.ok()) << r.status().toString();
   Parsed p = parse(*r);
   EXPECT_EQ(p.headers.count("Bcc"), 0u);
   EXPECT_EQ(p.headers.count("X-Evil"), 0u);
   EXPECT_EQ(p.headers.count("X-Injected"), 0u);
-  EXPECT_EQ(header(p, "From"), "mesh@mx.example.com");  // not a plain address: not used
+  EXPECT_EQ(header(p, "From"), "mesh@mx.example.com");  // no verified sender
   expectVerifiedSignal(p, "known-contact");
+}
+
+TEST(MeshMail, OnlyTheVerifiedSenderIsShownAsFrom) {
+  // A stranger's gateway signs a RequestContact that claims to come from the CEO.
+  model::RequestContact rc = withBase(model::RequestContact{});
+  rc.sender = "ceo@example.com";
+  MeshMailContext ctx = context();
+  ctx.verified_sender = "";
+  auto unverified = renderMeshMessage(model::AnyMessage(rc), ctx, gatewayKey());
+  ASSERT_TRUE(unverified.ok()) << unverified.status().toString();
+  Parsed p = parse(*unverified);
+  EXPECT_EQ(header(p, "From"), "mesh@mx.example.com");
+  EXPECT_EQ(header(p, "Subject"), "Contact request from ceo@example.com (not verified)");
+  auto signal = policy::parseSignal(p.signal);
+  ASSERT_TRUE(signal.ok());
+  EXPECT_NE(std::find(signal->checks.begin(), signal->checks.end(), kSenderUnverifiedCheck),
+            signal->checks.end());
+
+  // Verified as someone else: that one is From, the claim is named as a claim.
+  ctx.verified_sender = "mallory@example.net";
+  auto other = renderMeshMessage(model::AnyMessage(rc), ctx, gatewayKey());
+  ASSERT_TRUE(other.ok());
+  p = parse(*other);
+  EXPECT_EQ(header(p, "From"), "mallory@example.net");
+  EXPECT_EQ(header(p, "Subject"),
+            "Contact request from mallory@example.net (the message claims to be from "
+            "ceo@example.com)");
+  signal = policy::parseSignal(p.signal);
+  ASSERT_TRUE(signal.ok());
+  EXPECT_EQ(std::find(signal->checks.begin(), signal->checks.end(), kSenderUnverifiedCheck),
+            signal->checks.end());
 }
 
 TEST(MeshMail, CarriedMessageKeepsItsBytesAndLosesForgedSignals) {
