@@ -40,7 +40,7 @@ int accountCreate(const Args& args) {
   }
   auto addr = parseAccountAddress(address);
   if (!addr.ok()) return p.usageError(addr.status().message());
-  auto ctx = openAdmin(cmd, config_path);
+  auto ctx = openAdmin(cmd, config_path, StoreAbsent::kCreate);
   if (!ctx) return 1;
   if (!ctx->config->isLocalDomain(addressDomain(*addr))) {
     return reportError(cmd, invalidArgument(addressDomain(*addr) +
@@ -108,7 +108,7 @@ int accountProvision(const Args& args) {
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
   auto addr = parseAccountAddress(address);
   if (!addr.ok()) return p.usageError(addr.status().message());
-  auto ctx = openAdmin(cmd, config_path);
+  auto ctx = openAdmin(cmd, config_path, StoreAbsent::kCreate);
   if (!ctx) return 1;
   SystemClock clock;
   auto provisioner = accounts::AccountProvisioner::open(*ctx->config, clock);

@@ -1,6 +1,9 @@
 // admin_support.cc - see admin_support.h.
 #include "cli/admin_support.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
@@ -13,7 +16,8 @@
 
 namespace meshgate::cli {
 
-std::unique_ptr<AdminContext> openAdmin(const std::string& command, const std::string& config_path) {
+std::unique_ptr<AdminContext> openAdmin(const std::string& command, const std::string& config_path,
+                                        StoreAbsent absent) {
   config::LoadResult loaded = config::loadConfigFile(config_path);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) std::cerr << e << "\n";
@@ -21,7 +25,17 @@ std::unique_ptr<AdminContext> openAdmin(const std::string& command, const std::s
               << "check-config " << config_path << ")\n";
     return nullptr;
   }
-  auto store = store::openStore(loaded.config->store);
+  const config::StoreSection& s = loaded.config->store;
+  if (absent == StoreAbsent::kRefuse && s.backend == config::StoreBackend::kSqlite &&
+      ::access(s.sqlite.path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    std::cerr << command << ": the store " << s.sqlite.path
+              << " does not exist (store.sqlite.path, "
+              << "or gateway.data_dir, in " << config_path << "); correct the path, or create "
+              << "it: start meshgate once, or create the first account (meshgate account create or "
+                 "provision)\n";
+    return nullptr;
+  }
+  auto store = store::openStore(s);
   if (!store.ok()) {
     std::cerr << command << ": cannot open the store: " << store.status().message() << "\n";
     return nullptr;
@@ -119,22 +133,37 @@ Status auditedAdminChange(AdminContext& ctx, const std::string& action, const st
 std::string utcTime(int64_t t) { return formatUtc(t, "%Y-%m-%dT%H:%M:%SZ"); }
 
 Result<int64_t> parseTimeOrAge(const std::string& option, const std::string& text, int64_t now) {
+  auto notATime = [&] {
+    return invalidArgument(option + ": \"" + text +
+                           "\" is not a time (expected 2026-11-27, 2026-11-27T10:00:00Z, Unix "
+                           "seconds, or an age such as 2h or 7d)");
+  };
+  // No sign: "-1d" would be tomorrow, and every request "received before" it.
+  if (text.empty() || text[0] == '-' || text[0] == '+') return notATime();
   int64_t n = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec == std::errc() && p == text.data() + text.size()) return n;
   if (ec == std::errc() && p + 1 == text.data() + text.size()) {
+    int64_t unit = 0;
     switch (*p) {
       case 's':
-        return now - n;
+        unit = 1;
+        break;
       case 'm':
-        return now - n * 60;
+        unit = 60;
+        break;
       case 'h':
-        return now - n * 3600;
+        unit = 3600;
+        break;
       case 'd':
-        return now - n * 86400;
+        unit = 86400;
+        break;
       default:
         break;
     }
+    // An age beyond the epoch is a typing error, and n * unit must not overflow.
+    if (unit != 0 && n <= now / unit) return now - n * unit;
+    if (unit != 0) return invalidArgument(option + ": \"" + text + "\" is older than 1970");
   }
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -142,10 +171,14 @@ Result<int64_t> parseTimeOrAge(const std::string& option, const std::string& tex
     tm = std::tm{};
     end = strptime(text.c_str(), "%Y-%m-%d", &tm);
   }
-  if (end && !*end) return static_cast<int64_t>(timegm(&tm));
-  return invalidArgument(option + ": \"" + text +
-                         "\" is not a time (expected 2026-11-27, 2026-11-27T10:00:00Z, Unix "
-                         "seconds, or an age such as 2h or 7d)");
+  if (!end || *end) return notATime();
+  // strptime takes 2026-02-31 and timegm makes it 3 March: refuse a date that does not exist.
+  const std::tm asked = tm;
+  const time_t t = timegm(&tm);
+  if (tm.tm_mday != asked.tm_mday || tm.tm_mon != asked.tm_mon || tm.tm_year != asked.tm_year) {
+    return invalidArgument(option + ": \"" + text + "\" is not a date that exists");
+  }
+  return static_cast<int64_t>(t);
 }
 
 }  // namespace meshgate::cli

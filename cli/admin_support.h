@@ -25,9 +25,14 @@ struct AdminContext {
   std::unique_ptr<Store> store;
 };
 
+enum class StoreAbsent { kRefuse, kCreate };
+
 // Loads the configuration and opens the store; on failure prints the errors to stderr
-// prefixed with `command` and returns nullptr.
-std::unique_ptr<AdminContext> openAdmin(const std::string& command, const std::string& config_path);
+// prefixed with `command` and returns nullptr. A SQLite database that does not exist is
+// refused (a wrong store.sqlite.path must not become an empty store that lists nothing and
+// verifies "OK"), except for the command that starts one (`account create`: kCreate).
+std::unique_ptr<AdminContext> openAdmin(const std::string& command, const std::string& config_path,
+                                        StoreAbsent absent = StoreAbsent::kRefuse);
 
 // The current time in seconds since the epoch, as records store it.
 int64_t nowSeconds();

@@ -1,8 +1,10 @@
 // audit_command.cc - `meshgate audit verify|show|checkpoint`: the hash-chained audit log
 // (seed 7.2.4 accountability, 7.1.7 transparency).
 #include <charconv>
+#include <chrono>
 #include <ctime>
 #include <iostream>
+#include <optional>
 
 #include "cli/admin_support.h"
 #include "cli/args.h"
@@ -26,7 +28,12 @@ int auditVerify(const Args& args) {
               "verifies and is matched by the log.\nNames the first bad record.");
   p.option("config", "FILE", "configuration file", &config_path);
   p.option("key", "KEYFILE", "the gateway's public key (default: gateway.key_file + .pub)", &key_file);
-  p.epilog("Exit status: 0 when the log is intact, 1 when it is not (or cannot be read).");
+  p.epilog(
+      "Exit status: 0 when the log is intact, 1 when it is not (or cannot be read), 2 when "
+      "it is intact but records older than two checkpoint intervals are not covered by a "
+      "signed checkpoint: checkpoints were deleted (the unsigned records could have been "
+      "rewritten), or no gateway has run since they were written (then run meshgate audit "
+      "checkpoint).");
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
   auto ctx = openAdmin(cmd, config_path);
   if (!ctx) return 1;
@@ -48,12 +55,19 @@ int auditVerify(const Args& args) {
   }
   int64_t from = 1;
   int64_t count = 0;
+  const int64_t signed_through = checkpoint->has_value() ? (*checkpoint)->sequence : 0;
+  std::optional<int64_t> first_unsigned;  // the first record no checkpoint covers
+  int64_t oldest_unsigned_time = 0;       // and the earliest time among those records
   for (;;) {
     auto batch = ctx->store->readAudit(from, kBatch);
     if (!batch.ok()) return reportError(cmd, batch.status());
     for (const auto& r : *batch) {
       ++count;
       if (!verifier.feed(r)) break;
+      if (r.sequence > signed_through) {
+        if (!first_unsigned || r.time < oldest_unsigned_time) oldest_unsigned_time = r.time;
+        if (!first_unsigned) first_unsigned = r.sequence;
+      }
     }
     if (verifier.error() || static_cast<int>(batch->size()) < kBatch) break;
     from = batch->back().sequence + 1;
@@ -75,6 +89,22 @@ int auditVerify(const Args& args) {
     std::cout << "; no signed checkpoint yet (meshgate audit checkpoint)";
   }
   std::cout << "\n";
+  // The chain proves order, not authorship: anyone who can write the database can rewrite the
+  // records no checkpoint covers and rehash them. A running gateway signs every
+  // checkpoint_interval, so an unsigned tail older than two intervals is suspect.
+  const int64_t interval =
+      std::chrono::duration_cast<std::chrono::seconds>(ctx->config->audit.checkpoint_interval)
+          .count();
+  const int64_t now = nowSeconds();
+  if (first_unsigned && now - oldest_unsigned_time > 2 * interval + 300) {
+    std::cout << "audit log NOT ANCHORED: records " << *first_unsigned << " to " << count
+              << " (from " << utcTime(oldest_unsigned_time)
+              << ") are not covered by a signed checkpoint, though a running gateway signs one "
+                 "every "
+              << interval << "s: checkpoints were deleted, or no gateway has run since (then: "
+              << "meshgate audit checkpoint)\n";
+    return 2;
+  }
   return 0;
 }
 
@@ -122,10 +152,14 @@ int auditShow(const Args& args) {
       if (!action.empty() && r.action != action) continue;
       if (limit >= 0 && shown >= limit) return 0;
       ++shown;
-      std::cout << utcTime(r.time) << " #" << r.sequence << " " << r.node << " " << r.queue_id
-                << ": from=<" << r.sender << "> to=<" << r.recipients << "> action=" << r.action
-                << " rule=" << r.rule << " " << r.signals
-                << (r.message_id.empty() ? "" : " message-id=" + r.message_id) << "\n";
+      // Senders and message ids come from the network: printed with control characters
+      // replaced. `detail` carries the administrator's login (by=) and what changed.
+      std::cout << utcTime(r.time) << " #" << r.sequence << " " << r.node << " "
+                << printable(r.queue_id) << ": from=<" << printable(r.sender) << "> to=<"
+                << printable(r.recipients) << "> action=" << r.action << " rule=" << r.rule << " "
+                << printable(r.signals)
+                << (r.message_id.empty() ? "" : " message-id=" + printable(r.message_id))
+                << (r.detail.empty() ? "" : " detail=\"" + printable(r.detail) + "\"") << "\n";
     }
     if (static_cast<int>(batch->size()) < kBatch) break;
     from = batch->back().sequence + 1;

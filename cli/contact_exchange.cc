@@ -394,8 +394,13 @@ int answer(const Args& args, bool accept) {
   if (!received_before.empty()) {
     if (!id.empty()) return p.usageError("give an ID or --received-before, not both");
     if (account.empty()) return p.usageError("--received-before needs --account");
-    auto cutoff = parseTimeOrAge("--received-before", received_before, nowSeconds());
+    const int64_t now = nowSeconds();
+    auto cutoff = parseTimeOrAge("--received-before", received_before, now);
     if (!cutoff.ok()) return p.usageError(cutoff.status().message());
+    if (*cutoff > now) {
+      return p.usageError("--received-before: \"" + received_before +
+                          "\" is in the future; every pending request would go");
+    }
     return rejectReceivedBefore(cmd, config_path, account, *cutoff);
   }
   if (id.empty()) return p.usageError("missing ID (or --received-before with --account)");

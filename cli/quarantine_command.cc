@@ -13,7 +13,6 @@
 #include "cli/mesh_held.h"
 #include "gateway/mesh/keys.h"
 #include "gateway/policy/quarantine_confirmation.h"
-#include "gateway/util/log.h"
 #include "gateway/util/strings.h"
 
 namespace meshgate::cli {
@@ -110,11 +109,10 @@ int quarantineList(const Args& args) {
     }
     ++n;
     std::cout << std::left << std::setw(14) << q.id << " " << utcTime(q.time) << " " << q.state
-              << " from=<" << log::sanitize(q.sender) << "> to=<" << log::sanitize(q.recipients)
-              << "> reason=\"" << log::sanitize(q.reason) << "\" subject=\""
-              << log::sanitize(q.subject) << "\"";
-    if (!q.confirmed_by.empty())
-      std::cout << " confirmed_by=<" << log::sanitize(q.confirmed_by) << ">";
+              << " from=<" << printable(q.sender) << "> to=<" << printable(q.recipients)
+              << "> reason=\"" << printable(q.reason) << "\" subject=\"" << printable(q.subject)
+              << "\"";
+    if (!q.confirmed_by.empty()) std::cout << " confirmed_by=<" << printable(q.confirmed_by) << ">";
     std::cout << "\n";
   }
   std::cerr << n << " message(s)\n";
@@ -164,12 +162,11 @@ int quarantineShow(const Args& args) {
   // What the sender wrote (subject, addresses) is shown with its control characters replaced:
   // a line break or a terminal escape in it must not pass for meshgate's own output.
   std::cout << "id:       " << q.id << "\nstate:    " << q.state
-            << "\nheld:     " << utcTime(q.time) << "\nreason:   " << log::sanitize(q.reason)
-            << "\nfrom:     " << log::sanitize(q.sender)
-            << "\nto:       " << log::sanitize(q.recipients)
-            << "\nsubject:  " << log::sanitize(q.subject) << "\n";
+            << "\nheld:     " << utcTime(q.time) << "\nreason:   " << printable(q.reason)
+            << "\nfrom:     " << printable(q.sender) << "\nto:       " << printable(q.recipients)
+            << "\nsubject:  " << printable(q.subject) << "\n";
   if (!q.confirmed_by.empty()) {
-    std::cout << "confirmed: by " << log::sanitize(q.confirmed_by) << " at "
+    std::cout << "confirmed: by " << printable(q.confirmed_by) << " at "
               << utcTime(q.confirmed_time) << "\n";
   }
   std::cout << "\n";
@@ -346,9 +343,9 @@ int quarantineDigest(const Args& args) {
     for (const auto& q : held) {
       // The sender's text cannot start a line of its own: a subject with a line break could
       // otherwise put a release link of its making above the real one.
-      mail += "  " + q.id + "  " + utcTime(q.time) + "  from " + log::sanitize(q.sender) +
-              "\n      subject: " + log::sanitize(q.subject) +
-              "\n      reason:  " + log::sanitize(q.reason) + "\n";
+      mail += "  " + q.id + "  " + utcTime(q.time) + "  from " + printable(q.sender) +
+              "\n      subject: " + printable(q.subject) +
+              "\n      reason:  " + printable(q.reason) + "\n";
       if (key.ok() && policy::recipientMayConfirm(q, rcpt)) {
         auto code = policy::confirmationCode(*key, q.id, rcpt);
         if (code.ok()) {

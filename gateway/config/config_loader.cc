@@ -135,10 +135,14 @@ void readGateway(YamlMap m, GatewaySection& g) {
   }
 }
 
-void readStore(YamlMap m, StoreSection& s) {
+// Files the gateway creates live in gateway.data_dir unless placed elsewhere on purpose: with
+// data_dir set and the store path not, an administrator's command run from another folder
+// must not open (and create) an empty ./var/meshgate.db there.
+void readStore(YamlMap m, StoreSection& s, const GatewaySection& g) {
   m.choice("backend", s.backend,
            {{"sqlite", StoreBackend::kSqlite}, {"postgresql", StoreBackend::kPostgresql}});
   YamlMap sq = m.map("sqlite");
+  s.sqlite.path = g.data_dir + "/meshgate.db";
   sq.nonEmptyString("path", s.sqlite.path);
   sq.duration("busy_timeout", s.sqlite.busy_timeout, 0ms, 60s);
   sq.finish();
@@ -157,8 +161,10 @@ void readFailureAction(YamlMap& m, std::string_view key, FailureAction& out) {
             {"reject", FailureAction::kReject}});
 }
 
-void readMilter(YamlMap m, MilterSection& s) {
+void readMilter(YamlMap m, MilterSection& s, const GatewaySection& g) {
   m.boolean("enabled", s.enabled);
+  s.socket.path = g.data_dir + "/run/milter.sock";
+  s.socket.spec = "unix:" + s.socket.path;
   m.known("socket");
   if (m.has("socket")) {
     std::string spec;
@@ -204,6 +210,8 @@ void readMeshService(YamlMap m, MeshServiceSection& s, const GatewaySection& g) 
   readEndpoint(m, "listen", s.listen);
   m.boolean("plain_http", s.plain_http);
   YamlMap tls = m.map("tls");
+  s.tls.certificate = g.data_dir + "/tls/service.crt";
+  s.tls.private_key = g.data_dir + "/tls/service.key";
   tls.nonEmptyString("certificate", s.tls.certificate);
   tls.nonEmptyString("private_key", s.tls.private_key);
   tls.boolean("create_self_signed", s.tls.create_self_signed);
@@ -624,8 +632,8 @@ LoadResult parse(const std::string& text, const std::string& name) {
             errors.add(root_node.Mark(), "gateway", "missing required section");
           }
           readGateway(root.map("gateway"), config->gateway);
-          readStore(root.map("store"), config->store);
-          readMilter(root.map("milter"), config->milter);
+          readStore(root.map("store"), config->store, config->gateway);
+          readMilter(root.map("milter"), config->milter, config->gateway);
           readMeshService(root.map("mesh_service"), config->mesh_service, config->gateway);
           readPolicyd(root.map("policyd"), config->policyd);
           readIngress(root.map("ingress"), config->ingress);

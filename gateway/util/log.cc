@@ -23,6 +23,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "gateway/util/strings.h"
+
 namespace meshgate::log {
 namespace {
 
@@ -209,12 +211,7 @@ MESHGATE_LOG_FN(fatal, Level::kFatal)
 
 std::string sanitize(std::string_view value) {
   constexpr size_t kMax = 512;
-  std::string out;
-  out.reserve(std::min(value.size(), kMax));
-  for (char c : value.substr(0, kMax)) {
-    unsigned char u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? '?' : c);
-  }
+  std::string out = printable(value.substr(0, kMax));
   if (value.size() > kMax) out += "...";
   return out;
 }

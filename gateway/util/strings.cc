@@ -56,6 +56,15 @@ bool hasControlCharacter(std::string_view s) {
   return false;
 }
 
+std::string printable(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
 std::string addressDomain(std::string_view address) {
   auto at = address.rfind('@');
   if (at == std::string_view::npos || at + 1 >= address.size()) return "";

@@ -27,6 +27,8 @@ std::string joinList(const std::vector<std::string>& items, std::string_view sep
 // True when `s` holds an ASCII control character (C0, including tab, or DEL): text that is
 // printed on an administrator's terminal or in a one-line list must not carry any.
 bool hasControlCharacter(std::string_view s);
+// `s` with each such character replaced by '?' (whole: unlike log::sanitize, not cut short).
+std::string printable(std::string_view s);
 
 // "Bob@Example.NET" -> "example.net"; "" when there is no '@' or nothing after it.
 std::string addressDomain(std::string_view address);

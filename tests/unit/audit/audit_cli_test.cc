@@ -1,6 +1,11 @@
 // `meshgate audit verify|show|checkpoint` against a real SQLite store, tampered with by the
 // sqlite3 command line as an attacker with database access would.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <string>
+#include <vector>
 
 #include "gateway/config/config_loader.h"
 #include "policy/runtime.h"
@@ -118,9 +123,9 @@ TEST_F(AuditCli, AContactRequestIsAnsweredOnlyOnceItsAnswerIsRecorded) {
 TEST_F(AuditCli, RequestsReceivedBeforeATimeAreRejectedTogetherEachAudited) {
   ASSERT_EQ(runMeshgate({"account", "create", "bob@example.com", "--config", config_}).exit_code,
             0);
-  // Three old requests (2027) and one new (2030); another account's old one is not touched.
+  // Three old requests (2020) and one newer (2025); another account's old one is not touched.
   const std::pair<const char*, int64_t> requests[] = {
-      {"OLD-1", 1800000000}, {"OLD-2", 1800000100}, {"OLD-3", 1800000200}, {"NEW-1", 1900000000}};
+      {"OLD-1", 1600000000}, {"OLD-2", 1600000100}, {"OLD-3", 1600000200}, {"NEW-1", 1750000000}};
   int sequence = 9000;
   for (const auto& [id, received] : requests) {
     const std::string seq = std::to_string(sequence++);
@@ -130,15 +135,15 @@ TEST_F(AuditCli, RequestsReceivedBeforeATimeAreRejectedTogetherEachAudited) {
         std::to_string(received) + "}', " + std::to_string(received) + ", " + seq + ")");
   }
   sql("INSERT INTO entries (account, catalog, key, data, updated, sequence) VALUES "
-      "('carol@example.com', 'contact-requests', 'OLD-C', '{\"Received\":1800000000}', "
-      "1800000000, 9100)");
+      "('carol@example.com', 'contact-requests', 'OLD-C', '{\"Received\":1600000000}', "
+      "1600000000, 9100)");
   // Misuse is refused with what to do.
   auto both = runMeshgate({"contacts", "reject", "OLD-1", "--account", "bob@example.com",
-                           "--received-before", "2028-01-01", "--config", config_});
+                           "--received-before", "2024-01-01", "--config", config_});
   EXPECT_EQ(both.exit_code, 2);
   EXPECT_NE(both.err.find("give an ID or --received-before, not both"), std::string::npos);
   auto no_account =
-      runMeshgate({"contacts", "reject", "--received-before", "2028-01-01", "--config", config_});
+      runMeshgate({"contacts", "reject", "--received-before", "2024-01-01", "--config", config_});
   EXPECT_EQ(no_account.exit_code, 2);
   EXPECT_NE(no_account.err.find("--received-before needs --account"), std::string::npos);
   auto bad_time = runMeshgate({"contacts", "reject", "--account", "bob@example.com",
@@ -147,12 +152,21 @@ TEST_F(AuditCli, RequestsReceivedBeforeATimeAreRejectedTogetherEachAudited) {
   EXPECT_NE(bad_time.err.find("--received-before: \"last tuesday\" is not a time"),
             std::string::npos)
       << bad_time.err;
+  // A sign, a date that does not exist, the future: each would reject what was not meant.
+  for (const char* when : {"-1d", "+2h", "2023-02-31", "2099-01-01", "99999999999999d"}) {
+    auto wrong = runMeshgate({"contacts", "reject", "--account", "bob@example.com",
+                              "--received-before", when, "--config", config_});
+    EXPECT_EQ(wrong.exit_code, 2) << when << ": " << wrong.out;
+    EXPECT_NE(wrong.err.find("--received-before: \"" + std::string(when) + "\""), std::string::npos)
+        << wrong.err;
+  }
+  EXPECT_EQ(sql("SELECT count(*) FROM entries WHERE catalog = 'contact-requests'"), "5\n");
 
   auto r = runMeshgate({"contacts", "reject", "--account", "bob@example.com", "--received-before",
-                        "2028-01-01", "--config", config_});
+                        "2024-01-01", "--config", config_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("bob@example.com: rejected 3 contact request(s) received before "
-                       "2028-01-01T00:00:00Z"),
+                       "2024-01-01T00:00:00Z"),
             std::string::npos)
       << r.out;
   EXPECT_EQ(sql("SELECT key FROM entries WHERE catalog = 'contact-requests' ORDER BY key"),
@@ -165,6 +179,70 @@ TEST_F(AuditCli, RequestsReceivedBeforeATimeAreRejectedTogetherEachAudited) {
   }
   EXPECT_EQ(rejects, 3u) << show.out;
   EXPECT_NE(show.out.find("s9001@partner.net"), std::string::npos) << show.out;
+}
+
+TEST_F(AuditCli, ShowPrintsTheDetailWithTheAdministratorsLogin) {
+  ASSERT_EQ(runMeshgate({"account", "create", "bob@example.com", "--config", config_}).exit_code,
+            0);
+  ASSERT_EQ(runMeshgate({"contacts", "add", "--account", "bob@example.com", "alice@partner.net",
+                         "--config", config_})
+                .exit_code,
+            0);
+  auto show = runMeshgate({"audit", "show", "--action", "contact-add", "--config", config_});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find(" detail=\""), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("by="), std::string::npos) << show.out;
+}
+
+TEST_F(AuditCli, AStoreThatDoesNotExistIsAnErrorNotAnEmptyLog) {
+  // data_dir set, store path not: the store is data_dir/meshgate.db, which is not there.
+  const std::string elsewhere = dir_.file("elsewhere");
+  dir_.write("other.yaml", "gateway:\n  domains: [example.com]\n  data_dir: " + elsewhere + "\n");
+  const std::string other = dir_.file("other.yaml");
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"audit", "verify"},
+        {"store", "check"},
+        {"account", "list"},
+        {"contacts", "list", "--account", "bob@example.com"}}) {
+    std::vector<std::string> argv = command;
+    argv.insert(argv.end(), {"--config", other});
+    auto r = runMeshgate(argv);
+    EXPECT_EQ(r.exit_code, 1) << command[0] << " " << command[1] << ": " << r.out;
+    EXPECT_NE(r.err.find("the store " + elsewhere + "/meshgate.db does not exist"),
+              std::string::npos)
+        << r.err;
+  }
+  EXPECT_NE(::access((elsewhere + "/meshgate.db").c_str(), F_OK), 0);  // nothing was created
+  // The first account starts the store.
+  auto created = runMeshgate({"account", "create", "bob@example.com", "--config", other});
+  EXPECT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_EQ(runMeshgate({"account", "list", "--config", other}).exit_code, 0);
+}
+
+TEST_F(AuditCli, AnOldTailNoCheckpointCoversIsNotAnchored) {
+  // Deleting the checkpoints lets anyone with database access rewrite and rehash the records
+  // after them; a running gateway signs one every checkpoint_interval, so an old unsigned tail
+  // is reported (exit 2), not passed.
+  auto loaded = config::loadConfigFile(config_);
+  ASSERT_TRUE(loaded.ok());
+  auto store = store::openStore(loaded.config->store);
+  ASSERT_TRUE(store.ok());
+  AuditRecord r;
+  r.time = static_cast<int64_t>(std::time(nullptr)) - 3 * 86400;
+  r.node = "mx1.example.com";
+  r.kind = "message";
+  r.action = "accept";
+  ASSERT_TRUE((*store)->appendAudit(r).ok());
+  auto unsigned_tail = runMeshgate({"audit", "verify", "--config", config_});
+  EXPECT_EQ(unsigned_tail.exit_code, 2) << unsigned_tail.out << unsigned_tail.err;
+  EXPECT_NE(unsigned_tail.out.find("audit log NOT ANCHORED: records 1 to 6"), std::string::npos)
+      << unsigned_tail.out;
+  ASSERT_EQ(runMeshgate({"audit", "checkpoint", "--config", config_}).exit_code, 0);
+  auto anchored = runMeshgate({"audit", "verify", "--config", config_});
+  EXPECT_EQ(anchored.exit_code, 0) << anchored.out;
+  // The checkpoints deleted again: the same finding.
+  sql("DELETE FROM audit_checkpoints;");
+  EXPECT_EQ(runMeshgate({"audit", "verify", "--config", config_}).exit_code, 2);
 }
 
 TEST_F(AuditCli, IntactLogVerifies) {
