@@ -17,12 +17,27 @@ namespace model = mesh::model;
 bool MeshInboundDelivery::deliverEntry(const CatalogEntry& entry, PassContext& ctx) {
   InboundPass& pass = ctx.pass;
   const std::string id = entry.account + "/" + entry.key;
-  auto refuse = [&](const std::string& why) {
+  // Not deliverable as mail: logged once and left in inbound, where the account's own Mesh
+  // devices may still read it - except what the MTA refused for good (`to_held`): that is
+  // moved to the account's held catalog, where `meshgate quarantine mesh list|release|delete`
+  // reaches it, instead of being resubmitted in every attempt window for ever.
+  auto refuse = [&](const std::string& why, bool to_held = false) {
     ++pass.refused;
-    if (reported_.insert(id).second) {
-      log::warning("%s: to=<%s> action=refused: %s; it stays in the inbound catalog",
+    auto moved = to_held ? store_.moveEntry(entry.account, meshsvc::kInboundCatalog, entry.key,
+                                            meshsvc::kHeldCatalog, entry.sequence, ctx.now)
+                         : Result<int64_t>(failedPrecondition("not refused by the MTA"));
+    if (moved.ok()) {
+      log::warning(
+          "%s: to=<%s> action=refused: %s; moved to the held catalog (meshgate "
+          "quarantine mesh show %s)",
+          log::sanitize(entry.key).c_str(), entry.account.c_str(), log::sanitize(why).c_str(),
+          log::sanitize(entry.key).c_str());
+      reported_.erase(id);
+    } else if (reported_.insert(id).second) {
+      log::warning("%s: to=<%s> action=refused: %s; it stays in the inbound catalog%s%s",
                    log::sanitize(entry.key).c_str(), entry.account.c_str(),
-                   log::sanitize(why).c_str());
+                   log::sanitize(why).c_str(), to_held ? " (not moved to held: " : "",
+                   to_held ? (log::sanitize(moved.status().message()) + ")").c_str() : "");
     }
     return false;
   };
@@ -83,7 +98,7 @@ bool MeshInboundDelivery::deliverEntry(const CatalogEntry& entry, PassContext& c
   auto outcome = deliverOnce(store_, ctx.smtp, *rendered, ctx.now);
   if (!outcome.ok()) {
     if (outcome.status().code() == StatusCode::kPermissionDenied) {
-      return refuse(outcome.status().message());
+      return refuse(outcome.status().message(), /*to_held=*/true);
     }
     ++pass.deferred;  // deliverOnce logged it
     return false;

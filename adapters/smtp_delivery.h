@@ -13,11 +13,13 @@
 //   "<EnvelopeId>/<recipient>" up in the store's service-wide catalog "smtp-delivered"
 //   (already there: kAlreadyDelivered, nothing is sent), submits, and only after the MTA
 //   accepted the DATA records the key there. A failure before that leaves no record, so a
-//   retry submits again; a crash between the MTA's 250 and the record is the one window in
-//   which a retry can duplicate (at-least-once), and the rendered Message-ID is the same on
-//   both copies. Concurrent attempts for the same key are kept apart by a claim in the store
+//   retry submits again. Two windows can duplicate (at-least-once), each with the same
+//   rendered Message-ID on both copies: a crash between the MTA's 250 and the record, and a
+//   reply to DATA that never arrives (timeout, dropped connection) although the MTA accepted.
+//   Concurrent attempts for the same key are kept apart by a claim in the store
 //   (Store::claimOnce) per five-minute window: the second attempt gets kUnavailable and
-//   retries later; a crashed attempt blocks retries for at most that window.
+//   retries later; a crashed attempt blocks retries for at most that window. (Two nodes whose
+//   attempts straddle a window boundary can both submit: the same duplicate, rarer.)
 //
 //   SmtpClientSubmitter speaks plain SMTP (EHLO, MAIL FROM:<>, RCPT TO, DATA with dot-stuffing)
 //   to the configured host and port, every wait bounded by `timeout`.

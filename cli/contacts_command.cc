@@ -200,16 +200,26 @@ int contactsImport(const Args& args) {
       "file=" + file + " contacts=" + std::to_string(parsed.contacts.size()), [&]() -> Status {
         for (const auto& c : parsed.contacts) {
           ++done;
+          // A row that cannot be written is a problem of that row, listed and skipped like a
+          // bad address: it must not stop the import half-way with the rows before it written.
           auto spec = policy::normalizeContactSpec(c.address);
-          if (!spec.ok()) {
+          if (!spec.ok() || hasControlCharacter(c.name)) {
             problems.push_back(file + ":" + std::to_string(c.line) + ": " +
-                               spec.status().message());
+                               (spec.ok() ? "the name of " + *spec +
+                                                " contains a control character (such as ESC, "
+                                                "CR or LF)"
+                                          : spec.status().message()));
             continue;
           }
           Status st =
               putContact(*ctx->store, t.account, *spec,
                          c.protocols.empty() ? fallback : normalizeProtocols(c.protocols), c.name);
-          if (!st.ok()) return st.withContext(file + ":" + std::to_string(c.line));
+          if (!st.ok()) {
+            return st.withContext(file + ":" + std::to_string(c.line) + " (" +
+                                  std::to_string(added) +
+                                  " contact(s) before it were imported; the import can be run "
+                                  "again: existing contacts are replaced)");
+          }
           ++added;
           if (done % 1000 == 0) {
             std::cerr << "\r" << done << "/" << parsed.contacts.size() << " contacts" << std::flush;

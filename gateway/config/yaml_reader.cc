@@ -128,10 +128,13 @@ std::string YamlMap::describe(const YAML::Node& n) const {
 YAML::Node YamlMap::scalar(std::string_view key, std::string_view expected) {
   markSeen(key);
   if (!valid_) return YAML::Node(YAML::NodeType::Undefined);
-  YAML::Node n = findKey(node_, key, nullptr);
+  YAML::Node key_node;
+  YAML::Node n = findKey(node_, key, &key_node);
   if (!n.IsDefined()) return n;
   if (!n.IsScalar()) {
-    errors_.add(n.Mark(), childPath(key),
+    // An empty value ("path:" and nothing after it) has no position of its own: yaml-cpp
+    // gives the next token's, lines further down. The key's is where the fix goes.
+    errors_.add(n.IsNull() ? key_node.Mark() : n.Mark(), childPath(key),
                 "expected " + std::string(expected) + ", got " + describe(n));
     return YAML::Node(YAML::NodeType::Undefined);
   }

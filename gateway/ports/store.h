@@ -215,7 +215,10 @@ class Store {
                                              std::string_view to) = 0;
 
   // ---- idempotent delivery (Mesh -> SMTP bridge, at-least-once with dedup)
-  // Returns true the first time `key` is claimed, false if it was claimed before.
+  // Returns true the first time `key` is claimed, false if it was claimed before. A claim is
+  // remembered for kClaimMemorySeconds (a day) and then forgotten, so that the claims of every
+  // delivery attempt do not pile up: a key must mean something only within that time.
+  static constexpr int64_t kClaimMemorySeconds = 86400;
   virtual Result<bool> claimOnce(std::string_view key, int64_t now) = 0;
 };
 

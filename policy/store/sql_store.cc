@@ -141,6 +141,7 @@ const std::string kRememberNonce =
     "expires = excluded.expires WHERE nonces.expires <= $3";
 const std::string kClaim =
     "INSERT INTO claims (key, claimed) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+const std::string kPurgeClaims = "DELETE FROM claims WHERE claimed < $1";
 
 // ---- audit
 const std::string kAuditHeadSqlite = "SELECT sequence, hash FROM audit_head WHERE id = 1";
@@ -780,8 +781,15 @@ Result<bool> SqlStore::rememberNonce(std::string_view nonce, int64_t expires, in
 Result<bool> SqlStore::claimOnce(std::string_view key, int64_t now) {
   if (key.empty()) return invalidArgument("empty claim key");
   MESHGATE_RETURN_IF_ERROR(checkText("claim key", key));
+  // Once per hour seen, claims older than kClaimMemorySeconds go: each delivery attempt makes
+  // one, and none is read after its minutes-long window.
+  const int64_t hour = now / 3600;
+  int64_t purged_hour = claims_purged_hour_.load();
+  const bool purge =
+      hour > purged_hour && claims_purged_hour_.compare_exchange_strong(purged_hour, hour);
   bool first = false;
   MESHGATE_RETURN_IF_ERROR(transact(true, [&](SqlConnection& c) -> Status {
+    if (purge) MESHGATE_RETURN_IF_ERROR(run(c, kPurgeClaims, {now - kClaimMemorySeconds}));
     SqlResult result;
     MESHGATE_RETURN_IF_ERROR(run(c, kClaim, {key, now}, &result));
     first = result.changes > 0;

@@ -164,6 +164,7 @@ class SqlStore final : public Store {
   // a second), not on every call: purging is a range delete that writers on other nodes would
   // queue behind.
   std::atomic<int64_t> counters_purged_before_{INT64_MIN};
+  std::atomic<int64_t> claims_purged_hour_{INT64_MIN};
   std::atomic<int64_t> nonces_purged_before_{INT64_MIN};
 };
 

@@ -25,12 +25,14 @@ using namespace std::chrono_literals;
 class RecordingSubmitter : public SmtpSubmitter {
  public:
   Status submit(const RenderedMail& mail) override {
+    ++attempts;
     if (!next.ok()) return next;
     sent.push_back(mail);
     return Status();
   }
   std::vector<RenderedMail> sent;
   Status next;
+  int attempts = 0;
 };
 
 class MeshInbound : public ::testing::Test {
@@ -140,7 +142,14 @@ TEST_F(MeshInbound, EncryptedHeldDeferredAndRefusedEnvelopesStay) {
   smtp.next = permissionDenied("550 5.1.1 no such user");
   p = pass(smtp, 1'800'000'800).value();
   EXPECT_EQ(p.refused, 1);
-  EXPECT_TRUE(inInbound("MENV-NO")) << "refused for good is kept, never dropped";
+  // Refused for good: kept, never dropped, but held for the administrator rather than
+  // resubmitted in every attempt window.
+  EXPECT_FALSE(inInbound("MENV-NO"));
+  EXPECT_TRUE(store_->getEntry("alice@example.com", "held", "MENV-NO").ok());
+  const int attempts = smtp.attempts;
+  p = pass(smtp, 1'800'001'200).value();  // the next attempt window
+  EXPECT_EQ(p.refused + p.delivered + p.deferred, 0);
+  EXPECT_EQ(smtp.attempts, attempts) << "MENV-NO was submitted again";
 }
 
 TEST_F(MeshInbound, ABrokenEntryIsRefusedAndKeptTheOthersStillGo) {

@@ -194,6 +194,21 @@ TEST_F(AuditCli, ShowPrintsTheDetailWithTheAdministratorsLogin) {
   EXPECT_NE(show.out.find("by="), std::string::npos) << show.out;
 }
 
+TEST_F(AuditCli, AnImportRowThatCannotBeWrittenIsListedNotAStopHalfWay) {
+  ASSERT_EQ(runMeshgate({"account", "create", "bob@example.com", "--config", config_}).exit_code,
+            0);
+  dir_.write("book.csv", "email,name\nx1@p.net,One\nx2@p.net,\"Two\nLines\"\nx3@p.net,Three\n");
+  auto r = runMeshgate({"contacts", "import", dir_.file("book.csv"), "--account", "bob@example.com",
+                        "--config", config_});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("book.csv:3: the name of x2@p.net contains a control character"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("imported 2 contact(s)"), std::string::npos) << r.out;
+  EXPECT_EQ(sql("SELECT key FROM entries WHERE catalog = 'contacts' ORDER BY key"),
+            "x1@p.net\nx3@p.net\n");
+}
+
 TEST_F(AuditCli, AStoreThatDoesNotExistIsAnErrorNotAnEmptyLog) {
   // data_dir set, store path not: the store is data_dir/meshgate.db, which is not there.
   const std::string elsewhere = dir_.file("elsewhere");

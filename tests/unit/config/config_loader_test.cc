@@ -182,6 +182,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"MultiLineRejectText",
                 "gateway:\n  domains: [example.com]\ningress:\n  reject_text: \"a\\r\\nb\"\n",
                 "t.yaml:4:16: ingress.reject_text: must be one line (no line breaks)"},
+        BadCase{"EmptyValueIsReportedAtItsKey",
+                "gateway:\n  domains: [example.com]\nstore:\n  sqlite:\n    path:\n\n# a comment\n"
+                "milter:\n  enabled: true\n",
+                "t.yaml:5:5: store.sqlite.path: expected a string, got nothing (null)"},
         BadCase{"ListWrittenAsOneString", "gateway:\n  domains: example.com, example.org\n",
                 "t.yaml:2:12: gateway.domains: \"example.com, example.org\" is one string, not a "
                 "list: write [a, b]"},

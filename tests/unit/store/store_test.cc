@@ -537,6 +537,13 @@ TEST_P(StoreTest, ClaimOnce) {
   EXPECT_TRUE(VALUE(store_->claimOnce("deliver:msg1:bob@example.com", 1)));
   EXPECT_FALSE(VALUE(store_->claimOnce("deliver:msg1:bob@example.com", 2)));
   EXPECT_TRUE(VALUE(store_->claimOnce("deliver:msg2:bob@example.com", 3)));
+  // Within a day a claim holds; after that it is purged (each attempt makes one: the table
+  // must not grow with every message).
+  constexpr int64_t kDay = Store::kClaimMemorySeconds;
+  EXPECT_FALSE(VALUE(store_->claimOnce("deliver:msg1:bob@example.com", kDay - 3600)));
+  EXPECT_TRUE(VALUE(store_->claimOnce("deliver:msg3:bob@example.com", kDay + 7200)));
+  EXPECT_EQ(VALUE(backend_->queryValue("SELECT COUNT(*) FROM claims")), "1");
+  EXPECT_TRUE(VALUE(store_->claimOnce("deliver:msg1:bob@example.com", kDay + 7201)));
 }
 
 // ---------------------------------------------------------------- quarantine
