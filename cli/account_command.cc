@@ -171,9 +171,12 @@ int accountSet(const Args& args) {
   if (clear_ingress) a->ingress_policy.clear();
   if (!name.empty()) a->display_name = name;
   a->updated = nowSeconds();
+  // The record says what the account is now, the name included (a change of name alters the
+  // display-name impersonation check).
   Status st = auditedAdminChange(
       *ctx, "account-set", *addr,
-      "ingress=" + (a->ingress_policy.empty() ? std::string("default") : a->ingress_policy),
+      "ingress=" + (a->ingress_policy.empty() ? std::string("default") : a->ingress_policy) +
+          " name=\"" + printable(a->display_name) + "\"",
       [&] { return ctx->store->updateAccount(*a); });
   if (!st.ok()) return reportError(cmd, st);
   std::cout << "updated account " << *addr << "\n";

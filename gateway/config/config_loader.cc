@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -437,6 +438,10 @@ void readResolver(YamlMap m, ResolverSection& s) {
                                 "https://127.0.0.1:15099/.well-known/mmm/)");
         continue;
       }
+      if (s.services.count(domain)) {
+        services.error(key, "\"" + key + "\" is listed twice (domain names ignore case)");
+        continue;
+      }
       s.services[domain] = url;
     }
   }
@@ -670,6 +675,14 @@ LoadResult loadConfigString(const std::string& yaml, const std::string& display_
 }
 
 LoadResult loadConfigFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    LoadResult r;
+    r.errors.push_back(path +
+                       ": is a folder, not a file (give the path of a meshgate.yaml; see "
+                       "conf/meshgate.yaml)");
+    return r;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult r;

@@ -62,6 +62,7 @@ TEST_F(AuditCli, AdministratorsChangesToAccountsAndContactsAreRecorded) {
       {"contacts", "add", "alice@partner.net", "--account", "bob@example.com"},
       {"contacts", "remove", "alice@partner.net", "--account", "bob@example.com"},
       {"account", "set", "bob@example.com", "--ingress", "open"},
+      {"account", "set", "bob@example.com", "--name", "Bob Example"},
       {"account", "delete", "bob@example.com"}};
   for (auto command : commands) {
     command.insert(command.end(), {"--config", config_});
@@ -74,6 +75,8 @@ TEST_F(AuditCli, AdministratorsChangesToAccountsAndContactsAreRecorded) {
         "rule=admin.account-set", "rule=admin.account-delete"}) {
     EXPECT_NE(show.out.find(rule), std::string::npos) << rule << " not in:\n" << show.out;
   }
+  // What changed is in the record, a new name too.
+  EXPECT_NE(show.out.find("ingress=open name=\"Bob Example\""), std::string::npos) << show.out;
   auto verify = runMeshgate({"audit", "verify", "--config", config_});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }

@@ -186,6 +186,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "gateway:\n  domains: [example.com]\nstore:\n  sqlite:\n    path:\n\n# a comment\n"
                 "milter:\n  enabled: true\n",
                 "t.yaml:5:5: store.sqlite.path: expected a string, got nothing (null)"},
+        BadCase{"ServiceDomainTwiceInAnotherCase",
+                "gateway:\n  domains: [example.com]\nresolver:\n  services:\n    example.net: "
+                "https://a.example.net\n    Example.NET: https://b.example.net\n",
+                "t.yaml:6:18: resolver.services.Example.NET: \"Example.NET\" is listed twice "
+                "(domain names ignore case)"},
         BadCase{"ListWrittenAsOneString", "gateway:\n  domains: example.com, example.org\n",
                 "t.yaml:2:12: gateway.domains: \"example.com, example.org\" is one string, not a "
                 "list: write [a, b]"},
@@ -247,6 +252,11 @@ TEST(ConfigLoader, MissingFileSaysHowToFix) {
   EXPECT_EQ(r.errors[0],
             "/nonexistent/meshgate.yaml: cannot open: No such file or directory (give the path "
             "of a meshgate.yaml; see conf/meshgate.yaml)");
+  LoadResult folder = loadConfigFile("/tmp");
+  ASSERT_EQ(folder.errors.size(), 1u);
+  EXPECT_EQ(folder.errors[0],
+            "/tmp: is a folder, not a file (give the path of a meshgate.yaml; "
+            "see conf/meshgate.yaml)");
 }
 
 }  // namespace
