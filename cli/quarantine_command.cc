@@ -1,6 +1,9 @@
 // quarantine_command.cc - `meshgate quarantine list|show|release|delete|digest`: messages held
 // by the milter (smfi_quarantine -> the Postfix hold queue) with their metadata in the store.
 // Mesh messages the Mesh service held are `meshgate quarantine mesh ...` (mesh_held.cc).
+#include <signal.h>
+
+#include <array>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -183,12 +186,36 @@ int quarantineShow(const Args& args) {
   return 0;
 }
 
+// Ctrl-C, a hangup or a TERM while a held message is claimed, audited and handed to postsuper
+// would leave it marked released with the message still in the hold queue (or postsuper, in
+// the same process group, killed half-way). Ignored for that span - postsuper inherits the
+// disposition - and restored after; the span is bounded by postsuper's 30 s timeout.
+class TerminalSignalsDeferred {
+ public:
+  TerminalSignalsDeferred() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &ignore, &saved_[i]);
+  }
+  ~TerminalSignalsDeferred() {
+    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &saved_[i], nullptr);
+  }
+  TerminalSignalsDeferred(const TerminalSignalsDeferred&) = delete;
+  TerminalSignalsDeferred& operator=(const TerminalSignalsDeferred&) = delete;
+
+ private:
+  static constexpr std::array<int, 4> kSignals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  std::array<struct sigaction, 4> saved_{};
+};
+
 // Claims the held message (held -> released/deleted, only if still held: an admin and the
 // release-confirmed timer may race), records the action in the audit log, then runs
 // postsuper -H (release) or -d (delete). Nothing happens without its audit record; if the
 // record or postsuper fails, the message is held again (and the failure audited).
 Status applyToHeld(AdminContext& ctx, QuarantineRecord& q, const std::string& action) {
   if (q.state != "held") return failedPrecondition(q.id + " is already " + q.state);
+  TerminalSignalsDeferred not_now;
   const std::string to = action == "release" ? "released" : "deleted";
   MESHGATE_ASSIGN_OR_RETURN(bool claimed, ctx.store->changeQuarantineState(q.id, "held", to));
   if (!claimed) {

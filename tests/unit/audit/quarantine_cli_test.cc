@@ -1,12 +1,15 @@
 // `meshgate quarantine` commands over a real SQLite store. Postfix's tools are stood in for by
 // scripts that record their arguments (the end-to-end test releases from a real Postfix hold
 // queue: tests/integration/).
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "gateway/config/config_loader.h"
 #include "gateway/mesh/dare.h"
@@ -14,6 +17,7 @@
 #include "policy/mesh/mesh_dispatcher.h"
 #include "policy/runtime.h"
 #include "policy/store/store_factory.h"
+#include "tests/support/background_process.h"
 #include "tests/support/subprocess.h"
 
 namespace meshgate {
@@ -90,6 +94,28 @@ TEST_F(QuarantineCli, ReleaseCallsPostsuperRecordsStateAndAudits) {
   auto audit = runMeshgate({"audit", "show", "--action", "release", "--config", config_});
   EXPECT_NE(audit.out.find("4XYZ12AB: from=<stranger@partner.net>"), std::string::npos) << audit.out;
   EXPECT_NE(audit.out.find("rule=quarantine.release"), std::string::npos);
+}
+
+TEST_F(QuarantineCli, CtrlCDuringAReleaseDoesNotLeaveItHalfDone) {
+  // Ctrl-C reaches the whole foreground group: meshgate and the postsuper it runs. Interrupted
+  // between the claim and postsuper's end, the record would say released and the message would
+  // still sit in the hold queue.
+  dir_.write("postsuper", "#!/bin/sh\necho $$ > " + dir_.file("started") +
+                              "\nsleep 1\necho \"$0 $*\" >> " + dir_.file("calls") + "\n");
+  chmod(dir_.file("postsuper").c_str(), 0755);
+  testing::BackgroundProcess release(
+      {MESHGATE_BINARY, "quarantine", "release", "4XYZ12AB", "--config", config_});
+  ASSERT_TRUE(
+      testing::waitUntil([&] { return ::access(dir_.file("started").c_str(), F_OK) == 0; }, 10000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the pid is written
+  std::ifstream started(dir_.file("started"));
+  pid_t postsuper = 0;
+  started >> postsuper;
+  release.sendSignal(SIGINT);
+  if (postsuper > 0) ::kill(postsuper, SIGINT);
+  EXPECT_EQ(release.waitForExit(10000), 0) << release.output();
+  EXPECT_EQ(calls(), dir_.file("postsuper") + " -c /etc/postfix-test -H 4XYZ12AB\n");
+  EXPECT_EQ(store_->getQuarantine("4XYZ12AB")->state, "released");
 }
 
 TEST_F(QuarantineCli, AFailedPostsuperLeavesItHeldAndIsAudited) {
