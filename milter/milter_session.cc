@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "gateway/mail/address.h"
+#include "gateway/mail/codec.h"
 #include "gateway/mail/mime.h"
 #include "gateway/policy/audit_record.h"
 #include "gateway/policy/brand_assertion.h"
@@ -481,13 +482,13 @@ void MilterSession::decideEndOfMessage(std::string queue_id, EomResult& result) 
       QuarantineRecord q;
       q.id = queue_id.empty() ? msg_.request.message_id : queue_id;
       q.queue_id = queue_id;
-      q.message_id = msg_.request.message_id;
-      q.sender = msg_.request.sender;
+      q.message_id = mail::sanitizeUtf8(msg_.request.message_id);
+      q.sender = mail::sanitizeUtf8(msg_.request.sender);
       std::vector<std::string> rcpts;
       for (const auto& rc : d.recipients) rcpts.push_back(rc.recipient);
-      q.recipients = joinList(rcpts, ",");
+      q.recipients = mail::sanitizeUtf8(joinList(rcpts, ","));
       q.reason = d.hold_reason.empty() ? d.rule : d.hold_reason;
-      q.subject = view.subject().substr(0, 200);
+      q.subject = mail::sanitizeUtf8(view.subject(), 200);  // whole characters only
       q.time = context_.now();
       q.state = "held";
       // Without its record an administrator could not find the message with meshgate's

@@ -471,10 +471,10 @@ void appendUtf8(char32_t cp, std::string* out) {
   }
 }
 
-std::string sanitizeUtf8(std::string_view s) {
+std::string sanitizeUtf8(std::string_view s, size_t max_bytes) {
   std::string out;
-  out.reserve(s.size());
-  convertUtf8(s, &out, SIZE_MAX);
+  out.reserve(std::min(s.size(), max_bytes));
+  convertUtf8(s, &out, max_bytes);
   return out;
 }
 

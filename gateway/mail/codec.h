@@ -65,7 +65,10 @@ bool isValidUtf8(std::string_view s);
 char32_t nextCodePoint(std::string_view s, size_t* pos);
 void appendUtf8(char32_t cp, std::string* out);
 
-// Valid UTF-8 copy of s: ill-formed sequences and NUL become U+FFFD.
-std::string sanitizeUtf8(std::string_view s);
+// Valid UTF-8 copy of s: ill-formed sequences and NUL become U+FFFD; at most max_bytes,
+// whole characters only. Also what makes text from the network storable: PostgreSQL refuses
+// invalid UTF-8 in a text column, and a refused audit record would tempfail the message on
+// every retry.
+std::string sanitizeUtf8(std::string_view s, size_t max_bytes = SIZE_MAX);
 
 }  // namespace meshgate::mail

@@ -292,9 +292,26 @@ Result<MeshReply> exchange(const MeshClient::Impl& impl, const Poco::Net::Socket
     };
     bool complete = true;
     if (response.getChunkedTransferEncoding()) {
+      // A chunk-size line is a few hex digits (and perhaps an extension): read at most
+      // kMaxChunkLine bytes of it, and compare sizes without adding them - "ffffffffffffffff"
+      // plus what was read wraps round to a small number and would pass a `body + size > limit`
+      // test, and the loop would read until the deadline.
+      constexpr size_t kMaxChunkLine = 256;
+      auto readLine = [&](std::string& line) -> bool {
+        line.clear();
+        char c = 0;
+        while (stream.get(c)) {
+          if (c == '\n') return true;
+          if (line.size() >= kMaxChunkLine) return false;
+          line.push_back(c);
+        }
+        return false;
+      };
       while (true) {
         std::string line;
-        if (!std::getline(stream, line)) {
+        if (!readLine(line)) {
+          if (line.size() >= kMaxChunkLine)
+            return unavailable(where + ": malformed chunked response");
           complete = false;
           break;
         }
@@ -305,8 +322,10 @@ Result<MeshReply> exchange(const MeshClient::Impl& impl, const Poco::Net::Socket
           return unavailable(where + ": malformed chunked response");
         }
         if (size == 0) break;
-        if (reply.body.size() + size > limit) return resourceExhausted(over);
-        if (!readBytes(size) || !std::getline(stream, line)) {
+        if (size > limit - std::min<uint64_t>(limit, reply.body.size())) {
+          return resourceExhausted(over);
+        }
+        if (!readBytes(size) || !readLine(line)) {
           complete = false;
           break;
         }

@@ -86,6 +86,11 @@ const std::string kUpsertEntry =
     "INSERT INTO entries (account, catalog, key, data, updated, sequence) "
     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, catalog, key) DO UPDATE SET "
     "data = excluded.data, updated = excluded.updated, sequence = excluded.sequence";
+// moveEntry's target: never an overwrite. A put into the target that commits between the
+// check and this insert (PostgreSQL) makes it fail as a duplicate key -> kAlreadyExists.
+const std::string kInsertEntry =
+    "INSERT INTO entries (account, catalog, key, data, updated, sequence) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
 const std::string kDeleteEntryContacts =
     "DELETE FROM contacts WHERE account = $1 AND entry_key = $2";
 const std::string kContactOwner =
@@ -659,7 +664,12 @@ Result<int64_t> SqlStore::moveEntry(std::string_view account, std::string_view f
     MESHGATE_RETURN_IF_ERROR(run(c, kNextEntrySequence, {}, &next));
     if (next.rows.empty()) return internalError("store_sequences has no 'entries' row");
     sequence = next.rows.integer(0, 0);
-    return run(c, kUpsertEntry, {account, to, key, entry.data, updated, sequence});
+    Status inserted = run(c, kInsertEntry, {account, to, key, entry.data, updated, sequence});
+    if (inserted.code() == StatusCode::kAlreadyExists) {
+      return alreadyExists(std::string(to) + " of " + std::string(account) +
+                           " already has an entry " + std::string(key));
+    }
+    return inserted;
   }));
   return sequence;
 }

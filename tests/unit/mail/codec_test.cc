@@ -154,6 +154,10 @@ TEST(Utf8, Validation) {
   EXPECT_FALSE(isValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
   EXPECT_FALSE(isValidUtf8("\xE2\x82"));
   EXPECT_EQ(sanitizeUtf8(std::string("a\0\xFF", 3)), "a\xEF\xBF\xBD\xEF\xBF\xBD");
+  // Cut short, whole characters only (a held message's subject, PostgreSQL's text columns).
+  EXPECT_EQ(sanitizeUtf8("ab\xC3\xA9", 3), "ab");
+  EXPECT_EQ(sanitizeUtf8("ab\xC3\xA9", 4), "ab\xC3\xA9");
+  EXPECT_TRUE(isValidUtf8(sanitizeUtf8("Rechnung \xFC\xE4 f\xC3\xBCr", 11)));
 }
 
 struct HtmlCase {

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -135,6 +136,68 @@ class SilentListener {
   std::mutex mutex_;
   std::vector<int> accepted_;
   bool stopping_ = false;
+};
+
+// A TLS server that answers one request with exactly `reply` (what no well-behaved server
+// sends), then `filler` bytes of `fill`, then closes.
+class RawReplyServer {
+ public:
+  RawReplyServer(std::string reply, size_t filler, char fill)
+      : reply_(std::move(reply)), filler_(filler), fill_(fill) {
+    ctx_ = SSL_CTX_new(TLS_server_method());
+    EXPECT_EQ(SSL_CTX_use_certificate_chain_file(ctx_, certificate().cert.c_str()), 1);
+    EXPECT_EQ(SSL_CTX_use_PrivateKey_file(ctx_, certificate().key.c_str(), SSL_FILETYPE_PEM), 1);
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 4), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serveOne(); });
+  }
+  ~RawReplyServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+    SSL_CTX_free(ctx_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  void serveOne() {
+    int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) return;
+    SSL* ssl = SSL_new(ctx_);
+    SSL_set_fd(ssl, c);
+    if (SSL_accept(ssl) == 1) {
+      std::string request;
+      char buf[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        int n = SSL_read(ssl, buf, sizeof buf);
+        if (n <= 0) break;
+        request.append(buf, static_cast<size_t>(n));
+      }
+      bool open = SSL_write(ssl, reply_.data(), static_cast<int>(reply_.size())) > 0;
+      const std::string block(16384, fill_);
+      for (size_t sent = 0; open && sent < filler_; sent += block.size()) {
+        open = SSL_write(ssl, block.data(), static_cast<int>(block.size())) > 0;
+      }
+      SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    ::close(c);
+  }
+
+  std::string reply_;
+  size_t filler_;
+  char fill_;
+  SSL_CTX* ctx_ = nullptr;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
 };
 
 meshsvc::HttpResponse okResponse(std::string body) {
@@ -269,6 +332,28 @@ TEST(MeshClient, ResponseOverTheLimitIsRefused) {
   auto reply = client(s)->post(loopback(server.port()), "example.net", "{}", in(3s));
   ASSERT_FALSE(reply.ok());
   EXPECT_EQ(reply.status().code(), StatusCode::kResourceExhausted) << reply.status().toString();
+}
+
+TEST(MeshClient, AChunkSizeThatWrapsTheLimitCheckIsRefusedAtOnce) {
+  // 1 byte read, then a chunk of 2^64 - 1: "read + size" wraps round to 0 and passed the limit
+  // check, and the client read what the server sent for as long as it sent it.
+  RawReplyServer server(
+      "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\nffffffffffffffff\r\n",
+      8 << 20, 'x');
+  config::ResolverSection s = pinnedSettings();
+  s.max_response_bytes = 4096;
+  auto reply = client(s)->post(loopback(server.port()), "example.net", "{}", in(3s));
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), StatusCode::kResourceExhausted) << reply.status().toString();
+}
+
+TEST(MeshClient, AnEndlessChunkSizeLineIsMalformedNotBuffered) {
+  RawReplyServer server("HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n",
+                        8 << 20, 'f');
+  auto reply = client(pinnedSettings())->post(loopback(server.port()), "example.net", "{}", in(3s));
+  ASSERT_FALSE(reply.ok());
+  EXPECT_NE(reply.status().message().find("malformed chunked response"), std::string::npos)
+      << reply.status().toString();
 }
 
 TEST(MeshClient, NoTimeLeftAsksNothing) {
