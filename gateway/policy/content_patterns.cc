@@ -169,10 +169,14 @@ bool isTokenChar(char c, bool dash, bool underscore) {
   return isAlnum(c) || (dash && c == '-') || (underscore && c == '_');
 }
 
-// Length of the run of token characters starting at i.
-size_t runLength(std::string_view t, size_t i, bool dash, bool underscore) {
+// Length of the run of token characters starting at i, counted up to `cap` (a caller that
+// only needs to know "longer than N" must not walk a megabyte-long run from every prefix in
+// it: "xoxb-xoxb-..." made the scan quadratic).
+size_t runLength(std::string_view t, size_t i, bool dash, bool underscore,
+                 size_t cap = std::string_view::npos) {
   size_t j = i;
-  while (j < t.size() && isTokenChar(t[j], dash, underscore)) ++j;
+  const size_t end = cap >= t.size() - std::min(i, t.size()) ? t.size() : i + cap;
+  while (j < end && isTokenChar(t[j], dash, underscore)) ++j;
   return j - i;
 }
 
@@ -291,7 +295,7 @@ std::optional<SecretMatch> findApiToken(std::string_view t) {
     for (const auto& tok : kTokens) {
       if (tok.prefix[0] != c || t.compare(pos, tok.prefix.size(), tok.prefix) != 0) continue;
       size_t start = pos + tok.prefix.size();
-      size_t len = runLength(t, start, tok.dash, tok.underscore);
+      size_t len = runLength(t, start, tok.dash, tok.underscore, tok.max_len + 1);
       if (len < tok.min_len || len > tok.max_len) continue;
       if (tok.upper_digits_only) {
         std::string_view run = t.substr(start, len);
@@ -303,9 +307,14 @@ std::optional<SecretMatch> findApiToken(std::string_view t) {
     }
   }
   // JSON Web Token: base64url('{"...') . base64url('{"...') . signature
-  for (size_t pos = t.find("eyJ"); pos != std::string_view::npos; pos = t.find("eyJ", pos + 1)) {
+  // A run that fails fails for every "eyJ" inside it too (same end, same parts after it):
+  // the search goes on after the run, so each byte is scanned once.
+  size_t next = 0;
+  for (size_t pos = t.find("eyJ"); pos != std::string_view::npos; pos = t.find("eyJ", next)) {
+    next = pos + 1;
     if (!boundaryBefore(t, pos)) continue;
     size_t a = runLength(t, pos, true, true);
+    next = pos + std::max<size_t>(a, 1);
     if (a < 10 || pos + a >= t.size() || t[pos + a] != '.') continue;
     size_t second = pos + a + 1;
     if (t.substr(second, 3) != "eyJ") continue;

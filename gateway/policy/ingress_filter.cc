@@ -1,6 +1,7 @@
 // ingress_filter.cc - see ingress_filter.h.
 #include "gateway/policy/ingress_filter.h"
 
+#include "gateway/policy/content_action.h"
 #include "gateway/util/strings.h"
 
 namespace meshgate::policy {
@@ -156,11 +157,10 @@ Status IngressFilter::onMessage(const MessageRequest& req, Decision& decision) {
       held.push_back(r.recipient);
     }
   }
+  // Added to the reasons already given (a rate-limit hold must stay one: only a hold whose
+  // every reason a recipient may judge can be released by that recipient).
   if (!held.empty()) {
-    decision.escalate(Verdict::kHold, "ingress.quarantine-unknown");
-    if (decision.verdict == Verdict::kHold) {
-      decision.hold_reason = "first contact for " + joinList(held, ",");
-    }
+    holdFor(decision, "ingress.quarantine-unknown", "first contact for " + joinList(held, ","));
   }
   return Status();
 }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "gateway/policy/text_scan.h"
 
 namespace meshgate::policy {
@@ -154,6 +156,31 @@ TEST(Validators, KnownValues) {
   EXPECT_FALSE(bech32Valid("bc1QQQQSYQCYQ5RQWZQFPG9SCRGWPUGPZYSN4V0345"));  // mixed is not
   EXPECT_TRUE(base58checkValid("112D2adLM3UKy4Z4giRbReR6gjWuvHUqB"));
   EXPECT_FALSE(base58checkValid("12D2adLM3UKy4Z4giRbReR6gjWuvHUqB"));  // a leading zero lost
+}
+
+// Every "-" is a word boundary, so each prefix in "xoxb-xoxb-..." starts a token: the scan
+// must not walk the rest of the run from each of them (quadratic: a 1 MiB part took minutes).
+// The bound is generous (sanitizer builds); it catches that, not a slowdown.
+TEST(SecretScan, RepeatedTokenPrefixesAreScannedInLinearTime) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr double kBoundSeconds = 120.0;
+#else
+  constexpr double kBoundSeconds = 10.0;
+#endif
+  for (const char* unit : {"xoxb-", "eyJa-", "AIza-", "github_pat_", "eyJa.eyJa-"}) {
+    std::string text;
+    while (text.size() < (1u << 20)) text += unit;
+    const auto start = std::chrono::steady_clock::now();
+    auto found = findSecret(text, SecretKinds{});
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_LT(seconds, kBoundSeconds) << unit;
+    (void)found;
+  }
+  // Still found where they are real.
+  EXPECT_TRUE(findSecret("xoxb-xoxb-123456789012-abcdefABCDEF", SecretKinds{}).has_value());
+  EXPECT_TRUE(findSecret("a eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.SflKxwRJSMeKKF2QT4", SecretKinds{})
+                  .has_value());
 }
 
 TEST(SecretKindsSwitch, EachKindCanBeTurnedOff) {

@@ -5,6 +5,7 @@
 
 #include "gateway/config/config_loader.h"
 #include "gateway/policy/engine.h"
+#include "gateway/policy/quarantine_confirmation.h"
 #include "tests/support/mock_store.h"
 
 namespace meshgate::policy {
@@ -256,6 +257,19 @@ TEST_F(IngressEngine, QuarantinedRecipientHoldsTheMessageAtEom) {
   EXPECT_EQ(d->verdict, Verdict::kHold);
   EXPECT_EQ(d->rule, "ingress.quarantine-unknown");
   EXPECT_EQ(d->hold_reason, "first contact for bob@example.com");
+  // Held already by an abuse limit at MAIL FROM: that reason stays, so the recipient cannot
+  // release what the administrator must judge.
+  so_far.verdict = Verdict::kHold;
+  so_far.rule = "abuse.flood";
+  so_far.hold_reason = "rate limit flood";
+  auto both = engine.onMessage(MessageRequest{}, so_far);
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->hold_reason, "rate limit flood; first contact for bob@example.com");
+  QuarantineRecord q;
+  q.state = "held";
+  q.recipients = "bob@example.com";
+  q.reason = both->hold_reason;
+  EXPECT_FALSE(recipientMayConfirm(q, "bob@example.com"));
 }
 
 TEST_F(IngressEngine, CustomRejectTextSubstitutesRecipientAndUrl) {
