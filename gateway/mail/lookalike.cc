@@ -138,6 +138,22 @@ bool withinDistance(std::string_view a, std::string_view b, const LookalikeOptio
   return editDistance(a, b, allowed) <= allowed;
 }
 
+size_t labelCount(std::string_view d) {
+  return static_cast<size_t>(std::count(d.begin(), d.end(), '.')) + 1;
+}
+
+// The last n labels of d ("secure.paypa1.com", 2 -> "paypa1.com").
+std::string_view lastLabels(std::string_view d, size_t n) {
+  size_t start = d.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (start == 0) return d;
+    const size_t dot = d.rfind('.', start - 1);
+    if (dot == std::string_view::npos) return d;
+    start = dot;
+  }
+  return d.substr(start + 1);
+}
+
 // True if the labels of inner (two or more) appear in outer followed by further labels.
 bool containsLabels(std::string_view outer, std::string_view inner) {
   if (inner.find('.') == std::string_view::npos || outer.size() <= inner.size()) return false;
@@ -250,6 +266,22 @@ bool looksLike(const LookalikeDomain& a, const LookalikeDomain& b,
   if (options.embedded_domain_is_lookalike &&
       (containsLabels(a.key(), b.key()) || containsLabels(b.key(), a.key()))) {
     return true;
+  }
+  // Labels in front of a lookalike cost its owner nothing ("secure.paypa1.com" for
+  // paypal.com): the part with as many labels as the other domain is compared as well. (When
+  // that part is the other domain itself, this is a real subdomain, ruled out above.)
+  for (const auto* pair : {&a, &b}) {
+    const LookalikeDomain& longer = *pair;
+    const LookalikeDomain& other = pair == &a ? b : a;
+    const size_t n = labelCount(other.key());
+    if (labelCount(longer.key()) <= n || labelCount(longer.unicode()) <= n) continue;
+    const std::string_view key = lastLabels(longer.key(), n);
+    const std::string_view unicode = lastLabels(longer.unicode(), n);
+    if (lastLabels(longer.ascii(), n) == other.ascii()) continue;
+    if (key == other.key() || withinDistance(key, other.key(), options) ||
+        withinDistance(unicode, other.unicode(), options)) {
+      return true;
+    }
   }
   return false;
 }

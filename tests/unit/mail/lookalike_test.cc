@@ -100,6 +100,15 @@ INSTANTIATE_TEST_SUITE_P(
         // Embedded protected domain.
         LookalikeCase{"paypal.com.evil.example", "paypal.com", true},
         LookalikeCase{"paypal.com-secure.example", "paypal.com", true},
+        // Labels in front of a lookalike are free to its owner.
+        LookalikeCase{"secure.paypa1.com", "paypal.com", true},
+        LookalikeCase{"mail.examp1e.com", "example.com", true},
+        LookalikeCase{"login.examp1e.co.uk", "example.co.uk", true},
+        LookalikeCase{"a.b.rnicrosoft.com", "microsoft.com", true},
+        // ... but a subdomain of a different enough domain is still different.
+        LookalikeCase{"mail.ebay.com", "paypal.com", false},
+        LookalikeCase{"www.amazon.com", "amazing.org", false},
+        LookalikeCase{"mail.example.net", "example.com", false},
         // Different enough.
         LookalikeCase{"ab.com", "cd.com", false},
         LookalikeCase{"hp.com", "hq.com", false},  // too short for an edit to mean "alike"
