@@ -300,7 +300,13 @@ std::string displayNameKey(std::string_view display_name) {
     std::string_view first = trimWhitespace(std::string_view(name).substr(comma + 1));
     if (!last.empty() && !first.empty()) name = std::string(first) + " " + std::string(last);
   }
-  std::u16string words = wordsOnly(fold(toUtf16(name)));
+  // Characters that show as a blank but that case folding deletes (Hangul fillers, the
+  // Braille blank) separate words: "Alice<U+3164>Example" is shown as "Alice Example".
+  std::u16string text = toUtf16(name);
+  for (char16_t& c : text) {
+    if (c == 0x115F || c == 0x1160 || c == 0x3164 || c == 0xFFA0 || c == 0x2800) c = u' ';
+  }
+  std::u16string words = wordsOnly(fold(text));
   return toUtf8(wordsOnly(keyOf(words)));
 }
 

@@ -100,15 +100,26 @@ Status ImpersonationFilter::checkDisplayNames(const MessageRequest& req, Decisio
     if (m.display_name.empty()) continue;
     if (!m.address.isNull() && isProtectedDomain(m.address.domain())) continue;  // our own
     std::string detail;
-    // An address of ours written into the name: "ceo@example.com" <x@elsewhere.example>.
-    std::string lowered = toLowerAscii(m.display_name);
-    for (const auto& p : protected_ascii_) {
-      auto at = lowered.find("@" + p);
-      size_t end = at == std::string::npos ? at : at + 1 + p.size();
-      if (at != std::string::npos &&
-          (end == lowered.size() || !std::isalnum(static_cast<unsigned char>(lowered[end])))) {
-        detail = "address-in-name";
-        break;
+    // An address of ours (a subdomain too) written into the name: "ceo@example.com" or
+    // "ceo@hr.example.com" <x@elsewhere.example>; or one that starts like ours, since that is
+    // what the reader sees ("ceo@example.com.evil.example").
+    const std::string lowered = toLowerAscii(m.display_name);
+    for (size_t at = lowered.find('@'); at != std::string::npos && detail.empty();
+         at = lowered.find('@', at + 1)) {
+      size_t end = at + 1;
+      while (end < lowered.size() && (std::isalnum(static_cast<unsigned char>(lowered[end])) ||
+                                      lowered[end] == '.' || lowered[end] == '-')) {
+        ++end;
+      }
+      std::string_view domain = std::string_view(lowered).substr(at + 1, end - at - 1);
+      while (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+      if (!domain.empty() && isProtectedDomain(domain)) detail = "address-in-name";
+      for (const auto& p : protected_ascii_) {
+        if (detail.empty() && domain.substr(0, p.size()) == p &&
+            (domain.size() == p.size() ||
+             !std::isalnum(static_cast<unsigned char>(domain[p.size()])))) {
+          detail = "address-in-name";
+        }
       }
     }
     const std::vector<std::string> keys =

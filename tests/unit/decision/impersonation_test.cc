@@ -94,6 +94,7 @@ const NameCase kNameCases[] = {
     {"our_address_as_a_prefix", "\"alice@example.com.evil.example\" <x@evil.example>",
      "address-in-name"},
     {"a_similar_address_in_the_name", "\"alice@example.community\" <x@evil.example>", "<none>"},
+    {"our_subdomain_in_the_name", "\"ceo@hr.example.com\" <k@evil.example>", "address-in-name"},
     {"no_display_name", "x@gmail.com", "<none>"},
     {"punctuation_only", "\"...\" <x@gmail.com>", "<none>"},
 };

@@ -167,6 +167,9 @@ INSTANTIATE_TEST_SUITE_P(
         NameCase{"Jоhn Dое", "John Doe", true},         // Cyrillic о, е
         NameCase{"John\u200B Doe", "John Doe", true},   // zero-width space
         NameCase{"Ｊｏｈｎ Ｄｏｅ", "John Doe", true},  // full width
+        NameCase{"John\u3164Doe", "John Doe", true},    // Hangul filler, shown as a blank
+        NameCase{"John\uFFA0Doe", "John Doe", true},    // halfwidth Hangul filler
+        NameCase{"John\u2800Doe", "John Doe", true},    // Braille blank
         NameCase{"Jörg Müller", "JÖRG MÜLLER", true}, NameCase{"Jane Doe", "John Doe", false},
         NameCase{"John Doe Jr", "John Doe", false}, NameCase{"", "", false},
         NameCase{"!!!", "???", false}));
