@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "gateway/mail/address.h"
 #include "gateway/util/strings.h"
 
 namespace meshgate::policy {
@@ -34,6 +35,14 @@ Result<std::string> normalizeContactSpec(std::string_view spec_in) {
   if (domain.empty() || domain.find('.') == std::string::npos || domain.front() == '.' ||
       domain.back() == '.') {
     return bad("no domain");
+  }
+  // An internationalized domain is kept in its A-label form, the form the front-ends look the
+  // sender up in: "@bücher.example" is stored as "@xn--bcher-kva.example".
+  if (std::any_of(domain.begin(), domain.end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+    auto idn = mail::normalizeDomain(domain);
+    if (!idn.ok()) return bad("the domain is not a valid internationalized domain name");
+    domain = idn->ascii;
   }
   return toLowerAscii(spec.substr(0, at)) + "@" + domain;
 }

@@ -12,6 +12,14 @@ namespace model = mesh::model;
 TEST(ContactSpec, NormalizesAndRejects) {
   EXPECT_EQ(*normalizeContactSpec(" Bob@Example.NET "), "bob@example.net");
   EXPECT_EQ(*normalizeContactSpec("@Friends.ORG"), "@friends.org");
+  // Internationalized domains in the A-label form the front-ends look senders up in.
+  EXPECT_EQ(*normalizeContactSpec("@B\xC3\xBC"
+                                  "cher.example"),
+            "@xn--bcher-kva.example");
+  EXPECT_EQ(*normalizeContactSpec("alice@b\xC3\xBC"
+                                  "cher.example"),
+            "alice@xn--bcher-kva.example");
+  EXPECT_EQ(*normalizeContactSpec("alice@xn--bcher-kva.example"), "alice@xn--bcher-kva.example");
   EXPECT_EQ(*normalizeContactSpec("udf:mbqx-abcd-efgh-ijkl-mnop"), "udf:MBQX-ABCD-EFGH-IJKL-MNOP");
   for (const char* bad : {"bob", "bob@", "@", "bob@localhost", "a b@example.net",
                           "<bob@example.net>", "udf:short", "udf:MB01-!!!!-AAAA-AAAA-AAAA",
