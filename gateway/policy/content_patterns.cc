@@ -428,8 +428,9 @@ std::optional<std::string> findIban(std::string_view t) {
       if (isAlnum(t[j])) {
         compact.push_back(upper(t[j]));
         ++j;
-      } else if (t[j] == ' ' && j + 1 < t.size() && isAlnum(t[j + 1])) {
-        ++j;  // the printed form groups by four
+      } else if ((t[j] == ' ' || t[j] == '-' || t[j] == '\t') && j + 1 < t.size() &&
+                 isAlnum(t[j + 1])) {
+        ++j;  // the printed form groups by four (spaces; some write dashes)
       } else {
         break;
       }

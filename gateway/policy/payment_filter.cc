@@ -24,24 +24,25 @@ PaymentFilter::Finding PaymentFilter::examine(const mail::MessageView& view) con
   auto look = [&](std::string_view text) {
     if (text.empty()) return;
     std::string folded = foldForMatching(text);
+    const std::string numbers = detectorText(text);
     if (!phrases_.empty()) {
       splitWords(folded, &words);
       lists |= phrases_.scanWords(words);
     }
-    if (p.iban_weight > 0 && !iban) iban = findIban(text).has_value();
+    if (p.iban_weight > 0 && !iban) iban = findIban(numbers).has_value();
     // BICs and routing numbers only count next to their label: without the label anywhere in
     // the text there is nothing to scan for.
     if (p.bic_weight > 0 && !bic &&
         (folded.find("bic") != std::string::npos || folded.find("swift") != std::string::npos)) {
-      bic = findBic(text).has_value();
+      bic = findBic(numbers).has_value();
     }
     if (p.routing_number_weight > 0 && !routing &&
         (folded.find("routing") != std::string::npos || folded.find("aba") != std::string::npos ||
          folded.find("rtn") != std::string::npos || folded.find("ach") != std::string::npos ||
          folded.find("transit") != std::string::npos)) {
-      routing = findRoutingNumber(text).has_value();
+      routing = findRoutingNumber(numbers).has_value();
     }
-    if (p.crypto_wallet_weight > 0 && !wallet) wallet = findCryptoWallet(text).has_value();
+    if (p.crypto_wallet_weight > 0 && !wallet) wallet = findCryptoWallet(numbers).has_value();
   };
   look(view.subject());
   for (const auto& part : view.textParts()) look(part.text);

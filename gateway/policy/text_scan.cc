@@ -175,6 +175,29 @@ std::string foldForMatching(std::string_view utf8) {
   return out;
 }
 
+std::string detectorText(std::string_view utf8) {
+  if (isAscii(utf8)) return std::string(utf8);
+  std::string out;
+  out.reserve(utf8.size());
+  size_t i = 0;
+  while (i < utf8.size()) {
+    const size_t start = i;
+    const char32_t cp = mail::nextCodePoint(utf8, &i);
+    if (cp == 0x00A0 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F ||
+        cp == 0x3000) {
+      out.push_back(' ');
+    } else if (cp == 0x00AD || (cp >= 0x200B && cp <= 0x200D) || (cp >= 0x2060 && cp <= 0x2064) ||
+               cp == 0xFEFF) {
+      // dropped
+    } else if (cp >= 0xFF01 && cp <= 0xFF5E) {
+      out.push_back(static_cast<char>(cp - 0xFF01 + 0x21));
+    } else {
+      out.append(utf8.substr(start, i - start));
+    }
+  }
+  return out;
+}
+
 std::string foldForMatchingWithIcu(std::string_view utf8) {
   std::string out;
   icuFold(utf8, &out);

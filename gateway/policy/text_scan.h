@@ -43,6 +43,11 @@ namespace meshgate::policy {
 std::string foldForMatching(std::string_view utf8);
 // The same, all through ICU: the reference the fast path is tested against.
 std::string foldForMatchingWithIcu(std::string_view utf8);
+// The text the number detectors (IBAN, BIC, routing, wallets) read, case kept: Unicode spaces
+// (no-break, narrow, ideographic...) become ' ', invisible format characters (zero-width,
+// soft hyphen, invisible operators) are dropped, fullwidth ASCII becomes ASCII. Word and
+// Outlook put U+00A0 inside IBANs; a hostile sender puts U+2062 there.
+std::string detectorText(std::string_view utf8);
 
 // The words of folded text, in order (views into `folded`).
 void splitWords(std::string_view folded, std::vector<std::string_view>* words);

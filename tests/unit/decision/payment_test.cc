@@ -58,7 +58,9 @@ const ScoreCase kScoreCases[] = {
      "Content-Type: multipart/alternative; boundary=b\n\n--b\n"
      "Content-Type: text/html; charset=windows-1252\n\n"
      "<p>Necesito que compres <b>tarjetas de regalo</b> de Google Play hoy mismo. "
-     "Env\xED" "ame los c\xF3" "digos.</p>\n--b--\n",
+     "Env\xED"
+     "ame los c\xF3"
+     "digos.</p>\n--b--\n",
      "urgency,gift-card", 3},
     {"crypto_wallet",
      "From: a@x.example\nSubject: your account\n\n"
@@ -85,8 +87,27 @@ const ScoreCase kScoreCases[] = {
     {"words_inside_other_words",
      "From: a@x.example\nSubject: Abrechnungsmodell\n\nThe gifted cardiologist said hello.\n", "",
      0},
-    {"quoted_newsletter", "From: news@x.example\nSubject: Our newsletter\n\nWe updated our policy.\n",
-     "", 0},
+    {"quoted_newsletter",
+     "From: news@x.example\nSubject: Our newsletter\n\nWe updated our policy.\n", "", 0},
+    // How IBANs arrive outside plain ASCII: a no-break space (Word, Outlook), a narrow one, an
+    // invisible operator, fullwidth characters, dashes.
+    {"iban_with_no_break_spaces",
+     "From: a@x.example\nSubject: Details\nMIME-Version: 1.0\n"
+     "Content-Type: text/plain; charset=utf-8\n\n"
+     "IBAN DE89\xC2\xA0"
+     "3704\xC2\xA0"
+     "0044\xE2\x80\xAF"
+     "0532\xE2\x81\xA2"
+     "0130 00\n",
+     "iban", 2},
+    {"iban_fullwidth",
+     "From: a@x.example\nSubject: Details\nMIME-Version: 1.0\n"
+     "Content-Type: text/plain; charset=utf-8\n\n"
+     "\xEF\xBC\xA4\xEF\xBC\xA5\xEF\xBC\x98\xEF\xBC\x99"
+     "370400440532013000\n",
+     "iban", 2},
+    {"iban_with_dashes", "From: a@x.example\nSubject: Details\n\nDE89-3704-0044-0532-0130-00\n",
+     "iban", 2},
 };
 
 INSTANTIATE_TEST_SUITE_P(All, PaymentScore, ::testing::ValuesIn(kScoreCases),
