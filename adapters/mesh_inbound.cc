@@ -23,21 +23,25 @@ bool MeshInboundDelivery::deliverEntry(const CatalogEntry& entry, PassContext& c
   // reaches it, instead of being resubmitted in every attempt window for ever.
   auto refuse = [&](const std::string& why, bool to_held = false) {
     ++pass.refused;
-    auto moved = to_held ? store_.moveEntry(entry.account, meshsvc::kInboundCatalog, entry.key,
-                                            meshsvc::kHeldCatalog, entry.sequence, ctx.now)
-                         : Result<int64_t>(failedPrecondition("not refused by the MTA"));
-    if (moved.ok()) {
-      log::warning(
-          "%s: to=<%s> action=refused: %s; moved to the held catalog (meshgate "
-          "quarantine mesh show %s)",
-          log::sanitize(entry.key).c_str(), entry.account.c_str(), log::sanitize(why).c_str(),
-          log::sanitize(entry.key).c_str());
-      reported_.erase(id);
-    } else if (reported_.insert(id).second) {
-      log::warning("%s: to=<%s> action=refused: %s; it stays in the inbound catalog%s%s",
+    std::string not_moved;
+    if (to_held) {
+      auto moved = store_.moveEntry(entry.account, meshsvc::kInboundCatalog, entry.key,
+                                    meshsvc::kHeldCatalog, entry.sequence, ctx.now);
+      if (moved.ok()) {
+        log::warning(
+            "%s: to=<%s> action=refused: %s; moved to the held catalog (meshgate "
+            "quarantine mesh show %s)",
+            log::sanitize(entry.key).c_str(), entry.account.c_str(), log::sanitize(why).c_str(),
+            log::sanitize(entry.key).c_str());
+        reported_.erase(id);
+        return false;
+      }
+      not_moved = " (not moved to held: " + log::sanitize(moved.status().message()) + ")";
+    }
+    if (reported_.insert(id).second) {
+      log::warning("%s: to=<%s> action=refused: %s; it stays in the inbound catalog%s",
                    log::sanitize(entry.key).c_str(), entry.account.c_str(),
-                   log::sanitize(why).c_str(), to_held ? " (not moved to held: " : "",
-                   to_held ? (log::sanitize(moved.status().message()) + ")").c_str() : "");
+                   log::sanitize(why).c_str(), not_moved.c_str());
     }
     return false;
   };

@@ -256,6 +256,23 @@ LookalikeDomain LookalikeDomain::make(std::string_view domain) {
   return d;
 }
 
+namespace {
+
+// Labels in front of a lookalike cost its owner nothing ("secure.paypa1.com" for paypal.com):
+// the part of `longer` with as many labels as `other` is compared as well. (When that part is
+// `other` itself, `longer` is a real subdomain, which looksLike rules out first.)
+bool tailLooksLike(const LookalikeDomain& longer, const LookalikeDomain& other,
+                   const LookalikeOptions& options) {
+  const size_t n = labelCount(other.key());
+  if (labelCount(longer.key()) <= n || labelCount(longer.unicode()) <= n) return false;
+  if (lastLabels(longer.ascii(), n) == other.ascii()) return false;
+  const std::string_view key = lastLabels(longer.key(), n);
+  return key == other.key() || withinDistance(key, other.key(), options) ||
+         withinDistance(lastLabels(longer.unicode(), n), other.unicode(), options);
+}
+
+}  // namespace
+
 bool looksLike(const LookalikeDomain& a, const LookalikeDomain& b,
                const LookalikeOptions& options) {
   if (a.ascii().empty() || b.ascii().empty() || a.ascii() == b.ascii()) return false;
@@ -267,23 +284,7 @@ bool looksLike(const LookalikeDomain& a, const LookalikeDomain& b,
       (containsLabels(a.key(), b.key()) || containsLabels(b.key(), a.key()))) {
     return true;
   }
-  // Labels in front of a lookalike cost its owner nothing ("secure.paypa1.com" for
-  // paypal.com): the part with as many labels as the other domain is compared as well. (When
-  // that part is the other domain itself, this is a real subdomain, ruled out above.)
-  for (const auto* pair : {&a, &b}) {
-    const LookalikeDomain& longer = *pair;
-    const LookalikeDomain& other = pair == &a ? b : a;
-    const size_t n = labelCount(other.key());
-    if (labelCount(longer.key()) <= n || labelCount(longer.unicode()) <= n) continue;
-    const std::string_view key = lastLabels(longer.key(), n);
-    const std::string_view unicode = lastLabels(longer.unicode(), n);
-    if (lastLabels(longer.ascii(), n) == other.ascii()) continue;
-    if (key == other.key() || withinDistance(key, other.key(), options) ||
-        withinDistance(unicode, other.unicode(), options)) {
-      return true;
-    }
-  }
-  return false;
+  return tailLooksLike(a, b, options) || tailLooksLike(b, a, options);
 }
 
 bool looksLike(std::string_view domain_a, std::string_view domain_b,

@@ -66,6 +66,28 @@ class HttpsService : public ::testing::Test {
   std::string certFile() const { return world_->dir().file("tls/service.crt"); }
   std::string keyFile() const { return world_->dir().file("tls/service.key"); }
   HttpsClient client() { return HttpsClient(port_, certFile()); }
+  // The answer to a HelloRequest on a new raw connection (from `source`, a local address, when
+  // given), or why there was none.
+  std::string helloOnNewConnection(const std::string& source = "") {
+    RawTls tls;
+    if (!source.empty()) tls.setSource(source);
+    if (!tls.connect(port_)) return "connect failed: " + tls.error();
+    if (!tls.write(httpPost("{\"HelloRequest\":{}}", "Connection: close\r\n"))) {
+      return "write failed";
+    }
+    return tls.readAll(5000);
+  }
+  // A HelloRequest on new connections until one is served: the server releases a closed
+  // connection's place a moment after the close.
+  HttpResult helloOnceServed() {
+    HttpResult fresh;
+    for (int i = 0; i < 50 && fresh.status != 201; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      HttpsClient n = client();
+      fresh = n.post("{\"HelloRequest\":{}}");
+    }
+    return fresh;
+  }
 
   std::unique_ptr<MeshWorld> world_;
   std::unique_ptr<Service> service_;
@@ -461,22 +483,14 @@ TEST_F(HttpsService, ConnectionsOverTheLimitGet503UntilOneCloses) {
   HttpsClient b = client();
   ASSERT_EQ(a.post("{\"HelloRequest\":{}}").status, 201);  // both kept open
   ASSERT_EQ(b.post("{\"HelloRequest\":{}}").status, 201);
-  RawTls third;
-  ASSERT_TRUE(third.connect(port_)) << third.error();
-  ASSERT_TRUE(third.write(httpPost("{\"HelloRequest\":{}}")));
-  std::string answer = third.readAll(5000);
+  std::string answer = helloOnNewConnection();
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
   EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos);
   EXPECT_NE(answer.find("\"Status\":503"), std::string::npos);
   // The admitted connections still work; when one goes, a newcomer is served.
   EXPECT_EQ(a.post("{\"HelloRequest\":{}}").status, 201);
   b = client();  // closes b's connection
-  HttpResult fresh;
-  for (int i = 0; i < 50 && fresh.status != 201; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    HttpsClient n = client();
-    fresh = n.post("{\"HelloRequest\":{}}");
-  }
+  HttpResult fresh = helloOnceServed();
   EXPECT_EQ(fresh.status, 201) << fresh.error << fresh.body;
 }
 
@@ -490,28 +504,16 @@ TEST_F(HttpsService, OneAddressCannotHoldMoreThanItsShareOfConnections) {
   RawTls silent2;
   ASSERT_TRUE(silent1.connect(port_)) << silent1.error();
   ASSERT_TRUE(silent2.connect(port_)) << silent2.error();
-  RawTls third;
-  ASSERT_TRUE(third.connect(port_)) << third.error();
-  ASSERT_TRUE(third.write(httpPost("{\"HelloRequest\":{}}")));
-  std::string answer = third.readAll(5000);
+  std::string answer = helloOnNewConnection();
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
   EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos);
 
-  RawTls other;
-  other.setSource("127.0.0.2");
-  ASSERT_TRUE(other.connect(port_)) << other.error();
-  ASSERT_TRUE(other.write(httpPost("{\"HelloRequest\":{}}", "Connection: close\r\n")));
-  answer = other.readAll(5000);
+  answer = helloOnNewConnection("127.0.0.2");
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 ")) << answer;
 
   // Once one of its connections closes, the first address may open another.
   silent1.close();
-  HttpResult fresh;
-  for (int i = 0; i < 50 && fresh.status != 201; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    HttpsClient n = client();
-    fresh = n.post("{\"HelloRequest\":{}}");
-  }
+  HttpResult fresh = helloOnceServed();
   EXPECT_EQ(fresh.status, 201) << fresh.error << fresh.body;
 }
 
@@ -531,10 +533,7 @@ TEST_F(HttpsService, AReloadCannotRaiseMaxConnectionsAboveItsValueAtStart) {
   HttpsClient b = client();
   ASSERT_EQ(a.post("{\"HelloRequest\":{}}").status, 201);
   ASSERT_EQ(b.post("{\"HelloRequest\":{}}").status, 201);
-  RawTls third;
-  ASSERT_TRUE(third.connect(port_)) << third.error();
-  ASSERT_TRUE(third.write(httpPost("{\"HelloRequest\":{}}")));
-  std::string answer = third.readAll(5000);
+  std::string answer = helloOnNewConnection();
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
   // Lowering it is applied at once; with a listen change too, the reload names both.
   auto lowered = std::make_shared<config::Config>(*raised);
