@@ -54,6 +54,9 @@ struct ResolvedProfile {
   ProfileSource source = ProfileSource::kLocalStore;
   std::string origin;       // "store", or the URL asked and how it was found
   int64_t resolved_at = 0;  // Unix seconds
+  // Unix seconds: the first NotOnOrAfter among the keys its checks relied on (its own and its
+  // service's); 0 when none expires. Caches must not keep it past then.
+  int64_t valid_until = 0;
 };
 
 class ProfileResolver {

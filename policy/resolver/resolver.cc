@@ -106,9 +106,44 @@ struct Pending {
   std::mutex mutex;
   std::condition_variable done_cv;
   bool done = false;
+  // The lookup ran out of its leader's budget, shorter than resolver.total_timeout: not an
+  // answer about the address, so a waiter with time left asks again rather than take it.
+  bool cut_short = false;
   std::shared_ptr<const ResolvedProfile> profile;
   Status status;
 };
+
+// When a cached answer stops being true: after `ttl`, and for a profile no later than the
+// first of its keys to expire (a key past its NotOnOrAfter must not keep being used).
+int64_t cacheExpiry(int64_t now, milliseconds ttl, const ResolvedProfile* profile) {
+  int64_t expires = now + ttlSeconds(ttl);
+  if (profile != nullptr && profile->valid_until > 0)
+    expires = std::min(expires, profile->valid_until);
+  return expires;
+}
+
+// The first NotOnOrAfter, after `now`, among the keys of the account profile and of the
+// service profile that countersigned it: each was checked for validity, so the answer holds
+// until the first of them expires. Keys already expired were not relied on.
+int64_t firstKeyExpiry(const mesh::model::ProfileAccount& account,
+                       const mesh::model::ProfileService& service, int64_t now) {
+  int64_t first = 0;
+  auto consider = [&](const std::optional<mesh::model::KeyData>& key) {
+    if (!key || !key->not_on_or_after) return;
+    const int64_t t = key->not_on_or_after->time_since_epoch().count();
+    if (t > now && (first == 0 || t < first)) first = t;
+  };
+  for (const mesh::model::Profile* p : {static_cast<const mesh::model::Profile*>(&account),
+                                        static_cast<const mesh::model::Profile*>(&service)}) {
+    consider(p->key_offline_signature);
+    for (const auto& k : p->keys_online_signature) consider(k);
+  }
+  consider(account.key_encryption);
+  consider(account.key_authentication);
+  consider(service.key_encryption);
+  consider(service.key_authentication);
+  return first;
+}
 
 struct LocalEntry {
   std::string text;  // the stored envelope text it was verified from
@@ -187,38 +222,40 @@ class CachingResolver : public ProfileResolver {
     profile->origin = "store";
     std::lock_guard<std::mutex> lock(mutex_);
     makeRoom();
-    local_[address] = {record->profile, profile, now + ttlSeconds(settings().cache_ttl)};
+    local_[address] = {record->profile, profile,
+                       cacheExpiry(now, settings().cache_ttl, profile.get())};
     return std::shared_ptr<const ResolvedProfile>(profile);
   }
 
   Result<std::shared_ptr<const ResolvedProfile>> resolveRemote(const std::string& address,
                                                                 const std::string& domain) {
-    std::shared_ptr<Pending> pending;
-    bool leader = false;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      const int64_t now = deps_.clock->now();
-      auto it = cache_.find(address);
-      if (it != cache_.end()) {
-        if (now < it->second.expires) {
-          metrics::countCacheLookup("resolver", true);
-          if (it->second.profile) return it->second.profile;
-          return it->second.status;
+    for (;;) {
+      std::shared_ptr<Pending> pending;
+      bool leader = false;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const int64_t now = deps_.clock->now();
+        auto it = cache_.find(address);
+        if (it != cache_.end()) {
+          if (now < it->second.expires) {
+            metrics::countCacheLookup("resolver", true);
+            if (it->second.profile) return it->second.profile;
+            return it->second.status;
+          }
+          cache_.erase(it);
         }
-        cache_.erase(it);
+        metrics::countCacheLookup("resolver", false);
+        auto p = pending_.find(address);
+        if (p != pending_.end()) {
+          pending = p->second;
+        } else {
+          pending = std::make_shared<Pending>();
+          pending_[address] = pending;
+          leader = true;
+        }
       }
-      metrics::countCacheLookup("resolver", false);
-      auto p = pending_.find(address);
-      if (p != pending_.end()) {
-        pending = p->second;
-      } else {
-        pending = std::make_shared<Pending>();
-        pending_[address] = pending;
-        leader = true;
-      }
-    }
-    const milliseconds budget = Deadline::remaining(settings().total_timeout);
-    if (!leader) {
+      const milliseconds budget = Deadline::remaining(settings().total_timeout);
+      if (leader) return lead(address, domain, budget, *pending);
       // Someone else is asking already: wait for that answer, within our own budget.
       std::unique_lock<std::mutex> lock(pending->mutex);
       if (!pending->done_cv.wait_for(lock, budget, [&] { return pending->done; })) {
@@ -226,45 +263,60 @@ class CachingResolver : public ProfileResolver {
                                 std::to_string(budget.count()) + " ms");
       }
       if (pending->profile) return pending->profile;
+      // The leader's own budget ran out: ask again with ours, if any is left.
+      if (pending->cut_short && Deadline::remaining(settings().total_timeout).count() > 0) continue;
       return pending->status;
     }
+  }
 
-    Result<std::shared_ptr<const ResolvedProfile>> result =
-        lookUpRemote(address, domain, SteadyClock::now() + budget);
+  // The one lookup for `address` that others wait on: asks, caches the answer (unless the
+  // caller's budget cut it short), and hands it to the waiters.
+  Result<std::shared_ptr<const ResolvedProfile>> lead(const std::string& address,
+                                                      const std::string& domain,
+                                                      milliseconds budget, Pending& pending) {
+    const auto deadline = SteadyClock::now() + budget;
+    Result<std::shared_ptr<const ResolvedProfile>> result = lookUpRemote(address, domain, deadline);
+    // A failure when the caller's budget (shorter than total_timeout) ran out says nothing
+    // about the service: remembering it for failure_ttl would fail every other caller too.
+    const bool cut_short = !result.ok() && isTransientFailure(result.status().code()) &&
+                           budget < settings().total_timeout && SteadyClock::now() >= deadline;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      const int64_t now = deps_.clock->now();
-      CacheEntry entry;
-      if (result.ok()) {
-        entry.profile = *result;
-        entry.expires = now + ttlSeconds(settings().cache_ttl);
-      } else {
-        entry.status = result.status();
-        const milliseconds ttl =
-            isTransientFailure(result.status().code())
-                ? settings().failure_ttl
-                : std::min(settings().negative_ttl, settings().cache_ttl);
-        entry.expires = now + ttlSeconds(ttl);
+      if (!cut_short) {
+        const int64_t now = deps_.clock->now();
+        CacheEntry entry;
+        if (result.ok()) {
+          entry.profile = *result;
+          entry.expires = cacheExpiry(now, settings().cache_ttl, result->get());
+        } else {
+          entry.status = result.status();
+          const milliseconds ttl = isTransientFailure(result.status().code())
+                                       ? settings().failure_ttl
+                                       : std::min(settings().negative_ttl, settings().cache_ttl);
+          entry.expires = cacheExpiry(now, ttl, nullptr);
+        }
+        makeRoom();
+        cache_[address] = std::move(entry);
       }
-      makeRoom();
-      cache_[address] = std::move(entry);
       pending_.erase(address);
     }
     {
-      std::lock_guard<std::mutex> lock(pending->mutex);
-      pending->done = true;
+      std::lock_guard<std::mutex> lock(pending.mutex);
+      pending.done = true;
+      pending.cut_short = cut_short;
       if (result.ok()) {
-        pending->profile = *result;
+        pending.profile = *result;
       } else {
-        pending->status = result.status();
+        pending.status = result.status();
       }
     }
-    pending->done_cv.notify_all();
+    pending.done_cv.notify_all();
     if (result.ok()) {
       log::info("resolver: %s -> profile %s from %s", address.c_str(), (*result)->udf.c_str(),
                 (*result)->origin.c_str());
     } else {
-      log::info("resolver: %s -> %s", address.c_str(), result.status().toString().c_str());
+      log::info("resolver: %s -> %s%s", address.c_str(), result.status().toString().c_str(),
+                cut_short ? " (the caller's time ran out; not cached)" : "");
     }
     return result;
   }
@@ -381,18 +433,20 @@ Result<std::shared_ptr<const ResolvedProfile>> verifyResolvedProfile(
                                "ProfileService.KeyOfflineSignature");
     if (k.ok()) signing_service = std::move(k).value();
   }
-  auto out = std::make_shared<ResolvedProfile>(ResolvedProfile{
-      .address = toLowerAscii(address),
-      .udf = verified->udf,
-      .profile = std::move(verified->profile),
-      .envelope = envelope,
-      .encryption_key = std::move(encryption).value(),
-      .signer_kid = verified->signer_kid,
-      .service_udf = service->udf,
-      .service_key = std::move(signing_service),
-      .source = ProfileSource::kMeshService,
-      .origin = "",
-      .resolved_at = now});
+  const int64_t valid_until = firstKeyExpiry(verified->profile, service->profile, now);
+  auto out = std::make_shared<ResolvedProfile>(
+      ResolvedProfile{.address = toLowerAscii(address),
+                      .udf = verified->udf,
+                      .profile = std::move(verified->profile),
+                      .envelope = envelope,
+                      .encryption_key = std::move(encryption).value(),
+                      .signer_kid = verified->signer_kid,
+                      .service_udf = service->udf,
+                      .service_key = std::move(signing_service),
+                      .source = ProfileSource::kMeshService,
+                      .origin = "",
+                      .resolved_at = now,
+                      .valid_until = valid_until});
   return std::shared_ptr<const ResolvedProfile>(out);
 }
 

@@ -33,10 +33,14 @@
 //   Results of other domains are cached per address (Clock seconds, so tests pin time):
 //   verified profiles for resolver.cache_ttl, "no profile" and refused profiles for
 //   resolver.negative_ttl (at most cache_ttl), unreachable services, refused certificates and
-//   timeouts for resolver.failure_ttl. Concurrent requests for one address share one lookup.
+//   timeouts for resolver.failure_ttl; a profile never past the first NotOnOrAfter of the keys
+//   its checks relied on (its own and its service's). Concurrent requests for one address
+//   share one lookup. A lookup that failed because its caller's budget (a DeadlineScope
+//   shorter than total_timeout) ran out is not cached, and a waiter with time left asks again.
 //   At most resolver.max_cache_entries addresses are kept (expired ones are dropped first).
 //   Local profiles are read from the store every time (so a re-provisioned account is seen at
-//   once); only their verification is reused while the stored text is unchanged.
+//   once); only their verification is reused while the stored text is unchanged and its keys
+//   are valid.
 //
 //   One resolution is bounded by resolver.total_timeout (and each step by its own timeout), and
 //   by the caller's time budget when the calling thread has a DeadlineScope

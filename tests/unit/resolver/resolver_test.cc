@@ -177,6 +177,25 @@ class ResolverTest : public ::testing::Test {
 
 // ---- Other domains ------------------------------------------------------------------------
 
+// `org`'s account profile for `address` whose encryption key is valid until `expires`.
+mesh::DareEnvelope profileExpiringAt(Org& org, const std::string& address, int64_t expires) {
+  auto offline_key = newKey();
+  auto made = mesh::makeAccountProfile({.addresses = {address},
+                                        .offline_signature = offline_key,
+                                        .online_signature = {},
+                                        .encryption = newKey(mesh::KeyType::kX25519).publicKey(),
+                                        .authentication = newKey().publicKey(),
+                                        .updated = at(kStart)},
+                                       org.service, org.service_key);
+  EXPECT_TRUE(made.ok());
+  mesh::model::ProfileAccount q = made->profile;
+  q.key_encryption->not_on_or_after = at(expires);
+  std::vector<mesh::PrivateKey> signers{offline_key, org.service_key};
+  auto resealed = mesh::sealAssertion(q, signers);
+  EXPECT_TRUE(resealed.ok());
+  return *resealed;
+}
+
 TEST_F(ResolverTest, RemoteProfileIsFetchedFromTheListedServiceAndVerified) {
   auto bob = remote.account({"bob@example.net"});
   transport->answer(201, getResponseWith(bob.envelope, "bob@example.net"));
@@ -394,6 +413,61 @@ TEST_F(ResolverTest, ExpiredProfileKeyIsRefused) {
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().toString();
 }
 
+TEST_F(ResolverTest, CachedProfileIsNotUsedPastItsFirstKeyExpiry) {
+  // cache_ttl is an hour; the encryption key expires 90 s after the lookup.
+  transport->answer(201,
+                    getResponseWith(profileExpiringAt(remote, "carol@example.net", kStart + 100),
+                                    "carol@example.net"));
+  auto resolver = make();
+  auto first = resolver->resolve("carol@example.net");
+  ASSERT_TRUE(first.ok()) << first.status().toString();
+  EXPECT_EQ((*first)->valid_until, kStart + 100);
+  clock.set(kStart + 99);
+  ASSERT_TRUE(resolver->resolve("carol@example.net").ok());
+  EXPECT_EQ(transport->calls(), 1) << "still valid: from the cache";
+  clock.set(kStart + 100);
+  auto expired = resolver->resolve("carol@example.net");
+  EXPECT_EQ(transport->calls(), 2) << "asked again once a key it relied on expired";
+  ASSERT_FALSE(expired.ok()) << "the same profile is refused now";
+  EXPECT_EQ(expired.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ResolverTest, AFailureCutShortByTheCallersBudgetIsNotCached) {
+  transport->fail(deadlineExceeded("no answer in time"));
+  transport->setBlocking(true);  // waits to the caller's deadline, then fails
+  auto resolver = make();
+  {
+    DeadlineScope short_budget(100ms);  // less than total_timeout (2 s)
+    EXPECT_FALSE(resolver->resolve("bob@example.net").ok());
+  }
+  auto bob = remote.account({"bob@example.net"});
+  transport->answer(201, getResponseWith(bob.envelope, "bob@example.net"));
+  transport->setBlocking(false);
+  auto later = resolver->resolve("bob@example.net");
+  EXPECT_TRUE(later.ok()) << "the next caller asks; it is not failed for failure_ttl: "
+                          << later.status().toString();
+  EXPECT_EQ(transport->calls(), 2);
+}
+
+TEST_F(ResolverTest, AWaiterWithTimeLeftAsksAgainWhenTheLeadersBudgetRanOut) {
+  transport->fail(deadlineExceeded("no answer in time"));
+  transport->setBlocking(true);
+  auto resolver = make();
+  std::thread hurried([&] {
+    DeadlineScope short_budget(300ms);
+    EXPECT_FALSE(resolver->resolve("bob@example.net").ok());
+  });
+  transport->waitUntilBlocked();
+  Result<std::shared_ptr<const ResolvedProfile>> patient = unavailable("not run");
+  std::thread waiter([&] { patient = resolver->resolve("bob@example.net"); });  // 2 s budget
+  hurried.join();
+  auto bob = remote.account({"bob@example.net"});
+  transport->answer(201, getResponseWith(bob.envelope, "bob@example.net"));
+  transport->setBlocking(false);
+  waiter.join();
+  EXPECT_TRUE(patient.ok()) << patient.status().toString();
+}
+
 TEST_F(ResolverTest, ConcurrentCallersShareOneLookup) {
   auto bob = remote.account({"bob@example.net"});
   transport->answer(201, getResponseWith(bob.envelope, "bob@example.net"));
@@ -529,6 +603,20 @@ TEST_F(ResolverTest, LocalAccountWithoutProfileOrAccountIsNotFound) {
 TEST_F(ResolverTest, LocalStoreFailureIsUnavailableNotNotFound) {
   EXPECT_CALL(store, getAccount(_)).WillRepeatedly(Return(unavailable("database is locked")));
   EXPECT_EQ(make()->resolve("alice@example.com").status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(ResolverTest, LocalVerificationIsNotReusedPastItsFirstKeyExpiry) {
+  AccountRecord rec;
+  rec.address = "dave@example.com";
+  rec.profile =
+      mesh::serializeDareEnvelope(profileExpiringAt(local, "dave@example.com", kStart + 100));
+  EXPECT_CALL(store, getAccount(_)).WillRepeatedly(Return(rec));
+  auto resolver = make();
+  ASSERT_TRUE(resolver->resolve("dave@example.com").ok());
+  clock.set(kStart + 100);
+  auto r = resolver->resolve("dave@example.com");
+  ASSERT_FALSE(r.ok()) << "the stored text is unchanged, but its encryption key has expired";
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().toString();
 }
 
 TEST_F(ResolverTest, ReprovisionedLocalProfileIsSeenAtOnce) {
