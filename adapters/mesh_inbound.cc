@@ -119,6 +119,19 @@ Result<InboundPass> MeshInboundDelivery::runPass(const MeshInboundOptions& optio
                                                  SmtpSubmitter& smtp,
                                                  const mesh::PrivateKey& gateway_key, int64_t now) {
   InboundPass pass;
+  if (now - last_forget_ >= 3600) {
+    // Once an hour: delivery records past their retention go (a failure is retried next hour;
+    // it only delays the clean-up).
+    Result<int> forgotten =
+        forgetDeliveriesBefore(now - options.delivered_retention_seconds, options.page_size);
+    if (forgotten.ok()) {
+      pass.forgotten = *forgotten;
+    } else {
+      log::warning("mesh-to-smtp: old delivery records not deleted: %s",
+                   log::sanitize(forgotten.status().message()).c_str());
+    }
+    last_forget_ = now;
+  }
   PassContext ctx{options, smtp, gateway_key, now, pass};
   MESHGATE_ASSIGN_OR_RETURN(std::vector<AccountRecord> accounts, store_.listAccounts());
   const std::string catalog(meshsvc::kInboundCatalog);
@@ -143,6 +156,25 @@ Result<InboundPass> MeshInboundDelivery::runPass(const MeshInboundOptions& optio
     }
   }
   return pass;
+}
+
+Result<int> MeshInboundDelivery::forgetDeliveriesBefore(int64_t cutoff, int page_size) {
+  EntryQuery query;
+  query.before = cutoff;
+  query.max_entries = page_size;
+  int forgotten = 0;
+  for (;;) {
+    MESHGATE_ASSIGN_OR_RETURN(Page<CatalogEntry> page,
+                              store_.listEntries("", kDeliveredCatalog, query));
+    for (const CatalogEntry& entry : page.items) {
+      Status removed = store_.deleteEntry("", kDeliveredCatalog, entry.key);
+      if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
+      ++forgotten;
+    }
+    if (page.next_page_key.empty()) break;
+    query.page_key = page.next_page_key;
+  }
+  return forgotten;
 }
 
 }  // namespace meshgate::adapters

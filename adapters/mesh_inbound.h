@@ -24,8 +24,11 @@
 //     - anything else encrypted end to end (or an account whose key is not here): not
 //       opened; it stays in "inbound" for the account's own Mesh devices (left_for_devices);
 //     - the MTA deferred it or the store failed: stays, retried on the next pass;
-//     - refused for good (a 5xx, or a message type that is not rendered as mail): stays in
-//       "inbound", logged (syslog, with the reason) once per process run.
+//     - refused for good by the MTA (a 5xx): moved to the account's "held" catalog; a message
+//       type that is not rendered as mail stays in "inbound", logged once per process run.
+//   The record that an envelope was delivered (catalog "smtp-delivered") is what recognises a
+//   retried Post after the entry left "inbound"; records older than
+//   mesh_to_smtp.delivered_retention (30 days by default) are deleted, once an hour.
 //   Held envelopes (catalog "held", first contacts of quarantine-unknown accounts) are not
 //   delivered: that is the quarantine's decision.
 //
@@ -53,6 +56,7 @@ struct InboundPass {
   int deferred = 0;          // retried next pass
   int refused = 0;           // refused for good
   int left_for_devices = 0;  // encrypted end to end
+  int forgotten = 0;         // delivery records past mesh_to_smtp.delivered_retention, deleted
 };
 
 struct MeshInboundOptions {
@@ -61,6 +65,8 @@ struct MeshInboundOptions {
   // with the account's encryption key). "" = encrypted envelopes are all left for devices.
   std::string key_folder_root;
   int page_size = 100;
+  // Delivery records (smtp-delivered) older than this are deleted, once an hour at most.
+  int64_t delivered_retention_seconds = 30 * 86400;
 };
 
 class MeshInboundDelivery {
@@ -81,8 +87,11 @@ class MeshInboundDelivery {
   };
   // Delivers one stored envelope; adds to the pass. Returns true when it leaves "inbound".
   bool deliverEntry(const CatalogEntry& entry, PassContext& ctx);
+  // Deletes the delivery records last written before `cutoff`; returns how many.
+  Result<int> forgetDeliveriesBefore(int64_t cutoff, int page_size);
 
   Store& store_;
+  int64_t last_forget_ = 0;         // when forgetDeliveriesBefore last ran (Unix seconds)
   std::set<std::string> reported_;  // "account/EnvelopeId" already logged as refused
 };
 

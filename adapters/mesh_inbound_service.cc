@@ -52,8 +52,12 @@ class MeshInboundService final : public Service {
 
   void runPass(const config::Config& config, const mesh::PrivateKey& key) {
     SmtpClientSubmitter smtp(smtpOptionsFromConfig(config));
-    MeshInboundOptions options{.gateway_node = config.gateway.node,
-                               .key_folder_root = config.gateway.data_dir};
+    MeshInboundOptions options{
+        .gateway_node = config.gateway.node,
+        .key_folder_root = config.gateway.data_dir,
+        .delivered_retention_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                           config.mesh_to_smtp.delivered_retention)
+                                           .count()};
     auto pass = delivery_->runPass(options, smtp, key, static_cast<int64_t>(std::time(nullptr)));
     if (!pass.ok()) {
       log::warning("mesh-to-smtp: pass failed, retried in %lld ms: %s",
@@ -65,6 +69,10 @@ class MeshInboundService final : public Service {
       log::info("mesh-to-smtp: pass delivered=%d duplicates=%d deferred=%d refused=%d "
                 "encrypted=%d", pass->delivered, pass->duplicates, pass->deferred, pass->refused,
                 pass->left_for_devices);
+    }
+    if (pass->forgotten > 0) {
+      log::info("mesh-to-smtp: %d delivery records older than delivered_retention deleted",
+                pass->forgotten);
     }
   }
 

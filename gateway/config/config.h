@@ -251,6 +251,9 @@ struct MeshToSmtpSection {
   Endpoint server{"127.0.0.1", 10026};
   std::string helo;                  // "" = gateway.node
   Millis timeout{30000};             // every SMTP wait
+  // How long "delivered" is remembered per EnvelopeId and recipient (catalog smtp-delivered):
+  // a sender's Post retried within it is recognised and not delivered twice.
+  Millis delivered_retention{std::chrono::hours(24 * 30)};
 };
 
 // SMTP -> Mesh: outbound mail that an egress encryption rule sends over the Mesh (the milter).

@@ -508,6 +508,8 @@ void readMeshToSmtp(YamlMap m, MeshToSmtpSection& s, const GatewaySection& g) {
   readEndpoint(m, "server", s.server);
   m.lineString("helo", s.helo);
   m.duration("timeout", s.timeout, 1s, 10min);
+  m.duration("delivered_retention", s.delivered_retention, std::chrono::hours(24),
+             std::chrono::hours(24 * 3650));
   m.finish();
   if (s.helo.empty()) s.helo = g.node;
 }

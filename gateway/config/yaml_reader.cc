@@ -48,6 +48,18 @@ bool splitNumberUnit(std::string_view text, uint64_t& number, std::string& unit)
   return true;
 }
 
+// A duration in the largest unit that writes it whole, as a configuration would: 25s, 1d.
+std::string durationText(std::chrono::milliseconds d) {
+  const int64_t ms = d.count();
+  for (const auto& [unit, size] : {std::pair<const char*, int64_t>{"d", 86'400'000},
+                                   {"h", 3'600'000},
+                                   {"m", 60'000},
+                                   {"s", 1'000}}) {
+    if (ms != 0 && ms % size == 0) return std::to_string(ms / size) + unit;
+  }
+  return std::to_string(ms) + "ms";
+}
+
 bool mulOverflows(uint64_t a, uint64_t b) {
   return b != 0 && a > std::numeric_limits<uint64_t>::max() / b;
 }
@@ -234,8 +246,8 @@ void YamlMap::duration(std::string_view key, std::chrono::milliseconds& out,
   std::chrono::milliseconds v(static_cast<int64_t>(number * mult));
   if (v < min || v > max) {
     errors_.add(n.Mark(), childPath(key),
-                "duration " + n.Scalar() + " is out of range (expected " +
-                    std::to_string(min.count()) + "ms to " + std::to_string(max.count()) + "ms)");
+                "duration " + n.Scalar() + " is out of range (expected " + durationText(min) +
+                    " to " + durationText(max) + ")");
     return;
   }
   out = v;

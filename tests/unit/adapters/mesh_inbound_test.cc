@@ -116,6 +116,37 @@ TEST_F(MeshInbound, AnAcceptedMessageIsSubmittedOnceAndLeavesInbound) {
   EXPECT_FALSE(inInbound("MENV-ONE"));
 }
 
+TEST_F(MeshInbound, DeliveryRecordsAreForgottenAfterTheirRetentionAtMostHourly) {
+  delivery_.emplace(*store_);
+  const int64_t now = 1'800'000'000;
+  auto record = [&](const std::string& key, int64_t updated) {
+    CatalogEntry e{"", std::string(kDeliveredCatalog), key, "{}", updated, 0};
+    ASSERT_TRUE(store_->putEntry(e, std::nullopt).ok());
+  };
+  auto remembered = [&](const std::string& key) {
+    return store_->getEntry("", kDeliveredCatalog, key).ok();
+  };
+  // Three pages' worth of old records (page_size 2), and one within the retention.
+  for (int i = 0; i < 5; ++i) record("MENV-OLD" + std::to_string(i) + "/alice@example.com", 100);
+  record("MENV-NEW/alice@example.com", now - 86400);
+  RecordingSubmitter smtp;
+  MeshInboundOptions options{.gateway_node = "mx.example.com",
+                             .key_folder_root = "",
+                             .page_size = 2,
+                             .delivered_retention_seconds = 2 * 86400};
+  InboundPass first = delivery_->runPass(options, smtp, gateway_key_, now).value();
+  EXPECT_EQ(first.forgotten, 5);
+  EXPECT_FALSE(remembered("MENV-OLD0/alice@example.com"));
+  EXPECT_FALSE(remembered("MENV-OLD4/alice@example.com"));
+  EXPECT_TRUE(remembered("MENV-NEW/alice@example.com")) << "within delivered_retention";
+  // Not on every pass: the next clean-up is an hour later.
+  record("MENV-OLD5/alice@example.com", 100);
+  EXPECT_EQ(delivery_->runPass(options, smtp, gateway_key_, now + 5).value().forgotten, 0);
+  EXPECT_TRUE(remembered("MENV-OLD5/alice@example.com"));
+  EXPECT_EQ(delivery_->runPass(options, smtp, gateway_key_, now + 3600).value().forgotten, 1);
+  EXPECT_FALSE(remembered("MENV-OLD5/alice@example.com"));
+}
+
 TEST_F(MeshInbound, EncryptedHeldDeferredAndRefusedEnvelopesStay) {
   delivery_.emplace(*store_);
   storeAccepted("inbound", "MENV-SEALED", /*encrypted=*/true);

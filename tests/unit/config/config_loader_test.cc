@@ -58,6 +58,7 @@ TEST(ConfigLoader, ExampleKeysEqualTheBuiltInDefaults) {
   EXPECT_EQ(a.mesh_service.listen.port, b.mesh_service.listen.port);
   EXPECT_EQ(a.mesh_service.tls.certificate, b.mesh_service.tls.certificate);
   EXPECT_EQ(a.mesh_service.service_name, b.mesh_service.service_name);
+  EXPECT_EQ(a.mesh_to_smtp.delivered_retention, b.mesh_to_smtp.delivered_retention);
   EXPECT_EQ(a.mesh_service.max_body_bytes, b.mesh_service.max_body_bytes);
   EXPECT_EQ(a.mesh_service.request_timeout, b.mesh_service.request_timeout);
   EXPECT_EQ(a.policyd.idle_timeout, b.policyd.idle_timeout);
@@ -130,7 +131,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"DecisionTimeoutAbovePostfix",
                 "gateway:\n  domains: [example.com]\nmilter:\n  decision_timeout: 30s\n",
                 "t.yaml:4:21: milter.decision_timeout: duration 30s is out of range (expected "
-                "10ms to 25000ms)"},
+                "10ms to 25s)"},
+        BadCase{"DeliveredRetentionShorterThanADay",
+                "gateway:\n  domains: [example.com]\nmesh_to_smtp:\n  delivered_retention: 12h\n",
+                "t.yaml:4:24: mesh_to_smtp.delivered_retention: duration 12h is out of range "
+                "(expected 1d to 3650d)"},
         BadCase{"MissingRequiredSection", "milter:\n  enabled: true\n",
                 "t.yaml:1:1: gateway: missing required section"},
         BadCase{"EmptyRequiredSection", "gateway:\nmilter: {}\n",

@@ -314,8 +314,8 @@ TEST(AbuseConfig, BadLimitsAreReportedWithTheirPath) {
             "client_address, sender, sender_domain)");
   EXPECT_EQ(r.errors[1], "t.yaml:6:14: abuse.limits[1].name: \"a\" is used by another limit");
   EXPECT_EQ(r.errors[2],
-            "t.yaml:6:25: abuse.limits[1].window: duration 0s is out of range (expected 1000ms "
-            "to 604800000ms)");
+            "t.yaml:6:25: abuse.limits[1].window: duration 0s is out of range (expected 1s "
+            "to 7d)");
   EXPECT_NE(r.errors[3].find("abuse.exempt_networks: \"10.1.2.3/8\" has host bits set"),
             std::string::npos)
       << r.errors[3];
