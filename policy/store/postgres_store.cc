@@ -212,12 +212,14 @@ class PostgresPool final : public SqlConnectionPool {
 
   Result<std::unique_ptr<SqlConnection>> acquire() override {
     {
+      // No longer than the caller's budget either (a milter callback's decision_timeout).
+      const std::chrono::milliseconds wait = Deadline::remaining(options_.acquire_timeout);
       std::unique_lock<std::mutex> lock(mutex_);
-      if (!available_.wait_for(lock, options_.acquire_timeout,
+      if (!available_.wait_for(lock, wait,
                                [&] { return !idle_.empty() || open_ < options_.pool_size; })) {
         return unavailable("all " + std::to_string(options_.pool_size) +
-                           " database connections stayed busy for " +
-                           std::to_string(options_.acquire_timeout.count()) + " ms");
+                           " database connections stayed busy for " + std::to_string(wait.count()) +
+                           " ms");
       }
       if (!idle_.empty()) {
         std::unique_ptr<SqlConnection> connection = std::move(idle_.back());

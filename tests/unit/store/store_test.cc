@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "gateway/ports/deadline.h"
 #include "gateway/util/audit_hash.h"
 #include "policy/store/sqlite_store.h"
 #include "policy/store/store_factory.h"
@@ -903,6 +904,48 @@ TEST_P(StoreTest, LockedBeyondTimeoutIsUnavailable) {
   AuditRecord next = VALUE(impatient->appendAudit(auditRecord(3)));
   EXPECT_EQ(next.sequence, 2);
   EXPECT_FALSE(verifyAuditChain(wholeAudit(*impatient)).has_value());
+}
+
+// Every pooled connection busy: a caller with a time budget (a milter callback) waits for one
+// no longer than its budget, not the pool's acquire_timeout (30 s in these tests).
+TEST_P(StoreTest, WaitingForAPooledConnectionKeepsToTheCallersBudget) {
+  if (GetParam() != "postgresql") GTEST_SKIP() << "SQLite has no connection pool";
+  std::unique_ptr<Store> store = VALUE(backend_->open(0, std::chrono::seconds(20)));
+  ASSERT_OK(store->createAccount(account("bob@example.com")));
+  // Readers of accounts wait for this lock, each holding one of the store's 4 connections.
+  ASSERT_OK(backend_->exec("BEGIN"));
+  ASSERT_OK(backend_->exec("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE"));
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&store] {
+      EXPECT_TRUE(store->getAccount("bob@example.com").ok()) << "once the lock is released";
+    });
+  }
+  const std::string waiting =
+      "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+      "current_setting('application_name') AND wait_event_type = 'Lock'";
+  bool all_busy = false;
+  for (int i = 0; i < 500 && !all_busy; ++i) {
+    // Inside a transaction the activity view is read once; a fresh look each time.
+    ASSERT_OK(backend_->exec("SELECT pg_stat_clear_snapshot()"));
+    all_busy = VALUE(backend_->queryValue(waiting)) == "4";
+    if (!all_busy) usleep(10000);
+  }
+  Result<AccountRecord> read = unavailable("not run");
+  auto waited = milliseconds(0);
+  if (all_busy) {
+    const auto start = steady_clock::now();
+    DeadlineScope budget(milliseconds(300));
+    read = store->getAccount("bob@example.com");
+    waited = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+  }
+  ASSERT_OK(backend_->exec("ROLLBACK"));
+  for (std::thread& t : readers) t.join();
+  ASSERT_TRUE(all_busy) << "the four readers never all waited for the lock";
+  EXPECT_EQ(read.status().code(), StatusCode::kUnavailable) << read.status().toString();
+  EXPECT_NE(read.status().message().find("connections stayed busy"), std::string::npos)
+      << read.status().toString();
+  EXPECT_LT(waited.count(), 10000) << "waited for the pool's 30 s, not the caller's 300 ms";
 }
 
 // The server drops every connection (a restart): one call fails, the next reconnects.
