@@ -224,9 +224,9 @@ struct ResolverSection {
   Millis total_timeout{5000};    // everything one resolution does; far below Postfix's 30 s
   uint64_t max_response_bytes = 1024 * 1024;
   std::map<std::string, ServiceUrl> services;  // domain (lower case) -> URL
-  // Server certificates: verified against ca_file ("" = the system CA store) and the name
-  // connected to or the domain; a certificate listed in trusted_certificates (PEM files) is
-  // accepted as it is (pinned), whatever its issuer and names.
+  // Server certificates: verified against ca_file ("" = the system CA store), or listed in
+  // trusted_certificates (PEM files; pinned, whatever the issuer); either way they must name
+  // the host connected to or the domain.
   std::string ca_file;
   std::vector<std::string> trusted_certificates;
 };

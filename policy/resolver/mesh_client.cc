@@ -242,14 +242,14 @@ Result<MeshReply> exchange(const MeshClient::Impl& impl, const Poco::Net::Socket
     MeshReply reply;
     reply.peer = address.toString();
     reply.pinned_certificate = impl.isPinned(cert.certificate());
-    if (!reply.pinned_certificate) {
-      const std::string domain(service_name);
-      if (!certificateNames(cert.certificate(), endpoint.host) &&
-          !certificateNames(cert.certificate(), domain)) {
-        return unauthenticated(where + ": the server's certificate (subject " +
-                               cert.subjectName() + ") names neither " + endpoint.host +
-                               " nor " + domain);
-      }
+    // A pinned certificate stands in for a CA, not for the name: a partner's certificate must
+    // not answer for another domain's service.
+    const std::string domain(service_name);
+    if (!certificateNames(cert.certificate(), endpoint.host) &&
+        !certificateNames(cert.certificate(), domain)) {
+      return unauthenticated(where + ": the server's certificate (subject " + cert.subjectName() +
+                             (reply.pinned_certificate ? ", pinned" : "") + ") names neither " +
+                             endpoint.host + " nor " + domain);
     }
     const Poco::Timespan left = socketTimeout(remainingUntil(deadline));
     tls->setReceiveTimeout(left);

@@ -14,11 +14,11 @@
 //   the response (at most resolver.max_response_bytes). A watchdog shuts the connection down
 //   when `deadline` passes, so no step, however slowly the peer drips bytes, outlives it.
 //
-//   Certificates: a server certificate equal to one of resolver.trusted_certificates is
-//   accepted as it is (pinning is the trust decision). Any other must chain to resolver.ca_file
-//   (or the system CA store when that is "") and name the host connected to or the service
-//   name (the domain), as a DNS name or, for an address, an IP SAN. There is no option to skip
-//   the check.
+//   Certificates: a server certificate equal to one of resolver.trusted_certificates is trusted
+//   whatever its issuer (pinning replaces the CA); any other must chain to resolver.ca_file (or
+//   the system CA store when that is ""). Either way it must name the host connected to or the
+//   service name (the domain), as a DNS name or, for an address, an IP SAN: a partner's pinned
+//   certificate does not answer for another domain. There is no option to skip the check.
 //
 // THREAD SAFETY
 //   post() may be called from any number of threads; the TLS context is shared and immutable.

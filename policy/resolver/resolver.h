@@ -26,7 +26,7 @@
 //
 // SECURITY
 //   What binds a remote profile to its domain is the TLS certificate of the service it came
-//   from (CA-verified for the host or the domain, or pinned in resolver.trusted_certificates):
+//   from (CA-verified or pinned in resolver.trusted_certificates, naming the host or the domain):
 //   the profile's signatures prove it is whole and self-consistent, not who the domain is.
 //   Only the GetResponse body is trusted, and only after those checks; its size is bounded.
 //

@@ -273,6 +273,23 @@ TEST(MeshClient, TrustedCertificateNamingNeitherHostNorDomainIsRefused) {
       << reply.status().toString();
 }
 
+TEST(MeshClient, PinnedCertificateAnswersOnlyForTheNamesItCarries) {
+  // A partner's pinned certificate (it names example.net and 127.0.0.1) must not stand in for
+  // example.org's service reached at localhost.
+  TlsServer server([](const meshsvc::HttpRequest&) { return okResponse("{}"); });
+  auto reply = client(pinnedSettings())
+                   ->post(loopback(server.port(), "localhost"), "example.org", "{}", in(3s));
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), StatusCode::kUnauthenticated) << reply.status().toString();
+  EXPECT_NE(reply.status().message().find("pinned) names neither localhost nor example.org"),
+            std::string::npos)
+      << reply.status().toString();
+  // For the domain it names, reached by a host name it does not carry: accepted.
+  auto named = client(pinnedSettings())
+                   ->post(loopback(server.port(), "localhost"), "example.net", "{}", in(3s));
+  EXPECT_TRUE(named.ok()) << named.status().toString();
+}
+
 TEST(MeshClient, UntrustedCertificateIsRefused) {
   TlsServer server([](const meshsvc::HttpRequest&) { return okResponse("{}"); });
   config::ResolverSection s = pinnedSettings();
