@@ -1,6 +1,7 @@
 // ingress_filter.cc - see ingress_filter.h.
 #include "gateway/policy/ingress_filter.h"
 
+#include "gateway/mail/address.h"
 #include "gateway/policy/content_action.h"
 #include "gateway/util/strings.h"
 
@@ -28,9 +29,20 @@ Result<AccountRecord> IngressFilter::account(const std::string& address) {
 std::vector<std::string> IngressFilter::candidates(const MessageRequest& req) {
   std::vector<std::string> out;
   if (!req.sender.empty()) {
-    out.push_back(toLowerAscii(req.sender));
-    std::string domain = addressDomain(req.sender);
+    const std::string sender = toLowerAscii(req.sender);
+    const std::string domain = addressDomain(sender);
+    // Contacts are stored with A-label domains (as senders arrive); entries that an earlier
+    // version stored in U-label form (bücher.example) are matched too, each after its
+    // A-label twin (an address before a domain either way).
+    std::string unicode;
+    if (domain.find("xn--") != std::string::npos) {
+      Result<mail::Domain> idn = mail::normalizeDomain(domain);
+      if (idn.ok() && idn->unicode != domain) unicode = idn->unicode;
+    }
+    out.push_back(sender);
+    if (!unicode.empty()) out.push_back(sender.substr(0, sender.size() - domain.size()) + unicode);
     if (!domain.empty()) out.push_back("@" + domain);
+    if (!unicode.empty()) out.push_back("@" + unicode);
   }
   if (req.mesh_sender_udf && !req.mesh_sender_udf->empty()) {
     out.push_back("udf:" + *req.mesh_sender_udf);

@@ -17,10 +17,10 @@ using ::testing::Return;
 
 // The catalog of bob@example.com in these tests: match -> protocols.
 const std::map<std::string, std::string> kBobCatalog = {
-    {"alice@partner.net", "smtp"},
-    {"@friends.org", "smtp,xmpp"},
-    {"sshonly@friends.org", "ssh"},
-    {"udf:MBQX-MESH-IDEN-TITY", "*"},
+    {"alice@partner.net", "smtp"},     {"@friends.org", "smtp,xmpp"},
+    {"sshonly@friends.org", "ssh"},    {"udf:MBQX-MESH-IDEN-TITY", "*"},
+    {"@bücher.example", "smtp"},  // stored in U-label form by an earlier version
+    {"sshonly@bücher.example", "ssh"},
 };
 
 struct IngressCase {
@@ -100,6 +100,12 @@ INSTANTIATE_TEST_SUITE_P(
                     "ingress.known-contact"},
         IngressCase{"KnownByDomainEntry", "contacts-only", "carol@friends.org", "smtp", "",
                     Verdict::kAccept, ContactStatus::kKnownContact, "ingress.known-contact"},
+        IngressCase{"KnownByAnIdnDomainEntryStoredInUnicode", "contacts-only",
+                    "ann@xn--bcher-kva.example", "smtp", "", Verdict::kAccept,
+                    ContactStatus::kKnownContact, "ingress.known-contact"},
+        IngressCase{"AnIdnAddressEntryStoredInUnicodeOverridesItsDomain", "contacts-only",
+                    "sshonly@xn--bcher-kva.example", "smtp", "", Verdict::kReject,
+                    ContactStatus::kFirstContact, "ingress.contacts-only"},
         IngressCase{"KnownByMeshIdentity", "contacts-only", "anyone@elsewhere.example", "smtp",
                     "MBQX-MESH-IDEN-TITY", Verdict::kAccept, ContactStatus::kKnownContact,
                     "ingress.known-contact"},
@@ -114,18 +120,16 @@ INSTANTIATE_TEST_SUITE_P(
                     Verdict::kReject, ContactStatus::kFirstContact, "ingress.contacts-only"},
         IngressCase{"NullSenderIsAStranger", "contacts-only", "", "smtp", "", Verdict::kReject,
                     ContactStatus::kFirstContact, "ingress.contacts-only"},
-        IngressCase{"StrangerQuarantine", "quarantine-unknown", "mallory@evil.example", "smtp",
-                    "", Verdict::kAccept, ContactStatus::kQuarantined,
-                    "ingress.quarantine-unknown"},
+        IngressCase{"StrangerQuarantine", "quarantine-unknown", "mallory@evil.example", "smtp", "",
+                    Verdict::kAccept, ContactStatus::kQuarantined, "ingress.quarantine-unknown"},
         IngressCase{"StrangerTag", "tag-unknown", "mallory@evil.example", "smtp", "",
                     Verdict::kAccept, ContactStatus::kFirstContact, "ingress.tag-unknown"},
         IngressCase{"StrangerDefaultPolicy", "", "mallory@evil.example", "smtp", "",
                     Verdict::kAccept, ContactStatus::kFirstContact, "ingress.tag-unknown"},
         IngressCase{"OpenSkipsTheCatalog", "open", "mallory@evil.example", "smtp", "",
                     Verdict::kAccept, ContactStatus::kNotApplicable, "ingress.open"},
-        IngressCase{"KnownUnderQuarantinePolicy", "quarantine-unknown", "alice@partner.net",
-                    "smtp", "", Verdict::kAccept, ContactStatus::kKnownContact,
-                    "ingress.known-contact"}),
+        IngressCase{"KnownUnderQuarantinePolicy", "quarantine-unknown", "alice@partner.net", "smtp",
+                    "", Verdict::kAccept, ContactStatus::kKnownContact, "ingress.known-contact"}),
     [](const ::testing::TestParamInfo<IngressCase>& tp) { return tp.param.name; });
 
 class IngressEngine : public ::testing::Test {
