@@ -69,7 +69,7 @@ class FakeStore : public Store {
   Result<std::string> checkIntegrity() override { return std::string("fake"); }
   Status createAccount(const AccountRecord&) override { return unused(); }
   Result<AccountRecord> getAccount(std::string_view) override { return notFound("none"); }
-  Status updateAccount(const AccountRecord&) override { return unused(); }
+  Status updateAccount(const AccountRecord&, const AccountRecord&) override { return unused(); }
   Status deleteAccount(std::string_view) override { return unused(); }
   Result<std::vector<AccountRecord>> listAccounts() override { return accounts_; }
   Result<int64_t> putEntry(const CatalogEntry&,

@@ -167,6 +167,7 @@ int accountSet(const Args& args) {
   if (!ctx) return 1;
   auto a = ctx->store->getAccount(*addr);
   if (!a.ok()) return reportError(cmd, a.status());
+  const AccountRecord as_read = *a;
   if (!ingress.empty()) a->ingress_policy = ingress;
   if (clear_ingress) a->ingress_policy.clear();
   if (!name.empty()) a->display_name = name;
@@ -177,7 +178,7 @@ int accountSet(const Args& args) {
       *ctx, "account-set", *addr,
       "ingress=" + (a->ingress_policy.empty() ? std::string("default") : a->ingress_policy) +
           " name=\"" + printable(a->display_name) + "\"",
-      [&] { return ctx->store->updateAccount(*a); });
+      [&] { return ctx->store->updateAccount(*a, as_read); });
   if (!st.ok()) return reportError(cmd, st);
   std::cout << "updated account " << *addr << "\n";
   return 0;

@@ -138,7 +138,11 @@ class Store {
   // ---- accounts
   virtual Status createAccount(const AccountRecord& account) = 0;  // kAlreadyExists
   virtual Result<AccountRecord> getAccount(std::string_view address) = 0;  // kNotFound
-  virtual Status updateAccount(const AccountRecord& account) = 0;  // kNotFound
+  // Replaces the account, provided it is still as `as_read` (what getAccount returned before
+  // the change was made): two administrators, or an administrator and `account provision`,
+  // changing one account at once must not undo each other's change. kNotFound;
+  // kFailedPrecondition when it was changed meanwhile (nothing written: read it again).
+  virtual Status updateAccount(const AccountRecord& account, const AccountRecord& as_read) = 0;
   // Deletes the account with every catalog entry and contact-index row it owns. kNotFound.
   virtual Status deleteAccount(std::string_view address) = 0;
   virtual Result<std::vector<AccountRecord>> listAccounts() = 0;

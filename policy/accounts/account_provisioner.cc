@@ -203,6 +203,7 @@ Result<ProvisionedAccount> AccountProvisioner::provisionAccount(Store& store,
                                                                 bool renew) const {
   MESHGATE_ASSIGN_OR_RETURN(std::string folder, accountKeyFolder(data_dir_, address));
   MESHGATE_ASSIGN_OR_RETURN(AccountRecord record, store.getAccount(address));
+  const AccountRecord as_read = record;
   if (!record.profile.empty() && !renew) {
     return alreadyExists("account " + record.address + " already has the profile " +
                          record.profile_udf + " (--renew signs it again with the same keys)");
@@ -218,7 +219,7 @@ Result<ProvisionedAccount> AccountProvisioner::provisionAccount(Store& store,
   record.profile_udf = profile.udf;
   record.profile = mesh::serializeDareEnvelope(profile.envelope);
   record.updated = clock_->now();
-  Status st = store.updateAccount(record);
+  Status st = store.updateAccount(record, as_read);
   if (!st.ok()) {
     if (new_keys) {
       Status removed = removeAccountKeys(folder);

@@ -71,9 +71,11 @@ const std::string kInsertAccount =
     ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (address) DO NOTHING";
 const std::string kSelectAccount =
     "SELECT " + kAccountColumns + " FROM accounts WHERE address = $1";
+// Only if the row is still as the writer read it (the columns a change is made of).
 const std::string kUpdateAccount =
     "UPDATE accounts SET ingress_policy = $2, display_name = $3, profile_udf = $4, "
-    "profile = $5, created = $6, updated = $7 WHERE address = $1";
+    "profile = $5, created = $6, updated = $7 WHERE address = $1 AND ingress_policy = $8 AND "
+    "display_name = $9 AND profile_udf = $10 AND profile = $11 AND updated = $12";
 const std::string kDeleteAccountContacts = "DELETE FROM contacts WHERE account = $1";
 const std::string kDeleteAccountEntries = "DELETE FROM entries WHERE account = $1";
 const std::string kDeleteAccount = "DELETE FROM accounts WHERE address = $1";
@@ -498,16 +500,26 @@ Result<AccountRecord> SqlStore::getAccount(std::string_view address) {
   return accountFromRow(result.rows, 0);
 }
 
-Status SqlStore::updateAccount(const AccountRecord& a) {
+Status SqlStore::updateAccount(const AccountRecord& a, const AccountRecord& as_read) {
   MESHGATE_RETURN_IF_ERROR(checkAccount(a));
+  if (as_read.address != a.address) {
+    return invalidArgument("updateAccount: " + a.address + " was read as " + as_read.address);
+  }
   return transact(true, [&](SqlConnection& c) -> Status {
     SqlResult result;
-    MESHGATE_RETURN_IF_ERROR(run(c, kUpdateAccount,
-                                 {a.address, a.ingress_policy, a.display_name, a.profile_udf,
-                                  a.profile, a.created, a.updated},
-                                 &result));
-    if (result.changes == 0) return notFound("no account " + a.address);
-    return Status();
+    MESHGATE_RETURN_IF_ERROR(
+        run(c, kUpdateAccount,
+            {a.address, a.ingress_policy, a.display_name, a.profile_udf, a.profile, a.created,
+             a.updated, as_read.ingress_policy, as_read.display_name, as_read.profile_udf,
+             as_read.profile, as_read.updated},
+            &result));
+    if (result.changes > 0) return Status();
+    SqlResult now;
+    MESHGATE_RETURN_IF_ERROR(run(c, kSelectAccount, {a.address}, &now));
+    if (now.rows.empty()) return notFound("no account " + a.address);
+    return failedPrecondition("account " + a.address +
+                              " was changed by another command or node meanwhile; nothing was "
+                              "written: make the change again");
   });
 }
 

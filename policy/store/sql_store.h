@@ -115,7 +115,7 @@ class SqlStore final : public Store {
   Result<std::string> checkIntegrity() override;
   Status createAccount(const AccountRecord& account) override;
   Result<AccountRecord> getAccount(std::string_view address) override;
-  Status updateAccount(const AccountRecord& account) override;
+  Status updateAccount(const AccountRecord& account, const AccountRecord& as_read) override;
   Status deleteAccount(std::string_view address) override;
   Result<std::vector<AccountRecord>> listAccounts() override;
   Result<int64_t> putEntry(const CatalogEntry& entry,

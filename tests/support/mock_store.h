@@ -16,7 +16,7 @@ class MockStore : public Store {
   MOCK_METHOD(Result<std::string>, checkIntegrity, (), (override));
   MOCK_METHOD(Status, createAccount, (const AccountRecord&), (override));
   MOCK_METHOD(Result<AccountRecord>, getAccount, (std::string_view), (override));
-  MOCK_METHOD(Status, updateAccount, (const AccountRecord&), (override));
+  MOCK_METHOD(Status, updateAccount, (const AccountRecord&, const AccountRecord&), (override));
   MOCK_METHOD(Status, deleteAccount, (std::string_view), (override));
   MOCK_METHOD(Result<std::vector<AccountRecord>>, listAccounts, (), (override));
   MOCK_METHOD(Result<int64_t>, putEntry,

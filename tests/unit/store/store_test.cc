@@ -143,15 +143,36 @@ TEST_P(StoreTest, AccountLifecycle) {
   EXPECT_EQ(got.updated, want.updated);
   EXPECT_EQ(store_->getAccount("nobody@example.com").status().code(), StatusCode::kNotFound);
 
+  const AccountRecord as_read = got;
   got.ingress_policy = "open";
   got.display_name = "Alice Example";
   got.updated = 1800000000;
-  ASSERT_OK(store_->updateAccount(got));
+  ASSERT_OK(store_->updateAccount(got, as_read));
   AccountRecord updated = VALUE(store_->getAccount("alice@example.com"));
   EXPECT_EQ(updated.ingress_policy, "open");
   EXPECT_EQ(updated.display_name, "Alice Example");
   EXPECT_EQ(updated.updated, 1800000000);
-  EXPECT_EQ(store_->updateAccount(account("nobody@example.com")).code(), StatusCode::kNotFound);
+  EXPECT_EQ(
+      store_->updateAccount(account("nobody@example.com"), account("nobody@example.com")).code(),
+      StatusCode::kNotFound);
+
+  // A second writer that read the account before that change cannot undo it: nothing is
+  // written, and it is told so.
+  AccountRecord stale = as_read;
+  stale.profile_udf = "MDXX-STAL-EWRI-TER";
+  stale.updated = 1800000001;
+  Status lost = store_->updateAccount(stale, as_read);
+  EXPECT_EQ(lost.code(), StatusCode::kFailedPrecondition) << lost.toString();
+  EXPECT_NE(lost.message().find("changed by another command or node meanwhile"), std::string::npos)
+      << lost.toString();
+  AccountRecord kept = VALUE(store_->getAccount("alice@example.com"));
+  EXPECT_EQ(kept.ingress_policy, "open") << "the first writer's change stands";
+  EXPECT_EQ(kept.profile_udf, want.profile_udf);
+  // Read again, the same change goes through.
+  stale.ingress_policy = kept.ingress_policy;
+  stale.display_name = kept.display_name;
+  ASSERT_OK(store_->updateAccount(stale, kept));
+  EXPECT_EQ(VALUE(store_->getAccount("alice@example.com")).profile_udf, "MDXX-STAL-EWRI-TER");
 
   std::vector<AccountRecord> all = VALUE(store_->listAccounts());
   ASSERT_EQ(all.size(), 2u);
