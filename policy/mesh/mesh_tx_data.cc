@@ -78,6 +78,13 @@ Result<nlohmann::json> getCatalog(Call& call, const model::GetRequest& request) 
   if (catalog.empty()) return invalidArgument("GetRequest.KeyValues: Catalog is required");
   MESHGATE_ASSIGN_OR_RETURN(EntryQuery query, entryQueryFrom(request.search_constraints));
   MESHGATE_RETURN_IF_ERROR(requireAccount(call, account));
+  // "held" is the quarantine: what it holds reaches the account only when an administrator
+  // releases it, so the account's own keys and devices do not read it either.
+  if (catalog == kHeldCatalog && call.principal.rfind("admin:", 0) != 0) {
+    return permissionDenied(
+        "the held catalog is the quarantine; an administrator releases its "
+        "messages (meshgate quarantine mesh release)");
+  }
   MESHGATE_RETURN_IF_ERROR(consumeNonce(call));
   model::GetResponse r;
   auto toItem = [](const CatalogEntry& e) {

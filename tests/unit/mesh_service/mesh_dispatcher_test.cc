@@ -352,6 +352,18 @@ TEST_F(GetCatalog, RefusesBadConstraintsAndStrangers) {
   signedCall(portalRequest("GetRequest", bad), alice_->authentication, 400);
 }
 
+TEST_F(GetCatalog, TheHeldCatalogIsForTheAdministratorOnly) {
+  CatalogEntry held{"alice@example.com", "held", "MENV-HELD", "{\"Envelope\":{}}", kNow, 0};
+  ASSERT_TRUE(world_.store().putEntry(held, std::nullopt).ok());
+  json fields = {{"Account", "alice@example.com"},
+                 {"KeyValues", json::array({{{"Key", "Catalog"}, {"Value", "held"}}})}};
+  // The account's own key would deliver the quarantined message without a release.
+  json refused = signedCall(portalRequest("GetRequest", fields), alice_->authentication, 403);
+  EXPECT_FALSE(refused.contains("DataItems")) << refused;
+  EXPECT_EQ(keys(signedCall(portalRequest("GetRequest", fields), world_.adminKey(), 201)),
+            std::vector<std::string>{"MENV-HELD"});
+}
+
 // ---- Publish -------------------------------------------------------------------------------------
 
 TEST_F(Dispatcher, PublishByAnAccountIsItsOwnKey) {
