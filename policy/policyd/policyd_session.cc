@@ -1,6 +1,10 @@
 // policyd_session.cc - see policyd_session.h.
 #include "policy/policyd/policyd_session.h"
 
+#include <algorithm>
+#include <atomic>
+#include <iterator>
+
 #include "gateway/mail/address.h"
 #include "gateway/policy/direction.h"
 #include "gateway/util/log.h"
@@ -82,6 +86,24 @@ Result<std::string> PolicydSession::handle(const PolicyRequest& request) {
     return onRecipient(request, *engine);
   }
   if (state == "END-OF-MESSAGE") return onEndOfMessage(request, *engine);
+  // Postfix's other stages: nothing is decided there (ingress control needs the recipient).
+  // Asked at one of them, the service is in the wrong restriction list; said once per process.
+  static constexpr std::string_view kOtherStates[] = {"CONNECT", "EHLO", "HELO", "MAIL",
+                                                      "DATA",    "BDAT", "VRFY", "ETRN"};
+  if (std::find(std::begin(kOtherStates), std::end(kOtherStates), state) ==
+      std::end(kOtherStates)) {
+    // Not Postfix's policy protocol: no answer, so that Postfix applies its default (defer).
+    return invalidArgument("protocol_state=" + log::sanitize(state) +
+                           " (expected RCPT or END-OF-MESSAGE)");
+  }
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true)) {
+    log::warning(
+        "policyd: asked at protocol_state=%s, where meshgate decides nothing; put "
+        "check_policy_service in smtpd_recipient_restrictions (and "
+        "smtpd_end_of_data_restrictions)",
+        state.c_str());
+  }
   return formatReply("DUNNO");
 }
 

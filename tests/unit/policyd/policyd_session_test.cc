@@ -99,6 +99,36 @@ TEST(PolicydSession, AStoreFailureIsAnErrorNotAnAction) {
   EXPECT_NE(reply.status().toString().find("database is locked"), std::string::npos);
 }
 
+TEST(PolicydSession, AMissingOrUnknownProtocolStateIsAnErrorNotDunno) {
+  auto cfg = load(
+      "gateway:\n  domains: [example.com]\ningress:\n  default: contacts-only\n"
+      "abuse:\n  enabled: false\n");
+  ASSERT_TRUE(cfg);
+  NiceMock<testing::MockStore> store;
+  testing::FixedClock clock(1'800'000'000);
+  auto engine = std::make_shared<const policy::DecisionEngine>(cfg, store, clock);
+  PolicydSession session([engine] { return engine; });
+  // A request that would be refused at RCPT must not pass as DUNNO because its stage is
+  // missing or misspelt: no answer, and Postfix defers.
+  for (const char* state : {"", "rcpt", "RCPT-TO"}) {
+    auto reply = session.handle(request({{"request", "smtpd_access_policy"},
+                                         {"protocol_state", state},
+                                         {"sender", "m@evil.example"},
+                                         {"recipient", "bob@example.com"},
+                                         {"instance", "X2"}}));
+    ASSERT_FALSE(reply.ok()) << state;
+    EXPECT_NE(reply.status().message().find("expected RCPT or END-OF-MESSAGE"), std::string::npos)
+        << reply.status().toString();
+  }
+  // Postfix's own other stages are answered DUNNO (nothing is decided there).
+  auto mail = session.handle(request({{"request", "smtpd_access_policy"},
+                                      {"protocol_state", "MAIL"},
+                                      {"sender", "m@evil.example"},
+                                      {"instance", "X3"}}));
+  ASSERT_TRUE(mail.ok()) << mail.status().toString();
+  EXPECT_EQ(*mail, "action=DUNNO\n\n");
+}
+
 TEST(PolicydSession, NoEngineIsAnError) {
   PolicydSession session([] { return std::shared_ptr<const policy::DecisionEngine>(); });
   auto reply = session.handle(request({{"request", "smtpd_access_policy"},
