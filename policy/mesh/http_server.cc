@@ -577,13 +577,18 @@ bool Connection::serveOne(bool first, const HttpLimits& limits) {
     server_.counters_.bad_requests++;
     return fail(invalidArgument("unsupported HTTP version"), true);
   }
+  // HTTP/1.1 requires Host (RFC 9112 3.2); Poco's getHost() throws without one.
+  if (!http10 && !request.has(Poco::Net::HTTPRequest::HOST)) {
+    server_.counters_.bad_requests++;
+    return fail(invalidArgument("HTTP/1.1 request without Host"), true);
+  }
   bool keep_alive = request.getKeepAlive();
   server_.counters_.requests++;
 
   // 3. The body.
   HttpRequest req;
   req.method = request.getMethod();
-  req.host = request.getHost();
+  req.host = request.get(Poco::Net::HTTPRequest::HOST, "");
   req.peer = peer_;
   const std::string& uri = request.getURI();
   if (!uri.empty() && uri.front() == '/') {

@@ -334,7 +334,10 @@ TEST_F(HttpsService, MalformedRequestsAre400AndTheServerCarriesOn) {
         std::string("POST /.well-known/mmm/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : "
                     "chunked\r\n\r\n0\r\n\r\n"),
         std::string("POST /.well-known/mmm/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                    "Transfer-Encoding: identity\r\n\r\n0\r\n\r\n")}) {
+                    "Transfer-Encoding: identity\r\n\r\n0\r\n\r\n"),
+        // No Host (required in HTTP/1.1): was no answer at all and an error in the log.
+        std::string("POST /.well-known/mmm/ HTTP/1.1\r\nContent-Length: 19\r\n\r\n"
+                    "{\"HelloRequest\":{}}")}) {
     RawTls tls;
     ASSERT_TRUE(tls.connect(port_)) << tls.error();
     ASSERT_TRUE(tls.write(raw));
@@ -342,6 +345,14 @@ TEST_F(HttpsService, MalformedRequestsAre400AndTheServerCarriesOn) {
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 ")) << raw << " -> " << answer;
     EXPECT_NE(answer.find("\"Status\":400"), std::string::npos) << answer;
   }
+  // HTTP/1.0 has no Host requirement: served.
+  RawTls old_client;
+  ASSERT_TRUE(old_client.connect(port_)) << old_client.error();
+  ASSERT_TRUE(
+      old_client.write("POST /.well-known/mmm/ HTTP/1.0\r\nContent-Length: 19\r\n\r\n"
+                       "{\"HelloRequest\":{}}"));
+  std::string answer = old_client.readAll(5000);
+  EXPECT_NE(answer.find(" 201 "), std::string::npos) << answer;
   EXPECT_EQ(c.post("{\"HelloRequest\":{}}").status, 201);
 }
 
