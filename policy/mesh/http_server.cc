@@ -53,6 +53,9 @@ constexpr size_t kLingerBytes = 256 * 1024;
 // HTTPClientSession, most simple clients) reads the 413 instead of a broken pipe.
 constexpr auto kLargeLingerTime = std::chrono::milliseconds(3000);
 constexpr size_t kMaxLingerBytes = 16 * 1024 * 1024;
+// How long past a read's or write's own deadline the reaper waits before it shuts the
+// socket down (see Impl::setDeadline).
+constexpr auto kReaperGrace = std::chrono::milliseconds(500);
 
 Poco::Timespan timespanOf(std::chrono::microseconds d) {
   // Never 0: Poco reads a zero timeout as "wait forever".
@@ -262,12 +265,30 @@ class HttpServer::Impl {
     admitted_.erase(admitted);
   }
   void track(Poco::Net::StreamSocket* s) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    sockets_.insert(s);
+    std::lock_guard<std::mutex> lock(deadline_mutex_);
+    sockets_[s] = Watch{};
   }
+  // After this returns, the reaper no longer touches the socket (it may be closed).
   void untrack(Poco::Net::StreamSocket* s) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(deadline_mutex_);
     sockets_.erase(s);
+  }
+  // A read or a write on `s` must be over by `deadline` (Deadline::max(): no limit): then the
+  // reaper shuts the socket down (`how`). The socket's own timeouts are not enough: each byte
+  // that arrives restarts them, and OpenSSL keeps reading until a whole record (or the
+  // handshake) is in, so a client trickling a byte a second would hold a worker for ever.
+  // Callers give their own deadline plus kReaperGrace: a client that is merely silent meets
+  // the socket timeout first and still gets its 408 (a TLS connection cut by shutdown() can
+  // no longer send one).
+  void setDeadline(Poco::Net::StreamSocket* s, Deadline deadline, int how = SHUT_RD) {
+    std::lock_guard<std::mutex> lock(deadline_mutex_);
+    auto it = sockets_.find(s);
+    if (it == sockets_.end()) return;
+    it->second = Watch{deadline, how};
+    if (deadline < reaper_next_) {
+      reaper_next_ = deadline;
+      reaper_wake_.notify_one();
+    }
   }
   bool stopping() const { return stopping_.load(); }
   bool othersWaiting() const { return server_ && server_->queuedConnections() > 0; }
@@ -322,6 +343,8 @@ class HttpServer::Impl {
   }
   void refuserLoop();
   void refuseOne(Poco::Net::StreamSocket& s);
+  void reaperLoop();
+  void stopReaper();
 
   HttpServerOptions options_;
   HttpHandler handler_;
@@ -331,7 +354,6 @@ class HttpServer::Impl {
   int open_ = 0;
   std::map<std::string, ClientCount> clients_;                    // open connections per client
   std::map<const Poco::Net::SocketImpl*, std::string> admitted_;  // client of each one
-  std::set<Poco::Net::StreamSocket*> sockets_;
   std::atomic<bool> stopping_{false};
   uint16_t port_ = 0;
   int queue_sized_for_ = 0;  // max_connections when the dispatcher queue was sized (start)
@@ -343,6 +365,18 @@ class HttpServer::Impl {
   std::deque<Poco::Net::StreamSocket> refuse_queue_;
   bool refuser_stop_ = false;
   std::thread refuser_;
+
+  // Open connections and when their current read or write must end (the reaper's).
+  struct Watch {
+    Deadline deadline = Deadline::max();
+    int how = SHUT_RD;  // shutdown()'s argument at the deadline
+  };
+  std::mutex deadline_mutex_;
+  std::condition_variable reaper_wake_;
+  std::map<Poco::Net::StreamSocket*, Watch> sockets_;
+  Deadline reaper_next_ = Deadline::max();  // when the reaper wakes next
+  bool reaper_stop_ = false;
+  std::thread reaper_;
 };
 
 namespace {
@@ -409,6 +443,7 @@ class Connection : public Poco::Net::TCPServerConnection {
   HttpServer::Impl& server_;
   Deadline accepted_;
   ReadBuffer buffer_;
+  bool handshaken_ = false;  // TLS: the handshake is done
   std::string peer_;
   std::string last_error_;
 };
@@ -417,15 +452,35 @@ Connection::Read Connection::fill(Deadline deadline) {
   auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(deadline - SteadyClock::now());
   if (remaining.count() <= 0) return Read::kTimeout;
   char buf[kReadChunk];
+  // The reaper ends the read at the deadline however the client trickles (see setDeadline).
+  struct Armed {
+    HttpServer::Impl& server;
+    Poco::Net::StreamSocket* socket;
+    ~Armed() { server.setDeadline(socket, Deadline::max()); }
+  } armed{server_, &socket()};
+  server_.setDeadline(&socket(), deadline + kReaperGrace);
+  auto late = [&] { return SteadyClock::now() >= deadline; };
   try {
+    if (server_.tls() && !handshaken_) {
+      // The handshake first (the reaper bounds it): the poll below waits for request bytes.
+      Poco::Net::SecureStreamSocket(socket()).completeHandshake();
+      handshaken_ = true;
+    }
+    // Wait for bytes here, where the wait ends on time and the 408 can still be sent (an
+    // OpenSSL read retries its socket timeout several times). Buffered TLS data is ready now.
+    if (socket().available() <= 0 &&
+        !socket().poll(timespanOf(remaining), Poco::Net::Socket::SELECT_READ)) {
+      return Read::kTimeout;
+    }
     socket().setReceiveTimeout(timespanOf(remaining));
     int n = socket().receiveBytes(buf, static_cast<int>(sizeof buf));
-    if (n <= 0) return Read::kClosed;
+    if (n <= 0) return late() ? Read::kTimeout : Read::kClosed;
     buffer_.append(buf, static_cast<size_t>(n));
     return Read::kOk;
   } catch (const Poco::TimeoutException&) {
     return Read::kTimeout;
   } catch (const Poco::Exception& e) {
+    if (late()) return Read::kTimeout;
     last_error_ = e.displayText();
     return Read::kError;
   }
@@ -493,7 +548,12 @@ Connection::Read Connection::readLine(Deadline deadline, std::string& line, bool
 }
 
 bool Connection::respond(const HttpResponse& r, bool keep_alive, bool http10) {
-  return sendAll(socket(), serializeResponse(r, keep_alive, http10), server_.limits().request_timeout);
+  const auto timeout = server_.limits().request_timeout;
+  // A client that reads a byte at a time cannot hold the worker past the timeout either.
+  server_.setDeadline(&socket(), SteadyClock::now() + timeout + kReaperGrace, SHUT_RDWR);
+  const bool sent = sendAll(socket(), serializeResponse(r, keep_alive, http10), timeout);
+  server_.setDeadline(&socket(), Deadline::max());
+  return sent;
 }
 
 void Connection::lingeringClose(size_t expected) {
@@ -803,6 +863,41 @@ void HttpServer::Impl::refuserLoop() {
   }
 }
 
+void HttpServer::Impl::reaperLoop() {
+  std::unique_lock<std::mutex> lock(deadline_mutex_);
+  while (!reaper_stop_) {
+    const Deadline now = SteadyClock::now();
+    Deadline next = Deadline::max();
+    for (auto& [s, watch] : sockets_) {
+      if (watch.deadline <= now) {
+        // The read or write in progress fails at once; the connection sees its time is up.
+        try {
+          ::shutdown(s->impl()->sockfd(), watch.how);
+        } catch (...) {
+        }
+        watch = Watch{};
+      } else if (watch.deadline < next) {
+        next = watch.deadline;
+      }
+    }
+    reaper_next_ = next;
+    if (next == Deadline::max()) {
+      reaper_wake_.wait(lock);
+    } else {
+      reaper_wake_.wait_until(lock, next);
+    }
+  }
+}
+
+void HttpServer::Impl::stopReaper() {
+  {
+    std::lock_guard<std::mutex> lock(deadline_mutex_);
+    reaper_stop_ = true;
+  }
+  reaper_wake_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
+}
+
 Status HttpServer::Impl::start() {
   try {
     Poco::Net::SocketAddress address(options_.host, options_.port);
@@ -835,6 +930,8 @@ Status HttpServer::Impl::start() {
     server_->setConnectionFilter(new Admission(*this));
     refuser_stop_ = false;
     refuser_ = std::thread([this] { refuserLoop(); });
+    reaper_stop_ = false;
+    reaper_ = std::thread([this] { reaperLoop(); });
     server_->start();
   } catch (const Poco::Exception& e) {
     server_.reset();
@@ -846,6 +943,7 @@ Status HttpServer::Impl::start() {
     }
     refuser_wake_.notify_all();
     if (refuser_.joinable()) refuser_.join();
+    stopReaper();
     return unavailable(options_.name + ": cannot listen on " + options_.host + ":" +
                        std::to_string(options_.port) + ": " + e.displayText());
   }
@@ -858,8 +956,8 @@ void HttpServer::Impl::stop() {
   server_->stop();
   {
     // Wake connections blocked in a read so their threads end now, not at a timeout.
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto* s : sockets_) {
+    std::lock_guard<std::mutex> lock(deadline_mutex_);
+    for (auto& [s, watch] : sockets_) {
       try {
         ::shutdown(s->impl()->sockfd(), SHUT_RDWR);
       } catch (...) {
@@ -873,6 +971,7 @@ void HttpServer::Impl::stop() {
   refuser_wake_.notify_all();
   if (refuser_.joinable()) refuser_.join();
   pool_->joinAll();
+  stopReaper();
   server_.reset();
   pool_.reset();
 }

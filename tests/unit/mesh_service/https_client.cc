@@ -180,6 +180,18 @@ std::string RawTls::readUntil(const std::string& needle, int timeout_ms) {
 
 std::string RawTls::readAll(int timeout_ms) { return readUntil("", timeout_ms); }
 
+bool RawTls::closedByPeer(int timeout_ms) {
+  if (fd_ < 0) return true;
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return false;
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  }
+}
+
 double metricValue(const std::string& text, const std::string& series) {
   std::istringstream in(text);
   std::string line;

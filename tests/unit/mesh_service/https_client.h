@@ -68,6 +68,9 @@ class RawTls {
   std::string readAll(int timeout_ms);
   // Reads until `needle` was seen, the peer closes, or timeout_ms passes.
   std::string readUntil(const std::string& needle, int timeout_ms);
+  // True when the peer has closed (or reset) the connection, waiting up to timeout_ms; what it
+  // sent before is discarded.
+  bool closedByPeer(int timeout_ms);
   std::string version() const;  // "TLSv1.3", ... after connect
   const std::string& error() const { return error_; }
   void close();

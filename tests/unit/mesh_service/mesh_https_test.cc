@@ -487,6 +487,25 @@ TEST_F(HttpsService, SlowClientsGet408AndTruncatedRequestsChangeNothing) {
   EXPECT_TRUE(world_->store().getAccount("slow@example.com").ok());
 }
 
+TEST_F(HttpsService, ATrickledHandshakeCannotHoldAWorkerPastTheRequestTimeout) {
+  // A TLS record header announcing a 512-byte handshake message, then one byte every 200 ms:
+  // OpenSSL waits for the whole record, and each byte used to restart the socket's receive
+  // timeout, so the connection (and its worker thread) lived as long as the client trickled.
+  start("  request_timeout: 600ms\n");
+  ASSERT_TRUE(start_status_.ok());
+  RawTls trickler;
+  ASSERT_TRUE(trickler.connectPlain(port_)) << trickler.error();
+  ASSERT_TRUE(trickler.write(std::string("\x16\x03\x01\x02\x00", 5)));
+  bool closed = false;
+  for (int i = 0; i < 50 && !closed; ++i) {  // 10 s of trickling at most
+    closed = trickler.closedByPeer(200);
+    if (!closed) (void)trickler.write(std::string(1, '\x01'));
+  }
+  EXPECT_TRUE(closed) << "still open after 10 s of one byte every 200 ms (request_timeout 600ms)";
+  // The service is still there for others.
+  EXPECT_EQ(client().post("{\"HelloRequest\":{}}").status, 201);
+}
+
 TEST_F(HttpsService, ConnectionsOverTheLimitGet503UntilOneCloses) {
   start("  max_connections: 2\n");
   ASSERT_TRUE(start_status_.ok());
