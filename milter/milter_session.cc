@@ -557,7 +557,18 @@ mail::HeaderList MilterSession::deliveredHeaders(const policy::Decision& d,
 void MilterSession::applyHeaderEdits(const policy::Decision& d, mail::HeaderList& delivered,
                                      EomResult& result) const {
   // Egress add-header / remove-header rules. Our own headers are not theirs to edit.
+  // Removals first: the MTA deletes by the index a header had as received, so a header
+  // added here is never among those removed, whatever the order of the edits; the view of
+  // the delivered message (what the Mesh copy carries and the signal covers) must agree.
+  std::vector<const policy::HeaderEdit*> ordered;
   for (const auto& e : d.header_edits) {
+    if (e.kind == policy::HeaderEdit::Kind::kRemoveAll) ordered.push_back(&e);
+  }
+  for (const auto& e : d.header_edits) {
+    if (e.kind != policy::HeaderEdit::Kind::kRemoveAll) ordered.push_back(&e);
+  }
+  for (const policy::HeaderEdit* edit : ordered) {
+    const policy::HeaderEdit& e = *edit;
     if (policy::isGatewayOnlyHeader(e.name) ||
         equalsIgnoreCase(e.name, policy::kBrandAssertionHeader)) {
       continue;

@@ -861,7 +861,10 @@ class MeshSession : public Session {
             "prefer-encryption}\n"
             "    - {name: strict, match: {recipient_domain: [strict.example]}, action: "
             "require-encryption, remove_headers: [X-Internal-Project], add_headers: [{name: "
-            "X-Sent-By, value: mx}]}\n",
+            "X-Sent-By, value: mx}]}\n"
+            "    - {name: replace, match: {recipient_domain: [replace.example]}, action: "
+            "require-encryption, add_headers: [{name: Reply-To, value: desk@example.com}], "
+            "remove_headers: [Reply-To]}\n",
         "t.yaml");
     ASSERT_TRUE(loaded.ok()) << loaded.errors[0];
     engine_ = std::make_shared<policy::DecisionEngine>(loaded.config, store_, clock_);
@@ -963,6 +966,18 @@ TEST_F(MeshSession, TheMeshCopyCarriesTheHeadersSmtpWouldDeliver) {
   EXPECT_EQ(posted_[0].message,
             "From: Alice <alice@example.com>\r\nSubject: Q3\r\n\tfigures\r\nX-Sent-By: mx\r\n"
             "\r\nFigures attached.\r\n");
+}
+
+TEST_F(MeshSession, ARuleThatReplacesAHeaderGivesTheMeshCopyWhatSmtpWouldDeliver) {
+  // The MTA deletes the received Reply-To by its index and keeps the one the rule adds, in
+  // whatever order the edits come; the Mesh copy (and the signal's view) must do the same.
+  extra_headers_ = {{"Reply-To", "someone@elsewhere.example"}};
+  EomResult r = send({"<bob@replace.example>"});
+  EXPECT_EQ(r.step.kind, Step::Kind::kDiscard);
+  ASSERT_EQ(posted_.size(), 1u);
+  EXPECT_EQ(posted_[0].message,
+            "From: Alice <alice@example.com>\r\nSubject: Q3\r\n\tfigures\r\nReply-To: "
+            "desk@example.com\r\n\r\nFigures attached.\r\n");
 }
 
 TEST_F(MeshSession, MixedRecipientsOnlyTheMeshCopiesAreRemoved) {
