@@ -263,6 +263,7 @@ void MilterSession::onAbort() {
   msg_.body_seen = 0;
   msg_.active = false;
   msg_.content_lost = nullptr;
+  msg_.mesh_required = false;
 }
 
 EomResult MilterSession::onEndOfMessage(std::string queue_id) {
@@ -339,6 +340,16 @@ EomResult MilterSession::failedEom(const Status& status, EomResult partial) {
         std::string(policy::kSignalHeader).c_str());
     return out;
   }
+  if (msg_.mesh_required && out.step.kind == Step::Kind::kContinue) {
+    // Recipients that an encryption rule sends over the Mesh: some may not have been posted.
+    // Copies already posted are recognised on the retry (the same EnvelopeId).
+    out.step = errorStep(config::FailureAction::kTempfail, status);
+    log::warning(
+        "%s: milter: action=tempfail despite milter.on_error accept: the message has recipients "
+        "that only the Mesh may reach",
+        qidOrNoqueue(msg_.request.queue_id).c_str());
+    return out;
+  }
   out.step = partial.step;  // what was decided before the failure, kContinue if nothing
   out.changes = forgedCopyDeletions({});  // without a decision every copy counts as forged
   out.removed_recipients = std::move(partial.removed_recipients);
@@ -401,6 +412,14 @@ void MilterSession::decideEndOfMessage(std::string queue_id, EomResult& result) 
     return;
   }
   policy::Decision& d = *decided;
+  // What was decided stands if a later step fails (failedEom keeps a reject, a hold, and
+  // recipients that only the Mesh may reach).
+  result.step = stepFor(d.verdict, d.reply);
+  if (d.verdict == Verdict::kHold) {
+    result.quarantine_reason = "meshgate: " + (d.hold_reason.empty() ? d.rule : d.hold_reason);
+  }
+  msg_.mesh_required = std::any_of(d.mesh_delivery.begin(), d.mesh_delivery.end(),
+                                   [](const auto& m) { return !m.cleartext_fallback; });
   // Forged copies of our headers go first, whatever else happens. Incoming brand assertions
   // that a trusted gateway signed for this very message stay (a client may check them itself;
   // only inbound mail has any).

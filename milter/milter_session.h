@@ -204,6 +204,9 @@ class MilterSession {
     uint64_t body_seen = 0;
     bool active = false;
     const char* content_lost = nullptr;  // the stage that failed, see onContentLost
+    // The decision names recipients that may only be reached over the Mesh (egress
+    // encryption rules): a failure after it must not let their SMTP copy go in cleartext.
+    bool mesh_required = false;
   };
 
   Step fail(const Status& status, const char* stage);

@@ -881,6 +881,7 @@ class MeshSession : public Session {
     const std::string local = r.recipient.substr(0, r.recipient.find('@'));
     adapters::MeshPostResult out;
     out.envelope_id = "MGSM-" + local;
+    if (local == "throws") throw std::runtime_error("an unexpected failure in the Mesh client");
     if (local == "none") {
       out.outcome = adapters::MeshPostOutcome::kNoProfile;
     } else if (local == "down" && !resolve_only) {
@@ -1075,6 +1076,16 @@ TEST_F(MeshSession, OnErrorAcceptNeverSendsAMeshCopyAgainBySmtp) {
   EXPECT_EQ(mixed.removed_recipients, std::vector<std::string>{"<bob@secure.example>"});
   EomResult all = send({"<bob@secure.example>"});
   EXPECT_EQ(all.step.kind, Step::Kind::kDiscard) << "every copy went over the Mesh already";
+}
+
+TEST_F(MeshSession, OnErrorAcceptNeverLetsAnEncryptionRecipientGoInCleartextAfterAFault) {
+  load(true, "accept");
+  // An exception while the Mesh copies are being made: on_error accept lets faults through,
+  // but the decision said these recipients may only be reached over the Mesh.
+  EomResult r = send({"<throws@secure.example>", "<dave@other.example>"});
+  EXPECT_EQ(r.step.kind, Step::Kind::kTempfail);
+  EXPECT_EQ(r.step.code, "451");
+  EXPECT_TRUE(posted_.empty());
 }
 
 }  // namespace
