@@ -98,20 +98,9 @@ std::string macro(SMFICTX* ctx, const char* name) {
   return v ? v : "";
 }
 
-// smfi_setreply treats '%' as a format character: a single one voids the reply.
-std::string escapePercent(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '%') out += "%%";
-    else if (c == '\r' || c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
-}
-
 sfsistat apply(SMFICTX* ctx, const Step& s) {
   if (!s.code.empty() && (s.kind == Step::Kind::kReject || s.kind == Step::Kind::kTempfail)) {
-    std::string text = escapePercent(s.text);
+    std::string text = MilterSession::mtaReplyText(s.text);
     if (smfi_setreply(ctx, const_cast<char*>(s.code.c_str()), const_cast<char*>(s.enhanced.c_str()),
                       const_cast<char*>(text.c_str())) != MI_SUCCESS) {
       log::warning("milter: smfi_setreply(%s %s) failed; the MTA uses its default text",

@@ -322,6 +322,30 @@ std::vector<HeaderChange> MilterSession::forgedCopyDeletions(
   return out;
 }
 
+std::string MilterSession::mtaReplyText(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const size_t width = c == '%' ? 2 : 1;
+    if (out.size() + width > kMaxReplyText - 3) {
+      // Cut before a UTF-8 continuation byte's character starts, and never inside "%%".
+      while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80)
+        out.pop_back();
+      if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0x80) != 0) out.pop_back();
+      out += "...";
+      break;
+    }
+    if (c == '%') {
+      out += "%%";
+    } else if (c == '\r' || c == '\n') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 EomResult MilterSession::failedEom(const Status& status, EomResult partial) {
   EomResult out;
   out.step = fail(status, "eom");

@@ -190,6 +190,12 @@ class MilterSession {
   // The one error table: what a failure to decide becomes, per milter.on_error.
   static Step errorStep(config::FailureAction action, const Status& status);
 
+  // A step's text as smfi_setreply takes it: '%' doubled (it is a format character there),
+  // line breaks as spaces, and at most kMaxReplyText bytes (cut at a character, "..." added):
+  // libmilter refuses a reply over 980 bytes, and the MTA then sends its generic text.
+  static constexpr size_t kMaxReplyText = 900;
+  static std::string mtaReplyText(std::string_view text);
+
  private:
   struct Message {
     std::shared_ptr<const policy::DecisionEngine> engine;

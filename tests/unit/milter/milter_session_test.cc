@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gateway/config/config_loader.h"
+#include "gateway/mail/codec.h"
 #include "gateway/policy/brand_assertion.h"
 #include "gateway/policy/security_signal.h"
 #include "gateway/ports/deadline.h"
@@ -282,6 +283,23 @@ TEST_F(Session, ReplyCodeAlwaysMatchesTheStep) {
     }
     EXPECT_EQ(s.text.find('%'), std::string::npos);
   }
+}
+
+TEST(MtaReplyText, FitsLibmiltersLimitWithoutBreakingACharacterOrAnEscape) {
+  // libmilter refuses a reply over 980 bytes and the client then sees the MTA's generic text:
+  // a long recipient in the ingress text, many recipients in an egress text, a remote detail.
+  EXPECT_EQ(MilterSession::mtaReplyText("100% sure\r\nor not"), "100%% sure  or not");
+  const std::string plain = MilterSession::mtaReplyText(std::string(2000, 'a'));
+  EXPECT_EQ(plain.size(), MilterSession::kMaxReplyText);
+  EXPECT_TRUE(plain.ends_with("...")) << plain;
+  const std::string percents = MilterSession::mtaReplyText(std::string(1000, '%'));
+  EXPECT_LE(percents.size(), MilterSession::kMaxReplyText);
+  EXPECT_EQ((percents.size() - 3) % 2, 0u) << "no lone % before the cut";
+  std::string accents;
+  for (int i = 0; i < 600; ++i) accents += "\u00e9";  // two bytes each
+  const std::string cut = MilterSession::mtaReplyText("x" + accents);
+  EXPECT_LE(cut.size(), MilterSession::kMaxReplyText);
+  EXPECT_TRUE(mail::isValidUtf8(cut)) << "cut inside a character";
 }
 
 TEST_F(Session, NoEngineIsATempfailNotAnAccept) {
