@@ -218,15 +218,14 @@ Step MilterSession::onRecipient(std::string_view recipient) {
 
 void MilterSession::onHeader(std::string_view name, std::string_view value) {
   if (!msg_.active || msg_.over_budget) return;
-  // Header fields count against milter.max_buffered_bytes like the body (up to the header
-  // limits' 4 MiB a message): past it the message is tempfailed at end of message.
+  // Header fields count against milter.max_buffered_bytes like the body, as far as they are
+  // kept (the header limits keep at most 4 MiB a message; what they drop costs nothing): past
+  // it the message is tempfailed at end of message.
   const uint64_t limit = msg_.engine ? msg_.engine->config().milter.max_buffered_bytes
                                      : std::numeric_limits<uint64_t>::max();
-  if (!msg_.body_share.take(name.size() + value.size(), limit)) {
-    msg_.over_budget = true;
-    return;
-  }
+  const size_t before = msg_.headers->bytes();
   msg_.headers->add(name, value);
+  if (!msg_.body_share.take(msg_.headers->bytes() - before, limit)) msg_.over_budget = true;
 }
 
 void MilterSession::onBody(std::string_view chunk) {

@@ -72,6 +72,7 @@ class HeaderList {
 
   size_t size() const { return headers_.size(); }
   bool empty() const { return headers_.empty(); }
+  size_t bytes() const { return bytes_; }  // names and values kept (the section limit's count)
   const Header& operator[](size_t position) const { return headers_[position]; }
   std::vector<Header>::const_iterator begin() const { return headers_.begin(); }
   std::vector<Header>::const_iterator end() const { return headers_.end(); }

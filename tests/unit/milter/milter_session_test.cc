@@ -149,6 +149,14 @@ TEST_F(Session, BodiesOverTheSharedBudgetAreTempfailedNotJudgedOnPart) {
   EXPECT_GT(budget->used(), 0u);
   first.onAbort();
   EXPECT_EQ(budget->used(), 0u);
+  // What the header limits drop costs nothing: a 600 KiB field is kept (and counted) only up
+  // to the limit of one value (128 KiB).
+  startMessage(first, 0);
+  first.onHeader("X-Huge", std::string(600 * 1024, 'h'));
+  EXPECT_LT(budget->used(), 200u * 1024);
+  EXPECT_GT(budget->used(), 100u * 1024);
+  first.onAbort();
+  EXPECT_EQ(budget->used(), 0u);
 }
 
 TEST_F(Session, EveryFormPostfixDeliversToBobIsJudgedAsBob) {
