@@ -195,6 +195,8 @@ sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {
     if (r != SMFIS_CONTINUE) c->endMessage();
     return r;
   } catch (...) {
+    // Refused: no message is under way (a stop would otherwise wait for it in vain).
+    if (Connection* c = connectionOf(ctx)) c->endMessage();
     return callbackFailure(ctx, "mail");
   }
 }
@@ -428,7 +430,37 @@ class LibmilterService : public Service {
 
   Status start(std::shared_ptr<const config::Config> config) override {
     if (g_context) return failedPrecondition("only one milter per process");
-    const auto& m = config->milter;
+    Status started = startLibmilter(*config);
+    if (!started.ok()) {
+      // Not started: the callbacks' context is not left pointing at this service.
+      std::unique_lock<std::shared_mutex> lock(g_retire_mutex);
+      g_context = nullptr;
+    }
+    return started;
+  }
+
+  Status reload(std::shared_ptr<const config::Config>) override {
+    // Decisions follow the runtime's new engine at the next MAIL FROM; the socket stays.
+    return Status();
+  }
+
+  void stop() override {
+    if (!thread_.joinable()) return;
+    // Drain first: after smfi_stop() libmilter (with its worker pool, as Debian builds it)
+    // serves no session any more, so a message under way would never get its answer.
+    drain();
+    smfi_stop();
+    thread_.join();
+    {
+      std::unique_lock<std::shared_mutex> lock(g_retire_mutex);  // no callback is running
+      g_retired = true;
+      g_context = nullptr;
+    }
+  }
+
+ private:
+  Status startLibmilter(const config::Config& config) {
+    const auto& m = config.milter;
     {
       std::unique_lock<std::shared_mutex> lock(g_retire_mutex);
       g_context = &context_;
@@ -479,26 +511,6 @@ class LibmilterService : public Service {
     return Status();
   }
 
-  Status reload(std::shared_ptr<const config::Config>) override {
-    // Decisions follow the runtime's new engine at the next MAIL FROM; the socket stays.
-    return Status();
-  }
-
-  void stop() override {
-    if (!thread_.joinable()) return;
-    // Drain first: after smfi_stop() libmilter (with its worker pool, as Debian builds it)
-    // serves no session any more, so a message under way would never get its answer.
-    drain();
-    smfi_stop();
-    thread_.join();
-    {
-      std::unique_lock<std::shared_mutex> lock(g_retire_mutex);  // no callback is running
-      g_retired = true;
-      g_context = nullptr;
-    }
-  }
-
- private:
   // Waits for the messages under way to end (new ones are tempfailed meanwhile).
   static void drain() {
     g_draining = true;
