@@ -113,4 +113,19 @@ bool inAnyNetwork(const std::vector<Network>& networks, std::string_view address
   return false;
 }
 
+bool isNonPublicAddress(std::string_view address) {
+  static const std::vector<Network> kNonPublic = [] {
+    std::vector<Network> out;
+    for (const char* cidr : {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
+                             "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16",
+                             "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128",
+                             "64:ff9b:1::/48", "100::/64", "fc00::/7", "fe80::/10", "ff00::/8"}) {
+      out.push_back(Network::parse(cidr).value());
+    }
+    return out;
+  }();
+  if (!Network::parse(address).ok()) return true;
+  return inAnyNetwork(kNonPublic, address);
+}
+
 }  // namespace meshgate

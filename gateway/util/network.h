@@ -39,6 +39,11 @@ class Network {
 // True when address is inside any of networks.
 bool inAnyNetwork(const std::vector<Network>& networks, std::string_view address);
 
+// True for an address that is not on the public Internet: loopback, private (RFC 1918, ULA),
+// shared (100.64/10), link-local, unspecified, multicast and reserved ranges (IPv4-mapped IPv6
+// as IPv4). Text that is not an address is not public either.
+bool isNonPublicAddress(std::string_view address);
+
 // The client an address stands for, as one text: an IPv4 address (IPv4-mapped IPv6 included)
 // as a.b.c.d; an IPv6 address as its network of `v6_prefix` bits ("2001:db8:1:2::/64"), since
 // one IPv6 customer holds a whole /64 (or more) and can send from a new address each time.

@@ -34,6 +34,8 @@
 #include <string>
 #include <thread>
 
+#include "gateway/util/network.h"
+
 namespace meshgate::resolver {
 
 using std::chrono::milliseconds;
@@ -384,6 +386,13 @@ Result<MeshReply> MeshClient::post(const ServiceEndpoint& endpoint, std::string_
   Status last = deadlineExceeded(endpoint.url() + ": no time left to connect");
   for (const auto& host : hosts) {
     if (remainingUntil(deadline).count() == 0) break;
+    if (endpoint.discovered && isNonPublicAddress(host)) {
+      // A sender's domain must not steer this gateway to its own or its network's services.
+      last = unavailable(endpoint.url() + " (" + endpoint.found_by + ") is at " + host +
+                         ", a loopback or private address; list the domain in "
+                         "resolver.services to use it");
+      continue;
+    }
     Poco::Net::SocketAddress address;
     try {
       address = Poco::Net::SocketAddress(Poco::Net::IPAddress(host), endpoint.port);

@@ -14,7 +14,8 @@
 //   countersigned by the service, fingerprint = AccountRecord.profile_udf, lists the address).
 //
 //   Any other domain: its Mesh service is located (service_locator.h: resolver.services, DNS
-//   SRV _mmm._tcp.<domain>, mmm.<domain>:443) and asked, over HTTPS (mesh_client.h), with
+//   SRV _mmm._tcp.<domain>, mmm.<domain>:443; one found in DNS only at a public address) and
+//   asked, over HTTPS (mesh_client.h), with
 //     POST /.well-known/mmm/   Host: <domain>   {"GetRequest":{"Account":"<address>"}}
 //   The GetResponse's DataItems carry the enveloped ProfileAccount (DataItem.Envelope; a
 //   DataItem.Data holding the envelope's text is read too). The first item whose envelope is a

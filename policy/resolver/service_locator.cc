@@ -57,15 +57,15 @@ class DnsServiceLocator : public ServiceLocator {
         "DNS SRV lookup of " + qname);
     if (!srv.ok()) return srv.status();
     if (srv->empty()) {
-      return std::vector<ServiceEndpoint>{
-          {"mmm." + domain, 443, "/.well-known/mmm/", "mmm." + domain + " (no SRV record " +
-                                                          qname + ")"}};
+      return std::vector<ServiceEndpoint>{{"mmm." + domain, 443, "/.well-known/mmm/",
+                                           "mmm." + domain + " (no SRV record " + qname + ")",
+                                           true}};
     }
     sortSrvRecords(*srv);
     std::vector<ServiceEndpoint> out;
     for (const auto& r : *srv) {
       if (r.target == "." || r.target.empty()) continue;
-      out.push_back({r.target, r.port, "/.well-known/mmm/", "DNS SRV " + qname});
+      out.push_back({r.target, r.port, "/.well-known/mmm/", "DNS SRV " + qname, true});
     }
     if (out.empty()) return notFound(domain + " has no Mesh service (its SRV record is \".\")");
     return out;

@@ -48,6 +48,9 @@ struct ServiceEndpoint {
   uint16_t port = 443;
   std::string path = "/.well-known/mmm/";
   std::string found_by;  // "resolver.services", "DNS SRV _mmm._tcp.example.net", ...
+  // Found in DNS (SRV, or mmm.<domain>) rather than listed in resolver.services: whoever
+  // controls the domain chose it, so it must not lead to a loopback or private address.
+  bool discovered = false;
 
   // https://host:port/path (IPv6 addresses in brackets).
   std::string url() const;

@@ -290,6 +290,28 @@ TEST(MeshClient, PinnedCertificateAnswersOnlyForTheNamesItCarries) {
   EXPECT_TRUE(named.ok()) << named.status().toString();
 }
 
+TEST(MeshClient, ADiscoveredServiceAtALoopbackOrPrivateAddressIsNotContacted) {
+  // An SRV record (or mmm.<domain>) that the sender's domain controls must not steer the
+  // gateway to its own services; listed in resolver.services, the same address is fine.
+  std::atomic<int> asked{0};
+  TlsServer server([&](const meshsvc::HttpRequest&) {
+    ++asked;
+    return okResponse("{}");
+  });
+  ServiceEndpoint discovered = loopback(server.port());
+  discovered.discovered = true;
+  discovered.found_by = "DNS SRV _mmm._tcp.example.net";
+  auto refused = client(pinnedSettings())->post(discovered, "example.net", "{}", in(3s));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status().toString();
+  EXPECT_NE(refused.status().message().find("loopback or private address"), std::string::npos)
+      << refused.status().toString();
+  EXPECT_EQ(asked.load(), 0);
+  EXPECT_TRUE(
+      client(pinnedSettings())->post(loopback(server.port()), "example.net", "{}", in(3s)).ok());
+  EXPECT_EQ(asked.load(), 1);
+}
+
 TEST(MeshClient, UntrustedCertificateIsRefused) {
   TlsServer server([](const meshsvc::HttpRequest&) { return okResponse("{}"); });
   config::ResolverSection s = pinnedSettings();
