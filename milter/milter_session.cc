@@ -323,17 +323,8 @@ std::vector<HeaderChange> MilterSession::forgedCopyDeletions(
 
 std::string MilterSession::mtaReplyText(std::string_view text) {
   std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const size_t width = c == '%' ? 2 : 1;
-    if (out.size() + width > kMaxReplyText - 3) {
-      // Cut before a UTF-8 continuation byte's character starts, and never inside "%%".
-      while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80)
-        out.pop_back();
-      if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0x80) != 0) out.pop_back();
-      out += "...";
-      break;
-    }
+  out.reserve(text.size());
+  for (char c : text) {
     if (c == '%') {
       out += "%%";
     } else if (c == '\r' || c == '\n') {
@@ -342,7 +333,16 @@ std::string MilterSession::mtaReplyText(std::string_view text) {
       out += c;
     }
   }
-  return out;
+  if (out.size() <= kMaxReplyText) return out;
+  out.resize(kMaxReplyText - 3);
+  // Not inside a "%%" (every '%' is doubled, so an odd run at the end was split) ...
+  size_t percents = 0;
+  while (percents < out.size() && out[out.size() - 1 - percents] == '%') ++percents;
+  if (percents % 2 == 1) out.pop_back();
+  // ... nor inside a UTF-8 character: its continuation bytes and its lead byte go.
+  while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+  if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0x80) != 0) out.pop_back();
+  return out + "...";
 }
 
 EomResult MilterSession::failedEom(const Status& status, EomResult partial) {

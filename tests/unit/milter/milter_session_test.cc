@@ -297,6 +297,8 @@ TEST(MtaReplyText, FitsLibmiltersLimitWithoutBreakingACharacterOrAnEscape) {
   // libmilter refuses a reply over 980 bytes and the client then sees the MTA's generic text:
   // a long recipient in the ingress text, many recipients in an egress text, a remote detail.
   EXPECT_EQ(MilterSession::mtaReplyText("100% sure\r\nor not"), "100%% sure  or not");
+  EXPECT_EQ(MilterSession::mtaReplyText(std::string(900, 'a')), std::string(900, 'a'))
+      << "a text that fits is not cut";
   const std::string plain = MilterSession::mtaReplyText(std::string(2000, 'a'));
   EXPECT_EQ(plain.size(), MilterSession::kMaxReplyText);
   EXPECT_TRUE(plain.ends_with("...")) << plain;
