@@ -85,6 +85,19 @@ NO_REPLY_FLAGS = {0x1000: ord("C"), 0x2000: ord("H"), 0x4000: ord("M"), 0x8000: 
                   0x80000: ord("B")}
 
 
+def milter_packets(buffer):
+    """The whole milter packets at the start of `buffer` (4-byte length, command byte, data),
+    as (command byte, data) pairs, and the bytes left over (a packet not yet complete)."""
+    packets = []
+    while len(buffer) >= 5:
+        n = struct.unpack(">I", buffer[:4])[0]
+        if len(buffer) < 4 + n:
+            break
+        packets.append((buffer[4], buffer[5:4 + n]))
+        buffer = buffer[4 + n:]
+    return packets, buffer
+
+
 class MilterProxy:
     """Postfix -> this unix socket -> the milter's socket. Records, per message, how long each
     command waited for the milter's final reply."""
@@ -138,13 +151,8 @@ class MilterProxy:
                         return
                     upstream.sendall(data)
                     now = time.perf_counter()
-                    down += data
-                    while len(down) >= 5:
-                        n = struct.unpack(">I", down[:4])[0]
-                        if len(down) < 4 + n:
-                            break
-                        cmd = down[4]
-                        down = down[4 + n:]
+                    packets, down = milter_packets(down + data)
+                    for cmd, _ in packets:
                         if cmd == ord("M"):
                             message = {}
                         if cmd not in no_reply:
@@ -155,14 +163,8 @@ class MilterProxy:
                         return
                     client.sendall(data)
                     now = time.perf_counter()
-                    up += data
-                    while len(up) >= 5:
-                        n = struct.unpack(">I", up[:4])[0]
-                        if len(up) < 4 + n:
-                            break
-                        reply = up[4]
-                        payload = up[5:4 + n]
-                        up = up[4 + n:]
+                    packets, up = milter_packets(up + data)
+                    for reply, payload in packets:
                         if reply == ord("O") and len(payload) >= 12:
                             flags = struct.unpack(">I", payload[8:12])[0]
                             for bit, command in NO_REPLY_FLAGS.items():

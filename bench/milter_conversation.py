@@ -20,7 +20,6 @@ import collections
 import os
 import select
 import socket
-import struct
 import sys
 import threading
 import time
@@ -89,31 +88,22 @@ class CountingProxy:
                     if not data:
                         return
                     upstream.sendall(data)
-                    pending += data
+                    packets, pending = milter_bench.milter_packets(pending + data)
                     with self.lock:
                         self.bytes += len(data)
-                        while len(pending) >= 5:
-                            n = struct.unpack(">I", pending[:4])[0]
-                            if len(pending) < 4 + n:
-                                break
-                            command = chr(pending[4])
-                            self.commands[command] += 1
-                            if command == "D" and n > 1:
-                                self.macro_stages[chr(pending[5])] += 1
-                            pending = pending[4 + n:]
+                        for command, payload in packets:
+                            self.commands[chr(command)] += 1
+                            if command == ord("D") and payload:
+                                self.macro_stages[chr(payload[0])] += 1
                 if upstream in readable:
                     data = upstream.recv(65536)
                     if not data:
                         return
                     client.sendall(data)
-                    answered += data
+                    packets, answered = milter_bench.milter_packets(answered + data)
                     with self.lock:
-                        while len(answered) >= 5:
-                            n = struct.unpack(">I", answered[:4])[0]
-                            if len(answered) < 4 + n:
-                                break
-                            self.replies[chr(answered[4])] += 1
-                            answered = answered[4 + n:]
+                        for reply, _ in packets:
+                            self.replies[chr(reply)] += 1
         except OSError:
             return
         finally:
