@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 
@@ -58,9 +59,13 @@ struct Connection {
   MilterSession session;
   bool in_message = false;        // counted in g_messages_under_way
   bool connect_no_reply = false;  // SMFIP_NR_CONN
+  bool mail_no_reply = false;     // SMFIP_NR_MAIL
   bool header_no_reply = false;  // SMFIP_NR_HDR
   bool body_no_reply = false;    // SMFIP_NR_BODY
   bool eoh_no_reply = false;     // SMFIP_NR_EOH
+  // MAIL FROM refused where the MTA awaits no answer to it (SMFIP_NR_MAIL): the refusal is
+  // given to each RCPT TO of the transaction instead, as Postfix's own smtpd_delay_reject does.
+  std::optional<Step> mail_refusal;
 };
 
 Connection* connectionOf(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
@@ -140,6 +145,16 @@ std::string addressText(const sockaddr* sa) {
   return buf;
 }
 
+// The answer to MAIL FROM: none (SMFIP_NR_MAIL, negotiated; libmilter answers CONTINUE itself
+// to an MTA that cannot skip it), a refusal kept and given to every RCPT TO of the transaction.
+// Not waiting saves a round trip per message; the transaction is refused all the same, since
+// no recipient can be accepted. Without the negotiation (no negotiate step), answered now.
+sfsistat answerMail(SMFICTX* ctx, Connection* c, const Step& s) {
+  if (!c || !c->mail_no_reply) return apply(ctx, s);
+  if (s.kind != Step::Kind::kContinue) c->mail_refusal = s;
+  return SMFIS_NOREPLY;
+}
+
 // Connect only records the client (nothing is decided before MAIL FROM), so the MTA need not
 // wait for an answer (SMFIP_NR_CONN). A failure then cannot be answered here: the session
 // remembers it and tempfails MAIL FROM.
@@ -178,9 +193,10 @@ Step stoppingStep() {
 
 sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {
   CallbackGuard guard;
-  if (guard.retired()) return apply(ctx, stoppingStep());
+  Connection* c = connectionOf(ctx);
+  if (c) c->mail_refusal.reset();
+  if (guard.retired()) return answerMail(ctx, c, stoppingStep());
   try {
-    Connection* c = connectionOf(ctx);
     if (!c) return callbackFailure(ctx, "mail");
     // Counted before the drain is checked (both sequentially consistent): either drain()
     // sees this message under way and waits for it, or this sees the drain and refuses it.
@@ -188,16 +204,17 @@ sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {
     if (g_draining) {
       c->endMessage();
       log::info("milter: stopping; MAIL FROM tempfailed (the MTA retries)");
-      return apply(ctx, stoppingStep());
+      return answerMail(ctx, c, stoppingStep());
     }
-    sfsistat r =
-        apply(ctx, c->session.onMail(argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}")));
-    if (r != SMFIS_CONTINUE) c->endMessage();
-    return r;
+    Step s = c->session.onMail(argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}"));
+    if (s.kind != Step::Kind::kContinue) c->endMessage();
+    return answerMail(ctx, c, s);
   } catch (...) {
     // Refused: no message is under way (a stop would otherwise wait for it in vain).
-    if (Connection* c = connectionOf(ctx)) c->endMessage();
-    return callbackFailure(ctx, "mail");
+    c->endMessage();
+    if (!c->mail_no_reply) return callbackFailure(ctx, "mail");
+    log::error("milter: mail: internal error; tempfail at RCPT TO");
+    return answerMail(ctx, c, MilterSession::errorStep(config::FailureAction::kTempfail, Status()));
   }
 }
 
@@ -205,9 +222,10 @@ sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) {
   CallbackGuard guard;
   if (guard.retired()) return apply(ctx, stoppingStep());
   try {
-    auto* s = sessionOf(ctx);
-    if (!s || !argv || !argv[0]) return callbackFailure(ctx, "rcpt");
-    return apply(ctx, s->onRecipient(argv[0]));
+    Connection* c = connectionOf(ctx);
+    if (c && c->mail_refusal) return apply(ctx, *c->mail_refusal);
+    if (!c || !argv || !argv[0]) return callbackFailure(ctx, "rcpt");
+    return apply(ctx, c->session.onRecipient(argv[0]));
   } catch (...) {
     return callbackFailure(ctx, "rcpt");
   }
@@ -367,10 +385,12 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
 sfsistat negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long* pf0,
                    unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
   // Only the actions we use, and skip the steps we do not need (HELO: no decision reads the
-  // HELO name); no answer awaited for connect (recorded, decided on at MAIL FROM), each header,
+  // HELO name); no answer awaited for connect (recorded, decided on at MAIL FROM), MAIL FROM
+  // (decided, but a refusal is given at RCPT TO: see answerMail), each header,
   // the end of headers and each body chunk (collected, decided on at end of message), when the
   // MTA offers that. Each skipped step or answer is one packet or round trip less per session.
-  constexpr unsigned long kNoReply = SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+  constexpr unsigned long kNoReply =
+      SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
   // Removing recipients is needed only to send copies over the Mesh (smtp_to_mesh): without
   // it, the right is not asked for.
   unsigned long actions = kActions;
@@ -388,6 +408,7 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned lo
     *pf1 &= ~kNoReply;
   } else {
     c->connect_no_reply = (*pf1 & SMFIP_NR_CONN) != 0;
+    c->mail_no_reply = (*pf1 & SMFIP_NR_MAIL) != 0;
     c->eoh_no_reply = (*pf1 & SMFIP_NR_EOH) != 0;
     c->header_no_reply = (*pf1 & SMFIP_NR_HDR) != 0;
     c->body_no_reply = (*pf1 & SMFIP_NR_BODY) != 0;

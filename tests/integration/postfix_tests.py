@@ -30,8 +30,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from mgharness import (Process, RetryingSender, Skipped, check, free_port, log,  # noqa: E402
                        make_message, run, run_tests, smtp_send, wait_port)
-from milter_tests import (FRIEND, LOCKER, install_notice_sendmail, notices,  # noqa: E402
-                          outbound_config, setup_accounts, verify_brand)
+from milter_tests import (FRIEND, LOCKER, install_notice_sendmail, log_lines,  # noqa: E402
+                          notices, outbound_config, setup_accounts, verify_brand)
 
 STRANGER = "stranger@elsewhere.example"
 SIGNAL = "Mesh-Security-Signal"
@@ -213,8 +213,9 @@ def test_quarantine_hold(h):
 def test_store_locked_tempfail(h):
     """Store failure through Postfix: the SQLite store is locked beyond busy_timeout, so the
     abuse counter cannot be written at MAIL FROM (abuse.flush_interval 0: every count written
-    at once): the client gets 451 4.3.0 (a 4xx code with the tempfail status, never a 5xx),
-    nothing is queued; once the lock is gone the same message is accepted and delivered once."""
+    at once): the client gets 451 4.3.0 at RCPT TO (a 4xx code with the tempfail status, never
+    a 5xx), nothing is queued; once the lock is gone the same message is accepted and delivered
+    once."""
     limits = [("per-client", "client_address", "1m", 100000, "tempfail")]
     mg, sink, pf = gateway(h, abuse_exempt_loopback=False, abuse_limits=limits,
                            busy_timeout="300ms", abuse_flush_interval="0s")
@@ -228,9 +229,17 @@ def test_store_locked_tempfail(h):
     finally:
         locker.stdin.close()
         locker.wait(timeout=10)
-    check(r.mail is not None and r.mail[0] == 451, "MAIL FROM: expected 451, got %r" % r)
-    check(r.mail[1].startswith("4.3.0 meshgate: temporary failure"),
-          "MAIL FROM: expected the 4.3.0 tempfail text, got %r" % (r.mail,))
+    # Postfix waits for no answer to MAIL FROM (meshgate asks for SMFIP_NR_MAIL): the refusal
+    # decided there is given to the recipient, and no recipient means nothing is queued.
+    check(r.mail is not None and r.mail[0] == 250, "MAIL FROM: expected 250, got %r" % r)
+    rcpt = r.rcpt.get("bob@example.com")
+    check(rcpt is not None and rcpt[0] == 451, "RCPT bob: expected 451, got %r" % r)
+    check(rcpt[1].startswith("4.3.0 meshgate: temporary failure"),
+          "RCPT bob: expected the 4.3.0 tempfail text, got %r" % (rcpt,))
+    check(r.data is None, "DATA went ahead with no recipient: %r" % r)
+    lines = log_lines(mg, "milter: mail: cannot decide")
+    check(lines and "action=tempfail" in lines[-1],
+          "the failure was not at MAIL FROM: no 'mail: cannot decide' line:\n" + mg.log()[-3000:])
     check(not pf.queue(), "something was queued: %s" % pf.queue())
     send_ok(pf, FRIEND, ["bob@example.com"], msg, "store back")
     got = settle(h, pf, sink, 1, "after the lock")

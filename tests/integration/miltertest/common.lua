@@ -68,10 +68,14 @@ end
 
 -- daemon_name: the {daemon_name} macro ("smtpd" = port 25; "ORIGINATING" = the submission
 -- service of conf/postfix/master.cf.snippet, i.e. outbound mail).
-function open_session(client_ip, daemon_name)
+-- steps: the protocol steps the MTA offers (nil: everything miltertest knows, as Postfix does).
+function open_session(client_ip, daemon_name, steps)
   local conn = mt.connect(socket, 40, 0.25)
   if conn == nil then fail("cannot connect to the milter at " .. socket) end
   mt.set_timeout(tonumber(read_timeout or "10"))
+  -- (miltertest uses its defaults for all three unless all three are given: protocol version
+  -- 6, every action (SMFI_V6_ACTS, 0x1FF), and the steps.)
+  if steps ~= nil then must(mt.negotiate(conn, 6, 0x1FF, steps), "mt.negotiate") end
   mt.macro(conn, SMFIC_CONNECT, "j", "mx.example.com", "{daemon_name}", daemon_name or "smtpd")
   must(mt.conninfo(conn, "client.example.net", client_ip or "192.0.2.10"), "mt.conninfo")
   expect_reply(conn, SMFIR_CONTINUE, "connect")
