@@ -8,6 +8,8 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <sstream>
 
 #include "cli/admin_support.h"
 #include "cli/args.h"
@@ -209,12 +211,61 @@ class TerminalSignalsDeferred {
   std::array<struct sigaction, 4> saved_{};
 };
 
+// The first line of a tool's diagnostics, for an error message.
+std::string firstLine(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.empty() ? "no diagnostics" : printable(line);
+}
+
+// Postfix reuses short queue ids (enable_long_queue_ids=no, the default), and a held message
+// may be released or deleted outside meshgate: before acting, the id must still name this
+// record's message, in the hold queue. postcat -e shows the envelope: its first line names the
+// queue file ("*** ENVELOPE RECORDS hold/4XYZ12AB ***"), a "sender:" line the envelope sender.
+Status checkStillHeld(AdminContext& ctx, const QuarantineRecord& q) {
+  auto argv = postfixTool(*ctx.config, ctx.config->quarantine.postcat);
+  argv.insert(argv.end(), {"-e", "-q", q.queue_id});
+  auto r = execProgram(argv, "", 30000);
+  if (!r.ok()) return r.status().withContext("postcat");
+  if (r->exit_code != 0) {
+    return failedPrecondition(q.queue_id + " is no longer in the Postfix queue (postcat: " +
+                              firstLine(r->err) + "); nothing was done");
+  }
+  std::string path;
+  std::optional<std::string> sender;
+  std::istringstream lines(r->out);
+  for (std::string line; std::getline(lines, line);) {
+    constexpr std::string_view kEnvelope = "*** ENVELOPE RECORDS ";
+    if (path.empty() && line.rfind(kEnvelope, 0) == 0) {
+      path = line.substr(kEnvelope.size());
+      path = path.substr(0, path.find(' '));
+    } else if (!sender && line.rfind("sender:", 0) == 0) {
+      sender = std::string(trimWhitespace(std::string_view(line).substr(7)));
+    }
+  }
+  // hold/ID, or a hashed hold/X/ID (hash_queue_names), or an absolute path under the queue.
+  if (path.find("hold/") != 0 && path.find("/hold/") == std::string::npos) {
+    return failedPrecondition(q.queue_id + " is not in Postfix's hold queue (postcat shows " +
+                              (path.empty() ? std::string("no queue file") : printable(path)) +
+                              "): released or deleted outside meshgate? Nothing was done");
+  }
+  if (!sender || !equalsIgnoreCase(*sender, q.sender)) {
+    return failedPrecondition("queue id " + q.queue_id +
+                              " now names another message (envelope sender <" +
+                              printable(sender.value_or("")) + ">, the held one's was <" +
+                              printable(q.sender) + ">): Postfix reused the id; nothing was done");
+  }
+  return Status();
+}
+
 // Claims the held message (held -> released/deleted, only if still held: an admin and the
 // release-confirmed timer may race), records the action in the audit log, then runs
-// postsuper -H (release) or -d (delete). Nothing happens without its audit record; if the
-// record or postsuper fails, the message is held again (and the failure audited).
+// postsuper -H (release) or -d ID hold (delete: only from the hold queue, never a message
+// under the same id elsewhere). Checked first: the id still names the held message. Nothing happens
+// without its audit record; if the record or postsuper fails, the message is held again (and the
+// failure audited).
 Status applyToHeld(AdminContext& ctx, QuarantineRecord& q, const std::string& action) {
   if (q.state != "held") return failedPrecondition(q.id + " is already " + q.state);
+  MESHGATE_RETURN_IF_ERROR(checkStillHeld(ctx, q));
   TerminalSignalsDeferred not_now;
   const std::string to = action == "release" ? "released" : "deleted";
   MESHGATE_ASSIGN_OR_RETURN(bool claimed, ctx.store->changeQuarantineState(q.id, "held", to));
@@ -232,7 +283,11 @@ Status applyToHeld(AdminContext& ctx, QuarantineRecord& q, const std::string& ac
   Status audited = recordAdminAction(*ctx.store, *ctx.config, q, action);
   if (!audited.ok()) return holdAgain(audited.withContext("audit log; nothing was done"));
   auto argv = postfixTool(*ctx.config, ctx.config->quarantine.postsuper);
-  argv.insert(argv.end(), {action == "release" ? "-H" : "-d", q.queue_id});
+  if (action == "release") {
+    argv.insert(argv.end(), {"-H", q.queue_id});
+  } else {
+    argv.insert(argv.end(), {"-d", q.queue_id, "hold"});
+  }
   auto r = execProgram(argv, "", 30000);
   Status ran = r.ok() ? Status() : r.status();
   if (r.ok() && r->exit_code != 0) {

@@ -172,14 +172,8 @@ def test_forged_signal(h):
     mg.stop()
 
 
-def test_quarantine_hold(h):
-    """(d) quarantine-unknown: a stranger's message to carol is accepted (250) and lands in
-    Postfix's hold queue, not at the sink; released by the administrator (postsuper -H), it is
-    delivered once with a signal saying contact=quarantined."""
-    mg, sink, pf = gateway(h)
-    msg, mid = make_message(STRANGER, ["carol@example.com"], subject="for carol")
-    r = send_ok(pf, STRANGER, ["carol@example.com"], msg, "stranger -> carol")
-    qid = re.search(r"queued as (\w+)", r.data[1]).group(1)
+def wait_held(h, pf, qid):
+    """Postfix's queue entry for qid once it is in the hold queue."""
     deadline = time.monotonic() + h.scaled(20)
     held = []
     while time.monotonic() < deadline:
@@ -189,6 +183,23 @@ def test_quarantine_hold(h):
         time.sleep(0.2)
     check(held and held[0].get("queue_name") == "hold",
           "message %s not in the hold queue: %s" % (qid, pf.queue()))
+    return held
+
+
+def test_quarantine_hold(h):
+    """(d) quarantine-unknown: a stranger's message to carol is accepted (250) and lands in
+    Postfix's hold queue, not at the sink; released by the administrator with `meshgate
+    quarantine release` (which checks with the real postcat that the id still names the held
+    message, then runs postsuper -H), it is delivered once with a signal saying
+    contact=quarantined. A second one, deleted with `meshgate quarantine delete`, leaves the
+    queue and is never delivered."""
+    mg, sink, pf = gateway(h)
+    # The administrator's commands work on this test's Postfix instance.
+    mg.write_config(extra="quarantine:\n  postfix_config_dir: %s\n" % pf.config_dir)
+    msg, mid = make_message(STRANGER, ["carol@example.com"], subject="for carol")
+    r = send_ok(pf, STRANGER, ["carol@example.com"], msg, "stranger -> carol")
+    qid = re.search(r"queued as (\w+)", r.data[1]).group(1)
+    held = wait_held(h, pf, qid)
     log("postqueue -j: %s" % held[0])
     mailq = run(["mailq", "-C", pf.config_dir], check_rc=False)
     log("mailq -C DIR:\n%s" % mailq.stdout.strip())
@@ -201,11 +212,31 @@ def test_quarantine_hold(h):
           "no milter-hold line for %s in the maillog" % qid)
     time.sleep(1.0)
     check(not sink.files(), "a held message reached the sink: %s" % sink.files())
-    # Release it, as an administrator would after review.
-    run(["postsuper", "-c", pf.config_dir, "-H", qid])
+    # A second one, to be deleted.
+    msg2, mid2 = make_message(STRANGER, ["carol@example.com"], subject="to be deleted")
+    r2 = send_ok(pf, STRANGER, ["carol@example.com"], msg2, "stranger -> carol, again")
+    qid2 = re.search(r"queued as (\w+)", r2.data[1]).group(1)
+    wait_held(h, pf, qid2)
+    listed = mg.cli("quarantine", "list").stdout
+    check(qid in listed and qid2 in listed, "quarantine list lacks %s or %s:\n%s" %
+          (qid, qid2, listed))
+    shown = mg.cli("quarantine", "show", qid).stdout
+    check("Subject: for carol" in shown, "quarantine show did not print the message:\n" + shown)
+    # Release the first, as an administrator would after review; delete the second.
+    released = mg.cli("quarantine", "release", qid)
+    check(released.stdout.strip() == qid + ": released", "release said %r" % released.stdout)
+    deleted = mg.cli("quarantine", "delete", qid2)
+    check(deleted.stdout.strip() == qid2 + ": deleted", "delete said %r" % deleted.stdout)
+    check(not [m for m in pf.queue() if m.get("queue_id") == qid2],
+          "the deleted message is still queued: %s" % pf.queue())
+    # Done once, the id no longer names a held message: a second release changes nothing.
+    again = mg.cli("quarantine", "release", qid, check_rc=False)
+    check(again.returncode == 1 and "already released" in again.stderr,
+          "a second release: %r" % again.stderr)
     pf.flush()
     got = settle(h, pf, sink, 1, "released")
     check(got[0].message_id() == mid, "unexpected message at the sink")
+    check(not by_message_id(got, mid2), "the deleted message was delivered")
     check_signal(h, mg, got[0], "quarantined")
     mg.stop()
 

@@ -7,9 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "gateway/config/config_loader.h"
 #include "gateway/mesh/dare.h"
@@ -28,11 +31,24 @@ using testing::runMeshgate;
 class QuarantineCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* tool : {"postsuper", "postcat", "sendmail"}) {
+    for (const char* tool : {"postsuper", "sendmail"}) {
       dir_.write(tool, std::string("#!/bin/sh\necho \"$0 $*\" >> ") + dir_.file("calls") +
                            "\ncat > /dev/null\necho 'From: held@partner.net'\n");
       chmod(dir_.file(tool).c_str(), 0755);
     }
+    // postcat -e -q ID prints queue/ID (the envelope as Postfix's postcat shows it), or fails
+    // as postcat does for an id no queue holds; without -e, the message.
+    std::filesystem::create_directories(dir_.file("queue"));
+    dir_.write("postcat",
+               "#!/bin/sh\nfor id; do :; done\ncase \" $* \" in\n  *\" -e \"*)\n"
+               "    cat " +
+                   dir_.file("queue") +
+                   "/$id 2>/dev/null && exit 0\n"
+                   "    echo \"postcat: fatal: open queue file $id: No such file or "
+                   "directory\" >&2; exit 1;;\n"
+                   "  *) echo 'From: held@partner.net';;\nesac\n");
+    chmod(dir_.file("postcat").c_str(), 0755);
+    queueFile("hold", "4XYZ12AB", "stranger@partner.net");
     config_ = dir_.file("meshgate.yaml");
     dir_.write("meshgate.yaml",
                "gateway:\n  domains: [example.com]\n  data_dir: " + dir_.path() +
@@ -55,6 +71,15 @@ class QuarantineCli : public ::testing::Test {
     q.time = 1'800'000'000;
     q.state = "held";
     ASSERT_TRUE(store_->putQuarantine(q).ok());
+  }
+  // What postcat -e shows for id: in queue, from sender.
+  void queueFile(const std::string& queue, const std::string& id, const std::string& sender) {
+    dir_.write("queue/" + id, "*** ENVELOPE RECORDS " + queue + "/" + id +
+                                  " ***\nmessage_size:             332             182\n"
+                                  "sender_fullname: \nsender: " +
+                                  sender + "\nrecipient: bob@example.com\n*** HEADER EXTRACTED " +
+                                  queue + "/" + id + " ***\n*** MESSAGE FILE END " + queue + "/" +
+                                  id + " ***\n");
   }
   std::string calls() {
     std::ifstream f(dir_.file("calls"));
@@ -136,7 +161,42 @@ TEST_F(QuarantineCli, DeleteAndShow) {
   EXPECT_NE(show.out.find("From: held@partner.net"), std::string::npos);
   auto del = runMeshgate({"quarantine", "delete", "4XYZ12AB", "--config", config_});
   EXPECT_EQ(del.exit_code, 0) << del.err;
-  EXPECT_NE(calls().find("postsuper -c /etc/postfix-test -d 4XYZ12AB"), std::string::npos);
+  // Only from the hold queue: never a message under the same id in another queue.
+  EXPECT_NE(calls().find("postsuper -c /etc/postfix-test -d 4XYZ12AB hold\n"), std::string::npos)
+      << calls();
+}
+
+TEST_F(QuarantineCli, NothingIsDoneWhenTheIdNoLongerNamesTheHeldMessage) {
+  struct Case {
+    const char* what;
+    std::function<void()> queue;
+    const char* error;
+  };
+  const std::vector<Case> cases = {
+      {"reused by another sender's message",
+       [&] { queueFile("hold", "4XYZ12AB", "someone@else.example"); }, "Postfix reused the id"},
+      {"released outside meshgate, now deferred",
+       [&] { queueFile("deferred", "4XYZ12AB", "stranger@partner.net"); },
+       "is not in Postfix's hold queue (postcat shows deferred/4XYZ12AB)"},
+      {"gone from the queue", [&] { std::filesystem::remove(dir_.file("queue/4XYZ12AB")); },
+       "is no longer in the Postfix queue (postcat: postcat: fatal: open queue file"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    c.queue();
+    for (const char* action : {"release", "delete"}) {
+      auto r = runMeshgate({"quarantine", action, "4XYZ12AB", "--config", config_});
+      EXPECT_EQ(r.exit_code, 1) << action;
+      EXPECT_NE(r.err.find(c.error), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("othing was done"), std::string::npos) << r.err;
+    }
+    EXPECT_EQ(calls(), "") << "postsuper must not run";
+    EXPECT_EQ(store_->getQuarantine("4XYZ12AB")->state, "held");
+  }
+  // The sender's case is Postfix's to keep: the same address still names the held message.
+  queueFile("hold", "4XYZ12AB", "Stranger@Partner.NET");
+  auto r = runMeshgate({"quarantine", "release", "4XYZ12AB", "--config", config_});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST_F(QuarantineCli, HostileIdsNeverReachPostsuper) {
@@ -203,6 +263,7 @@ class QuarantineConfirmCli : public QuarantineCli {
     q.time = 1'800'000'100;
     q.state = "held";
     ASSERT_TRUE(store_->putQuarantine(q).ok());
+    queueFile("hold", "5PAY1", "billing@example.net");
   }
   std::string code_;
 };
