@@ -178,17 +178,10 @@ int auditCheckpoint(const Args& args) {
   if (!ctx) return 1;
   auto key = mesh::loadPrivateKeyFile(ctx->config->gateway.key_file);
   if (!key.ok()) return reportError(cmd, key.status());
-  // The head: the last record.
-  int64_t from = 1;
-  std::optional<AuditRecord> head;
-  if (auto cp = ctx->store->latestCheckpoint(); cp.ok() && cp->has_value()) from = (*cp)->sequence;
-  for (;;) {
-    auto batch = ctx->store->readAudit(from, kBatch);
-    if (!batch.ok()) return reportError(cmd, batch.status());
-    if (!batch->empty()) head = batch->back();
-    if (static_cast<int>(batch->size()) < kBatch) break;
-    from = batch->back().sequence + 1;
-  }
+  // The head: the last record, once the records since the last checkpoint extend it.
+  auto to_sign = policy::readAuditHeadToSign(*ctx->store);
+  if (!to_sign.ok()) return reportError(cmd, to_sign.status());
+  const std::optional<AuditRecord>& head = to_sign->head;
   if (!head) return reportError(cmd, failedPrecondition("the audit log is empty"));
   auto c = policy::makeAuditCheckpoint(*head, static_cast<int64_t>(std::time(nullptr)),
                                        ctx->config->gateway.node, *key);

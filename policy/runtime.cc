@@ -94,19 +94,10 @@ Status Runtime::checkpointAudit() {
   auto key = gatewayKey();
   auto cfg = config();
   if (!key || !cfg || !store_) return failedPrecondition("runtime not started");
-  auto latest = store_->latestCheckpoint();
-  if (!latest.ok()) return latest.status();
-  int64_t from = latest->has_value() ? (*latest)->sequence : 1;
-  std::optional<AuditRecord> head;
-  constexpr int kBatch = 1000;
-  for (;;) {
-    auto batch = store_->readAudit(from, kBatch);
-    if (!batch.ok()) return batch.status();
-    if (!batch->empty()) head = batch->back();
-    if (static_cast<int>(batch->size()) < kBatch) break;
-    from = batch->back().sequence + 1;
-  }
-  if (!head || (latest->has_value() && (*latest)->sequence == head->sequence)) return Status();
+  auto to_sign = policy::readAuditHeadToSign(*store_);
+  if (!to_sign.ok()) return to_sign.status();
+  const auto& [head, latest] = *to_sign;
+  if (!head || (latest && latest->sequence == head->sequence)) return Status();
   auto c = policy::makeAuditCheckpoint(*head, clock_.now(), cfg->gateway.node, *key);
   if (!c.ok()) return c.status();
   MESHGATE_RETURN_IF_ERROR(store_->putCheckpoint(*c));

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/mesh/dare.h"
+#include "gateway/util/audit_hash.h"
 #include "gateway/util/encoding.h"
 
 namespace meshgate::policy {
@@ -27,6 +28,43 @@ Result<AuditCheckpoint> makeAuditCheckpoint(const AuditRecord& head, int64_t now
   c.head_hash = head.hash;
   c.signature = mesh::serializeDareEnvelope(*env);
   return c;
+}
+
+Result<AuditHeadToSign> readAuditHeadToSign(Store& store) {
+  AuditHeadToSign out;
+  auto latest = store.latestCheckpoint();
+  if (!latest.ok()) return latest.status();
+  out.latest = std::move(*latest);
+  const int64_t signed_through = out.latest ? out.latest->sequence : 0;
+  auto broken = [&](int64_t sequence, const std::string& reason) {
+    return dataLoss("the audit log does not extend the checkpoint at record " +
+                    std::to_string(signed_through) + ": record " + std::to_string(sequence) + ": " +
+                    reason + "; nothing is signed (run meshgate audit verify)");
+  };
+  // Read from the signed record itself, whose hash is recomputed from its content; a
+  // checkpoint of the empty log (sequence 0) and no checkpoint chain from the genesis.
+  std::optional<AuditChainVerifier> chain;
+  if (signed_through == 0) chain.emplace();
+  int64_t from = signed_through > 0 ? signed_through : 1;
+  constexpr int kBatch = 1000;
+  for (;;) {
+    auto batch = store.readAudit(from, kBatch);
+    if (!batch.ok()) return batch.status();
+    for (const AuditRecord& r : *batch) {
+      if (!chain) {
+        if (r.sequence != signed_through) return broken(signed_through, "removed");
+        chain.emplace(r.sequence - 1, r.prev_hash);
+        chain->expectCheckpoint(signed_through, out.latest->head_hash);
+      }
+      if (!chain->feed(r)) return broken(chain->error()->sequence, chain->error()->reason);
+    }
+    if (!batch->empty()) out.head = batch->back();
+    if (static_cast<int>(batch->size()) < kBatch) break;
+    from = batch->back().sequence + 1;
+  }
+  if (!chain && signed_through > 0)
+    return broken(signed_through, "removed (the log ends before it)");
+  return out;
 }
 
 Status verifyAuditCheckpoint(const AuditCheckpoint& checkpoint, const mesh::PublicKey& key) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "gateway/mesh/keys.h"
@@ -25,6 +26,20 @@ namespace meshgate::policy {
 // signature is the DARE envelope text.
 Result<AuditCheckpoint> makeAuditCheckpoint(const AuditRecord& head, int64_t now,
                                             const std::string& node, const mesh::PrivateKey& key);
+
+// What a new checkpoint would sign: the head of the chain (nullopt: the log is empty) and the
+// latest checkpoint already stored (nullopt: none).
+struct AuditHeadToSign {
+  std::optional<AuditRecord> head;
+  std::optional<AuditCheckpoint> latest;
+};
+
+// Reads `store`'s audit log from the latest checkpoint on (from the genesis without one), in
+// batches, and checks that it extends that checkpoint: the record the checkpoint signed still
+// has the signed hash, and every record since chains to the one before it. A record rewritten
+// below a checkpoint (its successors' hashes recomputed) is thus never signed over by the
+// next one: kDataLoss naming the first bad record, and nothing may be signed.
+Result<AuditHeadToSign> readAuditHeadToSign(Store& store);
 
 // Checks the envelope's signature against `key` and that its payload states the checkpoint's
 // sequence and head hash. kDataLoss with the reason otherwise.

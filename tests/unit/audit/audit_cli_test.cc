@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gateway/config/config_loader.h"
+#include "gateway/util/audit_hash.h"
 #include "policy/runtime.h"
 #include "policy/store/store_factory.h"
 #include "tests/support/subprocess.h"
@@ -311,6 +312,80 @@ TEST_F(AuditCli, TruncationBelowASignedCheckpointFails) {
   auto r = runMeshgate({"audit", "verify", "--config", config_});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("FAILED"), std::string::npos) << r.out;
+}
+
+// An attacker with write access to the database rewrites record 3, below the checkpoint at
+// record 5, and recomputes every hash after it so that the chain is consistent again. The next
+// checkpoint (signed by the CLI here, by the services every checkpoint_interval) must refuse to
+// sign over the rewritten head: if it did, `audit verify`, which checks the chain against the
+// newest checkpoint, would report the log intact.
+TEST_F(AuditCli, ACheckpointIsNotSignedOverARewriteBelowTheLastOne) {
+  ASSERT_EQ(runMeshgate({"audit", "checkpoint", "--config", config_}).exit_code, 0);
+  auto loaded = config::loadConfigFile(config_);
+  ASSERT_TRUE(loaded.ok());
+  {
+    auto store = store::openStore(loaded.config->store);
+    ASSERT_TRUE(store.ok());
+    for (int i = 6; i <= 7; ++i) {
+      AuditRecord r;
+      r.time = 1'800'000'000 + i;
+      r.node = "mx1.example.com";
+      r.kind = "message";
+      r.queue_id = "Q" + std::to_string(i);
+      r.action = "accept";
+      ASSERT_TRUE((*store)->appendAudit(r).ok());
+    }
+    auto all = (*store)->readAudit(1, 100);
+    ASSERT_TRUE(all.ok());
+    ASSERT_EQ(all->size(), 7u);
+    std::string prev = (*all)[1].hash;
+    std::string rewrite = "UPDATE audit_log SET sender='x@y.example' WHERE sequence=3;";
+    for (size_t i = 2; i < all->size(); ++i) {
+      AuditRecord r = (*all)[i];
+      if (r.sequence == 3) r.sender = "x@y.example";
+      r.prev_hash = prev;
+      r.hash = auditRecordHash(prev, r);
+      rewrite += "UPDATE audit_log SET prev_hash='" + r.prev_hash + "', hash='" + r.hash +
+                 "' WHERE sequence=" + std::to_string(r.sequence) + ";";
+      prev = r.hash;
+    }
+    sql(rewrite);
+  }
+  auto c = runMeshgate({"audit", "checkpoint", "--config", config_});
+  EXPECT_EQ(c.exit_code, 1) << c.out;
+  EXPECT_NE(c.err.find("does not extend the checkpoint at record 5: record 5: hash differs from "
+                       "the signed checkpoint's head; nothing is signed"),
+            std::string::npos)
+      << c.err;
+  auto r = runMeshgate({"audit", "verify", "--config", config_});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+
+  // The record the checkpoint signed, removed (the records after it kept): refused as well.
+  sql("DELETE FROM audit_log WHERE sequence=5;");
+  auto removed = runMeshgate({"audit", "checkpoint", "--config", config_});
+  EXPECT_EQ(removed.exit_code, 1) << removed.out;
+  EXPECT_NE(removed.err.find("checkpoint at record 5: record 5: removed"), std::string::npos)
+      << removed.err;
+}
+
+TEST_F(AuditCli, ACheckpointExtendsTheLastOne) {
+  ASSERT_EQ(runMeshgate({"audit", "checkpoint", "--config", config_}).exit_code, 0);
+  auto loaded = config::loadConfigFile(config_);
+  ASSERT_TRUE(loaded.ok());
+  {
+    auto store = store::openStore(loaded.config->store);
+    ASSERT_TRUE(store.ok());
+    AuditRecord r;
+    r.time = 1'800'000'006;
+    r.node = "mx1.example.com";
+    r.kind = "message";
+    r.action = "accept";
+    ASSERT_TRUE((*store)->appendAudit(r).ok());
+  }
+  auto c = runMeshgate({"audit", "checkpoint", "--config", config_});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("checkpoint at record 6"), std::string::npos) << c.out;
+  EXPECT_EQ(runMeshgate({"audit", "verify", "--config", config_}).exit_code, 0);
 }
 
 TEST_F(AuditCli, ForgedCheckpointFails) {
