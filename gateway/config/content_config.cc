@@ -643,6 +643,8 @@ void readBrands(YamlMap m, BrandsSection& s, const GatewaySection& gateway) {
         b.error("logo_url", "expected an https:// URL, got \"" + brand.logo_url + "\"");
       }
       b.string("organization", brand.organization);
+      readAddresses(b, "senders", brand.senders);
+      readDomainList(b, "sender_domains", brand.sender_domains);
       b.finish();
       brands.push_back(std::move(brand));
     });

@@ -246,6 +246,11 @@ struct Brand {
   std::vector<std::string> addresses;  // lower-case; mail From: these speaks for the brand
   std::string logo_url;                // optional https:// URL, carried in the assertion
   std::string organization;            // accountable organization; "" = brands.organization
+  // Who may send as the brand (envelope sender): these addresses, and addresses in these
+  // domains (each with its subdomains). Both empty: anyone in the gateway's domains or the
+  // brand's own domains and addresses.
+  std::vector<std::string> senders;         // lower-case addresses
+  std::vector<std::string> sender_domains;  // lower-case A-labels
 };
 
 // A gateway whose Mesh-Brand-Assertion headers are believed on inbound mail.

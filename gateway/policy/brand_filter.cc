@@ -91,6 +91,20 @@ const config::Brand* BrandFilter::brandOfAddress(std::string_view address) const
   return nullptr;
 }
 
+bool BrandFilter::maySendAs(const config::Brand& brand, std::string_view sender) const {
+  if (sender.empty()) return false;  // a bounce speaks for nobody
+  const std::string domain = addressDomain(sender);
+  auto inAny = [&](const std::vector<std::string>& domains) {
+    return std::any_of(domains.begin(), domains.end(),
+                       [&](const std::string& d) { return isSameOrSubdomain(domain, d); });
+  };
+  if (!brand.senders.empty() || !brand.sender_domains.empty()) {
+    return std::find(brand.senders.begin(), brand.senders.end(), sender) != brand.senders.end() ||
+           inAny(brand.sender_domains);
+  }
+  return brandOfAddress(sender) == &brand || inAny(config_->gateway.domains);
+}
+
 Status BrandFilter::onMessage(const MessageRequest& req, Decision& decision) {
   if (req.content == nullptr) return Status();
   if (req.direction == Direction::kOutbound) return onOutbound(req, decision);
@@ -113,6 +127,14 @@ Status BrandFilter::onOutbound(const MessageRequest& req, Decision& decision) {
   }
   const config::Brand* brand = brandOfAddress(address);
   if (brand == nullptr) return Status();
+  // A From: header is the sender's to write: the gateway signs for the brand only mail whose
+  // envelope sender (what Postfix ties to the login, smtpd_sender_login_maps) may send as it.
+  // Otherwise a host on the outbound networks, or a user of another domain this gateway
+  // serves, would have its mail asserted as the brand's.
+  if (!maySendAs(*brand, toLowerAscii(req.sender))) {
+    addCheck(decision, "brand-assertion-refused", brand->name);
+    return Status();
+  }
   const config::BrandsSection& s = config_->brands;
   BrandOutcome& out = decision.brand;
   out.assert_brand = brand->name;
@@ -124,8 +146,8 @@ Status BrandFilter::onOutbound(const MessageRequest& req, Decision& decision) {
 
   if (!s.sender_notice.enabled) return Status();
   // The person who sent: the envelope sender (an authenticated user's own address when the
-  // brand address is shared), else the brand address itself.
-  std::string notify = req.sender.empty() ? address : toLowerAscii(req.sender);
+  // brand address is shared; never empty here, see maySendAs).
+  std::string notify = toLowerAscii(req.sender);
   const int64_t now = clock_.now();
   const int64_t interval = std::max<int64_t>(60, s.sender_notice.interval.count() / 1000);
   const int64_t window_start = now - now % interval;

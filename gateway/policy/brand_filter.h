@@ -58,6 +58,9 @@ class BrandFilter : public Filter {
 
   // The brand `address` (lower-case) speaks for, or nullptr.
   const config::Brand* brandOfAddress(std::string_view address) const;
+  // Whether the envelope sender `sender` (lower-case) may send as `brand`: its `senders` and
+  // `sender_domains`, or, with neither set, anyone in the gateway's or the brand's domains.
+  bool maySendAs(const config::Brand& brand, std::string_view sender) const;
 
  private:
   struct Trusted {

@@ -199,9 +199,15 @@ TEST(BrandConfig, ErrorsNameFileLineAndWhatToFix) {
       {"brands:\n  list:\n    - {domains: [b.example]}\n", "name"},
       {"brands:\n  list:\n    - {name: B, domains: [\"not a domain\"]}\n", "is not a domain name"},
       {"brands:\n  list:\n    - {name: B, addresses: [nobody]}\n", "is not an address"},
-      {"brands:\n  list:\n    - {name: B, domains: [b.example], logo_url: http://b.example/l.png}\n",
+      {"brands:\n  list:\n    - {name: B, domains: [b.example], senders: [nobody]}\n",
+       "is not an address"},
+      {"brands:\n  list:\n    - {name: B, domains: [b.example], sender_domains: [\"a b\"]}\n",
+       "is not a domain name"},
+      {"brands:\n  list:\n    - {name: B, domains: [b.example], logo_url: "
+       "http://b.example/l.png}\n",
        "https://"},
-      {"brands:\n  list:\n    - {name: B, domains: [b.example]}\n    - {name: B, domains: [c.example]}\n",
+      {"brands:\n  list:\n    - {name: B, domains: [b.example]}\n    - {name: B, domains: "
+       "[c.example]}\n",
        "listed twice"},
       {"brands:\n  trusted_gateways:\n    - {name: partner}\n", "key_file"},
       {"brands:\n  trusted_gateways:\n    - {name: \"a b\", key_file: /x}\n", "use letters"},
@@ -220,13 +226,16 @@ TEST(BrandConfig, ErrorsNameFileLineAndWhatToFix) {
 
 class BrandFilterTest : public ::testing::Test {
  protected:
-  void load(const std::string& extra = "", bool notices = true) {
+  // extra: more of the brands section; brand_extra: more of the brand's entry.
+  void load(const std::string& extra = "", bool notices = true,
+            const std::string& brand_extra = "") {
     cfg_ = content_testing::loadConfig(
         "brands:\n  organization: Example Holdings\n  list:\n    - name: Example Bank\n"
         "      domains: [examplebank.com]\n      addresses: [news@example.com]\n"
         "      organization: Example Bank plc\n"
-        "      logo_url: https://examplebank.com/logo.svg\n"
-        "  sender_notice:\n    enabled: " + std::string(notices ? "true" : "false") + "\n" + extra);
+        "      logo_url: https://examplebank.com/logo.svg\n" +
+        brand_extra + "  sender_notice:\n    enabled: " + std::string(notices ? "true" : "false") +
+        "\n" + extra);
     ASSERT_TRUE(cfg_);
     filter_ = std::make_unique<BrandFilter>(cfg_, store_, clock_);
     ASSERT_TRUE(filter_->setupStatus().ok()) << filter_->setupStatus().toString();
@@ -284,6 +293,43 @@ TEST_F(BrandFilterTest, OutboundMailFromABrandAddressOrDomainIsAsserted) {
                 Direction::kInbound);
   ASSERT_TRUE(in.ok());
   EXPECT_TRUE(in->brand.assert_brand.empty());
+}
+
+// The From: header is the sender's to write: only mail whose envelope sender may send as the
+// brand is signed for it (by default anyone in the gateway's domains, example.com here, or the
+// brand's own; with senders/sender_domains, only those).
+TEST_F(BrandFilterTest, OnlyASenderWhoMaySendAsTheBrandGetsTheAssertion) {
+  struct Case {
+    const char* extra;  // appended to the brand's entry
+    const char* sender;
+    bool asserted;
+  };
+  const Case cases[] = {
+      {"", "alice@example.com", true},            // the organization's own user
+      {"", "Alice@EXAMPLE.com", true},            // case does not matter
+      {"", "help@examplebank.com", true},         // the brand's domain
+      {"", "web@forms.examplebank.com", true},    // and its subdomains
+      {"", "mallory@otherco.example", false},     // a host on the outbound networks, say
+      {"", "x@example.com.evil.example", false},  // not a subdomain
+      {"", "", false},                            // a bounce speaks for nobody
+      {"      senders: [comms@example.com]\n", "comms@example.com", true},
+      {"      senders: [comms@example.com]\n", "alice@example.com", false},
+      {"      sender_domains: [marketing.example.com]\n", "bob@marketing.example.com", true},
+      {"      sender_domains: [marketing.example.com]\n", "help@examplebank.com", false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.extra) + " sender=" + c.sender);
+    load("", /*notices=*/false, c.extra);
+    auto d = run(content_testing::textMessage("Example Bank <news@example.com>", "Offer", "Hi\n"),
+                 Direction::kOutbound, c.sender);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->brand.assert_brand, c.asserted ? "Example Bank" : "");
+    EXPECT_EQ(hasCheck(*d, "brand-assertion"), c.asserted);
+    EXPECT_EQ(hasCheck(*d, "brand-assertion-refused"), !c.asserted);
+    if (!c.asserted) {
+      EXPECT_EQ(checkDetail(*d, "brand-assertion-refused"), "Example Bank");
+    }
+  }
 }
 
 TEST_F(BrandFilterTest, TheSenderIsRemindedOncePerIntervalThroughTheStoreCounter) {
