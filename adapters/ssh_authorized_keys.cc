@@ -56,6 +56,9 @@ Result<SshKeyEntry> entryFromJson(const json& j) {
   if (!normalized.ok()) return dataLoss("entry " + e.udf + ": " + normalized.status().message());
   e.options = std::move(normalized).value();
   e.hosts = j.value("Hosts", std::string());
+  if (!e.hosts.empty() && !isValidSshHostsPattern(e.hosts)) {
+    return dataLoss("entry " + e.udf + ": host pattern is not a known_hosts pattern list");
+  }
   e.reason = j.value("Reason", std::string());
   return e;
 }
@@ -299,10 +302,13 @@ std::string accountForLogin(const config::SshSection& ssh, std::string_view logi
   auto it = ssh.users.find(std::string(login));
   if (it != ssh.users.end()) return it->second;
   if (login.empty() || ssh.domain.empty()) return "";
+  // Lower-case only: Linux tells `Alice` from `alice`, so folding would give one user's keys to
+  // another's login (an explicit ssh.users entry can map either).
   for (char c : login) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return "";
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::islower(u) && !std::isdigit(u) && c != '.' && c != '_' && c != '-') return "";
   }
-  return toLowerAscii(login) + "@" + ssh.domain;
+  return std::string(login) + "@" + ssh.domain;
 }
 
 Result<AuthorizedKeysAnswer> answerAuthorizedKeys(const SshCache& cache, const std::string& account,

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/util/strings.h"
+
 namespace meshgate::adapters {
 
 namespace model = mesh::model;
@@ -66,7 +68,12 @@ Result<SshKeyEntry> fromCatalogedApplication(const model::CatalogedApplicationSS
       e.reason = label.substr(kReasonPrefix.size());
     }
   }
-  // Re-checked on the way out: the options end up on an authorized_keys line.
+  // Re-checked on the way out: the options end up on an authorized_keys line, the hosts on a
+  // known_hosts line.
+  if (!e.hosts.empty() && !isValidSshHostsPattern(e.hosts)) {
+    return dataLoss("entry " + e.udf + ": host pattern \"" + printable(e.hosts) +
+                    "\" is not a known_hosts pattern list");
+  }
   auto normalized = normalizeSshOptions(options);
   if (!normalized.ok()) return dataLoss("entry " + e.udf + ": " + normalized.status().message());
   e.options = std::move(normalized).value();

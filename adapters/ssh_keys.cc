@@ -166,6 +166,17 @@ Result<std::string> sshKeyFingerprint(const SshPublicKey& key) {
   return mesh::contentDigestUdf(key.blob, kSshKeyContentType);
 }
 
+bool isValidSshHostsPattern(std::string_view hosts) {
+  if (hosts.empty() || hosts.size() > 1024) return false;
+  for (char c : hosts) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && std::string_view(".-_*?!,[]:").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Result<std::vector<std::string>> normalizeSshOptions(const std::vector<std::string>& options) {
   std::vector<std::string> out;
   for (const auto& raw : options) {

@@ -64,6 +64,12 @@ Result<std::string> sshKeyFingerprint(const SshPublicKey& key);
 // sshd spells it), values quoted. Duplicates are dropped; `restrict` itself is implied.
 Result<std::vector<std::string>> normalizeSshOptions(const std::vector<std::string>& options);
 
+// A known_hosts host pattern list as `meshgate ssh add-host-ca --hosts` takes it: comma-separated
+// names and addresses with the wildcards * and ?, negation !, and [host]:port, nothing else
+// (no space, quote or '#' that would change the meaning of a known_hosts line). Checked when
+// the pattern is stored and again on every read, since it reaches a known_hosts line.
+bool isValidSshHostsPattern(std::string_view hosts);
+
 // One authorized_keys line: restrict[,options] type base64 udf:UDF account.
 std::string authorizedKeysLine(const SshPublicKey& key, const std::vector<std::string>& options,
                                std::string_view udf, std::string_view account);

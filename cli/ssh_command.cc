@@ -405,8 +405,10 @@ int sshAddHostCa(const Args& args) {
   p.option("hosts", "PATTERN", "known_hosts host pattern(s), e.g. *.example.com", &hosts, true);
   p.option("config", "FILE", "configuration file", &config_path);
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
-  if (hosts.empty() || hosts.find_first_of(" \t\r\n#\"\\") != std::string::npos) {
-    return p.usageError("--hosts: a comma list of host patterns without spaces");
+  if (!adapters::isValidSshHostsPattern(hosts)) {
+    return p.usageError(
+        "--hosts: a comma list of host patterns (letters, digits, . - _ * ? ! "
+        "[ ] :), without spaces");
   }
   auto key = readPublicKeyFile(key_file);
   if (!key.ok()) return reportError(cmd, key.status());

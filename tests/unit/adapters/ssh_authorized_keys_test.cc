@@ -37,7 +37,9 @@ TEST(SshLogin, MapsThroughUsersThenDomain) {
   s.domain = "example.com";
   s.users = {{"root", "admin@example.net"}};
   EXPECT_EQ(accountForLogin(s, "root"), "admin@example.net");
-  EXPECT_EQ(accountForLogin(s, "Alice"), "alice@example.com");
+  // Linux tells Alice from alice: no folding onto alice's account (her keys would open Alice's).
+  EXPECT_EQ(accountForLogin(s, "Alice"), "");
+  EXPECT_EQ(accountForLogin(s, "alice"), "alice@example.com");
   EXPECT_EQ(accountForLogin(s, "a.b-c_d"), "a.b-c_d@example.com");
   EXPECT_EQ(accountForLogin(s, "x@y"), "");
   EXPECT_EQ(accountForLogin(s, "a b"), "");
@@ -120,6 +122,30 @@ TEST(SshKnownHosts, CertAuthorityAndRevokedLines) {
   EXPECT_EQ((*lines)[0].rfind("@cert-authority *.example.com,example.com ssh-ed25519 AAAAC3", 0), 0u);
   EXPECT_EQ((*lines)[1].rfind("@revoked * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBR0", 0), 0u);
   EXPECT_FALSE(knownHostsLines(c, 1000 + 2 * kDay, kDay).ok());
+}
+
+// The hosts pattern reaches a known_hosts line: only pattern characters, checked on every read
+// (a cache file or catalog row written by hand must not put another key first on the line).
+TEST(SshKnownHosts, AHostPatternThatWouldChangeTheLineIsRefusedWhenRead) {
+  EXPECT_TRUE(isValidSshHostsPattern("*.example.com,example.com"));
+  EXPECT_TRUE(isValidSshHostsPattern("[git.example.com]:2222,!bad.example.com,host?.example.net"));
+  for (const char* bad : {"", "* ssh-ed25519 AAAA", "a.example\n@cert-authority *", "\"quoted\"",
+                          "a#comment", "a\tb"}) {
+    EXPECT_FALSE(isValidSshHostsPattern(bad)) << bad;
+  }
+  SshCache c = cacheAt(1000);
+  SshKeyEntry ca = entryFor(kAlice);
+  ca.hosts = "*.example.com";
+  c.hosts.push_back(ca);
+  std::string text = serializeSshCache(c);
+  ASSERT_TRUE(parseSshCache(text).ok());
+  const std::string from = "*.example.com", to = "* ssh-ed25519 AAAAattacker";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), to);
+  auto damaged = parseSshCache(text);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_NE(damaged.status().message().find("not a known_hosts pattern list"), std::string::npos)
+      << damaged.status().toString();
 }
 
 TEST(SshCacheFormat, OnlyTheAccountAskedAboutIsDecodedTheRestKeptVerbatim) {

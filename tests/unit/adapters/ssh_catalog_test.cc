@@ -65,6 +65,16 @@ TEST(SshCatalogEntry, InjectedOptionsAreRefused) {
   EXPECT_FALSE(fromCatalogedApplication(app).ok());
 }
 
+TEST(SshCatalogEntry, AnInjectedHostPatternIsRefused) {
+  model::CatalogedApplicationSSH app = toCatalogedApplication(entryFor(kAlice));
+  app.labels.push_back("hosts:* ssh-ed25519 AAAAattacker");
+  auto back = fromCatalogedApplication(app);
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.status().message().find("not a known_hosts pattern list"), std::string::npos);
+  app.labels.back() = "hosts:*.example.com,[git.example.com]:2222";
+  EXPECT_TRUE(fromCatalogedApplication(app).ok());
+}
+
 TEST(SshCatalogEntry, WithoutThePermitLabelNothingIsGranted) {
   model::CatalogedApplicationSSH app = toCatalogedApplication(entryFor(kAlice));
   app.labels.clear();
