@@ -17,7 +17,8 @@
  *   isolates meshgate's own cost: it registers connect, rcpt, header, eoh, body, abort and
  *   close callbacks that only continue, and negotiates what meshgate negotiates (milter/
  *   milter_service.cc, onNegotiate): HELO, DATA and unknown commands skipped, no reply to
- *   connect, each header, the end of headers and each body chunk; and instead of a one-line
+ *   connect, MAIL FROM, each header, the end of headers and each body chunk (so it answers
+ *   only RCPT TO and end of message, as meshgate does); and instead of a one-line
  *   header it inserts one the size of meshgate's signal at index 0, as meshgate does.
  *
  *   Runs until SIGTERM/SIGINT (libmilter's signal thread stops it).
@@ -32,14 +33,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Set in negotiation when the MTA agreed to send connect, headers, end of headers and body
- * without waiting for an answer (SMFIP_NR_*): those callbacks must then answer NOREPLY. Every
- * session of one bench run talks to the same MTA, so one flag serves all. */
+/* Set in negotiation (-a) when the MTA agreed to send connect, MAIL FROM, headers, end of
+ * headers and body without waiting for an answer (SMFIP_NR_*): those callbacks must then answer
+ * NOREPLY. Every session of one bench run talks to the same MTA, so one flag serves all. */
 static volatile int no_reply = 0;
 
 static sfsistat content_step(void) { return no_reply ? SMFIS_NOREPLY : SMFIS_CONTINUE; }
 
 static sfsistat on_envfrom(SMFICTX *ctx, char **argv) {
+  (void)ctx;
+  (void)argv;
+  return content_step();
+}
+
+/* Answered without -a (the null milter's one round trip before end of message); with -a, as
+ * meshgate, not answered. */
+static sfsistat on_envfrom(SMFICTX* ctx, char** argv);
+
+static sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
   (void)ctx;
   (void)argv;
   return SMFIS_CONTINUE;
@@ -106,7 +117,8 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
   (void)ctx;
   (void)f2;
   (void)f3;
-  const unsigned long kNoReply = SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+  const unsigned long kNoReply =
+      SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
   unsigned long skip = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOHELO;
   if (all_steps) {
     /* All or none, so that content_step() answers what the MTA expects. */
@@ -144,7 +156,7 @@ int main(int argc, char **argv) {
   desc.xxfi_negotiate = on_negotiate;
   if (all_steps) {
     desc.xxfi_connect = on_connect;
-    desc.xxfi_envrcpt = on_envfrom;
+    desc.xxfi_envrcpt = on_envrcpt;
     desc.xxfi_header = on_header;
     desc.xxfi_eoh = on_eoh;
     desc.xxfi_body = on_body;
