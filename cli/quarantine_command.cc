@@ -369,7 +369,7 @@ int quarantineConfirm(const Args& args) {
   if (!key.ok()) return reportError(cmd, key.status().withContext("gateway.key_file"));
   auto q = ctx->store->getQuarantine(id);
   if (!q.ok()) return reportError(cmd, q.status());
-  if (!policy::confirmationMatches(*key, id, recipient, code)) {
+  if (!policy::confirmationMatches(*key, *q, recipient, code)) {
     return reportError(cmd, permissionDenied("wrong confirmation code for " + id + " and " +
                                              recipient + " (check the digest it came from)"));
   }
@@ -429,7 +429,7 @@ int quarantineDigest(const Args& args) {
               "\n      subject: " + printable(q.subject) +
               "\n      reason:  " + printable(q.reason) + "\n";
       if (key.ok() && policy::recipientMayConfirm(q, rcpt)) {
-        auto code = policy::confirmationCode(*key, q.id, rcpt);
+        auto code = policy::confirmationCode(*key, q, rcpt);
         if (code.ok()) {
           mail += "      If you expected it, you can release it yourself:\n      " + url +
                   "?id=" + queryValue(q.id) + "&rcpt=" + queryValue(rcpt) + "&code=" + *code +

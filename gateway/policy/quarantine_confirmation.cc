@@ -11,12 +11,13 @@ namespace {
 // Domain-separated, so that a confirmation signature can never be any other meshgate
 // signature (security signals, profiles), and NUL-separated, so that ("ab", "c") and
 // ("a", "bc") differ.
-Bytes signedText(std::string_view id, std::string_view recipient) {
-  std::string text = "meshgate quarantine confirmation";
-  text += '\0';
-  text += id;
-  text += '\0';
-  text += toLowerAscii(recipient);
+Bytes signedText(const QuarantineRecord& held, std::string_view recipient) {
+  std::string text = "meshgate quarantine confirmation 2";
+  for (const std::string& part :
+       {held.id, held.message_id, std::to_string(held.time), toLowerAscii(recipient)}) {
+    text += '\0';
+    text += part;
+  }
   return Bytes(text.begin(), text.end());
 }
 
@@ -26,18 +27,18 @@ bool judgeableByRecipient(std::string_view reason) {
 
 }  // namespace
 
-Result<std::string> confirmationCode(const mesh::PrivateKey& key, std::string_view quarantine_id,
+Result<std::string> confirmationCode(const mesh::PrivateKey& key, const QuarantineRecord& held,
                                      std::string_view recipient) {
-  auto signature = key.sign(signedText(quarantine_id, recipient));
+  auto signature = key.sign(signedText(held, recipient));
   if (!signature.ok()) return signature.status().withContext("quarantine confirmation code");
   Bytes digest = mesh::sha512(*signature);
   digest.resize(16);
   return hexEncode(digest);
 }
 
-bool confirmationMatches(const mesh::PrivateKey& key, std::string_view quarantine_id,
+bool confirmationMatches(const mesh::PrivateKey& key, const QuarantineRecord& held,
                          std::string_view recipient, std::string_view code) {
-  auto expected = confirmationCode(key, quarantine_id, recipient);
+  auto expected = confirmationCode(key, held, recipient);
   if (!expected.ok()) return false;
   std::string given = toLowerAscii(trimWhitespace(code));
   if (given.size() != expected->size()) return false;

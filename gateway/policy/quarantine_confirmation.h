@@ -12,9 +12,12 @@
 //   domains, brand or egress rules) protect against what a recipient cannot see and stay with
 //   the administrator.
 //
-//   The code is derived from a signature by the gateway key over (id, recipient): Ed25519 and
-//   Ed448 signatures are deterministic, so the same inputs always give the same code, and only
-//   the holder of the key can mint one. Nothing is stored until a code is presented.
+//   The code is derived from a signature by the gateway key over the held message (its id, its
+//   Message-ID and the time it was held) and the recipient: Ed25519 and Ed448 signatures are
+//   deterministic, so the same inputs always give the same code, and only the holder of the
+//   key can mint one. Postfix reuses short queue ids, so the id alone would let a code from an
+//   old digest confirm a later message held under the same id. Nothing is stored until a code
+//   is presented.
 //
 //   confirmationCode: 32 lower-case hex digits (128 bits of SHA-512 of the signature).
 //   confirmationMatches: recomputes and compares in constant time; any case, no spaces.
@@ -35,10 +38,10 @@
 
 namespace meshgate::policy {
 
-Result<std::string> confirmationCode(const mesh::PrivateKey& key, std::string_view quarantine_id,
+Result<std::string> confirmationCode(const mesh::PrivateKey& key, const QuarantineRecord& held,
                                      std::string_view recipient);
 
-bool confirmationMatches(const mesh::PrivateKey& key, std::string_view quarantine_id,
+bool confirmationMatches(const mesh::PrivateKey& key, const QuarantineRecord& held,
                          std::string_view recipient, std::string_view code);
 
 bool recipientMayConfirm(const QuarantineRecord& record, std::string_view recipient);

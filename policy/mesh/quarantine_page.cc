@@ -80,18 +80,19 @@ HttpResponse serveQuarantineConfirm(const HttpRequest& request, const Quarantine
   if (id.empty() || id.size() > 64 || rcpt.empty() || rcpt.size() > 320 || code.size() > 64) {
     return refused();
   }
-  // The code first: without a valid one the store is not even asked.
-  if (!policy::confirmationMatches(*env.gateway_key, id, rcpt, code)) {
-    log::info("quarantine: %s: refused confirmation of %s for <%s>: wrong code",
-              request.peer.c_str(), log::sanitize(id).c_str(), log::sanitize(rcpt).c_str());
-    return refused();
-  }
+  // The code is bound to the held message (queue ids are reused), so the record is read first;
+  // an unknown id and a wrong code get the same refusal.
   auto record = env.store->getQuarantine(id);
   if (!record.ok()) {
     if (record.status().code() == StatusCode::kNotFound) return refused();
-    log::error("quarantine: confirmation of %s: %s", id.c_str(),
+    log::error("quarantine: confirmation of %s: %s", log::sanitize(id).c_str(),
                record.status().toString().c_str());
     return unavailableNow();
+  }
+  if (!policy::confirmationMatches(*env.gateway_key, *record, rcpt, code)) {
+    log::info("quarantine: %s: refused confirmation of %s for <%s>: wrong code",
+              request.peer.c_str(), log::sanitize(id).c_str(), log::sanitize(rcpt).c_str());
+    return refused();
   }
   if (!policy::recipientMayConfirm(*record, rcpt)) {
     log::info("quarantine: %s: refused confirmation of %s for <%s>: state %s, reason \"%s\"",

@@ -252,7 +252,6 @@ class QuarantineConfirmCli : public QuarantineCli {
     ASSERT_TRUE(loaded.ok());
     auto key = meshgate::loadOrCreateGatewayKey(loaded.config->gateway.key_file);
     ASSERT_TRUE(key.ok()) << key.status().toString();
-    code_ = *policy::confirmationCode(*key, "5PAY1", "bob@example.com");
     QuarantineRecord q;
     q.id = q.queue_id = "5PAY1";
     q.message_id = "<pay@billing.example.net>";
@@ -262,6 +261,7 @@ class QuarantineConfirmCli : public QuarantineCli {
     q.subject = "New bank details";
     q.time = 1'800'000'100;
     q.state = "held";
+    code_ = *policy::confirmationCode(*key, q, "bob@example.com");
     ASSERT_TRUE(store_->putQuarantine(q).ok());
     queueFile("hold", "5PAY1", "billing@example.net");
   }
@@ -316,7 +316,8 @@ TEST_F(QuarantineConfirmCli, AHoldForSeveralRecipientsCannotBeConfirmedByOne) {
   auto loaded = config::loadConfigFile(config_);
   auto key = meshgate::loadOrCreateGatewayKey(loaded.config->gateway.key_file);
   ASSERT_TRUE(key.ok());
-  const std::string code = *policy::confirmationCode(*key, "4XYZ12AB", "bob@example.com");
+  const std::string code =
+      *policy::confirmationCode(*key, *store_->getQuarantine("4XYZ12AB"), "bob@example.com");
   auto r = runMeshgate({"quarantine", "confirm", "4XYZ12AB", "--recipient", "bob@example.com",
                         "--code", code, "--config", config_});
   EXPECT_EQ(r.exit_code, 1);

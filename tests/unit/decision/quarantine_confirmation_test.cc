@@ -13,27 +13,43 @@ mesh::PrivateKey key() {
   return *k;
 }
 
+QuarantineRecord held(const std::string& id, const std::string& message_id = "<m1@partner.net>",
+                      int64_t time = 1'800'000'000) {
+  QuarantineRecord q;
+  q.id = q.queue_id = id;
+  q.message_id = message_id;
+  q.time = time;
+  return q;
+}
+
 TEST(QuarantineConfirmation, CodeIsStableAndBoundToKeyMessageAndRecipient) {
   mesh::PrivateKey k = key(), other = key();
-  std::string code = *confirmationCode(k, "4XYZ12AB", "bob@example.com");
+  const QuarantineRecord q = held("4XYZ12AB");
+  std::string code = *confirmationCode(k, q, "bob@example.com");
   EXPECT_EQ(code.size(), 32u);
-  EXPECT_EQ(code, *confirmationCode(k, "4XYZ12AB", "bob@example.com"));
-  EXPECT_EQ(code, *confirmationCode(k, "4XYZ12AB", "Bob@Example.COM"));  // addresses any case
-  EXPECT_TRUE(confirmationMatches(k, "4XYZ12AB", "bob@example.com", code));
+  EXPECT_EQ(code, *confirmationCode(k, q, "bob@example.com"));
+  EXPECT_EQ(code, *confirmationCode(k, q, "Bob@Example.COM"));  // addresses any case
+  EXPECT_TRUE(confirmationMatches(k, q, "bob@example.com", code));
   std::string upper = code;
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  EXPECT_TRUE(confirmationMatches(k, "4XYZ12AB", "bob@example.com", " " + upper + " "));
+  EXPECT_TRUE(confirmationMatches(k, q, "bob@example.com", " " + upper + " "));
 
-  EXPECT_FALSE(confirmationMatches(other, "4XYZ12AB", "bob@example.com", code));
-  EXPECT_FALSE(confirmationMatches(k, "4XYZ12AC", "bob@example.com", code));
-  EXPECT_FALSE(confirmationMatches(k, "4XYZ12AB", "carol@example.com", code));
-  EXPECT_FALSE(confirmationMatches(k, "4XYZ12AB", "bob@example.com", code.substr(0, 31)));
-  EXPECT_FALSE(confirmationMatches(k, "4XYZ12AB", "bob@example.com", ""));
+  EXPECT_FALSE(confirmationMatches(other, q, "bob@example.com", code));
+  EXPECT_FALSE(confirmationMatches(k, held("4XYZ12AC"), "bob@example.com", code));
+  EXPECT_FALSE(confirmationMatches(k, q, "carol@example.com", code));
+  EXPECT_FALSE(confirmationMatches(k, q, "bob@example.com", code.substr(0, 31)));
+  EXPECT_FALSE(confirmationMatches(k, q, "bob@example.com", ""));
   std::string flipped = code;
   flipped[0] = flipped[0] == '0' ? '1' : '0';
-  EXPECT_FALSE(confirmationMatches(k, "4XYZ12AB", "bob@example.com", flipped));
+  EXPECT_FALSE(confirmationMatches(k, q, "bob@example.com", flipped));
+  // Postfix reuses queue ids: a later message held under the same id is not confirmed by the
+  // code of the earlier one, whether its Message-ID or only its time differs.
+  EXPECT_FALSE(
+      confirmationMatches(k, held("4XYZ12AB", "<m2@partner.net>"), "bob@example.com", code));
+  EXPECT_FALSE(confirmationMatches(k, held("4XYZ12AB", "<m1@partner.net>", 1'800'000'001),
+                                   "bob@example.com", code));
   // The separator keeps ("4XYZ", "1@x") and ("4XYZ1", "@x") apart.
-  EXPECT_NE(*confirmationCode(k, "4XYZ", "1@x"), *confirmationCode(k, "4XYZ1", "@x"));
+  EXPECT_NE(*confirmationCode(k, held("4XYZ"), "1@x"), *confirmationCode(k, held("4XYZ1"), "@x"));
 }
 
 TEST(QuarantineConfirmation, OnlyHoldsARecipientCanJudgeAndOnlyTheirOwn) {

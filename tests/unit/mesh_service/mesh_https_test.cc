@@ -598,7 +598,16 @@ class QuarantinePage : public HttpsService {
     ASSERT_TRUE(world_->store().putQuarantine(q).ok());
   }
   std::string code(const std::string& id, const std::string& rcpt = "bob@example.com") {
-    return *policy::confirmationCode(world_->serviceKey(), id, rcpt);
+    // A code is over the held message; one not in the store gets a code over its id alone
+    // (which the page must refuse like any other).
+    auto held = world_->store().getQuarantine(id);
+    QuarantineRecord q;
+    if (held.ok()) {
+      q = *held;
+    } else {
+      q.id = id;
+    }
+    return *policy::confirmationCode(world_->serviceKey(), q, rcpt);
   }
   std::string confirmedBy(const std::string& id) {
     return world_->store().getQuarantine(id)->confirmed_by;
@@ -678,6 +687,24 @@ TEST_F(QuarantinePage, EveryWrongAttemptGetsTheSame403AndChangesNothing) {
   EXPECT_EQ(confirmedBy("5PAY1"), "");
   EXPECT_EQ(confirmedBy("5LOOK2"), "");
   EXPECT_EQ(client().request("PUT", "/quarantine/confirm").status, 405);
+}
+
+// Postfix reuses short queue ids: the code from an earlier digest does not confirm a later
+// message held under the same id.
+TEST_F(QuarantinePage, ACodeForAnEarlierMessageUnderTheSameIdIsRefused) {
+  const std::string earlier = code("5PAY1");
+  QuarantineRecord later = *world_->store().getQuarantine("5PAY1");
+  later.message_id = "<later@billing.example.net>";
+  later.time += 3600;
+  ASSERT_TRUE(world_->store().putQuarantine(later).ok());
+  HttpResult r = client().request("POST", "/quarantine/confirm",
+                                  "id=5PAY1&rcpt=bob%40example.com&code=" + earlier);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(confirmedBy("5PAY1"), "");
+  HttpResult ok = client().request("POST", "/quarantine/confirm",
+                                   "id=5PAY1&rcpt=bob%40example.com&code=" + code("5PAY1"));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(confirmedBy("5PAY1"), "bob@example.com");
 }
 
 // ---- /access-check --------------------------------------------------------------------------
