@@ -191,6 +191,7 @@ void BrandFilter::onInbound(const MessageRequest& req, Decision& decision) const
   const int64_t now = clock_.now();
   const int64_t max_age = config_->brands.max_assertion_age.count() / 1000;
   size_t occurrence = 0;
+  std::string verified_address;  // the From: address the first verified assertion speaks for
   for (const mail::Header* h : headers.all(kBrandAssertionHeader)) {
     ++occurrence;
     auto a = parseBrandAssertion(h->value);
@@ -204,6 +205,7 @@ void BrandFilter::onInbound(const MessageRequest& req, Decision& decision) const
       if (decision.brand.verified.empty()) {
         decision.brand.verified = a->brand;
         decision.brand.verified_by = t.name;
+        verified_address = a->address;
         addCheck(decision, "brand-verified", a->brand + "@" + t.name);
       }
       break;
@@ -213,7 +215,13 @@ void BrandFilter::onInbound(const MessageRequest& req, Decision& decision) const
   if (!claim.enabled || protected_.empty()) return;
   auto [brand, how] = claimedBrand(req);
   if (brand == nullptr) return;
-  if (!decision.brand.verified.empty() && decision.brand.verified == brand->name) return;
+  // A trusted gateway vouches for its own brands: one asserting a brand of ours by name, for an
+  // address that is not that brand's, does not lift the claim (any trusted key could otherwise
+  // name "Example Bank").
+  if (!decision.brand.verified.empty() && decision.brand.verified == brand->name &&
+      brandOfAddress(verified_address) == brand) {
+    return;
+  }
   addCheck(decision, "brand-unverified", brand->name + ":" + how);
   applyCheckAction(decision, claim.action, "brands.unverified-claim", claim,
                    "claims brand " + brand->name + " (" + how + ") without a valid assertion");

@@ -481,6 +481,15 @@ TEST_F(InboundBrandTest, AValidAssertionForTheClaimedBrandClearsTheClaim) {
                    Direction::kInbound);
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(checkDetail(*other, "brand-unverified"), "Example Bank:display-name");
+  // A trusted gateway that names our brand for an address that is not the brand's (its own
+  // configuration calls something "Example Bank") does not clear the claim.
+  auto borrowed =
+      run(assertedMessage("Example Bank <promo@partner.example>", "Example Bank", *partner_),
+          Direction::kInbound);
+  ASSERT_TRUE(borrowed.ok());
+  EXPECT_EQ(borrowed->brand.verified, "Example Bank");  // the signature holds
+  EXPECT_EQ(checkDetail(*borrowed, "brand-unverified"), "Example Bank:display-name")
+      << checkNames(*borrowed);
 }
 
 TEST_F(InboundBrandTest, TheClaimActionIsConfigurable) {
