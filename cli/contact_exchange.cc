@@ -220,6 +220,10 @@ int contactsRequest(const Args& args) {
   auto to = parseAccountAddress(target);
   if (!to.ok()) return p.usageError(to.status().message());
   if (*to == *from) return p.usageError("an account cannot ask itself");
+  // The catalog key in the form every other command and the front-ends use (A-label domain):
+  // `contacts remove` must find it, and a sender must match it.
+  auto contact = policy::normalizeContactSpec(*to);
+  if (!contact.ok()) return p.usageError(contact.status().message());
   if (hasControlCharacter(message) || message.size() > 1000) {
     return p.usageError("--message: at most 1000 characters, no control characters");
   }
@@ -246,8 +250,8 @@ int contactsRequest(const Args& args) {
                                 {"Received", nowSeconds()}};
   // Added first (and audited as such): the answer may come back before this command ends.
   Status st = auditedAdminChange(*ctx, "contact-add", *from,
-                                 "contact=" + *to + " protocols=" + joinList(protos, ","),
-                                 [&] { return addContact(*ctx->store, *from, *to, protos); });
+                                 "contact=" + *contact + " protocols=" + joinList(protos, ","),
+                                 [&] { return addContact(*ctx->store, *from, *contact, protos); });
   if (!st.ok()) return reportError(cmd, st);
   Result<std::string> sent = internalError("not sent");
   st = auditedChange(*ctx, exchangeAuditRecord(*from, *to, "request", id), [&] {
@@ -427,11 +431,21 @@ int answer(const Args& args, bool accept) {
   }
   Status answered =
       auditedChange(*ctx, exchangeAuditRecord(who, owner, accept ? "accept" : "reject", id), [&] {
-        if (accept) {
-          if (Status st = addContact(*ctx->store, owner, contact, protos); !st.ok()) return st;
-        }
+        // The request is taken first: of two administrators answering it at once, one finds
+        // it gone, so a rejected requester is never made a contact by a concurrent accept.
         Status removed = ctx->store->deleteEntry(owner, kRequests, id);
-        return removed.code() == StatusCode::kNotFound ? Status() : removed;
+        if (removed.code() == StatusCode::kNotFound) {
+          return failedPrecondition("request " + id +
+                                    " was answered meanwhile by another command; nothing changed");
+        }
+        if (!removed.ok() || !accept) return removed;
+        Status added = addContact(*ctx->store, owner, contact, protos);
+        if (!added.ok()) {
+          return added.withContext("request " + id + " is answered but " + contact +
+                                   " was not added: meshgate contacts add " + contact +
+                                   " --account " + owner);
+        }
+        return added;
       });
   if (!answered.ok()) return reportError(cmd, answered);
   int rc = 0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "gateway/mail/address.h"
+#include "gateway/mail/codec.h"
 #include "gateway/util/strings.h"
 
 namespace meshgate::policy {
@@ -13,11 +14,18 @@ namespace model = mesh::model;
 Result<std::string> normalizeContactSpec(std::string_view spec_in) {
   std::string spec(trimWhitespace(spec_in));
   auto bad = [&](const std::string& why) {
-    return invalidArgument("\"" + spec + "\" is not a contact: " + why +
+    return invalidArgument("\"" + printable(spec) + "\" is not a contact: " + why +
                            " (expected user@domain, @domain or udf:FINGERPRINT)");
   };
   if (spec.size() > 320) return bad("too long");
   if (spec.find_first_of(" \t\r\n<>,;\"") != std::string::npos) return bad("invalid characters");
+  // A key is printed by `contacts list` and in errors: no control byte (ESC would drive the
+  // administrator's terminal) and valid UTF-8 (PostgreSQL stores nothing else).
+  if (std::any_of(spec.begin(), spec.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return bad("a control character (such as NUL or ESC)");
+  }
+  if (!mail::isValidUtf8(spec)) return bad("not UTF-8 (convert the file to UTF-8 first)");
   if (spec.rfind("udf:", 0) == 0 || spec.rfind("UDF:", 0) == 0) {
     std::string udf = spec.substr(4);
     if (udf.size() < 20) return bad("fingerprint too short");
@@ -45,6 +53,18 @@ Result<std::string> normalizeContactSpec(std::string_view spec_in) {
     domain = idn->ascii;
   }
   return toLowerAscii(spec.substr(0, at)) + "@" + domain;
+}
+
+std::vector<std::string> storedContactKeys(const std::string& normalized) {
+  std::vector<std::string> keys{normalized};
+  const auto at = normalized.rfind('@');
+  if (normalized.rfind("udf:", 0) == 0 || at == std::string::npos) return keys;
+  const std::string domain = normalized.substr(at + 1);
+  if (domain.find("xn--") == std::string::npos) return keys;
+  Result<mail::Domain> idn = mail::normalizeDomain(domain);
+  if (idn.ok() && idn->unicode != domain)
+    keys.push_back(normalized.substr(0, at + 1) + idn->unicode);
+  return keys;
 }
 
 model::CatalogedContact makeContactEntry(const std::string& spec,

@@ -31,6 +31,12 @@ inline constexpr std::string_view kPermitRole = "permit";
 // "udf:MBQX-...". Returns the normalized form (lower case; the UDF upper case) or an error.
 Result<std::string> normalizeContactSpec(std::string_view spec);
 
+// The keys an entry for `normalized` (an address or @domain as normalizeContactSpec returns
+// it) may be stored under: that key and, for an internationalized domain, the U-label form
+// versions before 2026-11 stored ("@bücher.example" for "@xn--bcher-kva.example"), which the
+// ingress filter still honours and `contacts remove` must therefore remove too.
+std::vector<std::string> storedContactKeys(const std::string& normalized);
+
 // A CatalogedContact for one spec (already normalized), permitting `protocols`.
 mesh::model::CatalogedContact makeContactEntry(const std::string& spec,
                                                const std::vector<std::string>& protocols,

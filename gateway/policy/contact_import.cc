@@ -22,8 +22,18 @@ std::string unescapeVcard(std::string_view v) {
   return out;
 }
 
+// An address as exports write it, without a "mailto:" in any case ("MAILTO:bob@x.net").
+std::string withoutMailto(std::string a) {
+  if (a.size() >= 7 && equalsIgnoreCase(std::string_view(a).substr(0, 7), "mailto:")) a.erase(0, 7);
+  return a;
+}
+
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
 // RFC 4180: returns the fields of the record starting at `pos`, advancing `pos` and `line`.
-std::vector<std::string> csvRecord(std::string_view text, size_t& pos, int& line) {
+// *unterminated is set when the text ends inside a quoted field.
+std::vector<std::string> csvRecord(std::string_view text, size_t& pos, int& line,
+                                   bool* unterminated = nullptr) {
   std::vector<std::string> fields;
   std::string field;
   bool quoted = false;
@@ -55,6 +65,7 @@ std::vector<std::string> csvRecord(std::string_view text, size_t& pos, int& line
       field += c;
     }
   }
+  if (quoted && unterminated) *unterminated = true;
   fields.push_back(std::move(field));
   return fields;
 }
@@ -108,7 +119,7 @@ ImportResult parseVCards(std::string_view text, const std::string& file) {
       name = unescapeVcard(trimWhitespace(value));
     } else if (in_card && base == "email") {
       std::string a(trimWhitespace(value));
-      if (a.rfind("mailto:", 0) == 0) a = a.substr(7);
+      a = withoutMailto(std::move(a));
       if (!a.empty()) card.push_back(ImportedContact{a, "", {}, n});
     }
   }
@@ -120,7 +131,7 @@ ImportResult parseContactCsv(std::string_view text, const std::string& file) {
   ImportResult r;
   size_t pos = 0;
   int line = 1;
-  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;  // UTF-8 BOM
+  if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) pos = kUtf8Bom.size();
   std::vector<std::string> header = csvRecord(text, pos, line);
   int email = -1, name = -1, first = -1, last = -1, protocols = -1;
   for (size_t i = 0; i < header.size(); ++i) {
@@ -148,14 +159,22 @@ ImportResult parseContactCsv(std::string_view text, const std::string& file) {
   }
   while (pos < text.size()) {
     int record_line = line;
-    std::vector<std::string> f = csvRecord(text, pos, line);
+    bool unterminated = false;
+    std::vector<std::string> f = csvRecord(text, pos, line, &unterminated);
+    if (unterminated) {
+      // Everything after the quote would be one field: nothing of it is imported.
+      r.errors.push_back(where(file, record_line) +
+                         "a quote opened in this row is never closed; this row and the rest of "
+                         "the file are not imported (close the quote and import again)");
+      break;
+    }
     if (f.size() == 1 && trimWhitespace(f[0]).empty()) continue;  // blank line
     auto col = [&](int i) -> std::string {
       return i >= 0 && static_cast<size_t>(i) < f.size() ? std::string(trimWhitespace(f[static_cast<size_t>(i)])) : "";
     };
     ImportedContact c;
     c.line = record_line;
-    c.address = col(email);
+    c.address = withoutMailto(col(email));
     c.name = col(name);
     if (c.name.empty()) c.name = std::string(trimWhitespace(col(first) + " " + col(last)));
     if (protocols >= 0) c.protocols = splitList(col(protocols), ';');
@@ -169,6 +188,7 @@ ImportResult parseContactCsv(std::string_view text, const std::string& file) {
 }
 
 ImportResult parseContactFile(std::string_view text, const std::string& file) {
+  if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) text.remove_prefix(kUtf8Bom.size());
   std::string_view t = trimWhitespace(text);
   if (t.size() >= 11 && equalsIgnoreCase(t.substr(0, 11), "begin:vcard")) return parseVCards(text, file);
   return parseContactCsv(text, file);

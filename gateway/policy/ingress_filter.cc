@@ -2,6 +2,7 @@
 #include "gateway/policy/ingress_filter.h"
 
 #include "gateway/mail/address.h"
+#include "gateway/policy/contact_catalog.h"
 #include "gateway/policy/content_action.h"
 #include "gateway/util/strings.h"
 
@@ -34,15 +35,10 @@ std::vector<std::string> IngressFilter::candidates(const MessageRequest& req) {
     // Contacts are stored with A-label domains (as senders arrive); entries that an earlier
     // version stored in U-label form (bücher.example) are matched too, each after its
     // A-label twin (an address before a domain either way).
-    std::string unicode;
-    if (domain.find("xn--") != std::string::npos) {
-      Result<mail::Domain> idn = mail::normalizeDomain(domain);
-      if (idn.ok() && idn->unicode != domain) unicode = idn->unicode;
+    for (auto& k : storedContactKeys(sender)) out.push_back(std::move(k));
+    if (!domain.empty()) {
+      for (auto& k : storedContactKeys("@" + domain)) out.push_back(std::move(k));
     }
-    out.push_back(sender);
-    if (!unicode.empty()) out.push_back(sender.substr(0, sender.size() - domain.size()) + unicode);
-    if (!domain.empty()) out.push_back("@" + domain);
-    if (!unicode.empty()) out.push_back("@" + unicode);
   }
   if (req.mesh_sender_udf && !req.mesh_sender_udf->empty()) {
     out.push_back("udf:" + *req.mesh_sender_udf);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gateway/config/config_loader.h"
+#include "gateway/policy/contact_catalog.h"
 #include "gateway/util/audit_hash.h"
 #include "policy/runtime.h"
 #include "policy/store/store_factory.h"
@@ -80,6 +81,57 @@ TEST_F(AuditCli, AdministratorsChangesToAccountsAndContactsAreRecorded) {
   EXPECT_NE(show.out.find("ingress=open name=\"Bob Example\""), std::string::npos) << show.out;
   auto verify = runMeshgate({"audit", "verify", "--config", config_});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+// An entry as versions before 2026-11 stored a Unicode domain: key and index row in U-labels.
+bool putLegacyEntry(Store& store, const std::string& key) {
+  auto legacy = policy::makeContactEntry(key, {"smtp"});
+  CatalogEntry e{"bob@example.com",
+                 std::string(policy::kContactsCatalog),
+                 key,
+                 mesh::model::serialize(legacy),
+                 1'800'000'000,
+                 0};
+  auto put = store.putEntry(e, std::vector<ContactMatch>{ContactMatch{key, "smtp", key}});
+  EXPECT_TRUE(put.ok()) << put.status().toString();
+  return put.ok();
+}
+
+// An entry an earlier version stored with a U-label domain is still honoured by the ingress
+// check; `contacts remove`, which takes either form, removes it too (with its A-label twin).
+TEST_F(AuditCli, RemovingADomainContactRemovesTheFormAnEarlierVersionStored) {
+  ASSERT_EQ(runMeshgate({"account", "create", "bob@example.com", "--config", config_}).exit_code,
+            0);
+  const std::string unicode =
+      "@b\xC3\xBC"
+      "cher.example";
+  {
+    auto loaded = config::loadConfigFile(config_);
+    ASSERT_TRUE(loaded.ok());
+    auto store = store::openStore(loaded.config->store);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(putLegacyEntry(**store, unicode));
+  }
+  for (const std::string& typed : {unicode, std::string("@xn--bcher-kva.example")}) {
+    SCOPED_TRACE(typed);
+    auto r = runMeshgate(
+        {"contacts", "remove", typed, "--account", "bob@example.com", "--config", config_});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(sql("SELECT count(*) FROM entries WHERE catalog='contacts'"), "0\n");
+    EXPECT_EQ(sql("SELECT count(*) FROM contacts"), "0\n");  // nor an index row to match
+    // Again, with the A-label twin the current version writes.
+    ASSERT_EQ(runMeshgate(
+                  {"contacts", "add", unicode, "--account", "bob@example.com", "--config", config_})
+                  .exit_code,
+              0);
+    auto loaded = config::loadConfigFile(config_);
+    auto store = store::openStore(loaded.config->store);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(putLegacyEntry(**store, unicode));
+  }
+  auto none = runMeshgate({"contacts", "remove", "@other.example", "--account", "bob@example.com",
+                           "--config", config_});
+  EXPECT_EQ(none.exit_code, 1) << none.out;
 }
 
 TEST_F(AuditCli, NoAdministratorsChangeIsMadeWhenTheAuditLogCannotBeWritten) {

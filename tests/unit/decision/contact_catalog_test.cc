@@ -26,6 +26,32 @@ TEST(ContactSpec, NormalizesAndRejects) {
                           "x@y.example,z@w.example"}) {
     EXPECT_FALSE(normalizeContactSpec(bad).ok()) << bad;
   }
+  // Control bytes (a hostile export's NUL or terminal escape) and bytes that are not UTF-8
+  // (a Windows-1252 export) are refused, and the error does not echo them.
+  for (std::string bad : {std::string("b\0b@x.example", 11), std::string("\x1b[2Jb@x.example"),
+                          std::string("j\xF6rg@example.de"), std::string("a\x7f@x.example")}) {
+    auto r = normalizeContactSpec(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    for (char c : r.status().message()) {
+      EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << r.status().message();
+    }
+  }
+}
+
+// Versions before 2026-11 stored U-label domains; those entries are still honoured, so the
+// keys an entry may be stored under (what `contacts remove` removes) include that form.
+TEST(ContactSpec, StoredKeysIncludeTheEarlierUnicodeForm) {
+  EXPECT_EQ(storedContactKeys("@xn--bcher-kva.example"),
+            (std::vector<std::string>{"@xn--bcher-kva.example",
+                                      "@b\xC3\xBC"
+                                      "cher.example"}));
+  EXPECT_EQ(storedContactKeys("bob@xn--bcher-kva.example"),
+            (std::vector<std::string>{"bob@xn--bcher-kva.example",
+                                      "bob@b\xC3\xBC"
+                                      "cher.example"}));
+  EXPECT_EQ(storedContactKeys("bob@example.net"), (std::vector<std::string>{"bob@example.net"}));
+  EXPECT_EQ(storedContactKeys("udf:MBQX-ABCD-EFGH-IJKL-MNOP"),
+            (std::vector<std::string>{"udf:MBQX-ABCD-EFGH-IJKL-MNOP"}));
 }
 
 TEST(ContactEntry, IndexRowsFollowTheEntry) {
@@ -92,6 +118,37 @@ TEST(ContactImport, CsvWithQuotesNamesAndProtocols) {
   EXPECT_EQ(r.contacts[1].line, 3);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0], "book.csv:5: no address in this row (skipped)");
+}
+
+TEST(ContactImport, ExportQuirks) {
+  // MAILTO: in any case, in a vCard and in a CSV cell.
+  ImportResult v = parseContactFile(
+      "BEGIN:VCARD\r\nFN:Eve\r\nEMAIL:MAILTO:eve@e.example\r\n"
+      "END:VCARD\r\n",
+      "e.vcf");
+  ASSERT_EQ(v.contacts.size(), 1u);
+  EXPECT_EQ(v.contacts[0].address, "eve@e.example");
+  ImportResult c = parseContactFile("email\nMailTo:eve@e.example\n", "e.csv");
+  ASSERT_EQ(c.contacts.size(), 1u);
+  EXPECT_EQ(c.contacts[0].address, "eve@e.example");
+  // A vCard file that starts with a byte-order mark is still a vCard.
+  ImportResult bom = parseContactFile(
+      "\xEF\xBB\xBF"
+      "BEGIN:VCARD\r\nEMAIL:f@f.example\r\n"
+      "END:VCARD\r\n",
+      "f.vcf");
+  ASSERT_EQ(bom.contacts.size(), 1u) << (bom.errors.empty() ? "" : bom.errors[0]);
+  EXPECT_EQ(bom.contacts[0].address, "f@f.example");
+}
+
+TEST(ContactImport, AnUnclosedQuoteStopsTheImportThereWithOneClearError) {
+  ImportResult r = parseContactFile(
+      "email,name\na@x.example,A\n\"b@x.example,B\nc@x.example,C\nd@x.example,D\n", "q.csv");
+  ASSERT_EQ(r.contacts.size(), 1u);
+  EXPECT_EQ(r.contacts[0].address, "a@x.example");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].rfind("q.csv:3: a quote opened in this row is never closed", 0), 0u)
+      << r.errors[0];
 }
 
 TEST(ContactImport, CsvWithoutAddressColumnIsOneClearError) {
