@@ -1,12 +1,12 @@
 // contacts_command.cc - `meshgate contacts add|remove|list|import`: an account's contacts
 // catalog, which ingress control reads (seed 7.2.1). request|pending|accept|reject (contact
 // exchange over the Mesh) are in contact_exchange.cc.
+#include <array>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "cli/admin_support.h"
 #include "cli/args.h"
@@ -188,20 +188,36 @@ int contactsImport(const Args& args) {
   Target t;
   std::string file;
   std::vector<std::string> protocols;
+  bool allow_domains = false;
   ArgParser p(cmd,
               "Import contacts from a vCard (3.0/4.0) or CSV address-book export into an "
               "account's catalog.\nCSV: the first row names the columns (email / e-mail address, "
               "optional name, protocols).");
-  p.positional("FILE", "the .vcf or .csv file", &file);
+  p.positional("FILE", "the .vcf or .csv file (at most 64 MiB)", &file);
   addTargetOptions(p, t);
   p.repeated("protocol", "NAME", kProtocolHelp + std::string(" (rows without a protocols column)"),
              &protocols);
+  p.flag("allow-domains",
+         "import @domain rows too (each lets a whole domain reach the account); without it they "
+         "are listed and skipped",
+         &allow_domains);
   if (int rc = p.parse(args); rc != ArgParser::kContinue) return rc;
   std::ifstream in(file, std::ios::binary);
   if (!in) return reportError(cmd, notFound(file + ": cannot open: " + std::strerror(errno)));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  policy::ImportResult parsed = policy::parseContactFile(buf.str(), file);
+  // Read at most the limit and one byte more: an address book is never that large, and a
+  // wrong FILE (a disk image, /dev/zero) must end with an error, not with memory exhausted.
+  constexpr size_t kMaxImportBytes = size_t{64} << 20;
+  std::string text;
+  std::array<char, 1 << 16> chunk{};
+  while (in.read(chunk.data(), chunk.size()) || in.gcount() > 0) {
+    text.append(chunk.data(), static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxImportBytes) {
+      return reportError(cmd, invalidArgument(file + ": larger than 64 MiB; split the address "
+                                                     "book and import the parts"));
+    }
+  }
+  policy::ImportResult parsed = policy::parseContactFile(text, file);
+  text = std::string();
   int rc = 0;
   auto ctx = openTarget(cmd, t, p, &rc);
   if (!ctx) return rc;
@@ -217,6 +233,13 @@ int contactsImport(const Args& args) {
           // A row that cannot be written is a problem of that row, listed and skipped like a
           // bad address: it must not stop the import half-way with the rows before it written.
           auto spec = policy::normalizeContactSpec(c.address);
+          if (spec.ok() && spec->front() == '@' && !allow_domains) {
+            problems.push_back(file + ":" + std::to_string(c.line) + ": " + *spec +
+                               " would let the whole domain reach " + t.account +
+                               " (skipped; add it with meshgate contacts add, or import with "
+                               "--allow-domains)");
+            continue;
+          }
           if (!spec.ok() || hasControlCharacter(c.name)) {
             problems.push_back(file + ":" + std::to_string(c.line) + ": " +
                                (spec.ok() ? "the name of " + *spec +

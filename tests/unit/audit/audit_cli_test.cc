@@ -265,6 +265,30 @@ TEST_F(AuditCli, AnImportRowThatCannotBeWrittenIsListedNotAStopHalfWay) {
             "x1@p.net\nx3@p.net\n");
 }
 
+// An address book row "@gmail.com" would let a whole domain in: only with --allow-domains.
+TEST_F(AuditCli, ImportTakesWholeDomainsOnlyWhenAskedTo) {
+  ASSERT_EQ(runMeshgate({"account", "create", "bob@example.com", "--config", config_}).exit_code,
+            0);
+  dir_.write("book.csv", "email\nx1@p.net\n@gmail.com\n");
+  auto r = runMeshgate({"contacts", "import", dir_.file("book.csv"), "--account", "bob@example.com",
+                        "--config", config_});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("book.csv:3: @gmail.com would let the whole domain reach bob@example.com"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(sql("SELECT key FROM entries WHERE catalog = 'contacts' ORDER BY key"), "x1@p.net\n");
+  auto allowed = runMeshgate({"contacts", "import", dir_.file("book.csv"), "--account",
+                              "bob@example.com", "--allow-domains", "--config", config_});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
+  EXPECT_EQ(sql("SELECT key FROM entries WHERE catalog = 'contacts' ORDER BY key"),
+            "@gmail.com\nx1@p.net\n");
+  // A FILE that is no address book (here one that never ends) is an error, not memory used up.
+  auto endless = runMeshgate(
+      {"contacts", "import", "/dev/zero", "--account", "bob@example.com", "--config", config_});
+  EXPECT_EQ(endless.exit_code, 1);
+  EXPECT_NE(endless.err.find("larger than 64 MiB"), std::string::npos) << endless.err;
+}
+
 TEST_F(AuditCli, AStoreThatDoesNotExistIsAnErrorNotAnEmptyLog) {
   // data_dir set, store path not: the store is data_dir/meshgate.db, which is not there.
   const std::string elsewhere = dir_.file("elsewhere");
