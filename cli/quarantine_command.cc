@@ -234,12 +234,12 @@ Status checkStillHeld(AdminContext& ctx, const QuarantineRecord& q) {
   std::optional<std::string> sender;
   std::istringstream lines(r->out);
   for (std::string line; std::getline(lines, line);) {
-    constexpr std::string_view kEnvelope = "*** ENVELOPE RECORDS ";
+    constexpr std::string_view kEnvelope = "*** ENVELOPE RECORDS ", kSender = "sender:";
     if (path.empty() && line.rfind(kEnvelope, 0) == 0) {
       path = line.substr(kEnvelope.size());
       path = path.substr(0, path.find(' '));
-    } else if (!sender && line.rfind("sender:", 0) == 0) {
-      sender = std::string(trimWhitespace(std::string_view(line).substr(7)));
+    } else if (!sender && line.rfind(kSender, 0) == 0) {
+      sender = std::string(trimWhitespace(std::string_view(line).substr(kSender.size())));
     }
   }
   // hold/ID, or a hashed hold/X/ID (hash_queue_names), or an absolute path under the queue.

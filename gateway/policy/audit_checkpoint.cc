@@ -62,8 +62,9 @@ Result<AuditHeadToSign> readAuditHeadToSign(Store& store) {
     if (static_cast<int>(batch->size()) < kBatch) break;
     from = batch->back().sequence + 1;
   }
-  if (!chain && signed_through > 0)
+  if (!chain && signed_through > 0) {
     return broken(signed_through, "removed (the log ends before it)");
+  }
   return out;
 }
 

@@ -131,7 +131,8 @@ Status BrandFilter::onOutbound(const MessageRequest& req, Decision& decision) {
   // envelope sender (what Postfix ties to the login, smtpd_sender_login_maps) may send as it.
   // Otherwise a host on the outbound networks, or a user of another domain this gateway
   // serves, would have its mail asserted as the brand's.
-  if (!maySendAs(*brand, toLowerAscii(req.sender))) {
+  const std::string sender = toLowerAscii(req.sender);
+  if (!maySendAs(*brand, sender)) {
     addCheck(decision, "brand-assertion-refused", brand->name);
     return Status();
   }
@@ -145,18 +146,17 @@ Status BrandFilter::onOutbound(const MessageRequest& req, Decision& decision) {
   addCheck(decision, "brand-assertion", brand->name);
 
   if (!s.sender_notice.enabled) return Status();
-  // The person who sent: the envelope sender (an authenticated user's own address when the
-  // brand address is shared; never empty here, see maySendAs).
-  std::string notify = toLowerAscii(req.sender);
   const int64_t now = clock_.now();
   const int64_t interval = std::max<int64_t>(60, s.sender_notice.interval.count() / 1000);
   const int64_t window_start = now - now % interval;
   auto sent =
-      store_.addToCounter("brand-notice:" + notify, window_start, 1, window_start + interval);
+      store_.addToCounter("brand-notice:" + sender, window_start, 1, window_start + interval);
   if (!sent.ok()) return sent.status().withContext("brand notice counter");
   if (*sent != 1) return Status();
   SenderNotice n;
-  n.to = notify;
+  // To the person who sent: the envelope sender (an authenticated user's own address when
+  // the brand address is shared; never empty here, see maySendAs).
+  n.to = sender;
   n.from = s.sender_notice.from;
   if (n.from.empty() && !config_->gateway.domains.empty()) {
     n.from = "postmaster@" + config_->gateway.domains.front();

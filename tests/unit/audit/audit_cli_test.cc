@@ -29,23 +29,65 @@ class AuditCli : public ::testing::Test {
                                     dir_.file("keys/gateway.key") + "\nstore:\n  sqlite:\n    path: " +
                                     dir_.file("store.db") + "\n");
     ASSERT_TRUE(loadOrCreateGatewayKey(dir_.file("keys/gateway.key")).ok());
-    auto loaded = config::loadConfigFile(config_);
-    ASSERT_TRUE(loaded.ok());
-    auto store = store::openStore(loaded.config->store);
-    ASSERT_TRUE(store.ok()) << store.status().toString();
+    auto store = openStore();
+    ASSERT_TRUE(store);
     const char* actions[] = {"accept", "reject", "accept", "hold", "accept"};
-    for (int i = 0; i < 5; ++i) {
-      AuditRecord r;
-      r.time = 1'800'000'000 + i;
-      r.node = "mx1.example.com";
-      r.kind = "message";
-      r.queue_id = "Q" + std::to_string(i + 1);
-      r.sender = i == 1 ? "mallory@evil.example" : "alice@partner.net";
-      r.recipients = "bob@example.com";
-      r.rule = i == 1 ? "ingress.contacts-only" : "ingress.known-contact";
-      r.action = actions[i];
-      ASSERT_TRUE((*store)->appendAudit(r).ok());
+    for (int n = 1; n <= 5; ++n) {
+      AuditRecord r = messageRecord(n);
+      if (n == 2) {
+        r.sender = "mallory@evil.example";
+        r.rule = "ingress.contacts-only";
+      }
+      r.action = actions[n - 1];
+      ASSERT_TRUE(store->appendAudit(r).ok());
     }
+  }
+  // The store the commands under test use, opened beside them (as another process would).
+  std::unique_ptr<Store> openStore() {
+    auto loaded = config::loadConfigFile(config_);
+    EXPECT_TRUE(loaded.ok());
+    if (!loaded.ok()) return nullptr;
+    auto store = store::openStore(loaded.config->store);
+    EXPECT_TRUE(store.ok()) << store.status().toString();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+  // Record n of the log as the milter writes one: alice's message to bob, accepted.
+  static AuditRecord messageRecord(int n) {
+    AuditRecord r;
+    r.time = 1'800'000'000 + n - 1;
+    r.node = "mx1.example.com";
+    r.kind = "message";
+    r.queue_id = "Q" + std::to_string(n);
+    r.sender = "alice@partner.net";
+    r.recipients = "bob@example.com";
+    r.rule = "ingress.known-contact";
+    r.action = "accept";
+    return r;
+  }
+  // An entry of bob's as versions before 2026-11 stored a Unicode domain: key and index row in
+  // U-labels.
+  bool putLegacyEntry(const std::string& key) {
+    auto store = openStore();
+    if (!store) return false;
+    auto legacy = policy::makeContactEntry(key, {"smtp"});
+    CatalogEntry e{"bob@example.com",
+                   std::string(policy::kContactsCatalog),
+                   key,
+                   mesh::model::serialize(legacy),
+                   1'800'000'000,
+                   0};
+    auto put = store->putEntry(e, std::vector<ContactMatch>{ContactMatch{key, "smtp", key}});
+    EXPECT_TRUE(put.ok()) << put.status().toString();
+    return put.ok();
+  }
+  // `meshgate contacts import` of a CSV file with `csv` as its text, into bob's catalog.
+  testing::RunResult importBook(const std::string& csv, std::vector<std::string> options = {}) {
+    dir_.write("book.csv", csv);
+    std::vector<std::string> args{"contacts",  "import",          dir_.file("book.csv"),
+                                  "--account", "bob@example.com", "--config",
+                                  config_};
+    args.insert(args.end(), options.begin(), options.end());
+    return runMeshgate(args);
   }
   std::string sql(const std::string& statement) {
     auto r = runProgram({"/usr/bin/sqlite3", dir_.file("store.db"), statement});
@@ -83,20 +125,6 @@ TEST_F(AuditCli, AdministratorsChangesToAccountsAndContactsAreRecorded) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
-// An entry as versions before 2026-11 stored a Unicode domain: key and index row in U-labels.
-bool putLegacyEntry(Store& store, const std::string& key) {
-  auto legacy = policy::makeContactEntry(key, {"smtp"});
-  CatalogEntry e{"bob@example.com",
-                 std::string(policy::kContactsCatalog),
-                 key,
-                 mesh::model::serialize(legacy),
-                 1'800'000'000,
-                 0};
-  auto put = store.putEntry(e, std::vector<ContactMatch>{ContactMatch{key, "smtp", key}});
-  EXPECT_TRUE(put.ok()) << put.status().toString();
-  return put.ok();
-}
-
 // An entry an earlier version stored with a U-label domain is still honoured by the ingress
 // check; `contacts remove`, which takes either form, removes it too (with its A-label twin).
 TEST_F(AuditCli, RemovingADomainContactRemovesTheFormAnEarlierVersionStored) {
@@ -105,13 +133,7 @@ TEST_F(AuditCli, RemovingADomainContactRemovesTheFormAnEarlierVersionStored) {
   const std::string unicode =
       "@b\xC3\xBC"
       "cher.example";
-  {
-    auto loaded = config::loadConfigFile(config_);
-    ASSERT_TRUE(loaded.ok());
-    auto store = store::openStore(loaded.config->store);
-    ASSERT_TRUE(store.ok());
-    ASSERT_TRUE(putLegacyEntry(**store, unicode));
-  }
+  ASSERT_TRUE(putLegacyEntry(unicode));
   for (const std::string& typed : {unicode, std::string("@xn--bcher-kva.example")}) {
     SCOPED_TRACE(typed);
     auto r = runMeshgate(
@@ -124,10 +146,7 @@ TEST_F(AuditCli, RemovingADomainContactRemovesTheFormAnEarlierVersionStored) {
                   {"contacts", "add", unicode, "--account", "bob@example.com", "--config", config_})
                   .exit_code,
               0);
-    auto loaded = config::loadConfigFile(config_);
-    auto store = store::openStore(loaded.config->store);
-    ASSERT_TRUE(store.ok());
-    ASSERT_TRUE(putLegacyEntry(**store, unicode));
+    ASSERT_TRUE(putLegacyEntry(unicode));
   }
   auto none = runMeshgate({"contacts", "remove", "@other.example", "--account", "bob@example.com",
                            "--config", config_});
@@ -253,9 +272,7 @@ TEST_F(AuditCli, ShowPrintsTheDetailWithTheAdministratorsLogin) {
 TEST_F(AuditCli, AnImportRowThatCannotBeWrittenIsListedNotAStopHalfWay) {
   ASSERT_EQ(runMeshgate({"account", "create", "bob@example.com", "--config", config_}).exit_code,
             0);
-  dir_.write("book.csv", "email,name\nx1@p.net,One\nx2@p.net,\"Two\nLines\"\nx3@p.net,Three\n");
-  auto r = runMeshgate({"contacts", "import", dir_.file("book.csv"), "--account", "bob@example.com",
-                        "--config", config_});
+  auto r = importBook("email,name\nx1@p.net,One\nx2@p.net,\"Two\nLines\"\nx3@p.net,Three\n");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("book.csv:3: the name of x2@p.net contains a control character"),
             std::string::npos)
@@ -269,16 +286,13 @@ TEST_F(AuditCli, AnImportRowThatCannotBeWrittenIsListedNotAStopHalfWay) {
 TEST_F(AuditCli, ImportTakesWholeDomainsOnlyWhenAskedTo) {
   ASSERT_EQ(runMeshgate({"account", "create", "bob@example.com", "--config", config_}).exit_code,
             0);
-  dir_.write("book.csv", "email\nx1@p.net\n@gmail.com\n");
-  auto r = runMeshgate({"contacts", "import", dir_.file("book.csv"), "--account", "bob@example.com",
-                        "--config", config_});
+  auto r = importBook("email\nx1@p.net\n@gmail.com\n");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("book.csv:3: @gmail.com would let the whole domain reach bob@example.com"),
             std::string::npos)
       << r.err;
   EXPECT_EQ(sql("SELECT key FROM entries WHERE catalog = 'contacts' ORDER BY key"), "x1@p.net\n");
-  auto allowed = runMeshgate({"contacts", "import", dir_.file("book.csv"), "--account",
-                              "bob@example.com", "--allow-domains", "--config", config_});
+  auto allowed = importBook("email\nx1@p.net\n@gmail.com\n", {"--allow-domains"});
   EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
   EXPECT_EQ(sql("SELECT key FROM entries WHERE catalog = 'contacts' ORDER BY key"),
             "@gmail.com\nx1@p.net\n");
@@ -318,16 +332,11 @@ TEST_F(AuditCli, AnOldTailNoCheckpointCoversIsNotAnchored) {
   // Deleting the checkpoints lets anyone with database access rewrite and rehash the records
   // after them; a running gateway signs one every checkpoint_interval, so an old unsigned tail
   // is reported (exit 2), not passed.
-  auto loaded = config::loadConfigFile(config_);
-  ASSERT_TRUE(loaded.ok());
-  auto store = store::openStore(loaded.config->store);
-  ASSERT_TRUE(store.ok());
-  AuditRecord r;
+  auto store = openStore();
+  ASSERT_TRUE(store);
+  AuditRecord r = messageRecord(6);
   r.time = static_cast<int64_t>(std::time(nullptr)) - 3 * 86400;
-  r.node = "mx1.example.com";
-  r.kind = "message";
-  r.action = "accept";
-  ASSERT_TRUE((*store)->appendAudit(r).ok());
+  ASSERT_TRUE(store->appendAudit(r).ok());
   auto unsigned_tail = runMeshgate({"audit", "verify", "--config", config_});
   EXPECT_EQ(unsigned_tail.exit_code, 2) << unsigned_tail.out << unsigned_tail.err;
   EXPECT_NE(unsigned_tail.out.find("audit log NOT ANCHORED: records 1 to 6"), std::string::npos)
@@ -397,21 +406,11 @@ TEST_F(AuditCli, TruncationBelowASignedCheckpointFails) {
 // newest checkpoint, would report the log intact.
 TEST_F(AuditCli, ACheckpointIsNotSignedOverARewriteBelowTheLastOne) {
   ASSERT_EQ(runMeshgate({"audit", "checkpoint", "--config", config_}).exit_code, 0);
-  auto loaded = config::loadConfigFile(config_);
-  ASSERT_TRUE(loaded.ok());
   {
-    auto store = store::openStore(loaded.config->store);
-    ASSERT_TRUE(store.ok());
-    for (int i = 6; i <= 7; ++i) {
-      AuditRecord r;
-      r.time = 1'800'000'000 + i;
-      r.node = "mx1.example.com";
-      r.kind = "message";
-      r.queue_id = "Q" + std::to_string(i);
-      r.action = "accept";
-      ASSERT_TRUE((*store)->appendAudit(r).ok());
-    }
-    auto all = (*store)->readAudit(1, 100);
+    auto store = openStore();
+    ASSERT_TRUE(store);
+    for (int n = 6; n <= 7; ++n) ASSERT_TRUE(store->appendAudit(messageRecord(n)).ok());
+    auto all = store->readAudit(1, 100);
     ASSERT_TRUE(all.ok());
     ASSERT_EQ(all->size(), 7u);
     std::string prev = (*all)[1].hash;
@@ -446,17 +445,10 @@ TEST_F(AuditCli, ACheckpointIsNotSignedOverARewriteBelowTheLastOne) {
 
 TEST_F(AuditCli, ACheckpointExtendsTheLastOne) {
   ASSERT_EQ(runMeshgate({"audit", "checkpoint", "--config", config_}).exit_code, 0);
-  auto loaded = config::loadConfigFile(config_);
-  ASSERT_TRUE(loaded.ok());
   {
-    auto store = store::openStore(loaded.config->store);
-    ASSERT_TRUE(store.ok());
-    AuditRecord r;
-    r.time = 1'800'000'006;
-    r.node = "mx1.example.com";
-    r.kind = "message";
-    r.action = "accept";
-    ASSERT_TRUE((*store)->appendAudit(r).ok());
+    auto store = openStore();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->appendAudit(messageRecord(6)).ok());
   }
   auto c = runMeshgate({"audit", "checkpoint", "--config", config_});
   EXPECT_EQ(c.exit_code, 0) << c.err;
